@@ -1,0 +1,108 @@
+# viaduct - a stateless SIP forwarder.
+#
+#   make              release binaries in build/ (-O2, jemalloc)
+#   make test         every test, built with ASan+UBSan and libc malloc, also the scalar parser
+#   make demo         the main job on built-in defaults
+#   make fuzz         libFuzzer on the parser (FUZZ_SECONDS=60)
+#   make bench        benchmarks, results under build/
+#   make format / format-check / clean
+#
+# One variant per build directory: BUILD selects it, MODE=release|san picks the flags.
+
+CC       ?= cc
+BUILD    ?= build
+MODE     ?= release
+EXTRA_CFLAGS ?=
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(WARN) -I. $(EXTRA_CFLAGS)
+ifeq ($(MODE),san)
+  CFLAGS  := $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+  LDFLAGS := -fsanitize=address,undefined
+  MALLOC_LIBS :=
+else
+  CFLAGS  := $(CFLAGS_BASE) -O2
+  LDFLAGS :=
+  MALLOC_LIBS := -ljemalloc
+endif
+
+PARSER_SRC := $(sort $(wildcard parser/*.c))
+PARSER_OBJ := $(PARSER_SRC:%.c=$(BUILD)/obj/%.o)
+PARSER_LIB := $(BUILD)/libsipparse.a
+
+TOOLS    := $(BUILD)/viaduct-parse
+TESTS    := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/test_*.c))
+BENCHES  := $(BUILD)/bench-parse
+
+.PHONY: all deps tools tests check test demo fuzz fuzz-smoke bench format format-check clean
+
+all: deps
+	@$(MAKE) --no-print-directory tools
+
+deps:
+	@sh test/deps.sh
+
+tools: $(TOOLS) $(BENCHES)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(PARSER_LIB): $(PARSER_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/viaduct-parse: $(BUILD)/obj/parser/tools/viaduct_parse.o $(PARSER_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(MALLOC_LIBS)
+
+$(BUILD)/bench-parse: $(BUILD)/obj/bench/bench_parse.o $(PARSER_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(MALLOC_LIBS)
+
+# One cmocka binary per module; each links the parser library only (later
+# modules add their own rule with an explicit object list).
+$(BUILD)/test/test_sip_%: $(BUILD)/obj/test/test_sip_%.o $(BUILD)/obj/test/guard.o $(PARSER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+tests: $(TESTS) $(TOOLS)
+
+# Runs every unit test binary of this variant.
+check: tests
+	@sh test/run_unit.sh $(BUILD)/test
+
+test: deps
+	@$(MAKE) --no-print-directory BUILD=build/san MODE=san check
+	@$(MAKE) --no-print-directory BUILD=build/san-scalar MODE=san EXTRA_CFLAGS=-DSIP_SCALAR check
+	@sh test/corpus.sh build/san/viaduct-parse
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+demo: all
+	@sh bench/demo.sh $(BUILD)
+
+# ---- fuzzing (clang) ----
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+build/fuzz/fuzz_sip_parse: test/fuzz/fuzz_sip_parse.c $(PARSER_SRC) parser/*.h core/span.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_sip_parse.c $(PARSER_SRC)
+
+fuzz: deps build/fuzz/fuzz_sip_parse
+	@sh test/fuzz/run.sh build/fuzz/fuzz_sip_parse $(FUZZ_SECONDS)
+
+# A bounded smoke run for make test: 20 s, seeded with the corpora.
+fuzz-smoke: build/fuzz/fuzz_sip_parse
+	@sh test/fuzz/run.sh build/fuzz/fuzz_sip_parse 20
+
+bench: all
+	@sh bench/run_parse.sh $(BUILD)
+
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRC)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
