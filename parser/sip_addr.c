@@ -1,0 +1,160 @@
+/*
+ * sip_addr.c - comma lists, header parameters and name-addr values
+ * (RFC 3261 §7.3.1, §20.10, §25.1).
+ *
+ * These grammars allow LWS (folds included) around ',' ';' '=' and inside
+ * display names; in a value span every CR or LF is part of a fold, so the
+ * SIP_C_WS class (SP HTAB CR LF) is the whole of LWS here. Quoted strings are
+ * skipped with their escapes, so a ',' or ';' inside one never splits.
+ */
+#include "parser/sip_chars.h"
+
+int sip_list_next(struct span *list, struct span *item)
+{
+    if (list->p == NULL)
+        return 0;
+    const char *p = list->p, *end = list->p + list->len;
+    bool in_angle = false;
+    while (p < end) {
+        if (*p == '"') {
+            p = sip_scan_quoted(p, end);
+            if (p == NULL)
+                return SIP_EQUOTE;
+            continue;
+        }
+        if (*p == '<')
+            in_angle = true;
+        else if (*p == '>')
+            in_angle = false;
+        else if (*p == ',' && !in_angle)
+            break;
+        p++;
+    }
+    *item = sip_trim(span_range(list->p, p));
+    if (p == end)
+        *list = SPAN_NULL; /* used up: the next call returns 0 */
+    else
+        *list = span_range(p + 1, end); /* after a ',' an element must follow */
+    return 1;
+}
+
+/*
+ * One generic-param: token [ EQUAL gen-value ], gen-value = token / host /
+ * quoted-string. *params holds what follows a ';' and is advanced past the
+ * next ';'. A ';' with nothing after it, or an empty name, is an error.
+ */
+int sip_param_next(struct span *params, struct span *name, struct span *value)
+{
+    const char *p = params->p, *end = params->p + params->len;
+    p = sip_skip_ws(p, end);
+    if (p == end)
+        return 0;
+    const char *n = p;
+    p = sip_skip(p, end, SIP_C_TOKEN);
+    if (p == n)
+        return SIP_ENAMEADDR;
+    *name = span_range(n, p);
+    *value = SPAN_NULL;
+    p = sip_skip_ws(p, end);
+    if (p < end && *p == '=') {
+        p = sip_skip_ws(p + 1, end);
+        const char *v = p;
+        if (p < end && *p == '"') {
+            p = sip_scan_quoted(p, end);
+            if (p == NULL)
+                return SIP_EQUOTE;
+        } else {
+            /* token, or a host: IPv6 references add [ ] : */
+            while (p < end && (sip_is(*p, SIP_C_TOKEN) || *p == '[' || *p == ']' || *p == ':'))
+                p++;
+        }
+        if (p == v)
+            return SIP_ENAMEADDR;
+        *value = span_range(v, p);
+        p = sip_skip_ws(p, end);
+    }
+    if (p < end) {
+        if (*p != ';')
+            return SIP_ENAMEADDR;
+        p = sip_skip_ws(p + 1, end);
+        if (p == end)
+            return SIP_ENAMEADDR;
+    }
+    *params = span_range(p, end);
+    return 1;
+}
+
+/* The URI between '<' and '>': no LWS inside (RFC 4475 badaspec). */
+static int bracketed_uri(const char **pp, const char *end, struct span *uri)
+{
+    const char *p = *pp + 1;
+    const char *u = p;
+    while (p < end && *p != '>') {
+        if (sip_is(*p, SIP_C_WS) || *p == '<' || *p == '"')
+            return SIP_ENAMEADDR;
+        p++;
+    }
+    if (p == end || p == u)
+        return SIP_ENAMEADDR;
+    *uri = span_range(u, p);
+    *pp = p + 1;
+    return 0;
+}
+
+int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
+{
+    const char *p = v.p, *end = v.p + v.len;
+    int err;
+    *out = (struct sip_nameaddr){0};
+    p = sip_skip_ws(p, end);
+    if (p == end)
+        return SIP_ENAMEADDR;
+
+    if (*p == '"') {
+        const char *q = sip_scan_quoted(p, end);
+        if (q == NULL)
+            return SIP_EQUOTE;
+        out->display = span_range(p + 1, q - 1);
+        p = sip_skip_ws(q, end);
+        if (p == end || *p != '<')
+            return SIP_ENAMEADDR;
+    } else {
+        /* display-name = *(token LWS); no LWS is needed before '<' (lwsdisp) */
+        const char *q = p;
+        while (q < end && sip_is(*q, SIP_C_TOKEN | SIP_C_WS))
+            q++;
+        if (q < end && *q == '<')
+            out->display = sip_trim(span_range(p, q));
+        p = q < end && *q == '<' ? q : p;
+    }
+
+    if (*p == '<') {
+        if ((err = bracketed_uri(&p, end, &out->uri)) < 0)
+            return err;
+        out->bracketed = true;
+    } else {
+        /* addr-spec: a URI with no ',', ';' or '?' (§20: else it needs <>) */
+        const char *u = p;
+        while (p < end && !sip_is(*p, SIP_C_WS) && *p != ';' && *p != ',' && *p != '<' &&
+               *p != '>' && *p != '"')
+            p++;
+        out->uri = span_range(u, p);
+        if (memchr(u, ':', (size_t)(p - u)) == NULL)
+            return SIP_ENAMEADDR;
+    }
+
+    p = sip_skip_ws(p, end);
+    if (p == end)
+        return 0;
+    if (*p != ';')
+        return SIP_ENAMEADDR;
+    out->params = span_range(p + 1, end);
+    struct span rest = out->params, name, value;
+    int r;
+    while ((r = sip_param_next(&rest, &name, &value)) > 0)
+        if (span_eq_nocase(name, SPAN_LIT("tag")))
+            out->tag = value.p ? value : span_make(span_end(name), 0);
+    if (r == 0 && out->params.len == 0)
+        return SIP_ENAMEADDR; /* a lone ';' */
+    return r == SIP_EQUOTE ? SIP_EQUOTE : (r < 0 ? SIP_ENAMEADDR : 0);
+}

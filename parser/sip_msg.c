@@ -1,0 +1,382 @@
+/*
+ * sip_msg.c - start line, header index and body framing: the one pass every
+ * datagram goes through (see sip.h for the contract).
+ *
+ * Shape: the start line is split on single SPs; then one loop over header
+ * lines. Each value is scanned for its end with find_ctl(), which stops only
+ * on control bytes, so ordinary text costs one compare per 16 bytes. A line
+ * break followed by SP/HTAB is a fold and the value goes on; any other
+ * control byte is an error unless a backslash escapes it (a quoted-pair,
+ * RFC 3261 §25.1, which RFC 4475 intmeth uses for a raw NUL). Via values are
+ * split here, because forwarding always needs the top one and responses the
+ * second. Nothing else is looked into: deep parsers run on demand.
+ */
+#include "parser/sip_chars.h"
+
+#if defined(__SSE2__) && !defined(SIP_SCALAR)
+#include <emmintrin.h>
+#endif
+
+#define X(name, val, id, text) [-(val)] = #name,
+static const char *const err_names[SIP_NERR + 1] = {[0] = "SIP_OK", SIP_ERRORS(X)};
+#undef X
+#define X(name, val, id, text) [-(val)] = id,
+static const char *const err_ids[SIP_NERR + 1] = {[0] = "ok", SIP_ERRORS(X)};
+#undef X
+#define X(name, val, id, text) [-(val)] = text,
+static const char *const err_texts[SIP_NERR + 1] = {[0] = "no error", SIP_ERRORS(X)};
+#undef X
+
+const char *sip_err_name(int err)
+{
+    return (err <= 0 && err >= -SIP_NERR) ? err_names[-err] : "SIP_EUNKNOWN";
+}
+
+const char *sip_err_id(int err)
+{
+    return (err <= 0 && err >= -SIP_NERR) ? err_ids[-err] : "unknown";
+}
+
+const char *sip_err_text(int err)
+{
+    return (err <= 0 && err >= -SIP_NERR) ? err_texts[-err] : "unknown error";
+}
+
+/*
+ * First byte in [p, end) that is a control byte (0x00-0x1F, 0x7F), or end.
+ * The SSE2 path tests 16 bytes with two compares; it is exact, not a filter,
+ * and the scalar loop is the reference both builds are tested against
+ * (make test builds once with -DSIP_SCALAR).
+ */
+static inline const char *find_ctl(const char *p, const char *end)
+{
+#if defined(__SSE2__) && !defined(SIP_SCALAR)
+    const __m128i max_ctl = _mm_set1_epi8(0x1f);
+    const __m128i del = _mm_set1_epi8(0x7f);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* min(v, 0x1f) == v  <=>  v <= 0x1f, unsigned */
+        __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, max_ctl), v);
+        int mask = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, del)));
+        if (mask != 0)
+            return p + __builtin_ctz((unsigned)mask);
+        p += 16;
+    }
+#endif
+    while (p < end && !sip_is(*p, SIP_C_CTL))
+        p++;
+    return p;
+}
+
+/*
+ * Finds the end of the line that starts the scan at p: *eol is the first byte
+ * of its CRLF or LF, *next the first byte after it. Returns 0, SIP_ENOEOH if
+ * the datagram ends first, or SIP_EBARECR.
+ */
+static int line_end(const char *p, const char *end, const char **eol, const char **next)
+{
+    if (*p == '\r') {
+        if (p + 1 == end)
+            return SIP_ENOEOH;
+        if (p[1] != '\n')
+            return SIP_EBARECR;
+        *next = p + 2;
+    } else {
+        *next = p + 1;
+    }
+    *eol = p;
+    return 0;
+}
+
+/* "SIP/2.0" (the "SIP" case-insensitively) -> 0; another well-formed
+ * "SIP/x.y" -> SIP_EVERSION (answer 505); anything else SIP_ESTARTLINE. */
+static int check_version(struct span v)
+{
+    const char *p = v.p, *end = v.p + v.len;
+    if (v.len < 7 || (p[0] | 0x20) != 's' || (p[1] | 0x20) != 'i' || (p[2] | 0x20) != 'p' ||
+        p[3] != '/')
+        return SIP_ESTARTLINE;
+    const char *major = p + 4;
+    p = sip_skip(major, end, SIP_C_DIGIT);
+    if (p == major || p == end || *p != '.')
+        return SIP_ESTARTLINE;
+    const char *minor = ++p;
+    p = sip_skip(minor, end, SIP_C_DIGIT);
+    if (p == minor || p != end)
+        return SIP_ESTARTLINE;
+    if (minor - major == 2 && major[0] == '2' && end - minor == 1 && minor[0] == '0')
+        return 0;
+    return SIP_EVERSION;
+}
+
+/* Request-Line = Method SP Request-URI SP SIP-Version; exactly one SP each. */
+static int parse_request_line(const char *p, const char *eol, struct sip_msg *m)
+{
+    const char *q = sip_skip(p, eol, SIP_C_TOKEN);
+    if (q == p || q == eol)
+        return SIP_ESTARTLINE;
+    if (*q != ' ')
+        return SIP_EMETHOD;
+    m->method = span_range(p, q);
+    m->method_id = (uint8_t)sip_method_id(m->method);
+
+    p = ++q;
+    while (q < eol && *q != ' ') {
+        if ((unsigned char)*q <= 0x20 || *q == 0x7f)
+            return SIP_ERURI;
+        q++;
+    }
+    if (q == p || q == eol)
+        return SIP_ESTARTLINE;
+    m->ruri = span_range(p, q);
+
+    m->version = span_range(q + 1, eol);
+    return check_version(m->version);
+}
+
+/* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase. A missing SP
+ * before an empty reason is tolerated. */
+static int parse_status_line(const char *p, const char *eol, struct sip_msg *m)
+{
+    const char *q = p;
+    while (q < eol && *q != ' ')
+        q++;
+    m->version = span_range(p, q);
+    int err = check_version(m->version);
+    if (err < 0)
+        return err;
+    if (q == eol)
+        return SIP_ESTARTLINE;
+
+    const char *code = ++q;
+    q = sip_skip(code, eol, SIP_C_DIGIT);
+    if (q - code != 3 || (q < eol && *q != ' '))
+        return SIP_ESTATUS;
+    m->status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+    if (m->status < 100 || m->status > 699)
+        return SIP_ESTATUS;
+
+    if (q < eol)
+        q++;
+    m->reason = span_range(q, eol);
+    for (; q < eol; q++)
+        if (*q != '\t' && sip_is(*q, SIP_C_CTL))
+            return SIP_EREASON;
+    return 0;
+}
+
+/*
+ * Scans a header value starting at p up to the end of its logical line
+ * (folds included). Sets *eol to the final line break and *next to the first
+ * byte after it. Returns 0 or SIP_ENOEOH, SIP_EBARECR, SIP_EHDRVALUE with
+ * *eol at the offending byte.
+ */
+static int scan_value(const char *p, const char *end, const char **eol, const char **next)
+{
+    for (;;) {
+        p = find_ctl(p, end);
+        if (p == end) {
+            *eol = p;
+            return SIP_ENOEOH;
+        }
+        if (*p == '\t') {
+            p++;
+            continue;
+        }
+        if (*p != '\r' && *p != '\n') {
+            /* the header name precedes every value, so p[-1] is in the buffer */
+            if (p[-1] == '\\') {
+                p++;
+                continue;
+            }
+            *eol = p;
+            return SIP_EHDRVALUE;
+        }
+        const char *nl;
+        int err = line_end(p, end, eol, &nl);
+        if (err < 0) {
+            *eol = p;
+            return err;
+        }
+        if (nl == end)
+            return SIP_ENOEOH;
+        if (*nl != ' ' && *nl != '\t') {
+            *next = nl;
+            return 0;
+        }
+        p = nl; /* a fold: the value goes on */
+    }
+}
+
+static bool single_valued(enum sip_hid id)
+{
+    switch (id) {
+    case SIP_H_CALL_ID:
+    case SIP_H_FROM:
+    case SIP_H_TO:
+    case SIP_H_CSEQ:
+    case SIP_H_MAX_FORWARDS:
+    case SIP_H_CONTENT_LENGTH:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Records every element of a Via value; an empty one ("a,,b") is an error. */
+static int index_vias(struct sip_msg *m, struct span value, uint8_t hdr_idx)
+{
+    struct span list = value, item;
+    int r;
+    while ((r = sip_list_next(&list, &item)) > 0) {
+        if (item.len == 0) {
+            m->err_at = item.p;
+            return SIP_EVIA;
+        }
+        if (m->nvia == SIP_MAX_VIAS) {
+            m->err_at = item.p;
+            return SIP_ETOOMANYVIAS;
+        }
+        m->via[m->nvia] = item;
+        m->via_hdr[m->nvia] = hdr_idx;
+        m->nvia++;
+    }
+    if (r < 0)
+        m->err_at = value.p;
+    return r;
+}
+
+/* Parses one header line at p; *next is set to the following line. */
+static int parse_header(struct sip_msg *m, const char *p, const char *end, const char **next)
+{
+    const char *line = p;
+    const char *q = sip_skip(p, end, SIP_C_TOKEN);
+    const char *name_end = q;
+    while (q < end && (*q == ' ' || *q == '\t'))
+        q++;
+    if (name_end == line || q == end || *q != ':') {
+        m->err_at = q < end ? q : line;
+        return q == end ? SIP_ENOEOH : SIP_EHDRNAME;
+    }
+    const char *eol;
+    int err = scan_value(q + 1, end, &eol, next);
+    if (err < 0) {
+        m->err_at = eol < end ? eol : line;
+        return err;
+    }
+    if (m->nhdr == SIP_MAX_HDRS) {
+        m->err_at = line;
+        return SIP_ETOOMANYHDRS;
+    }
+
+    struct sip_hdr *h = &m->hdr[m->nhdr];
+    h->name = span_range(line, name_end);
+    h->value = sip_trim(span_range(q + 1, eol));
+    h->line_len = (uint32_t)(*next - line);
+    h->id = (uint8_t)sip_hname_id(h->name);
+
+    enum sip_hid id = (enum sip_hid)h->id;
+    uint16_t idx = m->nhdr++;
+    if (id == SIP_H_OTHER)
+        return 0;
+    if (m->first[id] < 0) {
+        m->first[id] = (int16_t)idx;
+    } else if (single_valued(id)) {
+        m->err_at = line;
+        return SIP_EDUPHDR;
+    }
+    if (id == SIP_H_VIA)
+        return index_vias(m, h->value, (uint8_t)idx);
+    if (id == SIP_H_CONTENT_LENGTH) {
+        m->clen = sip_clen_parse(h->value);
+        if (m->clen < 0) {
+            m->err_at = h->value.p;
+            return SIP_ECLEN;
+        }
+    }
+    return 0;
+}
+
+int sip_parse(const char *buf, size_t len, struct sip_msg *m)
+{
+    const char *p = buf, *end = buf + len;
+    const char *eol, *next;
+    int err;
+
+    m->nhdr = 0;
+    m->nvia = 0;
+    m->clen = -1;
+    m->status = 0;
+    m->method_id = SIP_M_OTHER;
+    m->method = m->ruri = m->reason = m->version = SPAN_NULL;
+    m->err_at = NULL;
+    for (int i = 0; i < SIP_H__COUNT; i++)
+        m->first[i] = -1;
+    if (len == 0)
+        return SIP_EEMPTY;
+
+    /* start line: the first CR or LF ends it; other control bytes are
+     * caught by the start-line parsers */
+    eol = p;
+    while (eol < end && *eol != '\r' && *eol != '\n')
+        eol++;
+    if (eol == end) {
+        m->err_at = buf;
+        return SIP_ENOEOH;
+    }
+    if ((err = line_end(eol, end, &eol, &next)) < 0) {
+        m->err_at = eol;
+        return err;
+    }
+    m->is_request = !(len >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
+                      (p[2] | 0x20) == 'p' && p[3] == '/');
+    err = m->is_request ? parse_request_line(p, eol, m) : parse_status_line(p, eol, m);
+    if (err < 0) {
+        m->err_at = buf;
+        return err;
+    }
+
+    p = next;
+    if (p < end && (*p == ' ' || *p == '\t')) {
+        m->err_at = p;
+        return SIP_EFOLD;
+    }
+    for (;;) {
+        if (p == end) {
+            m->err_at = end - 1;
+            return SIP_ENOEOH;
+        }
+        if (*p == '\r' || *p == '\n')
+            break;
+        if ((err = parse_header(m, p, end, &next)) < 0)
+            return err;
+        p = next;
+    }
+    if ((err = line_end(p, end, &eol, &next)) < 0) {
+        m->err_at = p;
+        return err;
+    }
+
+    m->hdr_len = (size_t)(next - buf);
+    size_t avail = (size_t)(end - next);
+    if (m->clen >= 0) {
+        if ((size_t)m->clen > avail) {
+            m->err_at = end - 1;
+            return SIP_EBODY;
+        }
+        m->body = span_make(next, (size_t)m->clen);
+    } else {
+        m->body = span_make(next, avail);
+    }
+    m->msg_len = m->hdr_len + m->body.len;
+    return (int)m->hdr_len;
+}
+
+int sip_hnext(const struct sip_msg *m, int i)
+{
+    uint8_t id = m->hdr[i].id;
+    for (int j = i + 1; j < m->nhdr; j++)
+        if (m->hdr[j].id == id)
+            return j;
+    return -1;
+}

@@ -1,0 +1,236 @@
+/*
+ * sip_uri.c - host[:port] and SIP/SIPS URIs (RFC 3261 §19.1, §25.1;
+ * IPv6 references per RFC 5118).
+ *
+ * The userinfo ends at the first '@': no other part of a SIP URI may hold an
+ * unescaped '@', so this is exact, and it keeps ';' in the user part where
+ * RFC 4475 semiuri puts it. Escapes are checked (%HH) and never undone: the
+ * forwarder carries the bytes as received.
+ */
+#include "parser/sip_chars.h"
+
+/* An IPv4 address: four decimal octets of 1-3 digits, each <= 255. */
+bool sip_ipv4_ok(struct span h)
+{
+    const char *p = h.p, *end = h.p + h.len;
+    for (int i = 0; i < 4; i++) {
+        const char *d = p;
+        unsigned v = 0;
+        while (p < end && sip_is(*p, SIP_C_DIGIT) && p - d < 3)
+            v = v * 10 + (unsigned)(*p++ - '0');
+        if (p == d || v > 255)
+            return false;
+        if (i < 3) {
+            if (p == end || *p != '.')
+                return false;
+            p++;
+        }
+    }
+    return p == end;
+}
+
+/*
+ * An IPv6 reference's inside: hex groups and colons, at most one "::"
+ * (RFC 5118 §4.10 asks to tolerate the ":::" of RFC 3261's ABNF bug, so a
+ * run of three is accepted too), an optional trailing dotted IPv4.
+ * Deliberately not a full validator: the forwarder resolves literals with
+ * inet_pton, which has the last word.
+ */
+bool sip_ipv6_ok(struct span h)
+{
+    const char *p = h.p, *end = h.p + h.len;
+    int colons = 0, double_runs = 0;
+    if (h.len < 2 || h.len > 46)
+        return false;
+    while (p < end) {
+        if (*p == ':') {
+            const char *r = p;
+            while (p < end && *p == ':')
+                p++;
+            colons += (int)(p - r);
+            if (p - r > 3 || (p - r >= 2 && ++double_runs > 1))
+                return false;
+            continue;
+        }
+        const char *g = p;
+        p = sip_skip(p, end, SIP_C_HEX);
+        if (p < end && *p == '.') {
+            /* the trailing dotted quad, which must end the address */
+            return colons >= 2 && sip_ipv4_ok(span_range(g, end));
+        }
+        if (p == g || p - g > 4)
+            return false;
+    }
+    return colons >= 2;
+}
+
+/* hostname = *( domainlabel "." ) toplabel [ "." ]; toplabel starts with a
+ * letter; '_' is tolerated (seen in the wild), empty labels are not. */
+static bool is_hostname(struct span h)
+{
+    const char *p = h.p, *end = h.p + h.len;
+    const char *label = p, *last = p;
+    if (end > p && end[-1] == '.')
+        end--;
+    if (p == end)
+        return false;
+    for (; p <= end; p++) {
+        if (p == end || *p == '.') {
+            if (p == label || *label == '-' || p[-1] == '-')
+                return false;
+            last = label;
+            label = p + 1;
+        }
+    }
+    return sip_is(*last, SIP_C_ALPHA);
+}
+
+int sip_hostport_parse(struct span s, struct sip_hostport *out)
+{
+    const char *p = s.p, *end = s.p + s.len;
+    out->port = -1;
+    if (p == end)
+        return SIP_EURI;
+    if (*p == '[') {
+        const char *h = ++p;
+        p = sip_skip(p, end, SIP_C_IPV6);
+        if (p == end || *p != ']' || !sip_ipv6_ok(span_range(h, p)))
+            return SIP_EURI;
+        out->host = span_range(h, p++);
+        out->host_type = SIP_HOST_IPV6;
+    } else {
+        const char *h = p;
+        p = sip_skip(p, end, SIP_C_HOST);
+        out->host = span_range(h, p);
+        if (sip_ipv4_ok(out->host))
+            out->host_type = SIP_HOST_IPV4;
+        else if (is_hostname(out->host))
+            out->host_type = SIP_HOST_NAME;
+        else
+            return SIP_EURI;
+    }
+    if (p < end && *p == ':') {
+        const char *d = ++p;
+        int32_t port = 0;
+        while (p < end && sip_is(*p, SIP_C_DIGIT) && p - d < 5)
+            port = port * 10 + (*p++ - '0');
+        if (p == d || port > 65535 || (p < end && sip_is(*p, SIP_C_DIGIT)))
+            return SIP_EURI;
+        out->port = port;
+    }
+    return (int)(p - s.p);
+}
+
+/* All of s is in cls, with every '%' followed by two hex digits. */
+static bool chars_ok(struct span s, unsigned cls)
+{
+    const char *p = s.p, *end = s.p + s.len;
+    for (; p < end; p++) {
+        if (!sip_is(*p, cls))
+            return false;
+        if (*p == '%') {
+            if (end - p < 3 || !sip_is(p[1], SIP_C_HEX) || !sip_is(p[2], SIP_C_HEX))
+                return false;
+            p += 2;
+        }
+    }
+    return true;
+}
+
+/* uri-parameters = *( ";" pname [ "=" pvalue ] ); params is what follows
+ * the first ';', so every element, the first included, must be non-empty. */
+static int parse_uri_params(struct span params, struct sip_uri *u)
+{
+    const char *p = params.p, *end = params.p + params.len;
+    for (;;) {
+        const char *name = p;
+        while (p < end && *p != ';' && *p != '=')
+            p++;
+        struct span n = span_range(name, p), v = SPAN_NULL;
+        if (n.len == 0 || !chars_ok(n, SIP_C_PARAM))
+            return SIP_EURI;
+        if (p < end && *p == '=') {
+            const char *val = ++p;
+            while (p < end && *p != ';')
+                p++;
+            v = span_range(val, p);
+            if (v.len == 0 || !chars_ok(v, SIP_C_PARAM))
+                return SIP_EURI;
+        }
+        if (span_eq_nocase(n, SPAN_LIT("lr")))
+            u->lr = v.p ? v : span_make(span_end(n), 0);
+        else if (span_eq_nocase(n, SPAN_LIT("transport")))
+            u->transport = v;
+        else if (span_eq_nocase(n, SPAN_LIT("maddr")))
+            u->maddr = v;
+        else if (span_eq_nocase(n, SPAN_LIT("user")))
+            u->user_param = v;
+        if (p == end)
+            return 0;
+        p++; /* past ';' */
+    }
+}
+
+int sip_uri_parse(struct span s, struct sip_uri *u)
+{
+    const char *p = s.p, *end = s.p + s.len;
+    *u = (struct sip_uri){0};
+    u->hp.port = -1;
+
+    if (p == end || !sip_is(*p, SIP_C_ALPHA))
+        return SIP_EURI;
+    p = sip_skip(p, end, SIP_C_SCHEME);
+    if (p == end || *p != ':')
+        return SIP_EURI;
+    u->scheme_s = span_range(s.p, p++);
+    if (span_eq_nocase(u->scheme_s, SPAN_LIT("sip")))
+        u->scheme = SIP_SCHEME_SIP;
+    else if (span_eq_nocase(u->scheme_s, SPAN_LIT("sips")))
+        u->scheme = SIP_SCHEME_SIPS;
+    else
+        u->scheme = SIP_SCHEME_OTHER;
+
+    if (u->scheme == SIP_SCHEME_OTHER) {
+        /* absoluteURI: only its bytes are checked, never its meaning */
+        u->opaque = span_range(p, end);
+        if (u->opaque.len == 0)
+            return SIP_EURI;
+        for (const char *q = p; q < end; q++)
+            if ((unsigned char)*q <= 0x20 || *q == 0x7f || *q == '<' || *q == '>' || *q == '"')
+                return SIP_EURI;
+        return 0;
+    }
+
+    const char *at = memchr(p, '@', (size_t)(end - p));
+    if (at != NULL) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        u->user = span_range(p, colon ? colon : at);
+        if (u->user.len == 0 || !chars_ok(u->user, SIP_C_USER))
+            return SIP_EURI;
+        if (colon) {
+            u->password = span_range(colon + 1, at);
+            if (!chars_ok(u->password, SIP_C_PASS))
+                return SIP_EURI;
+        }
+        p = at + 1;
+    }
+    int n = sip_hostport_parse(span_range(p, end), &u->hp);
+    if (n < 0)
+        return SIP_EURI;
+    p += n;
+
+    if (p < end && *p == ';') {
+        const char *q = memchr(p, '?', (size_t)(end - p));
+        u->params = span_range(p + 1, q ? q : end);
+        if (parse_uri_params(u->params, u) < 0)
+            return SIP_EURI;
+        p = span_end(u->params);
+    }
+    if (p < end && *p == '?') {
+        u->headers = span_range(p + 1, end);
+        if (u->headers.len == 0 || !chars_ok(u->headers, SIP_C_HNV))
+            return SIP_EURI;
+        p = end;
+    }
+    return p == end ? 0 : SIP_EURI;
+}

@@ -1,0 +1,117 @@
+/*
+ * sip_via.c - one Via value (RFC 3261 §20.42, §25.1; RFC 3581 rport).
+ *
+ *   via-parm = sent-protocol LWS sent-by *( SEMI via-params )
+ *   sent-protocol = protocol-name SLASH protocol-version SLASH transport
+ *
+ * SLASH, SEMI and EQUAL allow LWS on both sides (RFC 4475 wsinv folds inside
+ * "SIP / 2.0 / UDP"). The spans recorded for params are what the forwarder
+ * edits: received is replaced, and an rport without a value is an empty span
+ * just after its name, the place where "=port" goes.
+ */
+#include "parser/sip_chars.h"
+
+/* token, then SWS "/" SWS; returns the byte after the slash's SWS or NULL. */
+static const char *token_slash(const char *p, const char *end, struct span *tok)
+{
+    const char *t = p;
+    p = sip_skip(p, end, SIP_C_TOKEN);
+    if (p == t)
+        return NULL;
+    *tok = span_range(t, p);
+    p = sip_skip_ws(p, end);
+    if (p == end || *p != '/')
+        return NULL;
+    return sip_skip_ws(p + 1, end);
+}
+
+/* received = IPv4address / IPv6address; RFC 5118 §4.5 shows both without
+ * brackets, and brackets are tolerated. */
+static bool received_ok(struct span v)
+{
+    if (v.len > 2 && v.p[0] == '[' && v.p[v.len - 1] == ']')
+        return sip_ipv6_ok(span_make(v.p + 1, v.len - 2));
+    return sip_ipv4_ok(v) || sip_ipv6_ok(v);
+}
+
+static bool all_digits(struct span v)
+{
+    return v.len > 0 && sip_skip(v.p, v.p + v.len, SIP_C_DIGIT) == v.p + v.len;
+}
+
+static int via_param(struct sip_via *out, struct span name, struct span value)
+{
+    if (span_eq_nocase(name, SPAN_LIT("branch"))) {
+        if (!value.p)
+            return SIP_EVIA;
+        out->branch = value;
+    } else if (span_eq_nocase(name, SPAN_LIT("received"))) {
+        if (!value.p || !received_ok(value))
+            return SIP_EVIA;
+        out->received = value;
+    } else if (span_eq_nocase(name, SPAN_LIT("rport"))) {
+        if (value.p && (!all_digits(value) || value.len > 5))
+            return SIP_EVIA;
+        out->rport = value.p ? value : span_make(span_end(name), 0);
+    } else if (span_eq_nocase(name, SPAN_LIT("maddr"))) {
+        if (!value.p)
+            return SIP_EVIA;
+        out->maddr = value;
+    } else if (span_eq_nocase(name, SPAN_LIT("ttl"))) {
+        if (!value.p || !all_digits(value) || value.len > 3)
+            return SIP_EVIA;
+        out->ttl = value;
+    }
+    return 0;
+}
+
+int sip_via_parse(struct span v, struct sip_via *out)
+{
+    const char *p = v.p, *end = v.p + v.len;
+    *out = (struct sip_via){0};
+
+    p = sip_skip_ws(p, end);
+    if ((p = token_slash(p, end, &out->protocol)) == NULL)
+        return SIP_EVIA;
+    if ((p = token_slash(p, end, &out->version)) == NULL)
+        return SIP_EVIA;
+    const char *t = p;
+    p = sip_skip(p, end, SIP_C_TOKEN);
+    if (p == t)
+        return SIP_EVIA;
+    out->transport = span_range(t, p);
+    const char *ws = p;
+    p = sip_skip_ws(p, end);
+    if (p == ws)
+        return SIP_EVIA;
+
+    /* sent-by ends where LWS, ';' or the value does */
+    const char *hp = p;
+    while (p < end && !sip_is(*p, SIP_C_WS) && *p != ';')
+        p++;
+    int n = sip_hostport_parse(span_range(hp, p), &out->sent_by);
+    if (n < 0 || hp + n != p)
+        return SIP_EVIA;
+
+    p = sip_skip_ws(p, end);
+    if (p == end) {
+        out->params = span_make(end, 0);
+        return 0;
+    }
+    if (*p != ';')
+        return SIP_EVIA;
+    out->params = span_range(p + 1, end);
+    struct span rest = out->params, name, value;
+    int r;
+    while ((r = sip_param_next(&rest, &name, &value)) > 0)
+        if (via_param(out, name, value) < 0)
+            return SIP_EVIA;
+    if (r < 0 || sip_trim(out->params).len == 0)
+        return SIP_EVIA;
+    return 0;
+}
+
+bool sip_branch_is_rfc3261(struct span branch)
+{
+    return branch.len > 7 && memcmp(branch.p, "z9hG4bK", 7) == 0;
+}
