@@ -26,7 +26,7 @@
 /* X(name, value, short id for counters, what was wrong) */
 #define SIP_ERRORS(X)                                                                              \
     X(SIP_EEMPTY, -1, "empty", "datagram is empty")                                                \
-    X(SIP_ESTARTLINE, -2, "start_line", "start line is neither a request nor a status line")      \
+    X(SIP_ESTARTLINE, -2, "start_line", "start line is neither a request nor a status line")       \
     X(SIP_EMETHOD, -3, "method", "method is not a token")                                          \
     X(SIP_ERURI, -4, "ruri", "Request-URI is malformed or not allowed there")                      \
     X(SIP_EVERSION, -5, "version", "SIP version is not 2.0")                                       \
@@ -36,7 +36,7 @@
     X(SIP_EHDRVALUE, -9, "hdr_value", "control byte in a header value")                            \
     X(SIP_EBARECR, -10, "bare_cr", "CR not followed by LF")                                        \
     X(SIP_EFOLD, -11, "fold", "continuation line with no header before it")                        \
-    X(SIP_ENOEOH, -12, "no_eoh", "datagram ends before the empty line after the headers")         \
+    X(SIP_ENOEOH, -12, "no_eoh", "datagram ends before the empty line after the headers")          \
     X(SIP_ETOOMANYHDRS, -13, "too_many_hdrs", "more header lines than SIP_MAX_HDRS")               \
     X(SIP_ETOOMANYVIAS, -14, "too_many_vias", "more Via values than SIP_MAX_VIAS")                 \
     X(SIP_EDUPHDR, -15, "dup_hdr",                                                                 \
@@ -76,10 +76,10 @@ const char *sip_err_text(int err);
 /* Header ids: one slot each in sip_msg.first[]. Compact forms map here too. */
 enum sip_hid {
     SIP_H_OTHER = 0,
-    SIP_H_VIA,            /* v */
-    SIP_H_CALL_ID,        /* i */
-    SIP_H_FROM,           /* f */
-    SIP_H_TO,             /* t */
+    SIP_H_VIA,     /* v */
+    SIP_H_CALL_ID, /* i */
+    SIP_H_FROM,    /* f */
+    SIP_H_TO,      /* t */
     SIP_H_CSEQ,
     SIP_H_MAX_FORWARDS,
     SIP_H_ROUTE,
@@ -152,7 +152,7 @@ struct sip_msg {
     size_t hdr_len;      /* start line + headers + empty line */
     size_t msg_len;      /* hdr_len + body.len; bytes past it are not the message */
     struct span body;
-    const char *err_at; /* on an index error: where it was found, else NULL */
+    const char *err_at;          /* on an index error: where it was found, else NULL */
     int16_t first[SIP_H__COUNT]; /* index in hdr[] of the first header of each id, -1 if none */
     struct sip_hdr hdr[SIP_MAX_HDRS];
     struct span via[SIP_MAX_VIAS]; /* every Via value, topmost first */
@@ -216,9 +216,9 @@ bool sip_branch_is_rfc3261(struct span branch);
 enum sip_scheme { SIP_SCHEME_SIP = 0, SIP_SCHEME_SIPS, SIP_SCHEME_OTHER };
 
 struct sip_uri {
-    uint8_t scheme;     /* enum sip_scheme */
+    uint8_t scheme; /* enum sip_scheme */
     struct span scheme_s;
-    struct span user;     /* escapes kept; may contain ';' (RFC 4475 semiuri) */
+    struct span user; /* escapes kept; may contain ';' (RFC 4475 semiuri) */
     struct span password;
     struct sip_hostport hp;
     struct span params;  /* after the first ';' of the host part, before '?' */

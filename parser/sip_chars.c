@@ -43,12 +43,12 @@
 
 #define CLASS(c)                                                                                   \
     (uint16_t)((TOKEN(c) ? SIP_C_TOKEN : 0) |                                                      \
-               (((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n') ? SIP_C_WS : 0) |       \
+               (((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n') ? SIP_C_WS : 0) |        \
                (DIGIT(c) ? SIP_C_DIGIT : 0) | (HEX(c) ? SIP_C_HEX : 0) |                           \
                ((ALNUM(c) || (c) == '-' || (c) == '.' || (c) == '_') ? SIP_C_HOST : 0) |           \
                (USER(c) ? SIP_C_USER : 0) | (PASS(c) ? SIP_C_PASS : 0) |                           \
                (PARAM(c) ? SIP_C_PARAM : 0) | (HNV(c) ? SIP_C_HNV : 0) |                           \
-               (((c) < 0x20 || (c) == 0x7f) ? SIP_C_CTL : 0) | (ALPHA(c) ? SIP_C_ALPHA : 0) |     \
+               (((c) < 0x20 || (c) == 0x7f) ? SIP_C_CTL : 0) | (ALPHA(c) ? SIP_C_ALPHA : 0) |      \
                (WORD(c) ? SIP_C_WORD : 0) |                                                        \
                ((HEX(c) || (c) == ':' || (c) == '.') ? SIP_C_IPV6 : 0) |                           \
                ((ALNUM(c) || (c) == '+' || (c) == '-' || (c) == '.') ? SIP_C_SCHEME : 0))

@@ -23,8 +23,8 @@ enum {
     SIP_C_HNV = 1 << 8,   /* URI headers: unreserved, hnv-unreserved, % = & */
     SIP_C_CTL = 1 << 9,   /* 0x00-0x1F and 0x7F: where the value scanner stops */
     SIP_C_ALPHA = 1 << 10,
-    SIP_C_WORD = 1 << 11, /* Call-ID word */
-    SIP_C_IPV6 = 1 << 12, /* hex : . inside an IPv6 reference */
+    SIP_C_WORD = 1 << 11,   /* Call-ID word */
+    SIP_C_IPV6 = 1 << 12,   /* hex : . inside an IPv6 reference */
     SIP_C_SCHEME = 1 << 13, /* ALPHA DIGIT + - . */
 };
 

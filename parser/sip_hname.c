@@ -69,8 +69,7 @@ enum sip_hid sip_hname_id(struct span name)
 {
     /* by length first: most lengths have one candidate, so a miss costs a switch */
     switch (name.len) {
-    case 1:
-        return compact_id((unsigned char)name.p[0]);
+    case 1: return compact_id((unsigned char)name.p[0]);
     case 2:
         if (fold_eq(name, SPAN_LIT("to")))
             return SIP_H_TO;
@@ -154,13 +153,20 @@ enum sip_method sip_method_id(struct span m)
         struct span name;
         enum sip_method id;
     } methods[] = {
-        {SPAN_LIT("INVITE"), SIP_M_INVITE},     {SPAN_LIT("ACK"), SIP_M_ACK},
-        {SPAN_LIT("BYE"), SIP_M_BYE},           {SPAN_LIT("CANCEL"), SIP_M_CANCEL},
-        {SPAN_LIT("REGISTER"), SIP_M_REGISTER}, {SPAN_LIT("OPTIONS"), SIP_M_OPTIONS},
-        {SPAN_LIT("INFO"), SIP_M_INFO},         {SPAN_LIT("PRACK"), SIP_M_PRACK},
-        {SPAN_LIT("SUBSCRIBE"), SIP_M_SUBSCRIBE}, {SPAN_LIT("NOTIFY"), SIP_M_NOTIFY},
-        {SPAN_LIT("UPDATE"), SIP_M_UPDATE},     {SPAN_LIT("MESSAGE"), SIP_M_MESSAGE},
-        {SPAN_LIT("REFER"), SIP_M_REFER},       {SPAN_LIT("PUBLISH"), SIP_M_PUBLISH},
+        {SPAN_LIT("INVITE"), SIP_M_INVITE},
+        {SPAN_LIT("ACK"), SIP_M_ACK},
+        {SPAN_LIT("BYE"), SIP_M_BYE},
+        {SPAN_LIT("CANCEL"), SIP_M_CANCEL},
+        {SPAN_LIT("REGISTER"), SIP_M_REGISTER},
+        {SPAN_LIT("OPTIONS"), SIP_M_OPTIONS},
+        {SPAN_LIT("INFO"), SIP_M_INFO},
+        {SPAN_LIT("PRACK"), SIP_M_PRACK},
+        {SPAN_LIT("SUBSCRIBE"), SIP_M_SUBSCRIBE},
+        {SPAN_LIT("NOTIFY"), SIP_M_NOTIFY},
+        {SPAN_LIT("UPDATE"), SIP_M_UPDATE},
+        {SPAN_LIT("MESSAGE"), SIP_M_MESSAGE},
+        {SPAN_LIT("REFER"), SIP_M_REFER},
+        {SPAN_LIT("PUBLISH"), SIP_M_PUBLISH},
     };
     for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
         if (span_eq(m, methods[i].name))

@@ -216,10 +216,8 @@ static bool single_valued(enum sip_hid id)
     case SIP_H_TO:
     case SIP_H_CSEQ:
     case SIP_H_MAX_FORWARDS:
-    case SIP_H_CONTENT_LENGTH:
-        return true;
-    default:
-        return false;
+    case SIP_H_CONTENT_LENGTH: return true;
+    default: return false;
     }
 }
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 struct guard {
-    char *map;       /* whole mapping: data pages + one PROT_NONE page */
+    char *map; /* whole mapping: data pages + one PROT_NONE page */
     size_t map_len;
 };
 
