@@ -1,0 +1,130 @@
+/*
+ * net.h - UDP datagram engines and socket helpers. Knows nothing of SIP.
+ *
+ * An engine owns a set of bound UDP sockets on one thread and runs a loop:
+ * receive datagrams in batches, hand each to the caller's handler, send what
+ * the handler asks for, and give the buffer back once that send completes.
+ * Two engines share this contract and pass the same tests:
+ *   - net_uring_run: io_uring, multishot recvmsg into a provided buffer ring,
+ *     sendmsg from the same buffer (zero copy of the payload), batched
+ *     submission, single issuer, deferred task running where the kernel has it;
+ *   - net_mmsg_run: recvmmsg/sendmmsg, for hosts where io_uring is blocked
+ *     (Docker's default seccomp profile) or absent.
+ *
+ * Buffer ownership (the rule every engine keeps): a receive buffer belongs to
+ * the engine's kernel side until its datagram arrives; then to the handler for
+ * the duration of the call; then, if the handler filled tx, to the send until
+ * its completion; then it is returned for reuse. tx is the engine's, one per
+ * receive buffer, so its iovecs may point into rx->buf and tx->scratch and
+ * stay valid until the send completes. Nothing is allocated per datagram.
+ *
+ * Errors follow liburing: functions return -errno, passed through unchanged.
+ */
+#ifndef VIADUCT_NET_H
+#define VIADUCT_NET_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#define NET_MAX_SOCKS 16
+#define NET_MAX_IOV 128
+#define NET_SCRATCH 1024
+
+/* One received datagram; valid only during the handler call. */
+struct net_rx {
+    char *buf;
+    size_t len;
+    bool truncated; /* larger than the buffer: only the first len bytes are here */
+    const struct sockaddr *src;
+    socklen_t srclen;
+    int sock; /* index into net_engine_cfg.fds of the receiving socket */
+};
+
+/* What to send in reply to one datagram. The engine clears niov before each
+ * handler call; niov == 0 sends nothing. */
+struct net_tx {
+    int niov;
+    int sock; /* index into net_engine_cfg.fds to send from */
+    socklen_t dstlen;
+    struct sockaddr_storage dst;
+    struct iovec iov[NET_MAX_IOV]; /* may point into rx->buf and scratch */
+    char scratch[NET_SCRATCH];
+};
+
+typedef void (*net_handler_fn)(void *ctx, const struct net_rx *rx, struct net_tx *tx);
+/* A send completed with an error (-errno, e.g. -ECONNREFUSED after an ICMP
+ * port unreachable); tx is still intact for the callee to inspect. */
+typedef void (*net_send_error_fn)(void *ctx, const struct net_tx *tx, int err);
+/* Counted events an engine reports: see enum net_event. */
+typedef void (*net_event_fn)(void *ctx, int event);
+
+enum net_event {
+    NET_EV_RX_ENOBUFS,  /* io_uring ran out of provided buffers (datagrams may drop) */
+    NET_EV_RX_ERROR,    /* a receive completed with another error */
+    NET_EV_TX_DROPPED,  /* no submission slot: a reply could not be queued */
+};
+
+struct net_engine_cfg {
+    const int *fds; /* bound, non-blocking UDP sockets; the caller closes them */
+    int nfds;       /* 1..NET_MAX_SOCKS */
+    unsigned buf_size; /* largest datagram accepted whole; larger ones arrive truncated */
+    unsigned nbufs;    /* receive buffers, a power of two (io_uring buffer rings need it) */
+    unsigned batch;    /* datagrams per recvmmsg / completions per peek */
+    int cpu;           /* io-wq affinity for io_uring, -1 for none */
+    net_handler_fn handler;
+    net_send_error_fn on_send_error; /* may be NULL */
+    net_event_fn on_event;           /* may be NULL */
+    void *ctx;
+    const atomic_bool *stop; /* the loop returns within about 100 ms of it turning true */
+};
+
+/* Runs the io_uring engine on the calling thread until *stop. Returns 0, or
+ * -errno if it could not start (e.g. -ENOSYS, -EPERM under seccomp). */
+int net_uring_run(const struct net_engine_cfg *cfg);
+
+/* Runs the recvmmsg/sendmmsg engine until *stop. 0 or -errno. */
+int net_mmsg_run(const struct net_engine_cfg *cfg);
+
+/* True if this kernel and process may use what net_uring_run needs (a ring,
+ * provided buffer rings, multishot recvmsg). Cheap; creates and closes a ring. */
+bool net_uring_available(void);
+
+/* ---- addresses and sockets ---- */
+
+/* Parses "1.2.3.4:5060" or "[::1]:5060" (port required). 0 or -EINVAL. */
+int net_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
+/* Parses an IP literal (no brackets) and a port into ss. 0 or -EINVAL. */
+int net_addr_from_ip(const char *ip, size_t iplen, int port, struct sockaddr_storage *ss,
+                     socklen_t *len);
+
+/* Writes "1.2.3.4:5060" or "[::1]:5060" (NUL-terminated) into buf. Returns
+ * the length, or -ENOSPC. */
+int net_addr_format(const struct sockaddr *sa, char *buf, size_t len);
+
+/* Writes the IP alone ("1.2.3.4", "::1") into buf. Length or -ENOSPC. */
+int net_addr_format_ip(const struct sockaddr *sa, char *buf, size_t len);
+
+int net_addr_port(const struct sockaddr *sa);
+
+/* Same family, address and port. */
+bool net_addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+
+/* Same family and address, any port. */
+bool net_addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
+
+/* False for addresses a reply must never go to: unspecified (0.0.0.0, ::),
+ * broadcast (255.255.255.255), multicast (224/4, ff00::/8), port 0. */
+bool net_addr_sendable(const struct sockaddr *sa);
+
+/* Opens a non-blocking UDP socket bound to sa, with SO_REUSEPORT when asked
+ * (one socket per worker, the kernel spreads datagrams over them), IP_RECVERR
+ * (ICMP errors fail later sends instead of vanishing) and the given buffer
+ * sizes (0 keeps the default). Returns the fd or -errno (-EADDRINUSE, ...). */
+int net_udp_open(const struct sockaddr *sa, socklen_t len, bool reuseport, int rcvbuf, int sndbuf);
+
+#endif
