@@ -97,8 +97,8 @@ static enum read_result read_datagram(const char *path, char *buf, size_t *len)
 /* ---- names ---- */
 
 static const char *const method_names[] = {
-    "OTHER", "INVITE", "ACK",       "BYE",    "CANCEL", "REGISTER", "OPTIONS", "INFO",
-    "PRACK", "SUBSCRIBE", "NOTIFY", "UPDATE", "MESSAGE", "REFER",   "PUBLISH",
+    "OTHER", "INVITE",    "ACK",    "BYE",    "CANCEL",  "REGISTER", "OPTIONS", "INFO",
+    "PRACK", "SUBSCRIBE", "NOTIFY", "UPDATE", "MESSAGE", "REFER",    "PUBLISH",
 };
 
 static const char *method_name(unsigned id)
@@ -203,8 +203,7 @@ static struct where locate_validate_error(const struct sip_msg *m, const struct 
         w.field = "Request-URI";
         w.at = m->is_request ? m->ruri.p : NULL;
         break;
-    default: /* SIP_ENO*: nothing to point at */
-        break;
+    default: /* SIP_ENO*: nothing to point at */ break;
     }
     return w;
 }
@@ -235,7 +234,7 @@ struct verdict {
     size_t len;
     enum read_result rd;
     int rd_errno;
-    int err;          /* 0, or the sip_err of the stage that failed */
+    int err;           /* 0, or the sip_err of the stage that failed */
     const char *stage; /* "index" or "validate" when err != 0 */
     struct where where;
     struct sip_msg *m;
@@ -479,8 +478,7 @@ static void json_error(struct jw *w, const struct verdict *v)
         jw_key(w, "name");
         jw_str(w, big ? "TOO_LARGE" : "READ_ERROR");
         jw_key(w, "text");
-        jw_str(w, big ? "more than 65535 bytes, the largest UDP datagram"
-                      : strerror(v->rd_errno));
+        jw_str(w, big ? "more than 65535 bytes, the largest UDP datagram" : strerror(v->rd_errno));
         jw_key(w, "stage");
         jw_str(w, "read");
         jw_close(w, '}');
@@ -503,7 +501,7 @@ static void json_error(struct jw *w, const struct verdict *v)
     jw_key(w, "col");
     have ? jw_int(w, (long long)col) : jw_null(w);
     jw_key(w, "byte");
-    if (have && v->where.at < v->buf + v->len)
+    if (have && v->where.field == NULL && v->where.at < v->buf + v->len)
         jw_int(w, (unsigned char)*v->where.at);
     else
         jw_null(w);
@@ -599,8 +597,8 @@ static void json_via(struct jw *w, const struct sip_msg *m, const struct sip_via
     jw_close(w, '}');
 }
 
-static void json_nameaddr(struct jw *w, const char *key, const struct sip_msg *m,
-                          enum sip_hid id, const struct sip_nameaddr *na, int err)
+static void json_nameaddr(struct jw *w, const char *key, const struct sip_msg *m, enum sip_hid id,
+                          const struct sip_nameaddr *na, int err)
 {
     jw_key(w, key);
     if (sip_hvalue(m, id).p == NULL) {
