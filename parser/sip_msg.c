@@ -301,6 +301,7 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     const char *eol, *next;
     int err;
 
+    m->is_request = false;
     m->nhdr = 0;
     m->nvia = 0;
     m->clen = -1;

@@ -1,0 +1,406 @@
+/*
+ * px.c - stateless proxy decisions: dispatch, requests, responses.
+ *
+ * Every outgoing datagram is the received one with a few edits (px_out.h):
+ * a request gets our Via and Max-Forwards in front of its first header,
+ * received/rport on the Via it came with, a decremented Max-Forwards and
+ * perhaps one Route value fewer; a response loses our Via. Local answers
+ * (px_reply.c) copy the lines RFC 3261 §8.2.6.2 asks for from the request.
+ */
+#include "core/px_internal.h"
+
+#include <xxhash.h>
+
+bool px_is_self(const struct px_cfg *cfg, struct span host, int port)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    bool is_ip = net_addr_from_ip(host.p, host.len, port < 0 ? 5060 : port, &ss, &sslen) == 0;
+    if (port < 0)
+        port = 5060;
+    for (int i = 0; i < cfg->nlisten; i++) {
+        const struct px_listen *l = &cfg->listen[i];
+        if (l->port == port && span_eq_nocase(host, span_make(l->host, l->host_len)))
+            return true;
+        if (is_ip &&
+            net_addr_equal((const struct sockaddr *)&ss, (const struct sockaddr *)&l->addr))
+            return true;
+    }
+    for (int i = 0; i < cfg->nalias; i++)
+        if (cfg->alias[i].port == port &&
+            span_eq_nocase(host, span_make(cfg->alias[i].host, cfg->alias[i].host_len)))
+            return true;
+    return false;
+}
+
+/* Index of a listening socket of the given family, preferring the one the
+ * datagram came in on; -1 if there is none. */
+int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family)
+{
+    if (cfg->listen[rx_sock].addr.ss_family == family)
+        return rx_sock;
+    for (int i = 0; i < cfg->nlisten; i++)
+        if (cfg->listen[i].addr.ss_family == family)
+            return i;
+    return -1;
+}
+
+/* Sets tx's destination to ip:port if it may be sent to; false otherwise. */
+bool px_set_dest(const struct px_cfg *cfg, struct net_tx *tx, struct span ip, int port, int rx_sock)
+{
+    if (net_addr_from_ip(ip.p, ip.len, port, &tx->dst, &tx->dstlen) < 0)
+        return false;
+    const struct sockaddr *d = (const struct sockaddr *)&tx->dst;
+    if (!net_addr_sendable(d))
+        return false;
+    for (int i = 0; i < cfg->nlisten; i++)
+        if (net_addr_equal(d, (const struct sockaddr *)&cfg->listen[i].addr))
+            return false; /* a datagram to ourselves would loop */
+    tx->sock = px_pick_sock(cfg, rx_sock, d->sa_family);
+    return tx->sock >= 0;
+}
+
+/*
+ * The branch of our Via (RFC 3261 §16.11): a function of what identifies the
+ * client transaction, so a retransmission, the CANCEL of an INVITE and the
+ * ACK of a non-2xx final response all get the INVITE's branch. With the
+ * magic cookie that is the received branch and sent-by; without it (RFC 2543
+ * clients) the top Via, From tag, Call-ID, CSeq number and Request-URI. The
+ * To tag is left out on purpose: the ACK for a non-2xx response carries the
+ * response's To tag, which the INVITE did not have, and must still match.
+ * 128 bits as 32 hex digits, however long the received branch is.
+ */
+static void branch_hash(const struct px_cfg *cfg, const struct sip_msg *m,
+                        const struct sip_info *in, uint64_t h[2])
+{
+    for (int lane = 0; lane < 2; lane++) {
+        uint64_t x = cfg->seed + (uint64_t)lane * 0x9e3779b97f4a7c15ULL;
+        if (sip_branch_is_rfc3261(in->via1.branch)) {
+            x = XXH3_64bits_withSeed(in->via1.branch.p, in->via1.branch.len, x);
+            x = XXH3_64bits_withSeed(in->via1.sent_by.host.p, in->via1.sent_by.host.len, x);
+            x ^= (uint64_t)(uint32_t)in->via1.sent_by.port;
+        } else {
+            uint32_t cseq = in->cseq;
+            x = XXH3_64bits_withSeed(m->via[0].p, m->via[0].len, x);
+            x = XXH3_64bits_withSeed(in->from.tag.p, in->from.tag.len, x);
+            x = XXH3_64bits_withSeed(in->callid.p, in->callid.len, x);
+            x = XXH3_64bits_withSeed(&cseq, sizeof(cseq), x);
+            x = XXH3_64bits_withSeed(m->ruri.p, m->ruri.len, x);
+        }
+        h[lane] = x;
+    }
+}
+
+/* Writes "SIP/2.0/UDP host:port" for our listening socket s. */
+void px_out_sent_by(struct px_out *o, const struct px_listen *l)
+{
+    PX_LIT(o, "SIP/2.0/UDP ");
+    if (l->host_is_ip6)
+        PX_LIT(o, "[");
+    px_out_put(o, span_make(l->host, l->host_len));
+    if (l->host_is_ip6)
+        PX_LIT(o, "]");
+    PX_LIT(o, ":");
+    px_out_uint(o, (uint64_t)l->port);
+}
+
+void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
+{
+    const struct px_ctx *c = vctx;
+    switch (e->kind) {
+    case ED_VIA_BLOCK:
+        PX_LIT(o, "Via: ");
+        px_out_sent_by(o, &c->cfg->listen[c->tx->sock]);
+        PX_LIT(o, ";branch=z9hG4bK");
+        px_out_hex(o, c->branch[0], 16);
+        px_out_hex(o, c->branch[1], 16);
+        PX_LIT(o, "\r\n");
+        if (c->info->max_fwd < 0)
+            PX_LIT(o, "Max-Forwards: 70\r\n");
+        break;
+    case ED_MAXFWD: px_out_uint(o, (uint64_t)(c->info->max_fwd - 1)); break;
+    case ED_RECEIVED:
+        PX_LIT(o, ";received=");
+        /* fallthrough */
+    case ED_RECEIVED_VALUE: px_out_put(o, span_make(c->src_ip, c->src_ip_len)); break;
+    case ED_RPORT:
+        PX_LIT(o, "=");
+        /* fallthrough */
+    case ED_RPORT_VALUE: px_out_uint(o, (uint64_t)net_addr_port(c->rx->src)); break;
+    case ED_TO_TAG:
+        PX_LIT(o, ";tag=");
+        px_out_hex(o, c->branch[0] ^ c->branch[1], 16);
+        break;
+    default: /* ED_DELETE */ break;
+    }
+}
+
+/*
+ * Edits of the top Via as it came in (§18.2.1, RFC 3581): received= when the
+ * sent-by is not the packet's source address or rport was asked for, and the
+ * rport value. Existing values are replaced, never duplicated.
+ */
+void px_via_edits(struct px_ctx *c, struct px_edits *ed)
+{
+    const struct sip_via *v = &c->info->via1;
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    bool same_ip = v->sent_by.host_type != SIP_HOST_NAME &&
+                   net_addr_from_ip(v->sent_by.host.p, v->sent_by.host.len, 0, &ss, &sslen) == 0 &&
+                   net_addr_same_ip((const struct sockaddr *)&ss, c->rx->src);
+    if (v->rport.p != NULL)
+        px_edits_add(ed, v->rport.p, span_end(v->rport), v->rport.len ? ED_RPORT_VALUE : ED_RPORT,
+                     NULL);
+    if (v->received.p != NULL)
+        px_edits_add(ed, v->received.p, span_end(v->received), ED_RECEIVED_VALUE, NULL);
+    else if (!same_ip || v->rport.p != NULL)
+        px_edits_add(ed, span_end(c->msg->via[0]), span_end(c->msg->via[0]), ED_RECEIVED, NULL);
+}
+
+/* The edit that removes one element of a comma list header, or its whole
+ * line when it is the only element there. next is the element after it on
+ * the same line, or SPAN_NULL. */
+static void delete_element(struct px_edits *ed, const struct sip_hdr *h, struct span item,
+                           struct span next)
+{
+    if (next.p != NULL)
+        px_edits_add(ed, item.p, next.p, ED_DELETE, NULL);
+    else if (item.p == h->value.p)
+        px_edits_add(ed, h->name.p, h->name.p + h->line_len, ED_DELETE, NULL);
+    else
+        px_edits_add(ed, item.p, span_end(item), ED_DELETE, NULL); /* unreachable: kept safe */
+}
+
+/*
+ * Route (§16.4, §16.12): a first value naming us is removed; the value after
+ * it, if any, is the next hop. Returns 1 with *next_hop set, 0 when no Route
+ * applies, or -1 for a Route that cannot be used.
+ */
+static int route_next_hop(struct px_ctx *c, struct px_edits *ed, struct sip_uri *next_hop)
+{
+    const struct sip_msg *m = c->msg;
+    int hi = m->first[SIP_H_ROUTE];
+    struct span list, item, after;
+    struct sip_nameaddr na;
+    if (hi < 0)
+        return 0;
+    list = m->hdr[hi].value;
+    if (sip_list_next(&list, &item) <= 0 || sip_nameaddr_parse(item, &na) < 0 ||
+        sip_uri_parse(na.uri, next_hop) < 0)
+        return -1;
+    if (!px_is_self(c->cfg, next_hop->hp.host, next_hop->hp.port))
+        return 1;
+
+    /* the first value is ours: drop it and look at the one after it */
+    after = SPAN_NULL;
+    struct span rest = list;
+    if (sip_list_next(&rest, &after) < 0)
+        return -1;
+    delete_element(ed, &m->hdr[hi], item, after);
+    if (after.p == NULL) {
+        if ((hi = sip_hnext(m, hi)) < 0)
+            return 0;
+        list = m->hdr[hi].value;
+        if (sip_list_next(&list, &after) <= 0)
+            return -1;
+    }
+    if (sip_nameaddr_parse(after, &na) < 0 || sip_uri_parse(na.uri, next_hop) < 0)
+        return -1;
+    return 1;
+}
+
+/* The key the routing table hashes: the To address-of-record for REGISTER
+ * (user@host, host lower-cased, default port dropped), else the Call-ID. */
+static struct span route_key(struct px_ctx *c, char *buf, size_t cap)
+{
+    const struct sip_info *in = c->info;
+    struct sip_uri to;
+    if (c->msg->method_id != SIP_M_REGISTER || sip_uri_parse(in->to.uri, &to) < 0 ||
+        to.scheme == SIP_SCHEME_OTHER)
+        return in->callid;
+    size_t n = 0;
+    if (to.user.len + 1 + to.hp.host.len + 6 > cap)
+        return in->to.uri;
+    memcpy(buf, to.user.p, to.user.len);
+    n = to.user.len;
+    buf[n++] = '@';
+    for (size_t i = 0; i < to.hp.host.len; i++)
+        buf[n++] = (char)span_lower_ascii((unsigned char)to.hp.host.p[i]);
+    if (to.hp.port >= 0 && to.hp.port != 5060) {
+        buf[n++] = ':';
+        n += (size_t)snprintf(buf + n, cap - n, "%d", (int)to.hp.port);
+    }
+    return span_make(buf, n);
+}
+
+static int forward_request(struct px_ctx *c)
+{
+    const struct px_cfg *cfg = c->cfg;
+    const struct sip_msg *m = c->msg;
+    const struct sip_info *in = c->info;
+    struct px_edits ed = {0};
+    struct sip_uri hop;
+    bool is_ack = m->method_id == SIP_M_ACK;
+
+    int r = route_next_hop(c, &ed, &hop);
+    if (r < 0)
+        return px_reply(c, 400, SIP_ERURI);
+    if (r > 0) {
+        if (hop.hp.host_type == SIP_HOST_NAME) {
+            if (is_ack)
+                return px_drop_ack(c);
+            ST_INC(c->st, drop_unresolvable);
+            return px_reply(c, 503, 0);
+        }
+        if (!px_set_dest(cfg, c->tx, hop.hp.host, hop.hp.port < 0 ? 5060 : hop.hp.port,
+                         c->rx->sock)) {
+            ST_INC(c->st, drop_bad_destination);
+            return 0;
+        }
+    } else {
+        char keybuf[256];
+        int b = rt_lookup(cfg->rt, route_key(c, keybuf, sizeof(keybuf)));
+        if (b < 0)
+            return is_ack ? px_drop_ack(c) : px_reply(c, 503, 0);
+        const struct rt_backend *be = &cfg->rt->b[b];
+        memcpy(&c->tx->dst, &be->addr, be->addrlen);
+        c->tx->dstlen = be->addrlen;
+        c->tx->sock = px_pick_sock(cfg, c->rx->sock, be->addr.ss_family);
+        if (c->tx->sock < 0) {
+            ST_INC(c->st, drop_bad_destination);
+            return 0;
+        }
+    }
+
+    branch_hash(cfg, m, in, c->branch);
+    const char *first_hdr = m->hdr[0].name.p;
+    px_edits_add(&ed, first_hdr, first_hdr, ED_VIA_BLOCK, NULL);
+    if (in->max_fwd >= 0) {
+        struct span v = sip_hvalue(m, SIP_H_MAX_FORWARDS);
+        px_edits_add(&ed, v.p, span_end(v), ED_MAXFWD, NULL);
+    }
+    px_via_edits(c, &ed);
+
+    struct px_out o;
+    px_out_init(&o, c->tx);
+    if (!px_out_edited(&o, c->rx->buf, c->rx->buf + m->msg_len, &ed, px_emit, c)) {
+        c->tx->niov = 0;
+        ST_INC(c->st, drop_overflow);
+        return 0;
+    }
+    ST_INC(c->st, fwd_requests);
+    return 0;
+}
+
+static bool names_us(struct px_ctx *c)
+{
+    const struct sip_uri *u = &c->info->ruri;
+    return u->user.p == NULL && px_is_self(c->cfg, u->hp.host, u->hp.port);
+}
+
+static int handle_request(struct px_ctx *c)
+{
+    const struct sip_msg *m = c->msg;
+    const struct sip_info *in = c->info;
+    bool is_ack = m->method_id == SIP_M_ACK;
+
+    ST_INC(c->st, rx_requests);
+    if (in->ruri.scheme == SIP_SCHEME_OTHER)
+        return is_ack ? px_drop_ack(c) : px_reply(c, 416, 0);
+    if (m->method_id == SIP_M_OPTIONS && names_us(c))
+        return px_reply(c, 200, 0); /* the readiness ping of balancers */
+    if (in->max_fwd == 0)
+        return is_ack ? px_drop_ack(c) : px_reply(c, 483, 0);
+    if (m->first[SIP_H_PROXY_REQUIRE] >= 0)
+        return is_ack ? px_drop_ack(c) : px_reply(c, 420, 0);
+    return forward_request(c);
+}
+
+static int handle_response(struct px_ctx *c)
+{
+    const struct sip_msg *m = c->msg;
+    const struct sip_via *top = &c->info->via1;
+    struct sip_via next;
+
+    ST_INC(c->st, rx_responses);
+    if (!px_is_self(c->cfg, top->sent_by.host, top->sent_by.port)) {
+        ST_INC(c->st, drop_not_our_via);
+        return 0;
+    }
+    if (m->nvia < 2) {
+        ST_INC(c->st, drop_no_next_via);
+        return 0;
+    }
+    if (sip_via_parse(m->via[1], &next) < 0) {
+        ST_INC(c->st, drop_bad_response);
+        return 0;
+    }
+    /* §18.2.2 and RFC 3581: received and rport say where the client really is */
+    struct span host = next.received.p ? next.received : next.sent_by.host;
+    if (host.len > 2 && host.p[0] == '[')
+        host = span_make(host.p + 1, host.len - 2);
+    int port = next.sent_by.port < 0 ? 5060 : next.sent_by.port;
+    if (next.rport.len > 0)
+        port = atoi_span(next.rport);
+    if (next.received.p == NULL && next.sent_by.host_type == SIP_HOST_NAME) {
+        ST_INC(c->st, drop_unresolvable);
+        return 0;
+    }
+    if (!px_set_dest(c->cfg, c->tx, host, port, c->rx->sock)) {
+        ST_INC(c->st, drop_bad_destination);
+        return 0;
+    }
+
+    struct px_edits ed = {0};
+    if (m->via_hdr[0] == m->via_hdr[1])
+        px_edits_add(&ed, m->via[0].p, m->via[1].p, ED_DELETE, NULL);
+    else
+        delete_element(&ed, &m->hdr[m->via_hdr[0]], m->via[0], SPAN_NULL);
+    struct px_out o;
+    px_out_init(&o, c->tx);
+    if (!px_out_edited(&o, c->rx->buf, c->rx->buf + m->msg_len, &ed, px_emit, c)) {
+        c->tx->niov = 0;
+        ST_INC(c->st, drop_overflow);
+        return 0;
+    }
+    ST_INC(c->st, fwd_responses);
+    return 0;
+}
+
+static bool only_crlf(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] != '\r' && p[i] != '\n')
+            return false;
+    return true;
+}
+
+void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
+               const struct net_rx *rx, struct net_tx *tx)
+{
+    struct px_ctx c = {
+        .cfg = cfg, .msg = &ps->msg, .info = &ps->info, .st = st, .rx = rx, .tx = tx};
+    tx->niov = 0;
+    ST_INC(st, rx_datagrams);
+    if (rx->len > 0 && only_crlf(rx->buf, rx->len)) {
+        ST_INC(st, rx_keepalive); /* RFC 5626 §3.5.1 CRLF keep-alive */
+        return;
+    }
+    if (px_stun(&c))
+        return;
+    c.src_ip_len = (size_t)net_addr_format_ip(rx->src, c.src_ip, sizeof(c.src_ip));
+
+    int err = sip_parse(rx->buf, rx->len, c.msg);
+    if (err >= 0)
+        err = sip_validate(c.msg, c.info);
+    if (rx->truncated || rx->len > cfg->max_msg) {
+        px_reject(&c, 513, 0);
+    } else if (err < 0) {
+        ST_INC(st, parse_error[-err]);
+        px_reject(&c, err == SIP_EVERSION ? 505 : 400, err);
+    } else if (c.msg->is_request) {
+        handle_request(&c);
+    } else {
+        handle_response(&c);
+    }
+}

@@ -1,0 +1,71 @@
+/*
+ * px.h - the stateless proxy (RFC 3261 §16.11): one datagram in, at most one
+ * datagram out, no memory of either afterwards.
+ *
+ * px_handle() is a pure function of (immutable config, received datagram,
+ * its source) plus counter increments: any number of viaduct instances with
+ * the same config make the same decisions, and tests drive it with no
+ * sockets at all. It parses once, then forwards a request to its next hop
+ * (Route, else the routing table) with our Via on top, forwards a response
+ * to the Via below ours, or answers locally (errors, OPTIONS to us, STUN).
+ */
+#ifndef VIADUCT_PX_H
+#define VIADUCT_PX_H
+
+#include "core/route.h"
+#include "core/stats.h"
+#include "net/net.h"
+#include "parser/sip.h"
+
+#define PX_MAX_LISTEN NET_MAX_SOCKS
+#define PX_HOST_MAX 64
+
+/* One listening address: where viaduct receives, and what it writes in Via. */
+struct px_listen {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char host[PX_HOST_MAX]; /* advertised host: IP literal without brackets, or a name */
+    size_t host_len;
+    int port;         /* advertised port */
+    bool host_is_ip6; /* write the host in brackets */
+};
+
+/* Another name clients use for viaduct (a Route or Request-URI naming it
+ * means us), as Kamailio's and OpenSIPS's alias= do. */
+struct px_alias {
+    char host[PX_HOST_MAX];
+    size_t host_len;
+    int port; /* 5060 when not given */
+};
+
+#define PX_MAX_ALIASES 16
+
+struct px_cfg {
+    struct px_listen listen[PX_MAX_LISTEN];
+    int nlisten;
+    struct px_alias alias[PX_MAX_ALIASES];
+    int nalias;
+    const struct rt_table *rt; /* next hops when no Route applies */
+    size_t max_msg;            /* larger requests are answered 513 */
+    uint64_t seed;             /* branch and To-tag hashing; same on every instance */
+    int retry_after;           /* seconds, on 503 */
+};
+
+/* Per-worker scratch the proxy needs; big, so not on the stack. */
+struct px_state {
+    struct sip_msg msg;
+    struct sip_info info;
+};
+
+/*
+ * Handles one received datagram. Fills tx with the datagram to send (iovecs
+ * into rx->buf and tx->scratch, destination, socket index) or leaves
+ * tx->niov == 0. Counts the outcome in st. Never allocates, locks or blocks.
+ */
+void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
+               const struct net_rx *rx, struct net_tx *tx);
+
+/* True if host:port (port -1 meaning the default 5060) is one of ours. */
+bool px_is_self(const struct px_cfg *cfg, struct span host, int port);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * px_internal.h - what px.c and px_reply.c share; not for other modules.
+ */
+#ifndef VIADUCT_PX_INTERNAL_H
+#define VIADUCT_PX_INTERNAL_H
+
+#include <arpa/inet.h>
+#include <stdio.h>
+
+#include "core/px.h"
+#include "core/px_out.h"
+
+/* Edit kinds px_emit knows how to write. */
+enum {
+    ED_DELETE = 0,
+    ED_VIA_BLOCK,      /* our Via line, and Max-Forwards: 70 when absent */
+    ED_MAXFWD,         /* the decremented Max-Forwards value */
+    ED_RECEIVED,       /* ";received=<source ip>" */
+    ED_RECEIVED_VALUE, /* "<source ip>" replacing a received value */
+    ED_RPORT,          /* "=<source port>" after a bare rport */
+    ED_RPORT_VALUE,    /* "<source port>" replacing an rport value */
+    ED_TO_TAG,         /* ";tag=<hash>" for a local response */
+};
+
+/* Everything one datagram's handling needs, on the stack of px_handle. */
+struct px_ctx {
+    const struct px_cfg *cfg;
+    struct sip_msg *msg;
+    struct sip_info *info;
+    struct st_worker *st;
+    const struct net_rx *rx;
+    struct net_tx *tx;
+    uint64_t branch[2]; /* our Via branch, or the To tag of a local response */
+    char src_ip[INET6_ADDRSTRLEN];
+    size_t src_ip_len;
+};
+
+static inline int atoi_span(struct span s)
+{
+    int v = 0;
+    for (size_t i = 0; i < s.len && i < 9; i++)
+        v = v * 10 + (s.p[i] - '0');
+    return v;
+}
+
+int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family);
+bool px_set_dest(const struct px_cfg *cfg, struct net_tx *tx, struct span ip, int port,
+                 int rx_sock);
+void px_emit(struct px_out *o, const struct px_edit *e, void *ctx);
+void px_via_edits(struct px_ctx *c, struct px_edits *ed);
+void px_out_sent_by(struct px_out *o, const struct px_listen *l);
+
+/* Local answers (px_reply.c). Each returns 0, so callers can tail-call. */
+int px_reply(struct px_ctx *c, int code, int err);  /* info->via1 must be parsed */
+int px_reject(struct px_ctx *c, int code, int err); /* broken or oversized request */
+int px_drop_ack(struct px_ctx *c);                  /* ACKs are never answered */
+bool px_stun(struct px_ctx *c);                     /* true if it was STUN (answered or dropped) */
+
+#endif

@@ -1,0 +1,86 @@
+/* px_out.c - see px_out.h. */
+#include "core/px_out.h"
+
+void px_out_ref(struct px_out *o, struct span s)
+{
+    struct net_tx *tx = o->tx;
+    if (s.len == 0)
+        return;
+    if (tx->niov > 0) {
+        struct iovec *last = &tx->iov[tx->niov - 1];
+        if ((const char *)last->iov_base + last->iov_len == s.p) {
+            last->iov_len += s.len;
+            o->total += s.len;
+            return;
+        }
+    }
+    if (tx->niov == NET_MAX_IOV) {
+        o->overflow = true;
+        return;
+    }
+    tx->iov[tx->niov++] = (struct iovec){(void *)(uintptr_t)s.p, s.len};
+    o->total += s.len;
+}
+
+void px_out_bytes(struct px_out *o, const void *p, size_t n)
+{
+    if (n > NET_SCRATCH - o->used) {
+        o->overflow = true;
+        return;
+    }
+    char *dst = o->tx->scratch + o->used;
+    memcpy(dst, p, n);
+    o->used += n;
+    px_out_ref(o, span_make(dst, n));
+}
+
+void px_out_put(struct px_out *o, struct span s)
+{
+    px_out_bytes(o, s.p, s.len);
+}
+
+void px_out_uint(struct px_out *o, uint64_t v)
+{
+    char buf[20];
+    int n = 0;
+    do {
+        buf[sizeof(buf) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    px_out_bytes(o, buf + sizeof(buf) - n, (size_t)n);
+}
+
+void px_out_hex(struct px_out *o, uint64_t v, int digits)
+{
+    static const char hex[] = "0123456789abcdef";
+    char buf[16];
+    if (digits > 16)
+        digits = 16;
+    for (int i = digits - 1; i >= 0; i--, v >>= 4)
+        buf[i] = hex[v & 15];
+    px_out_bytes(o, buf, (size_t)digits);
+}
+
+bool px_out_edited(struct px_out *o, const char *from, const char *to, struct px_edits *ed,
+                   px_emit_fn emit, void *ctx)
+{
+    /* insertion sort: at most PX_MAX_EDITS entries, stable for ties */
+    for (int i = 1; i < ed->n; i++) {
+        struct px_edit e = ed->e[i];
+        int j = i;
+        for (; j > 0 && ed->e[j - 1].at > e.at; j--)
+            ed->e[j] = ed->e[j - 1];
+        ed->e[j] = e;
+    }
+    const char *cur = from;
+    for (int i = 0; i < ed->n; i++) {
+        const struct px_edit *e = &ed->e[i];
+        if (e->at < cur || e->end > to)
+            return false; /* overlapping edits: a caller bug, never sent */
+        px_out_ref(o, span_range(cur, e->at));
+        emit(o, e, ctx);
+        cur = e->end;
+    }
+    px_out_ref(o, span_range(cur, to));
+    return !ed->full && !o->overflow;
+}

@@ -1,0 +1,222 @@
+/*
+ * px_reply.c - responses viaduct sends itself, statelessly (RFC 3261 §8.2.6,
+ * §16.11), and STUN keep-alive answers (RFC 5389, as RFC 5626 uses them).
+ *
+ * A local response is assembled from the request's own lines: every Via line
+ * (the top one with received/rport added, as §18.2.1 asks), From, To (with a
+ * To tag added if it had none), Call-ID and CSeq, referenced in place. The
+ * To tag is a hash of the request's identifying headers, so a retransmitted
+ * request gets a byte-identical answer without any stored state.
+ */
+#include "core/px_internal.h"
+
+#include <xxhash.h>
+
+static struct span status_line(int code)
+{
+    switch (code) {
+    case 200: return SPAN_LIT("SIP/2.0 200 OK\r\n");
+    case 400: return SPAN_LIT("SIP/2.0 400 Bad Request\r\n");
+    case 416: return SPAN_LIT("SIP/2.0 416 Unsupported URI Scheme\r\n");
+    case 420: return SPAN_LIT("SIP/2.0 420 Bad Extension\r\n");
+    case 483: return SPAN_LIT("SIP/2.0 483 Too Many Hops\r\n");
+    case 503: return SPAN_LIT("SIP/2.0 503 Service Unavailable\r\n");
+    case 505: return SPAN_LIT("SIP/2.0 505 Version Not Supported\r\n");
+    case 513: return SPAN_LIT("SIP/2.0 513 Message Too Large\r\n");
+    default: return SPAN_LIT("SIP/2.0 500 Server Internal Error\r\n");
+    }
+}
+
+static void count_local(struct st_worker *st, int code)
+{
+    switch (code) {
+    case 200: ST_INC(st, local_200); break;
+    case 400: ST_INC(st, local_400); break;
+    case 416: ST_INC(st, local_416); break;
+    case 420: ST_INC(st, local_420); break;
+    case 483: ST_INC(st, local_483); break;
+    case 503: ST_INC(st, local_503); break;
+    case 505: ST_INC(st, local_505); break;
+    default: ST_INC(st, local_513); break;
+    }
+}
+
+/* The To tag: a function of what identifies the request, stable across its
+ * retransmissions. Kept in c->branch, which ED_TO_TAG writes. */
+static void to_tag_hash(struct px_ctx *c)
+{
+    const struct sip_msg *m = c->msg;
+    struct span parts[4] = {sip_hvalue(m, SIP_H_CALL_ID), sip_hvalue(m, SIP_H_FROM),
+                            sip_hvalue(m, SIP_H_CSEQ), m->nvia ? m->via[0] : SPAN_NULL};
+    uint64_t x = c->cfg->seed ^ 0x746167u; /* "tag" */
+    for (int i = 0; i < 4; i++)
+        x = XXH3_64bits_withSeed(parts[i].p, parts[i].len, x);
+    c->branch[0] = x;
+    c->branch[1] = 0;
+}
+
+/* Lines added after the copied headers, by response code. */
+static void extra_headers(struct px_ctx *c, struct px_out *o, int code, int err)
+{
+    const struct sip_msg *m = c->msg;
+    if (code == 420) {
+        /* §20.40: Unsupported lists what Proxy-Require asked for */
+        for (int i = m->first[SIP_H_PROXY_REQUIRE]; i >= 0; i = sip_hnext(m, i)) {
+            PX_LIT(o, "Unsupported: ");
+            px_out_ref(o, m->hdr[i].value);
+            PX_LIT(o, "\r\n");
+        }
+    } else if (code == 503) {
+        PX_LIT(o, "Retry-After: ");
+        px_out_uint(o, (uint64_t)c->cfg->retry_after);
+        PX_LIT(o, "\r\n");
+    }
+    if (err < 0) {
+        /* operators see why without a capture: RFC 3261 §20.43, code 399 */
+        PX_LIT(o, "Warning: 399 viaduct \"");
+        const char *t = sip_err_text(err);
+        px_out_ref(o, span_make(t, strlen(t)));
+        PX_LIT(o, "\"\r\n");
+    }
+}
+
+int px_reply(struct px_ctx *c, int code, int err)
+{
+    const struct sip_msg *m = c->msg;
+    const struct sip_via *v = &c->info->via1;
+    struct net_tx *tx = c->tx;
+
+    /* §18.2.2 with RFC 3581: to the source port when rport was asked for,
+     * else to the sent-by port, always at the address the packet came from */
+    int port =
+        v->rport.p ? net_addr_port(c->rx->src) : (v->sent_by.port < 0 ? 5060 : v->sent_by.port);
+    if (!px_set_dest(c->cfg, tx, span_make(c->src_ip, c->src_ip_len), port, c->rx->sock)) {
+        ST_INC(c->st, drop_bad_destination);
+        return 0;
+    }
+    to_tag_hash(c);
+
+    struct px_out o;
+    px_out_init(&o, tx);
+    px_out_ref(&o, status_line(code));
+    bool top_via_done = false;
+    for (int i = 0; i < m->nhdr; i++) {
+        const struct sip_hdr *h = &m->hdr[i];
+        struct span line = span_make(h->name.p, h->line_len);
+        struct px_edits ed = {0};
+        struct sip_nameaddr to;
+        switch (h->id) {
+        case SIP_H_VIA:
+            if (!top_via_done)
+                px_via_edits(c, &ed);
+            top_via_done = true;
+            px_out_edited(&o, line.p, span_end(line), &ed, px_emit, c);
+            break;
+        case SIP_H_TO:
+            if (sip_nameaddr_parse(h->value, &to) == 0 && to.tag.p == NULL)
+                px_edits_add(&ed, span_end(h->value), span_end(h->value), ED_TO_TAG, NULL);
+            px_out_edited(&o, line.p, span_end(line), &ed, px_emit, c);
+            break;
+        case SIP_H_FROM:
+        case SIP_H_CALL_ID:
+        case SIP_H_CSEQ: px_out_ref(&o, line); break;
+        default: break;
+        }
+    }
+    extra_headers(c, &o, code, err);
+    PX_LIT(&o, "Server: viaduct\r\nContent-Length: 0\r\n\r\n");
+    if (o.overflow) {
+        tx->niov = 0;
+        ST_INC(c->st, drop_overflow);
+        return 0;
+    }
+    count_local(c->st, code);
+    return 0;
+}
+
+int px_drop_ack(struct px_ctx *c)
+{
+    ST_INC(c->st, drop_ack);
+    return 0;
+}
+
+int px_reject(struct px_ctx *c, int code, int err)
+{
+    const struct sip_msg *m = c->msg;
+    if (!m->is_request) {
+        if (code == 513)
+            ST_INC(c->st, drop_too_large);
+        else
+            ST_INC(c->st, drop_bad_response);
+        return 0;
+    }
+    if (m->method_id == SIP_M_ACK)
+        return px_drop_ack(c);
+    /* an answer can only be routed by a readable top Via */
+    if (m->nvia == 0 || sip_via_parse(m->via[0], &c->info->via1) < 0) {
+        if (code == 513)
+            ST_INC(c->st, drop_too_large);
+        else
+            ST_INC(c->st, drop_unreadable_via);
+        return 0;
+    }
+    return px_reply(c, code, err);
+}
+
+/* ---- STUN Binding (RFC 5389 §6, §7.3, §15.2) ---- */
+
+#define STUN_COOKIE 0x2112A442u
+
+static bool is_stun(const uint8_t *p, size_t len)
+{
+    /* the top two bits are 0 in STUN and 01 in any SIP start line */
+    return len >= 20 && (p[0] & 0xc0) == 0 && p[4] == 0x21 && p[5] == 0x12 && p[6] == 0xa4 &&
+           p[7] == 0x42;
+}
+
+bool px_stun(struct px_ctx *c)
+{
+    const uint8_t *p = (const uint8_t *)c->rx->buf;
+    size_t len = c->rx->len;
+    if (!is_stun(p, len))
+        return false;
+    ST_INC(c->st, rx_stun);
+    unsigned type = (unsigned)p[0] << 8 | p[1];
+    unsigned mlen = (unsigned)p[2] << 8 | p[3];
+    if (type != 0x0001 || mlen + 20 != len || mlen % 4 != 0) {
+        ST_INC(c->st, drop_stun);
+        return true;
+    }
+
+    const struct sockaddr *src = c->rx->src;
+    bool v6 = src->sa_family == AF_INET6;
+    unsigned port = (unsigned)net_addr_port(src) ^ (STUN_COOKIE >> 16);
+    uint8_t r[20 + 4 + 20];
+    size_t alen = v6 ? 20 : 8;
+    r[0] = 0x01, r[1] = 0x01; /* Binding Success Response */
+    r[2] = 0, r[3] = (uint8_t)(4 + alen);
+    memcpy(r + 4, p + 4, 16);   /* cookie and transaction id, echoed */
+    r[20] = 0x00, r[21] = 0x20; /* XOR-MAPPED-ADDRESS */
+    r[22] = 0, r[23] = (uint8_t)alen;
+    r[24] = 0, r[25] = v6 ? 0x02 : 0x01;
+    r[26] = (uint8_t)(port >> 8), r[27] = (uint8_t)port;
+    const uint8_t *a =
+        v6 ? ((const struct sockaddr_in6 *)(const void *)src)->sin6_addr.s6_addr
+           : (const uint8_t *)&((const struct sockaddr_in *)(const void *)src)->sin_addr;
+    for (size_t i = 0; i < alen - 4; i++)
+        r[28 + i] = a[i] ^ p[4 + i]; /* cookie, then transaction id for IPv6 */
+
+    struct net_tx *tx = c->tx;
+    memcpy(&tx->dst, src, c->rx->srclen);
+    tx->dstlen = c->rx->srclen;
+    tx->sock = c->rx->sock;
+    if (!net_addr_sendable(src)) {
+        ST_INC(c->st, drop_bad_destination);
+        return true;
+    }
+    struct px_out o;
+    px_out_init(&o, tx);
+    px_out_bytes(&o, r, 24 + alen);
+    ST_INC(c->st, stun_responses);
+    return true;
+}

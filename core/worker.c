@@ -1,0 +1,99 @@
+/*
+ * worker.c - see worker.h. The thread body is the engine's loop; the only
+ * per-datagram work here is the call into px_handle.
+ */
+#include "core/worker.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void on_rx(void *ctx, const struct net_rx *rx, struct net_tx *tx)
+{
+    struct wk *w = ctx;
+    px_handle(w->cfg, &w->ps, &w->st, rx, tx);
+}
+
+static void on_send_error(void *ctx, const struct net_tx *tx, int err)
+{
+    struct wk *w = ctx;
+    (void)tx;
+    (void)err;
+    ST_INC(&w->st, tx_errors);
+}
+
+static void on_event(void *ctx, int ev)
+{
+    struct wk *w = ctx;
+    switch (ev) {
+    case NET_EV_RX_ENOBUFS: ST_INC(&w->st, rx_enobufs); break;
+    case NET_EV_RX_ERROR: ST_INC(&w->st, rx_errors); break;
+    default: ST_INC(&w->st, tx_dropped); break;
+    }
+}
+
+int wk_open(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen)
+{
+    w->cfg = cfg;
+    w->nfds = 0;
+    for (int i = 0; i < cfg->nlisten; i++) {
+        const struct px_listen *l = &cfg->listen[i];
+        int fd =
+            net_udp_open((const struct sockaddr *)&l->addr, l->addrlen, true, 4 << 20, 4 << 20);
+        if (fd < 0) {
+            char a[64];
+            net_addr_format((const struct sockaddr *)&l->addr, a, sizeof(a));
+            snprintf(err, errlen, "cannot listen on %s: %s", a, strerror(-fd));
+            for (int j = 0; j < w->nfds; j++)
+                close(w->fds[j]);
+            w->nfds = 0;
+            return fd;
+        }
+        w->fds[w->nfds++] = fd;
+    }
+    return 0;
+}
+
+static void *wk_main(void *arg)
+{
+    struct wk *w = arg;
+    if (w->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(w->cpu, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    }
+    struct net_engine_cfg ec = {
+        .fds = w->fds,
+        .nfds = w->nfds,
+        .buf_size = w->buf_size,
+        .nbufs = w->nbufs,
+        .batch = w->batch,
+        .cpu = w->cpu,
+        .handler = on_rx,
+        .on_send_error = on_send_error,
+        .on_event = on_event,
+        .ctx = w,
+        .stop = w->stop,
+    };
+    w->result = w->io == WK_IO_URING ? net_uring_run(&ec) : net_mmsg_run(&ec);
+    if (w->result < 0)
+        kill(getpid(), SIGUSR2);
+    return NULL;
+}
+
+int wk_start(struct wk *w)
+{
+    return -pthread_create(&w->thread, NULL, wk_main, w);
+}
+
+void wk_join(struct wk *w)
+{
+    pthread_join(w->thread, NULL);
+    for (int i = 0; i < w->nfds; i++)
+        close(w->fds[i]);
+    w->nfds = 0;
+}
