@@ -64,11 +64,15 @@ void px_out_hex(struct px_out *o, uint64_t v, int digits)
 bool px_out_edited(struct px_out *o, const char *from, const char *to, struct px_edits *ed,
                    px_emit_fn emit, void *ctx)
 {
-    /* insertion sort: at most PX_MAX_EDITS entries, stable for ties */
+    /* insertion sort by (at, end): at most PX_MAX_EDITS entries; an insertion
+     * goes before a replacement starting at the same byte, and equal edits
+     * keep the order they were added in */
     for (int i = 1; i < ed->n; i++) {
         struct px_edit e = ed->e[i];
         int j = i;
-        for (; j > 0 && ed->e[j - 1].at > e.at; j--)
+        for (; j > 0 &&
+               (ed->e[j - 1].at > e.at || (ed->e[j - 1].at == e.at && ed->e[j - 1].end > e.end));
+             j--)
             ed->e[j] = ed->e[j - 1];
         ed->e[j] = e;
     }

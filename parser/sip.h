@@ -163,7 +163,9 @@ struct sip_msg {
  * Parses the datagram buf[0..len) into m.
  * Returns hdr_len (bytes of start line and headers, > 0) or a negative
  * sip_err; on error m->err_at points at the offending byte when the index
- * pass found it. Bytes past m->msg_len (RFC 3261 §18.3) are ignored. Lines
+ * pass found it. Headers before an error stay indexed; SIP_EVERSION is
+ * returned only after the whole message indexed cleanly, so a 505 can be
+ * routed by its Via. Bytes past m->msg_len (RFC 3261 §18.3) are ignored. Lines
  * may end in CRLF or a bare LF; a bare CR is an error.
  * Never reads outside [buf, buf + len); len may be 0.
  */

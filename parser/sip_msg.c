@@ -330,7 +330,10 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     m->is_request = !(len >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
                       (p[2] | 0x20) == 'p' && p[3] == '/');
     err = m->is_request ? parse_request_line(p, eol, m) : parse_status_line(p, eol, m);
-    if (err < 0) {
+    /* another SIP version is well-formed but unsupported: index the rest so
+     * that the 505 it earns can be routed by its Via */
+    int version_err = err == SIP_EVERSION ? err : 0;
+    if (err < 0 && !version_err) {
         m->err_at = buf;
         return err;
     }
@@ -368,6 +371,10 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
         m->body = span_make(next, avail);
     }
     m->msg_len = m->hdr_len + m->body.len;
+    if (version_err) {
+        m->err_at = buf;
+        return version_err;
+    }
     return (int)m->hdr_len;
 }
 

@@ -1,0 +1,410 @@
+/*
+ * test_px.c - the stateless proxy's decisions, byte for byte, with no sockets:
+ * synthetic datagrams go into px_handle and the iovecs it fills are flattened
+ * and compared. The integration tests run the same behaviour through the
+ * real binary; these pin down exact bytes and edge cases quickly.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/px.h"
+
+struct fixture {
+    struct px_cfg cfg;
+    struct rt_table rt;
+    struct px_state ps;
+    struct st_worker st;
+    struct net_tx tx;
+    struct sockaddr_storage src;
+    socklen_t srclen;
+    char rxbuf[70000];
+    char out[70000];
+    size_t outlen;
+};
+
+static struct fixture *fx_new(void)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    struct px_listen *l = &f->cfg.listen[0];
+    assert_int_equal(net_addr_parse("192.0.2.10:5060", &l->addr, &l->addrlen), 0);
+    memcpy(l->host, "192.0.2.10", 10);
+    l->host_len = 10;
+    l->port = 5060;
+    f->cfg.nlisten = 1;
+    assert_int_equal(net_addr_parse("203.0.113.12:5060", &f->rt.b[0].addr, &f->rt.b[0].addrlen), 0);
+    assert_int_equal(net_addr_parse("203.0.113.13:5060", &f->rt.b[1].addr, &f->rt.b[1].addrlen), 0);
+    f->rt.n = 2;
+    f->rt.seed = 1;
+    f->cfg.rt = &f->rt;
+    f->cfg.max_msg = 16384;
+    f->cfg.seed = 42;
+    f->cfg.retry_after = 5;
+    assert_int_equal(net_addr_parse("198.51.100.7:5060", &f->src, &f->srclen), 0);
+    return f;
+}
+
+static int setup(void **state)
+{
+    *state = fx_new();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    free(*state);
+    return 0;
+}
+
+/* Runs one datagram through px_handle; flattens the reply into f->out. */
+static size_t run(struct fixture *f, const char *msg, size_t len)
+{
+    memcpy(f->rxbuf, msg, len);
+    struct net_rx rx = {
+        .buf = f->rxbuf, .len = len, .src = (struct sockaddr *)&f->src, .srclen = f->srclen};
+    px_handle(&f->cfg, &f->ps, &f->st, &rx, &f->tx);
+    f->outlen = 0;
+    for (int i = 0; i < f->tx.niov; i++) {
+        memcpy(f->out + f->outlen, f->tx.iov[i].iov_base, f->tx.iov[i].iov_len);
+        f->outlen += f->tx.iov[i].iov_len;
+    }
+    f->out[f->outlen] = '\0';
+    return f->outlen;
+}
+
+#define RUN(f, s) run((f), (s), sizeof(s) - 1)
+
+static void assert_dest(struct fixture *f, const char *want)
+{
+    char a[80];
+    net_addr_format((struct sockaddr *)&f->tx.dst, a, sizeof(a));
+    assert_string_equal(a, want);
+}
+
+/* The value of the first header named name (exact case) in f->out. */
+static const char *header(struct fixture *f, const char *name, char *buf, size_t cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\r\n%s: ", name);
+    const char *p = strstr(f->out, pat);
+    if (p == NULL)
+        return NULL;
+    p += strlen(pat);
+    const char *e = strstr(p, "\r\n");
+    snprintf(buf, cap, "%.*s", (int)(e - p), p);
+    return buf;
+}
+
+static uint64_t counter(struct fixture *f, const char *name)
+{
+    struct st_worker *w = &f->st;
+    return (uint64_t)st_sum(&w, 1, name);
+}
+
+#define INVITE_HEAD                                                                                \
+    "INVITE sip:bob@example.com SIP/2.0\r\n"                                                       \
+    "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKabc\r\n"                                     \
+    "Max-Forwards: 70\r\n"                                                                         \
+    "From: <sip:alice@example.com>;tag=a1\r\n"                                                     \
+    "To: <sip:bob@example.com>\r\n"                                                                \
+    "Call-ID: call-1@example.com\r\n"                                                              \
+    "CSeq: 1 INVITE\r\n"
+
+static void test_px_forwards_request_with_our_via_and_decremented_max_forwards(void **state)
+{
+    struct fixture *f = *state;
+    RUN(f, INVITE_HEAD "Content-Length: 4\r\n\r\nbodyTRAILING");
+    assert_int_equal(counter(f, "fwd_requests"), 1);
+    const char *want_prefix = "INVITE sip:bob@example.com SIP/2.0\r\n"
+                              "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK";
+    assert_memory_equal(f->out, want_prefix, strlen(want_prefix));
+    const char *rest = strstr(f->out, "\r\nVia: SIP/2.0/UDP 198.51.100.7");
+    assert_non_null(rest);
+    /* the branch is 32 hex digits after the cookie, then the line ends */
+    assert_int_equal(rest - f->out, (long)strlen(want_prefix) + 32);
+    assert_non_null(strstr(f->out, "\r\nMax-Forwards: 69\r\n"));
+    /* sent-by equals the source: no received; bytes past Content-Length not sent */
+    assert_null(strstr(f->out, "received="));
+    assert_memory_equal(f->out + f->outlen - 8, "\r\n\r\nbody", 8);
+    char a[80];
+    net_addr_format((struct sockaddr *)&f->tx.dst, a, sizeof(a));
+    assert_true(strcmp(a, "203.0.113.12:5060") == 0 || strcmp(a, "203.0.113.13:5060") == 0);
+}
+
+static void test_px_adds_max_forwards_70_when_absent(void **state)
+{
+    struct fixture *f = *state;
+    RUN(f, "OPTIONS sip:bob@example.com SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKx\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n");
+    char v[64];
+    assert_string_equal(header(f, "Max-Forwards", v, sizeof(v)), "70");
+}
+
+static void test_px_adds_received_and_rport(void **state)
+{
+    struct fixture *f = *state;
+    RUN(f, "BYE sip:bob@example.com SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 10.0.0.1:5070;rport;branch=z9hG4bKr\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>;tag=2\r\n"
+           "Call-ID: c2\r\nCSeq: 2 BYE\r\nMax-Forwards: 0068\r\n\r\n");
+    assert_non_null(strstr(f->out, "\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;rport=5060;branch=z9hG4bKr;"
+                                   "received=198.51.100.7\r\n"));
+    assert_non_null(strstr(f->out, "\r\nMax-Forwards: 67\r\n"));
+}
+
+static void test_px_same_branch_for_retransmission_cancel_and_non2xx_ack(void **state)
+{
+    struct fixture *f = *state;
+    char b1[128], b2[128], b3[128], d1[80], d3[80];
+    RUN(f, INVITE_HEAD "\r\n");
+    header(f, "Via", b1, sizeof(b1));
+    net_addr_format((struct sockaddr *)&f->tx.dst, d1, sizeof(d1));
+    RUN(f, "CANCEL sip:bob@example.com SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKabc\r\n"
+           "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: call-1@example.com\r\nCSeq: 1 CANCEL\r\n\r\n");
+    header(f, "Via", b2, sizeof(b2));
+    RUN(f, "ACK sip:bob@example.com SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKabc\r\n"
+           "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>;tag=b9\r\n"
+           "Call-ID: call-1@example.com\r\nCSeq: 1 ACK\r\n\r\n");
+    header(f, "Via", b3, sizeof(b3));
+    net_addr_format((struct sockaddr *)&f->tx.dst, d3, sizeof(d3));
+    assert_string_equal(b1, b2);
+    assert_string_equal(b1, b3);
+    assert_string_equal(d1, d3);
+    RUN(f, "INVITE sip:bob@example.com SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKother\r\n"
+           "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: call-1@example.com\r\nCSeq: 1 INVITE\r\n\r\n");
+    header(f, "Via", b2, sizeof(b2));
+    assert_string_not_equal(b1, b2);
+}
+
+static void test_px_rfc2543_branch_ignores_to_tag(void **state)
+{
+    struct fixture *f = *state;
+    char b1[128], b2[128];
+    RUN(f, "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7\r\n"
+           "From: <sip:a@example.com>\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: old\r\nCSeq: 5 INVITE\r\n\r\n");
+    header(f, "Via", b1, sizeof(b1));
+    RUN(f, "ACK sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7\r\n"
+           "From: <sip:a@example.com>\r\nTo: <sip:bob@example.com>;tag=t\r\n"
+           "Call-ID: old\r\nCSeq: 5 ACK\r\n\r\n");
+    header(f, "Via", b2, sizeof(b2));
+    assert_string_equal(b1, b2);
+}
+
+static void test_px_removes_own_route_and_follows_the_next(void **state)
+{
+    struct fixture *f = *state;
+    RUN(f, "BYE sip:bob@198.51.100.23 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKq\r\n"
+           "Route: <sip:192.0.2.10;lr>, <sip:203.0.113.99:5080;lr>\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>;tag=2\r\n"
+           "Call-ID: c3\r\nCSeq: 3 BYE\r\n\r\n");
+    assert_non_null(strstr(f->out, "\r\nRoute: <sip:203.0.113.99:5080;lr>\r\n"));
+    assert_null(strstr(f->out, "192.0.2.10;lr"));
+    assert_dest(f, "203.0.113.99:5080");
+}
+
+static void test_px_removes_own_route_line_and_uses_the_table(void **state)
+{
+    struct fixture *f = *state;
+    RUN(f, "MESSAGE sip:bob@example.com SIP/2.0\r\n"
+           "Route: <sip:192.0.2.10:5060;lr>\r\n"
+           "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKm\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: c4\r\nCSeq: 1 MESSAGE\r\n\r\n");
+    assert_null(strstr(f->out, "Route:"));
+    assert_int_equal(counter(f, "fwd_requests"), 1);
+}
+
+static void test_px_answers_local_errors(void **state)
+{
+    struct fixture *f = *state;
+    char v[128];
+    RUN(f, "INVITE sip:bob@example.com SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKz\r\n"
+           "Max-Forwards: 0\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: c5\r\nCSeq: 1 INVITE\r\n\r\n");
+    assert_memory_equal(f->out, "SIP/2.0 483 Too Many Hops\r\n", 27);
+    assert_dest(f, "198.51.100.7:5062");
+    assert_non_null(header(f, "To", v, sizeof(v)));
+    assert_non_null(strstr(v, ";tag="));
+    char first_tag[128];
+    strcpy(first_tag, v);
+    RUN(f, "INVITE sip:bob@example.com SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKz\r\n"
+           "Max-Forwards: 0\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: c5\r\nCSeq: 1 INVITE\r\n\r\n");
+    assert_string_equal(header(f, "To", v, sizeof(v)), first_tag);
+
+    RUN(f, "OPTIONS tel:+15551234 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKt\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <tel:+15551234>\r\n"
+           "Call-ID: c6\r\nCSeq: 1 OPTIONS\r\n\r\n");
+    assert_memory_equal(f->out, "SIP/2.0 416 ", 12);
+
+    RUN(f, "OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKp\r\n"
+           "Proxy-Require: foo, bar\r\nFrom: <sip:a@example.com>;tag=1\r\n"
+           "To: <sip:x@example.com>\r\nCall-ID: c7\r\nCSeq: 1 OPTIONS\r\n\r\n");
+    assert_memory_equal(f->out, "SIP/2.0 420 ", 12);
+    assert_string_equal(header(f, "Unsupported", v, sizeof(v)), "foo, bar");
+
+    RUN(f, "OPTIONS sip:192.0.2.10 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKo\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:192.0.2.10>\r\n"
+           "Call-ID: c8\r\nCSeq: 1 OPTIONS\r\n\r\n");
+    assert_memory_equal(f->out, "SIP/2.0 200 OK\r\n", 16);
+
+    RUN(f, "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKb\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: c9\r\nCSeq: 1 BYE\r\n\r\n");
+    assert_memory_equal(f->out, "SIP/2.0 400 Bad Request\r\n", 25);
+    assert_non_null(strstr(f->out, "Warning: 399 viaduct \"CSeq method differs"));
+
+    RUN(f, "INVITE sip:bob@example.com SIP/7.0\r\nVia: SIP/7.0/UDP 198.51.100.7;branch=z9hG4bKv\r\n"
+           "Call-ID: c10\r\nCSeq: 1 INVITE\r\n\r\n");
+    assert_memory_equal(f->out, "SIP/2.0 505 ", 12);
+}
+
+static void test_px_never_answers_ack_or_unreadable_via(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(RUN(f, "ACK sip:bob@example.com SIP/2.0\r\n"
+                            "Via: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKa\r\nMax-Forwards: 0\r\n"
+                            "From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\n"
+                            "Call-ID: c\r\nCSeq: 1 ACK\r\n\r\n"),
+                     0);
+    assert_int_equal(counter(f, "drop_ack"), 1);
+    assert_int_equal(RUN(f, "INVITE sip:bob@example.com SIP/2.0\r\nVia: garbage\r\n"
+                            "Call-ID: c\r\nCSeq: 1 INVITE\r\n\r\n"),
+                     0);
+    assert_int_equal(counter(f, "drop_unreadable_via"), 1);
+}
+
+static void test_px_forwards_response_without_our_via(void **state)
+{
+    struct fixture *f = *state;
+    const char *rest = "From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\n"
+                       "Call-ID: c\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    char msg[1024];
+    snprintf(msg, sizeof(msg),
+             "SIP/2.0 180 Ringing\r\n"
+             "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKours\r\n"
+             "Via: SIP/2.0/UDP 10.1.1.1:5060;branch=z9hG4bKc;received=198.51.100.7;rport=40000\r\n"
+             "%s",
+             rest);
+    run(f, msg, strlen(msg));
+    assert_dest(f, "198.51.100.7:40000");
+    assert_memory_equal(f->out, "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 10.1.1.1:5060;", 52);
+    assert_int_equal(f->outlen, strlen(msg) - strlen("Via: SIP/2.0/UDP "
+                                                     "192.0.2.10:5060;branch=z9hG4bKours\r\n"));
+
+    snprintf(msg, sizeof(msg),
+             "SIP/2.0 200 OK\r\n"
+             "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKours , SIP/2.0/UDP 198.51.100.7\r\n"
+             "%s",
+             rest);
+    run(f, msg, strlen(msg));
+    assert_dest(f, "198.51.100.7:5060");
+    assert_memory_equal(f->out, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.7\r\nFrom:", 51);
+}
+
+static void test_px_drops_responses_it_cannot_route(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *vias;
+        const char *counter;
+    } cases[] = {
+        {"Via: SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bKx\r\n", "drop_not_our_via"},
+        {"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx\r\n", "drop_no_next_via"},
+        {"Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx\r\nVia: SIP/2.0/UDP host.example.com\r\n",
+         "drop_unresolvable"},
+        {"Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx\r\nVia: SIP/2.0/UDP 255.255.255.255\r\n",
+         "drop_bad_destination"},
+        {"Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx\r\nVia: SIP/2.0/UDP 224.0.0.1\r\n",
+         "drop_bad_destination"},
+        {"Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx\r\nVia: SIP/2.0/UDP 192.0.2.10:5060\r\n",
+         "drop_bad_destination"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char msg[1024];
+        uint64_t before = counter(f, cases[i].counter);
+        snprintf(msg, sizeof(msg),
+                 "SIP/2.0 200 OK\r\n%sFrom: <sip:a@x.com>;tag=1\r\nTo: <sip:b@x.com>;tag=2\r\n"
+                 "Call-ID: c\r\nCSeq: 1 INVITE\r\n\r\n",
+                 cases[i].vias);
+        assert_int_equal(run(f, msg, strlen(msg)), 0);
+        assert_int_equal(counter(f, cases[i].counter), before + 1);
+    }
+}
+
+static void test_px_answers_stun_binding_request(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char req[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1,  2,
+                             3,    4,    5,    6,    7,    8,    9,    10,   11, 12};
+    assert_int_equal(run(f, (const char *)req, sizeof(req)), 32);
+    const unsigned char *r = (const unsigned char *)f->out;
+    assert_int_equal(r[0] << 8 | r[1], 0x0101);
+    assert_memory_equal(r + 4, req + 4, 16);
+    assert_int_equal(r[20] << 8 | r[21], 0x0020);
+    assert_int_equal((r[26] << 8 | r[27]) ^ 0x2112, 5060);
+    unsigned char ip[4] = {198, 51, 100, 7};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(r[28 + i] ^ req[4 + i], ip[i]);
+    assert_int_equal(RUN(f, "\r\n\r\n"), 0);
+    assert_int_equal(counter(f, "rx_keepalive"), 1);
+}
+
+static void test_px_register_key_is_the_to_aor(void **state)
+{
+    struct fixture *f = *state;
+    char first[80], d[80];
+    for (int i = 0; i < 20; i++) {
+        char msg[512];
+        snprintf(msg, sizeof(msg),
+                 "REGISTER sip:example.com SIP/2.0\r\n"
+                 "Via: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKreg%d\r\n"
+                 "From: <sip:alice@example.com>;tag=%d\r\nTo: <sip:alice@%s>\r\n"
+                 "Call-ID: reg-%d\r\nCSeq: %d REGISTER\r\n\r\n",
+                 i, i, (i % 2) ? "EXAMPLE.com" : "example.com:5060", i, i + 1);
+        run(f, msg, strlen(msg));
+        net_addr_format((struct sockaddr *)&f->tx.dst, i ? d : first, 80);
+        if (i)
+            assert_string_equal(d, first);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+        T(test_px_forwards_request_with_our_via_and_decremented_max_forwards),
+        T(test_px_adds_max_forwards_70_when_absent),
+        T(test_px_adds_received_and_rport),
+        T(test_px_same_branch_for_retransmission_cancel_and_non2xx_ack),
+        T(test_px_rfc2543_branch_ignores_to_tag),
+        T(test_px_removes_own_route_and_follows_the_next),
+        T(test_px_removes_own_route_line_and_uses_the_table),
+        T(test_px_answers_local_errors),
+        T(test_px_never_answers_ack_or_unreadable_via),
+        T(test_px_forwards_response_without_our_via),
+        T(test_px_drops_responses_it_cannot_route),
+        T(test_px_answers_stun_binding_request),
+        T(test_px_register_key_is_the_to_aor),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
