@@ -126,6 +126,28 @@ static void check_params(struct run *r, struct span params)
     }
 }
 
+/* Every field of a parsed URI; in is what it was parsed from. */
+static void rec_uri(struct run *r, const struct sip_uri *uri, struct span in)
+{
+    if (uri->scheme > SIP_SCHEME_OTHER)
+        fail("uri.scheme out of range");
+    rec(r, "uri.scheme", uri->scheme);
+    rec_span(r, "uri.scheme_s", uri->scheme_s, in);
+    if (uri->scheme == SIP_SCHEME_OTHER) { /* only the scheme and the rest are defined */
+        rec_span(r, "uri.opaque", uri->opaque, in);
+        return;
+    }
+    rec_span(r, "uri.user", uri->user, in);
+    rec_span(r, "uri.password", uri->password, in);
+    check_hostport(r, &uri->hp, in);
+    rec_span(r, "uri.params", uri->params, in);
+    rec_span(r, "uri.headers", uri->headers, in);
+    rec_span(r, "uri.lr", uri->lr, in);
+    rec_span(r, "uri.transport", uri->transport, in);
+    rec_span(r, "uri.maddr", uri->maddr, in);
+    rec_span(r, "uri.user_param", uri->user_param, in);
+}
+
 static void check_uri(struct run *r, struct span u)
 {
     static const int ok_errs[] = {SIP_EURI};
@@ -136,24 +158,18 @@ static void check_uri(struct run *r, struct span u)
     rec(r, "uri.ret", (uint64_t)(int64_t)ret);
     if (ret != 0)
         return;
-    if (uri.scheme > SIP_SCHEME_OTHER)
-        fail("uri.scheme out of range");
-    rec(r, "uri.scheme", uri.scheme);
-    rec_span(r, "uri.scheme_s", uri.scheme_s, u);
-    if (uri.scheme == SIP_SCHEME_OTHER) { /* only the scheme and the rest are defined */
-        rec_span(r, "uri.opaque", uri.opaque, u);
-        return;
-    }
-    rec_span(r, "uri.user", uri.user, u);
-    rec_span(r, "uri.password", uri.password, u);
-    check_hostport(r, &uri.hp, u);
-    rec_span(r, "uri.params", uri.params, u);
-    rec_span(r, "uri.headers", uri.headers, u);
-    rec_span(r, "uri.lr", uri.lr, u);
-    rec_span(r, "uri.transport", uri.transport, u);
-    rec_span(r, "uri.maddr", uri.maddr, u);
-    rec_span(r, "uri.user_param", uri.user_param, u);
-    check_params(r, uri.params);
+    rec_uri(r, &uri, u);
+    if (uri.scheme != SIP_SCHEME_OTHER)
+        check_params(r, uri.params);
+}
+
+static void rec_nameaddr(struct run *r, const struct sip_nameaddr *na, struct span in)
+{
+    rec_span(r, "na.display", na->display, in);
+    rec_span(r, "na.uri", na->uri, in);
+    rec_span(r, "na.params", na->params, in);
+    rec_span(r, "na.tag", na->tag, in);
+    rec(r, "na.bracketed", na->bracketed);
 }
 
 static void check_nameaddr(struct run *r, struct span v)
@@ -166,14 +182,26 @@ static void check_nameaddr(struct run *r, struct span v)
     rec(r, "na.ret", (uint64_t)(int64_t)ret);
     if (ret != 0)
         return;
-    rec_span(r, "na.display", na.display, v);
-    rec_span(r, "na.uri", na.uri, v);
-    rec_span(r, "na.params", na.params, v);
-    rec_span(r, "na.tag", na.tag, v);
-    rec(r, "na.bracketed", na.bracketed);
+    rec_nameaddr(r, &na, v);
     if (na.uri.p != NULL)
         check_uri(r, na.uri);
     check_params(r, na.params);
+}
+
+static void rec_via(struct run *r, const struct sip_via *via, struct span in)
+{
+    rec_span(r, "via.protocol", via->protocol, in);
+    rec_span(r, "via.version", via->version, in);
+    rec_span(r, "via.transport", via->transport, in);
+    check_hostport(r, &via->sent_by, in);
+    rec_span(r, "via.params", via->params, in);
+    rec_span(r, "via.branch", via->branch, in);
+    rec_span(r, "via.received", via->received, in);
+    rec_span(r, "via.maddr", via->maddr, in);
+    rec_span(r, "via.ttl", via->ttl, in);
+    rec_span(r, "via.rport", via->rport, in);
+    if (via->branch.p != NULL)
+        rec(r, "via.rfc3261", sip_branch_is_rfc3261(via->branch));
 }
 
 static void check_via(struct run *r, struct span v)
@@ -186,18 +214,7 @@ static void check_via(struct run *r, struct span v)
     rec(r, "via.ret", (uint64_t)(int64_t)ret);
     if (ret != 0)
         return;
-    rec_span(r, "via.protocol", via.protocol, v);
-    rec_span(r, "via.version", via.version, v);
-    rec_span(r, "via.transport", via.transport, v);
-    check_hostport(r, &via.sent_by, v);
-    rec_span(r, "via.params", via.params, v);
-    rec_span(r, "via.branch", via.branch, v);
-    rec_span(r, "via.received", via.received, v);
-    rec_span(r, "via.maddr", via.maddr, v);
-    rec_span(r, "via.ttl", via.ttl, v);
-    rec_span(r, "via.rport", via.rport, v);
-    if (via.branch.p != NULL)
-        rec(r, "via.rfc3261", sip_branch_is_rfc3261(via.branch));
+    rec_via(r, &via, v);
     check_params(r, via.params);
 }
 
@@ -422,33 +439,21 @@ static void run_all(struct run *r, const char *buf, size_t len)
         return;
     if (m.nvia == 0 || sip_hvalue(&m, SIP_H_CALL_ID).p == NULL)
         fail("sip_validate accepted a message without Via or Call-ID");
-    rec_span(r, "info.via.protocol", info.via1.protocol, m.via[0]);
-    rec_span(r, "info.via.transport", info.via1.transport, m.via[0]);
-    check_hostport(r, &info.via1.sent_by, m.via[0]);
-    rec_span(r, "info.via.branch", info.via1.branch, m.via[0]);
-    rec_span(r, "info.via.received", info.via1.received, m.via[0]);
-    rec_span(r, "info.via.rport", info.via1.rport, m.via[0]);
+    rec_via(r, &info.via1, m.via[0]);
     rec_span(r, "info.callid", info.callid, dg);
     rec(r, "info.cseq", info.cseq);
     rec_span(r, "info.cseq_method", info.cseq_method, dg);
     if (info.max_fwd < -1 || info.max_fwd > 255)
         fail("info.max_fwd out of range");
     rec(r, "info.max_fwd", (uint64_t)(int64_t)info.max_fwd);
-    rec_span(r, "info.from.uri", info.from.uri, dg);
-    rec_span(r, "info.from.tag", info.from.tag, dg);
-    rec_span(r, "info.to.uri", info.to.uri, dg);
-    rec_span(r, "info.to.tag", info.to.tag, dg);
+    rec_nameaddr(r, &info.from, sip_hvalue(&m, SIP_H_FROM));
+    rec_nameaddr(r, &info.to, sip_hvalue(&m, SIP_H_TO));
     if (m.is_request) {
         if (!span_eq(info.cseq_method, m.method))
             fail("sip_validate accepted a CSeq method that differs from the request's");
-        rec(r, "info.ruri.scheme", info.ruri.scheme);
-        rec_span(r, "info.ruri.scheme_s", info.ruri.scheme_s, m.ruri);
-        if (info.ruri.scheme != SIP_SCHEME_OTHER) {
-            check_hostport(r, &info.ruri.hp, m.ruri);
-            rec_span(r, "info.ruri.user", info.ruri.user, m.ruri);
-            if (info.ruri.headers.p != NULL)
-                fail("sip_validate accepted a Request-URI with headers");
-        }
+        rec_uri(r, &info.ruri, m.ruri);
+        if (info.ruri.scheme != SIP_SCHEME_OTHER && info.ruri.headers.p != NULL)
+            fail("sip_validate accepted a Request-URI with headers");
     }
 }
 
