@@ -181,7 +181,12 @@ static inline struct span sip_hvalue(const struct sip_msg *m, enum sip_hid id)
 int sip_hnext(const struct sip_msg *m, int i);
 
 /* ---- deep parsers: pure functions over one value span ----
- * A span field that is absent has p == NULL; present but empty has
+ * Input: a header value as sip_parse() indexed it. Precondition: a CR or
+ * LF inside it is part of a fold and no raw control byte stands outside a
+ * quoted-pair, which sip_parse() guarantees; these parsers treat CR and LF
+ * as LWS and do not check again. An absent input span (p == NULL) is an
+ * error, never a crash.
+ * Output: a span field that is absent has p == NULL; present but empty has
  * p != NULL and len == 0 (e.g. rport without a value). */
 
 enum sip_host_type { SIP_HOST_NAME = 0, SIP_HOST_IPV4, SIP_HOST_IPV6 };
@@ -205,8 +210,8 @@ struct sip_via {
     struct span transport; /* "UDP", "TCP", any token */
     struct sip_hostport sent_by;
     struct span params; /* from after the first ';' to the end; may be empty */
-    struct span branch, received, maddr, ttl;
-    struct span rport; /* without a value: empty span just after "rport" */
+    struct span branch, received, maddr, ttl; /* received keeps any [ ] it came with */
+    struct span rport;                        /* without a value: empty span just after "rport" */
 };
 
 /* Parses one Via value (one element of a comma list). 0 or SIP_EVIA. */
@@ -248,16 +253,18 @@ int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out);
 /*
  * Takes the next element off a comma-separated header value, skipping commas
  * inside quoted strings and <>. Returns 1 with *item set (outer LWS trimmed,
- * may be empty: the caller decides whether that is an error), 0 when the
- * list is used up, or SIP_EQUOTE.
+ * may be empty: the caller decides whether that is an error; "" gives one
+ * empty item, "a," gives "a" then ""), 0 when the list is used up, or
+ * SIP_EQUOTE.
  */
 int sip_list_next(struct span *list, struct span *item);
 
 /*
  * Takes the next ';' parameter off *params (header-param grammar: LWS around
  * ';' and '=', quoted-string values). Returns 1 with name and value set
- * (value absent, p == NULL, for a bare name), 0 when done, or a negative
- * error (SIP_EQUOTE; SIP_EURI for an empty or non-token name).
+ * (value absent, p == NULL, for a bare name; a quoted value keeps its
+ * quotes), 0 when done, or a negative error (SIP_EQUOTE; SIP_ENAMEADDR for
+ * an empty or non-token name, or a ';' with nothing after it).
  */
 int sip_param_next(struct span *params, struct span *name, struct span *value);
 

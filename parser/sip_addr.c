@@ -45,6 +45,8 @@ int sip_list_next(struct span *list, struct span *item)
  */
 int sip_param_next(struct span *params, struct span *name, struct span *value)
 {
+    if (params->p == NULL)
+        return 0;
     const char *p = params->p, *end = params->p + params->len;
     p = sip_skip_ws(p, end);
     if (p == end)
@@ -94,8 +96,8 @@ static int bracketed_uri(const char **pp, const char *end, struct span *uri)
             return SIP_ENAMEADDR;
         p++;
     }
-    if (p == end || p == u)
-        return SIP_ENAMEADDR;
+    if (p == end || p == u || memchr(u, ':', (size_t)(p - u)) == NULL)
+        return SIP_ENAMEADDR; /* a URI has a scheme */
     *uri = span_range(u, p);
     *pp = p + 1;
     return 0;
@@ -103,9 +105,11 @@ static int bracketed_uri(const char **pp, const char *end, struct span *uri)
 
 int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
 {
-    const char *p = v.p, *end = v.p + v.len;
     int err;
     *out = (struct sip_nameaddr){0};
+    if (v.p == NULL)
+        return SIP_ENAMEADDR;
+    const char *p = v.p, *end = v.p + v.len;
     p = sip_skip_ws(p, end);
     if (p == end)
         return SIP_ENAMEADDR;
@@ -154,7 +158,7 @@ int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
     while ((r = sip_param_next(&rest, &name, &value)) > 0)
         if (span_eq_nocase(name, SPAN_LIT("tag")))
             out->tag = value.p ? value : span_make(span_end(name), 0);
-    if (r == 0 && out->params.len == 0)
+    if (r == 0 && sip_trim(out->params).len == 0)
         return SIP_ENAMEADDR; /* a lone ';' */
     return r == SIP_EQUOTE ? SIP_EQUOTE : (r < 0 ? SIP_ENAMEADDR : 0);
 }

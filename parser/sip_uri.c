@@ -87,10 +87,10 @@ static bool is_hostname(struct span h)
 
 int sip_hostport_parse(struct span s, struct sip_hostport *out)
 {
-    const char *p = s.p, *end = s.p + s.len;
     out->port = -1;
-    if (p == end)
+    if (s.p == NULL || s.len == 0)
         return SIP_EURI;
+    const char *p = s.p, *end = s.p + s.len;
     if (*p == '[') {
         const char *h = ++p;
         p = sip_skip(p, end, SIP_C_IPV6);
@@ -173,9 +173,11 @@ static int parse_uri_params(struct span params, struct sip_uri *u)
 
 int sip_uri_parse(struct span s, struct sip_uri *u)
 {
-    const char *p = s.p, *end = s.p + s.len;
     *u = (struct sip_uri){0};
     u->hp.port = -1;
+    if (s.p == NULL)
+        return SIP_EURI;
+    const char *p = s.p, *end = s.p + s.len;
 
     if (p == end || !sip_is(*p, SIP_C_ALPHA))
         return SIP_EURI;

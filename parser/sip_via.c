@@ -39,6 +39,14 @@ static bool all_digits(struct span v)
     return v.len > 0 && sip_skip(v.p, v.p + v.len, SIP_C_DIGIT) == v.p + v.len;
 }
 
+static int atoi3(struct span v)
+{
+    int n = 0;
+    for (size_t i = 0; i < v.len; i++)
+        n = n * 10 + (v.p[i] - '0');
+    return n;
+}
+
 static int via_param(struct sip_via *out, struct span name, struct span value)
 {
     if (span_eq_nocase(name, SPAN_LIT("branch"))) {
@@ -58,7 +66,7 @@ static int via_param(struct sip_via *out, struct span name, struct span value)
             return SIP_EVIA;
         out->maddr = value;
     } else if (span_eq_nocase(name, SPAN_LIT("ttl"))) {
-        if (!value.p || !all_digits(value) || value.len > 3)
+        if (!value.p || !all_digits(value) || value.len > 3 || atoi3(value) > 255)
             return SIP_EVIA;
         out->ttl = value;
     }
@@ -67,8 +75,10 @@ static int via_param(struct sip_via *out, struct span name, struct span value)
 
 int sip_via_parse(struct span v, struct sip_via *out)
 {
-    const char *p = v.p, *end = v.p + v.len;
     *out = (struct sip_via){0};
+    if (v.p == NULL)
+        return SIP_EVIA;
+    const char *p = v.p, *end = v.p + v.len;
 
     p = sip_skip_ws(p, end);
     if ((p = token_slash(p, end, &out->protocol)) == NULL)
@@ -85,15 +95,21 @@ int sip_via_parse(struct span v, struct sip_via *out)
     if (p == ws)
         return SIP_EVIA;
 
-    /* sent-by ends where LWS, ';' or the value does */
-    const char *hp = p;
-    while (p < end && !sip_is(*p, SIP_C_WS) && *p != ';')
-        p++;
-    int n = sip_hostport_parse(span_range(hp, p), &out->sent_by);
-    if (n < 0 || hp + n != p)
+    int n = sip_hostport_parse(span_range(p, end), &out->sent_by);
+    if (n < 0)
         return SIP_EVIA;
-
-    p = sip_skip_ws(p, end);
+    p = sip_skip_ws(p + n, end);
+    if (out->sent_by.port < 0 && p < end && *p == ':') {
+        /* sent-by = host [ COLON port ], and COLON allows LWS around it */
+        const char *d = sip_skip_ws(p + 1, end);
+        int32_t port = 0;
+        for (p = d; p < end && sip_is(*p, SIP_C_DIGIT) && p - d < 5; p++)
+            port = port * 10 + (*p - '0');
+        if (p == d || port > 65535 || (p < end && sip_is(*p, SIP_C_DIGIT)))
+            return SIP_EVIA;
+        out->sent_by.port = port;
+        p = sip_skip_ws(p, end);
+    }
     if (p == end) {
         out->params = span_make(end, 0);
         return 0;

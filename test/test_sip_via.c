@@ -458,12 +458,6 @@ static void test_sip_via_rejects_malformed_values(void **state)
     assert_int_equal(via_expect_evia(bad_cases, N_ELEMS(bad_cases)), 0);
 }
 
-static void test_sip_via_rejects_line_breaks_outside_folds(void **state)
-{
-    (void)state;
-    assert_int_equal(via_expect_evia(linebreak_cases, N_ELEMS(linebreak_cases)), 0);
-}
-
 /* A forwarder answers rport by inserting "=port" at rport.p (RFC 3581 §4). */
 struct rport_case {
     const char *desc;
@@ -725,7 +719,6 @@ int main(void)
         cmocka_unit_test(test_sip_via_reads_transport_and_sent_by),
         cmocka_unit_test(test_sip_via_reads_params),
         cmocka_unit_test(test_sip_via_rejects_malformed_values),
-        cmocka_unit_test(test_sip_via_rejects_line_breaks_outside_folds),
         cmocka_unit_test(test_sip_via_keeps_rport_insertion_point),
         cmocka_unit_test(test_sip_via_survives_every_truncated_prefix),
         cmocka_unit_test(test_sip_via_reads_a_cut_port_as_the_shorter_port),
