@@ -133,7 +133,7 @@ enum sip_method sip_method_id(struct span method);
 
 struct sip_hdr {
     struct span name;  /* name.p is also the start of the header line */
-    struct span value; /* folds inside stay as they are; outer LWS trimmed */
+    struct span value; /* folds kept, outer LWS trimmed; empty: p != NULL, len 0 */
     uint32_t line_len; /* from name.p through the line's final CRLF */
     uint8_t id;        /* enum sip_hid */
 };
@@ -153,7 +153,8 @@ struct sip_msg {
     size_t msg_len;      /* hdr_len + body.len; bytes past it are not the message */
     struct span body;
     const char *err_at;          /* on an index error: where it was found, else NULL */
-    int16_t first[SIP_H__COUNT]; /* index in hdr[] of the first header of each id, -1 if none */
+    int16_t first[SIP_H__COUNT]; /* hdr[] index of the first header of each known id, -1 if
+                                    none; first[SIP_H_OTHER] stays -1 */
     struct sip_hdr hdr[SIP_MAX_HDRS];
     struct span via[SIP_MAX_VIAS]; /* every Via value, topmost first */
     uint8_t via_hdr[SIP_MAX_VIAS]; /* index in hdr[] of the line each Via value is on */
@@ -166,7 +167,12 @@ struct sip_msg {
  * pass found it. Headers before an error stay indexed; SIP_EVERSION is
  * returned only after the whole message indexed cleanly, so a 505 can be
  * routed by its Via. Bytes past m->msg_len (RFC 3261 §18.3) are ignored. Lines
- * may end in CRLF or a bare LF; a bare CR is an error.
+ * may end in CRLF or a bare LF; a bare CR is an error. A control byte in a
+ * header value is accepted only after an odd run of backslashes (a
+ * quoted-pair, RFC 3261 §25.1; not tracked against quotes, since '"' is an
+ * ordinary character of Call-ID). "SIP/2.0 100" without the SP before an
+ * empty reason is tolerated. Besides the index errors, the Via split can
+ * return SIP_EQUOTE and SIP_EVIA, and Content-Length SIP_ECLEN.
  * Never reads outside [buf, buf + len); len may be 0.
  */
 int sip_parse(const char *buf, size_t len, struct sip_msg *m);

@@ -113,6 +113,7 @@ static int check_version(struct span v)
 static int parse_request_line(const char *p, const char *eol, struct sip_msg *m)
 {
     const char *q = sip_skip(p, eol, SIP_C_TOKEN);
+    m->err_at = q;
     if (q == p || q == eol)
         return SIP_ESTARTLINE;
     if (*q != ' ')
@@ -122,15 +123,19 @@ static int parse_request_line(const char *p, const char *eol, struct sip_msg *m)
 
     p = ++q;
     while (q < eol && *q != ' ') {
-        if ((unsigned char)*q <= 0x20 || *q == 0x7f)
+        if ((unsigned char)*q <= 0x20 || *q == 0x7f) {
+            m->err_at = q;
             return SIP_ERURI;
+        }
         q++;
     }
+    m->err_at = q;
     if (q == p || q == eol)
         return SIP_ESTARTLINE;
     m->ruri = span_range(p, q);
 
     m->version = span_range(q + 1, eol);
+    m->err_at = q + 1;
     return check_version(m->version);
 }
 
@@ -142,14 +147,17 @@ static int parse_status_line(const char *p, const char *eol, struct sip_msg *m)
     while (q < eol && *q != ' ')
         q++;
     m->version = span_range(p, q);
+    m->err_at = p;
     int err = check_version(m->version);
     if (err < 0)
         return err;
+    m->err_at = q;
     if (q == eol)
         return SIP_ESTARTLINE;
 
     const char *code = ++q;
     q = sip_skip(code, eol, SIP_C_DIGIT);
+    m->err_at = code;
     if (q - code != 3 || (q < eol && *q != ' '))
         return SIP_ESTATUS;
     m->status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
@@ -159,10 +167,27 @@ static int parse_status_line(const char *p, const char *eol, struct sip_msg *m)
     if (q < eol)
         q++;
     m->reason = span_range(q, eol);
-    for (; q < eol; q++)
-        if (*q != '\t' && sip_is(*q, SIP_C_CTL))
+    for (; q < eol; q++) {
+        if (*q != '\t' && sip_is(*q, SIP_C_CTL)) {
+            m->err_at = q;
             return SIP_EREASON;
+        }
+    }
+    m->err_at = NULL;
     return 0;
+}
+
+/* True if the byte at p follows an odd run of backslashes (a quoted-pair;
+ * "\\\\" is an escaped backslash and escapes nothing after it). Only called
+ * on control bytes, which are rare, so the walk back costs nothing. */
+static bool escaped(const char *start, const char *p)
+{
+    size_t n = 0;
+    while (p > start && p[-1] == '\\') {
+        p--;
+        n++;
+    }
+    return n % 2 == 1;
 }
 
 /*
@@ -173,6 +198,7 @@ static int parse_status_line(const char *p, const char *eol, struct sip_msg *m)
  */
 static int scan_value(const char *p, const char *end, const char **eol, const char **next)
 {
+    const char *start = p;
     for (;;) {
         p = find_ctl(p, end);
         if (p == end) {
@@ -184,8 +210,7 @@ static int scan_value(const char *p, const char *end, const char **eol, const ch
             continue;
         }
         if (*p != '\r' && *p != '\n') {
-            /* the header name precedes every value, so p[-1] is in the buffer */
-            if (p[-1] == '\\') {
+            if (escaped(start, p)) {
                 p++;
                 continue;
             }
@@ -333,10 +358,10 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     /* another SIP version is well-formed but unsupported: index the rest so
      * that the 505 it earns can be routed by its Via */
     int version_err = err == SIP_EVERSION ? err : 0;
-    if (err < 0 && !version_err) {
-        m->err_at = buf;
-        return err;
-    }
+    const char *version_at = m->err_at;
+    if (err < 0 && !version_err)
+        return err; /* err_at set by the start-line parser */
+    m->err_at = NULL;
 
     p = next;
     if (p < end && (*p == ' ' || *p == '\t')) {
@@ -372,7 +397,7 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     }
     m->msg_len = m->hdr_len + m->body.len;
     if (version_err) {
-        m->err_at = buf;
+        m->err_at = version_at;
         return version_err;
     }
     return (int)m->hdr_len;
