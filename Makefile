@@ -30,7 +30,14 @@ PARSER_SRC := $(sort $(wildcard parser/*.c))
 PARSER_OBJ := $(PARSER_SRC:%.c=$(BUILD)/obj/%.o)
 PARSER_LIB := $(BUILD)/libsipparse.a
 
-TOOLS    := $(BUILD)/viaduct-parse
+NET_SRC  := $(sort $(wildcard net/*.c))
+NET_OBJ  := $(NET_SRC:%.c=$(BUILD)/obj/%.o)
+NET_LIB  := $(BUILD)/libnet.a
+
+CORE_SRC := $(sort $(filter-out core/main.c,$(wildcard core/*.c)))
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+
+TOOLS    := $(BUILD)/viaduct $(BUILD)/viaduct-parse
 TESTS    := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/test_*.c))
 BENCHES  := $(BUILD)/bench-parse
 
@@ -42,13 +49,18 @@ all: deps
 deps:
 	@sh test/deps.sh
 
-tools: $(TOOLS) $(BENCHES)
+tools: $(TOOLS) $(BENCHES) $(NET_LIB)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(PARSER_LIB): $(PARSER_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(NET_LIB): $(NET_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -63,6 +75,23 @@ $(BUILD)/bench-parse: $(BUILD)/obj/bench/bench_parse.o $(PARSER_LIB)
 $(BUILD)/test/test_sip_%: $(BUILD)/obj/test/test_sip_%.o $(BUILD)/obj/test/guard.o $(PARSER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+# net/: sockets on loopback, both engines (io_uring tests run in a thread).
+$(BUILD)/test/test_net: $(BUILD)/obj/test/test_net.o $(NET_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -luring
+
+$(BUILD)/test/test_net_engines: $(BUILD)/obj/test/test_net_engines.o $(NET_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring
+
+# core/ joins parser/ and net/: the proxy, workers and the binary.
+$(BUILD)/viaduct: $(BUILD)/obj/core/main.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash $(MALLOC_LIBS)
+
+$(BUILD)/test/test_px: $(BUILD)/obj/test/test_px.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash
 
 tests: $(TESTS) $(TOOLS)
 
