@@ -319,6 +319,8 @@ field("badinv01.dat", "error.name", "SIP_EVIA")
 field("badinv01.dat", "error.id", "via")
 field("insuf.dat", "error.name", "SIP_ENOCALLID")
 field("clerr.dat", "error.name", "SIP_EBODY")
+field("badvers.dat", "error.name", "SIP_EVERSION")
+field("badvers.dat", "via.host", "c.example.com")  # indexed anyway: a 505 is routed by Via
 field("ipv6-good.sip", "via.host_type", "ipv6")
 field("ipv6-good.sip", "via.host", "2001:db8::9:1")
 field("via-received-param-with-delim.sip", "via.received", "[2001:db8::9:255]")

@@ -19,9 +19,10 @@
  * --json prints JSON Lines: one object per file, each on its own line (streams through
  * grep/head; wrap the lines in [ ] if an array is wanted). Keys, always in this order:
  *   file, ok, datagram_len, error (null, or {name, id, code, text, stage: read|index|validate,
- *   line, col, byte, field}); and, once the index pass succeeded: start_line {kind, method,
- *   method_id, ruri, version | kind, status, reason, version}, headers [{name, canonical, value}],
- *   via_count, via {protocol, version, transport, host, host_type, port, params, branch,
+ *   line, col, byte, field}); and, once the whole message is indexed (ok, a validate error,
+ *   or SIP_EVERSION, which sip_parse() reports only after indexing the rest): start_line {kind,
+ * method, method_id, ruri, version | kind, status, reason, version}, headers [{name, canonical,
+ * value}], via_count, via {protocol, version, transport, host, host_type, port, params, branch,
  *   branch_rfc3261, received, rport, maddr, ttl}, call_id, cseq {number, method},
  *   max_forwards, from/to {display, uri, tag, bracketed}, ruri {scheme, scheme_name, user,
  *   password, host, host_type, port, params, headers, opaque} (requests), body_length,
@@ -254,6 +255,8 @@ static void judge(struct verdict *v, struct sip_msg *m, struct sip_info *info)
         v->err = r;
         v->stage = "index";
         v->where.at = m->err_at;
+        if (r == SIP_EVERSION) /* indexed all the same (sip.h), so its fields can be shown */
+            deep_parse_each(m, info, &v->fe);
         return;
     }
     r = sip_validate(m, info);
@@ -524,8 +527,8 @@ static void json_start_line(struct jw *w, const struct sip_msg *m)
         jw_key(w, "ruri");
         jw_span(w, m->ruri);
     } else {
-        jw_key(w, "status");
-        jw_int(w, m->status);
+        jw_key(w, "status"); /* 0 when SIP_EVERSION stopped the line before it */
+        m->status > 0 ? jw_int(w, m->status) : jw_null(w);
         jw_key(w, "reason");
         jw_span(w, m->reason);
     }
@@ -696,6 +699,12 @@ static void json_message(struct jw *w, const struct verdict *v)
     jw_int(w, m->msg_len <= v->len ? (long long)(v->len - m->msg_len) : -1);
 }
 
+/* True when the whole message was indexed: it parsed, or only a later stage refused it. */
+static bool indexed(const struct verdict *v)
+{
+    return v->err == 0 || v->err == SIP_EVERSION || strcmp(v->stage, "validate") == 0;
+}
+
 static void print_json(FILE *f, const struct verdict *v)
 {
     struct jw w = {.f = f, .depth = 0};
@@ -710,7 +719,7 @@ static void print_json(FILE *f, const struct verdict *v)
     else
         jw_int(&w, (long long)v->len);
     json_error(&w, v);
-    if (v->rd == READ_OK && (v->err == 0 || strcmp(v->stage, "validate") == 0))
+    if (v->rd == READ_OK && indexed(v))
         json_message(&w, v);
     jw_close(&w, '}');
     putc('\n', f);
