@@ -57,7 +57,10 @@ struct net_tx {
 
 typedef void (*net_handler_fn)(void *ctx, const struct net_rx *rx, struct net_tx *tx);
 /* A send completed with an error (-errno, e.g. -ECONNREFUSED after an ICMP
- * port unreachable); tx is still intact for the callee to inspect. */
+ * port unreachable); tx is still intact for the callee to inspect. ICMP
+ * errors also arrive later, one per refused datagram, from the socket's error
+ * queue (IP_RECVERR): then tx->niov == 0 and only sock, dst and dstlen are set
+ * (dst: where that datagram went). */
 typedef void (*net_send_error_fn)(void *ctx, const struct net_tx *tx, int err);
 /* Counted events an engine reports: see enum net_event. */
 typedef void (*net_event_fn)(void *ctx, int event);
@@ -72,7 +75,8 @@ struct net_engine_cfg {
     const int *fds; /* bound, non-blocking UDP sockets; the caller closes them */
     int nfds;       /* 1..NET_MAX_SOCKS */
     unsigned buf_size; /* largest datagram accepted whole; larger ones arrive truncated */
-    unsigned nbufs;    /* receive buffers, a power of two (io_uring buffer rings need it) */
+    unsigned nbufs;    /* receive buffers, a power of two (io_uring buffer rings need it),
+                        * batch..32768; else the engines return -EINVAL */
     unsigned batch;    /* datagrams per recvmmsg / completions per peek */
     int cpu;           /* io-wq affinity for io_uring, -1 for none */
     net_handler_fn handler;

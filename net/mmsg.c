@@ -1,0 +1,227 @@
+/*
+ * mmsg.c - the recvmmsg/sendmmsg engine, for hosts where io_uring is blocked
+ * (Docker's default seccomp profile) or absent. Same contract as uring.c.
+ *
+ * One poll() over all sockets (100 ms timeout, so *stop is seen); for each
+ * readable socket, recvmmsg a batch into batch buffers, call the handler per
+ * datagram, then sendmmsg the replies grouped by sending socket before the
+ * next recvmmsg reuses the buffers. POLLERR drains the socket's error queue.
+ *
+ * Buffer ownership: buffer i (and tx[i]) belongs to the kernel during
+ * recvmmsg, to the handler during its call, to sendmmsg until the batch's
+ * replies are all sent or reported, then to the next recvmmsg. Only batch of
+ * the cfg->nbufs buffers are needed; nothing is allocated per datagram.
+ */
+#include "net/engine.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MM_POLL_MS 100 /* the contract: *stop is noticed within about 100 ms */
+/* Batches read from one socket per poll() wake: poll is a syscall per wake,
+ * so reading on while batches come back full saves it, and the bound keeps a
+ * flooded socket from starving the others (and *stop from being seen). */
+#define MM_ROUNDS 8
+/* How long a send waits for room in a full socket send buffer, once per
+ * flush, before its datagrams are reported as -EAGAIN. */
+#define MM_SEND_WAIT_MS 10
+
+struct mm {
+    const struct net_engine_cfg *cfg;
+    struct pollfd pfd[NET_MAX_SOCKS];
+    char *bufs;                   /* batch * buf_size */
+    struct sockaddr_storage *src; /* [batch] */
+    struct iovec *riov;           /* [batch] */
+    struct mmsghdr *rmsg;         /* [batch] */
+    struct net_tx *tx;            /* [batch] */
+    struct mmsghdr *smsg;         /* [batch]: the replies of one sending socket */
+    unsigned *sidx;               /* [batch]: which tx each smsg is */
+    struct net_tx errtx;          /* for error-queue reports */
+};
+
+static void mm_free(struct mm *m)
+{
+    free(m->bufs);
+    free(m->src);
+    free(m->riov);
+    free(m->rmsg);
+    free(m->tx);
+    free(m->smsg);
+    free(m->sidx);
+    free(m);
+}
+
+static struct mm *mm_new(const struct net_engine_cfg *cfg)
+{
+    struct mm *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    size_t b = cfg->batch;
+    m->cfg = cfg;
+    m->bufs = malloc(b * cfg->buf_size);
+    m->src = calloc(b, sizeof(*m->src));
+    m->riov = calloc(b, sizeof(*m->riov));
+    m->rmsg = calloc(b, sizeof(*m->rmsg));
+    m->tx = calloc(b, sizeof(*m->tx));
+    m->smsg = calloc(b, sizeof(*m->smsg));
+    m->sidx = calloc(b, sizeof(*m->sidx));
+    if (!m->bufs || !m->src || !m->riov || !m->rmsg || !m->tx || !m->smsg || !m->sidx) {
+        mm_free(m);
+        return NULL;
+    }
+    for (size_t i = 0; i < b; i++) {
+        m->riov[i] =
+            (struct iovec){.iov_base = m->bufs + i * cfg->buf_size, .iov_len = cfg->buf_size};
+        m->rmsg[i].msg_hdr.msg_iov = &m->riov[i];
+        m->rmsg[i].msg_hdr.msg_iovlen = 1;
+        m->rmsg[i].msg_hdr.msg_name = &m->src[i];
+    }
+    for (int s = 0; s < cfg->nfds; s++)
+        m->pfd[s] = (struct pollfd){.fd = cfg->fds[s], .events = POLLIN};
+    return m;
+}
+
+/* Sends smsg[0..k) from socket sock. sendmmsg stops at the first message
+ * that fails and returns how many went out, losing that message's error, so
+ * the rest is sent again from there: a message that fails first in a call
+ * gets its error (-errno) reported and is skipped. */
+static void mm_send(struct mm *m, int sock, unsigned k)
+{
+    const struct net_engine_cfg *cfg = m->cfg;
+    bool waited = false;
+    unsigned i = 0;
+
+    while (i < k) {
+        int r = sendmmsg(cfg->fds[sock], m->smsg + i, k - i, 0);
+        if (r > 0) {
+            i += (unsigned)r;
+            continue;
+        }
+        int err = r < 0 ? errno : EAGAIN;
+        if (err == EINTR)
+            continue;
+        if ((err == EAGAIN || err == EWOULDBLOCK) && !waited) {
+            struct pollfd p = {.fd = cfg->fds[sock], .events = POLLOUT};
+            waited = true;
+            if (poll(&p, 1, MM_SEND_WAIT_MS) > 0)
+                continue;
+        }
+        net_send_error(cfg, &m->tx[m->sidx[i]], -err);
+        i++;
+    }
+}
+
+/* Sends the replies of tx[0..n), one sendmmsg run per sending socket. */
+static void mm_flush(struct mm *m, unsigned n)
+{
+    const struct net_engine_cfg *cfg = m->cfg;
+    uint32_t socks = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        struct net_tx *tx = &m->tx[i];
+        if (tx->niov == 0)
+            continue;
+        int err = net_tx_check(cfg, tx);
+        if (err != 0) {
+            net_send_error(cfg, tx, err);
+            tx->niov = 0;
+            continue;
+        }
+        socks |= 1u << tx->sock;
+    }
+    while (socks != 0) {
+        int s = __builtin_ctz(socks);
+        unsigned k = 0;
+        socks &= socks - 1;
+        for (unsigned i = 0; i < n; i++) {
+            struct net_tx *tx = &m->tx[i];
+            if (tx->niov == 0 || tx->sock != s)
+                continue;
+            m->smsg[k].msg_hdr = (struct msghdr){
+                .msg_name = &tx->dst,
+                .msg_namelen = tx->dstlen,
+                .msg_iov = tx->iov,
+                .msg_iovlen = (size_t)tx->niov,
+            };
+            m->sidx[k++] = i;
+        }
+        mm_send(m, s, k);
+    }
+}
+
+/* Reads, handles and answers up to MM_ROUNDS batches from socket sock. */
+static void mm_recv(struct mm *m, int sock)
+{
+    const struct net_engine_cfg *cfg = m->cfg;
+
+    for (int round = 0; round < MM_ROUNDS; round++) {
+        for (unsigned i = 0; i < cfg->batch; i++)
+            m->rmsg[i].msg_hdr.msg_namelen = sizeof(m->src[i]); /* in/out */
+        int n = recvmmsg(cfg->fds[sock], m->rmsg, cfg->batch, MSG_DONTWAIT, NULL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            /* An error the socket held for us (an ICMP error that came in
+             * after a send: its entry is on the error queue too); datagrams
+             * may still be queued behind it, so read on. */
+            if (errno != EINTR)
+                net_event(cfg, NET_EV_RX_ERROR);
+            continue;
+        }
+        for (int i = 0; i < n; i++) {
+            const struct msghdr *h = &m->rmsg[i].msg_hdr;
+            struct net_rx rx = {
+                .buf = m->riov[i].iov_base,
+                .len = m->rmsg[i].msg_len,
+                .truncated = (h->msg_flags & MSG_TRUNC) != 0,
+                .src = (const struct sockaddr *)&m->src[i],
+                .srclen = h->msg_namelen,
+                .sock = sock,
+            };
+            m->tx[i].niov = 0;
+            cfg->handler(cfg->ctx, &rx, &m->tx[i]);
+        }
+        mm_flush(m, (unsigned)n);
+        if ((unsigned)n < cfg->batch)
+            return;
+    }
+}
+
+int net_mmsg_run(const struct net_engine_cfg *cfg)
+{
+    int ret = net_cfg_check(cfg);
+    if (ret != 0)
+        return ret;
+    struct mm *m = mm_new(cfg);
+    if (m == NULL)
+        return -ENOMEM;
+
+    while (!atomic_load_explicit(cfg->stop, memory_order_relaxed)) {
+        int n = poll(m->pfd, (nfds_t)cfg->nfds, MM_POLL_MS);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            ret = -errno;
+            break;
+        }
+        for (int s = 0; s < cfg->nfds && n > 0; s++) {
+            short ev = m->pfd[s].revents;
+            if (ev == 0)
+                continue;
+            n--;
+            if (ev & POLLNVAL) {
+                ret = -EBADF;
+                goto out;
+            }
+            if (ev & POLLERR)
+                net_errq_drain(cfg, s, &m->errtx);
+            if (ev & POLLIN)
+                mm_recv(m, s);
+        }
+    }
+out:
+    mm_free(m);
+    return ret;
+}

@@ -1,0 +1,489 @@
+/*
+ * uring.c - the io_uring engine: one ring per net_uring_run call, used only
+ * by the calling thread (single issuer, deferred task running where the
+ * kernel has them), the sockets registered as fixed files, one multishot
+ * recvmsg per socket into a provided buffer ring, and each reply sent with
+ * sendmsg from the buffer it arrived in. The loop is liburing's io_uring-udp
+ * shape: arm what is missing, submit and wait (100 ms, so *stop is seen),
+ * peek a batch of completions, dispatch each by its typed user_data, advance
+ * the CQ once, publish the returned buffers once.
+ *
+ * Buffer ownership. Buffer bid (cqe->flags >> IORING_CQE_BUFFER_SHIFT) and
+ * tx[bid] / smsg[bid] travel together:
+ *   1. the kernel owns bid while it sits in the buffer ring;
+ *   2. from the recv CQE that names it, the engine does, and lends it to the
+ *      handler for the duration of the call;
+ *   3. if the handler filled tx, the sendmsg owns it (smsg[bid] points at
+ *      tx[bid], whose iovecs point into the buffer and tx->scratch) until that
+ *      send's CQE; otherwise it goes back at once;
+ *   4. it goes back with io_uring_buf_ring_add, and the kernel sees it at the
+ *      io_uring_buf_ring_advance after the CQE batch.
+ * held counts buffers in stages 2-4. The ring memory is unmapped only after
+ * every request has completed or been cancelled (ring_drain).
+ */
+#include "net/engine.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define RING_BGID 0
+#define RING_WAIT_NS 100000000 /* 100 ms: the contract for noticing *stop */
+#define RING_DRAIN_ROUNDS 20   /* x 10 ms to collect cancellations at stop */
+#define RING_SQ_MAX 32768u     /* the kernel's IORING_MAX_ENTRIES */
+#define RING_CQ_MAX 65536u     /* IORING_MAX_CQ_ENTRIES */
+
+/* user_data: which operation completed, on what. Decoded only in
+ * ring_handle_cqe. 0 is never used, so a zeroed CQE cannot look valid. */
+enum ring_op {
+    RING_OP_RECV = 1, /* idx = socket: the multishot recvmsg */
+    RING_OP_ERRQ,     /* idx = socket: multishot poll for POLLERR */
+    RING_OP_SEND,     /* idx = buffer id */
+    RING_OP_CANCEL,   /* the cancel-all at stop */
+    RING_OP_COUNT
+};
+
+struct ring_ud {
+    enum ring_op op;
+    unsigned idx;
+};
+
+static inline uint64_t ring_ud_pack(enum ring_op op, unsigned idx)
+{
+    return (uint64_t)op << 32 | idx;
+}
+
+static inline struct ring_ud ring_ud_unpack(uint64_t v)
+{
+    return (struct ring_ud){.op = (enum ring_op)(v >> 32), .idx = (unsigned)v};
+}
+
+struct ring {
+    struct io_uring uring;
+    const struct net_engine_cfg *cfg;
+    struct io_uring_buf_ring *br; /* mmap'd, nbufs entries */
+    size_t br_len;
+    char *bufs; /* mmap'd, nbufs * stride */
+    size_t bufs_len;
+    size_t stride;
+    unsigned buf_len;           /* recvmsg_out + name + buf_size: what the kernel may fill */
+    struct msghdr rmsg;         /* layout of every receive: name room, no control */
+    struct net_tx *tx;          /* [nbufs] */
+    struct msghdr *smsg;        /* [nbufs] */
+    struct io_uring_cqe **cqes; /* [batch] */
+    unsigned nput;              /* buffers added since the last advance */
+    unsigned held;              /* buffers not in the kernel's hands */
+    unsigned nsend;             /* sends in flight */
+    uint32_t armed_recv;        /* per socket: multishot recvmsg in place */
+    uint32_t armed_errq;        /* per socket: multishot POLLERR poll in place */
+    bool ring_ok;
+    bool stopping;
+    struct net_tx errtx; /* for error-queue reports */
+};
+
+static char *ring_buf(struct ring *r, unsigned bid)
+{
+    return r->bufs + (size_t)bid * r->stride;
+}
+
+/* Queues buffer bid for return; ring_buf_flush publishes the batch with one
+ * release store instead of one per buffer. */
+static void ring_buf_put(struct ring *r, unsigned bid)
+{
+    io_uring_buf_ring_add(r->br, ring_buf(r, bid), r->buf_len, (unsigned short)bid,
+                          io_uring_buf_ring_mask(r->cfg->nbufs), (int)r->nput);
+    r->nput++;
+}
+
+static void ring_buf_flush(struct ring *r)
+{
+    if (r->nput == 0)
+        return;
+    io_uring_buf_ring_advance(r->br, (int)r->nput);
+    r->held -= r->nput;
+    r->nput = 0;
+}
+
+/* An SQE, or NULL. The SQ holds a full batch of replies plus every re-arm,
+ * so it fills only if that sizing is wrong; then submitting once makes room,
+ * as liburing's examples do. */
+static struct io_uring_sqe *ring_sqe(struct ring *r)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+    if (sqe == NULL) {
+        io_uring_submit(&r->uring);
+        sqe = io_uring_get_sqe(&r->uring);
+    }
+    return sqe;
+}
+
+/* Arms the multishot recvmsg and the error-queue poll of every socket that
+ * lacks one (at start, and after a CQE without IORING_CQE_F_MORE). A recv is
+ * not re-armed while the kernel has no buffer: it would end at once with
+ * -ENOBUFS; the datagrams wait in the socket until sends give buffers back. */
+static void ring_arm(struct ring *r)
+{
+    const struct net_engine_cfg *cfg = r->cfg;
+    uint32_t all = (1u << cfg->nfds) - 1;
+
+    for (uint32_t m = all & ~r->armed_recv; m != 0 && r->held < cfg->nbufs; m &= m - 1) {
+        unsigned s = (unsigned)__builtin_ctz(m);
+        struct io_uring_sqe *sqe = ring_sqe(r);
+        if (sqe == NULL)
+            return;
+        /* MSG_TRUNC: o->payloadlen is the datagram's full length, not the
+         * part that fit (o->flags says MSG_TRUNC either way). */
+        io_uring_prep_recvmsg_multishot(sqe, (int)s, &r->rmsg, MSG_TRUNC);
+        sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+        sqe->buf_group = RING_BGID;
+        io_uring_sqe_set_data64(sqe, ring_ud_pack(RING_OP_RECV, s));
+        r->armed_recv |= 1u << s;
+    }
+    for (uint32_t m = all & ~r->armed_errq; m != 0; m &= m - 1) {
+        unsigned s = (unsigned)__builtin_ctz(m);
+        struct io_uring_sqe *sqe = ring_sqe(r);
+        if (sqe == NULL)
+            return;
+        io_uring_prep_poll_multishot(sqe, (int)s, POLLERR);
+        sqe->flags |= IOSQE_FIXED_FILE;
+        io_uring_sqe_set_data64(sqe, ring_ud_pack(RING_OP_ERRQ, s));
+        r->armed_errq |= 1u << s;
+    }
+}
+
+/* Queues the handler's reply from buffer bid, or gives the buffer back. */
+static void ring_send(struct ring *r, unsigned bid)
+{
+    const struct net_engine_cfg *cfg = r->cfg;
+    struct net_tx *tx = &r->tx[bid];
+    int err = net_tx_check(cfg, tx);
+    if (err != 0) {
+        net_send_error(cfg, tx, err);
+        ring_buf_put(r, bid);
+        return;
+    }
+    struct io_uring_sqe *sqe = ring_sqe(r);
+    if (sqe == NULL) {
+        net_event(cfg, NET_EV_TX_DROPPED);
+        ring_buf_put(r, bid);
+        return;
+    }
+    struct msghdr *mh = &r->smsg[bid];
+    *mh = (struct msghdr){
+        .msg_name = &tx->dst,
+        .msg_namelen = tx->dstlen,
+        .msg_iov = tx->iov,
+        .msg_iovlen = (size_t)tx->niov,
+    };
+    io_uring_prep_sendmsg(sqe, tx->sock, mh, 0);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, ring_ud_pack(RING_OP_SEND, bid));
+    r->nsend++;
+}
+
+static void ring_on_recv(struct ring *r, const struct io_uring_cqe *cqe, unsigned sock)
+{
+    const struct net_engine_cfg *cfg = r->cfg;
+
+    if (!(cqe->flags & IORING_CQE_F_MORE))
+        r->armed_recv &= ~(1u << sock); /* ring_arm re-arms it */
+    if (cqe->res < 0) {
+        /* -ENOBUFS: the ring ran dry, the datagrams wait in the socket. Any
+         * other error (an ICMP error the socket held, reported on the error
+         * queue as well) is counted; neither stops the engine. */
+        if (cqe->res == -ENOBUFS)
+            net_event(cfg, NET_EV_RX_ENOBUFS);
+        else if (!r->stopping)
+            net_event(cfg, NET_EV_RX_ERROR);
+        return;
+    }
+    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    if (!(cqe->flags & IORING_CQE_F_BUFFER) || bid >= cfg->nbufs) {
+        net_event(cfg, NET_EV_RX_ERROR);
+        return;
+    }
+    r->held++;
+    /* At stop, datagrams still coming in are dropped unhandled. */
+    struct io_uring_recvmsg_out *o =
+        io_uring_recvmsg_validate(ring_buf(r, bid), cqe->res, &r->rmsg);
+    if (o == NULL || o->namelen > r->rmsg.msg_namelen || r->stopping) {
+        if (!r->stopping)
+            net_event(cfg, NET_EV_RX_ERROR);
+        ring_buf_put(r, bid);
+        return;
+    }
+    struct net_rx rx = {
+        .buf = io_uring_recvmsg_payload(o, &r->rmsg),
+        .len = io_uring_recvmsg_payload_length(o, cqe->res, &r->rmsg),
+        .truncated = (o->flags & MSG_TRUNC) != 0,
+        .src = io_uring_recvmsg_name(o),
+        .srclen = o->namelen,
+        .sock = (int)sock,
+    };
+    struct net_tx *tx = &r->tx[bid];
+    tx->niov = 0;
+    cfg->handler(cfg->ctx, &rx, tx);
+    if (tx->niov == 0)
+        ring_buf_put(r, bid);
+    else
+        ring_send(r, bid);
+}
+
+static void ring_on_send(struct ring *r, const struct io_uring_cqe *cqe, unsigned bid)
+{
+    if (bid >= r->cfg->nbufs)
+        return;
+    r->nsend--;
+    if (cqe->res < 0 && !(r->stopping && cqe->res == -ECANCELED))
+        net_send_error(r->cfg, &r->tx[bid], cqe->res);
+    ring_buf_put(r, bid);
+}
+
+static void ring_on_errq(struct ring *r, const struct io_uring_cqe *cqe, unsigned sock)
+{
+    if (!(cqe->flags & IORING_CQE_F_MORE))
+        r->armed_errq &= ~(1u << sock);
+    if (cqe->res > 0 && !r->stopping)
+        net_errq_drain(r->cfg, (int)sock, &r->errtx);
+}
+
+static void ring_on_cancel(struct ring *r, const struct io_uring_cqe *cqe, unsigned idx)
+{
+    (void)r, (void)cqe, (void)idx;
+}
+
+typedef void ring_cqe_fn(struct ring *r, const struct io_uring_cqe *cqe, unsigned idx);
+
+/* One handler per op; each checks cqe->res < 0 first. */
+static ring_cqe_fn *const ring_handlers[RING_OP_COUNT] = {
+    [RING_OP_RECV] = ring_on_recv,
+    [RING_OP_ERRQ] = ring_on_errq,
+    [RING_OP_SEND] = ring_on_send,
+    [RING_OP_CANCEL] = ring_on_cancel,
+};
+
+static void ring_handle_cqe(struct ring *r, const struct io_uring_cqe *cqe)
+{
+    struct ring_ud ud = ring_ud_unpack(cqe->user_data);
+    /* Anything else is not ours, e.g. liburing's own timeout CQE on kernels
+     * without IORING_FEAT_EXT_ARG. */
+    if (ud.op >= RING_OP_RECV && ud.op < RING_OP_COUNT && ring_handlers[ud.op] != NULL)
+        ring_handlers[ud.op](r, cqe, ud.idx);
+}
+
+/* Waits up to ns for completions and handles one batch of them. 0 or the
+ * -errno of a failed io_uring_enter that retrying will not fix. */
+static int ring_step(struct ring *r, long long ns)
+{
+    struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = ns};
+    struct io_uring_cqe *cqe;
+
+    /* -ETIME: nothing within ns. -EAGAIN, -EBUSY: no room for completions
+     * until these are handled. -EBADR: the kernel dropped completions (CQ
+     * overflow without memory); the buffers they named are lost to the ring,
+     * but the engine still runs. */
+    int ret = io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, &ts, NULL);
+    if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
+        ret != -EBADR)
+        return ret;
+    unsigned n = io_uring_peek_batch_cqe(&r->uring, r->cqes, r->cfg->batch);
+    for (unsigned i = 0; i < n; i++)
+        ring_handle_cqe(r, r->cqes[i]);
+    /* One CQ head store per batch rather than io_uring_cqe_seen per CQE. */
+    io_uring_cq_advance(&r->uring, n);
+    ring_buf_flush(r);
+    return 0;
+}
+
+/* Cancels every request and collects the completions, so no request can
+ * touch the buffers after they are unmapped. Bounded: RING_DRAIN_ROUNDS. */
+static void ring_drain(struct ring *r)
+{
+    r->stopping = true;
+    if (r->armed_recv == 0 && r->armed_errq == 0 && r->nsend == 0)
+        return;
+    struct io_uring_sqe *sqe = ring_sqe(r);
+    if (sqe != NULL) {
+        io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+        io_uring_sqe_set_data64(sqe, ring_ud_pack(RING_OP_CANCEL, 0));
+    }
+    for (int i = 0; i < RING_DRAIN_ROUNDS; i++) {
+        if (r->armed_recv == 0 && r->armed_errq == 0 && r->nsend == 0)
+            return;
+        if (ring_step(r, RING_WAIT_NS / 10) != 0)
+            return;
+    }
+}
+
+/* Flag sets tried in order, each kept if the kernel takes it: single issuer
+ * with deferred task running (6.1) runs completions only when this thread
+ * asks for them, no IPIs; cooperative task running (5.19) at least avoids
+ * interrupting the thread; plain rings work everywhere. */
+static const unsigned ring_flag_sets[] = {
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+    IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+    0,
+};
+
+static int ring_queue_init(struct ring *r)
+{
+    const struct net_engine_cfg *cfg = r->cfg;
+    unsigned sq = cfg->batch + 2 * (unsigned)cfg->nfds + 1; /* replies, re-arms, cancel */
+    unsigned cq = 2 * cfg->nbufs + 4 * (unsigned)cfg->nfds; /* a recv and a send per buffer */
+    int ret = -EINVAL;
+
+    sq = sq < RING_SQ_MAX ? sq : RING_SQ_MAX;
+    cq = cq < RING_CQ_MAX ? cq : RING_CQ_MAX;
+    cq = cq > sq ? cq : sq;
+    for (size_t i = 0; i < sizeof(ring_flag_sets) / sizeof(ring_flag_sets[0]); i++) {
+        struct io_uring_params p = {
+            .flags = ring_flag_sets[i] | IORING_SETUP_CQSIZE,
+            .cq_entries = cq,
+        };
+        ret = io_uring_queue_init_params(sq, &r->uring, &p);
+        if (ret != -EINVAL)
+            break;
+    }
+    return ret;
+}
+
+/* Maps the buffer ring and the buffers, registers them as group RING_BGID
+ * and hands every buffer to the kernel. liburing 2.3 has no
+ * io_uring_setup_buf_ring, hence the mmap: the ring must be page aligned. */
+static int ring_bufs_init(struct ring *r)
+{
+    const struct net_engine_cfg *cfg = r->cfg;
+    unsigned n = cfg->nbufs;
+
+    r->buf_len = (unsigned)(sizeof(struct io_uring_recvmsg_out) + sizeof(struct sockaddr_storage)) +
+                 cfg->buf_size;
+    r->stride = (r->buf_len + 63u) & ~(size_t)63u; /* buffers start on cache lines */
+    r->br_len = n * sizeof(struct io_uring_buf);
+    r->bufs_len = n * r->stride;
+    void *br = mmap(NULL, r->br_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (br == MAP_FAILED)
+        return -errno;
+    r->br = br;
+    void *bufs =
+        mmap(NULL, r->bufs_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (bufs == MAP_FAILED)
+        return -errno;
+    r->bufs = bufs;
+
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (unsigned long)(uintptr_t)r->br, .ring_entries = n, .bgid = RING_BGID};
+    int ret = io_uring_register_buf_ring(&r->uring, &reg, 0);
+    if (ret != 0)
+        return ret;
+    io_uring_buf_ring_init(r->br);
+    for (unsigned bid = 0; bid < n; bid++)
+        ring_buf_put(r, bid);
+    r->held = n;
+    ring_buf_flush(r);
+    return 0;
+}
+
+static int ring_setup(struct ring *r, const struct net_engine_cfg *cfg)
+{
+    r->cfg = cfg;
+    r->rmsg.msg_namelen = sizeof(struct sockaddr_storage);
+    r->tx = calloc(cfg->nbufs, sizeof(*r->tx));
+    r->smsg = calloc(cfg->nbufs, sizeof(*r->smsg));
+    r->cqes = calloc(cfg->batch, sizeof(*r->cqes));
+    if (r->tx == NULL || r->smsg == NULL || r->cqes == NULL)
+        return -ENOMEM;
+
+    int ret = ring_queue_init(r);
+    if (ret != 0)
+        return ret;
+    r->ring_ok = true;
+    ret = io_uring_register_files(&r->uring, cfg->fds, (unsigned)cfg->nfds);
+    if (ret != 0)
+        return ret;
+    if (cfg->cpu >= 0) {
+        if (cfg->cpu >= CPU_SETSIZE)
+            return -EINVAL;
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cfg->cpu, &set);
+        ret = io_uring_register_iowq_aff(&r->uring, sizeof(set), &set);
+        if (ret != 0)
+            return ret;
+    }
+    return ring_bufs_init(r);
+}
+
+static void ring_teardown(struct ring *r)
+{
+    if (r->ring_ok)
+        io_uring_queue_exit(&r->uring);
+    if (r->bufs != NULL)
+        munmap(r->bufs, r->bufs_len);
+    if (r->br != NULL)
+        munmap(r->br, r->br_len);
+    free(r->tx);
+    free(r->smsg);
+    free(r->cqes);
+}
+
+int net_uring_run(const struct net_engine_cfg *cfg)
+{
+    int ret = net_cfg_check(cfg);
+    if (ret != 0)
+        return ret;
+    struct ring *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return -ENOMEM;
+
+    ret = ring_setup(r, cfg);
+    while (ret == 0 && !atomic_load_explicit(cfg->stop, memory_order_relaxed)) {
+        ring_arm(r);
+        ret = ring_step(r, RING_WAIT_NS);
+    }
+    if (r->ring_ok)
+        ring_drain(r);
+    ring_teardown(r);
+    free(r);
+    return ret;
+}
+
+bool net_uring_available(void)
+{
+    struct io_uring ring;
+    if (io_uring_queue_init(2, &ring, 0) != 0)
+        return false;
+
+    /* Multishot recvmsg cannot be probed, but it came in 6.0 with
+     * IORING_OP_SEND_ZC, which can. */
+    bool ok = false;
+    struct io_uring_probe *p = io_uring_get_probe_ring(&ring);
+    if (p != NULL) {
+        ok = io_uring_opcode_supported(p, IORING_OP_RECVMSG) &&
+             io_uring_opcode_supported(p, IORING_OP_SENDMSG) &&
+             io_uring_opcode_supported(p, IORING_OP_POLL_ADD) &&
+             io_uring_opcode_supported(p, IORING_OP_ASYNC_CANCEL) &&
+             io_uring_opcode_supported(p, IORING_OP_SEND_ZC);
+        io_uring_free_probe(p);
+    }
+    if (ok) {
+        long page = sysconf(_SC_PAGESIZE);
+        void *br =
+            mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ok = br != MAP_FAILED;
+        if (ok) {
+            struct io_uring_buf_reg reg = {
+                .ring_addr = (unsigned long)(uintptr_t)br, .ring_entries = 1, .bgid = RING_BGID};
+            ok = io_uring_register_buf_ring(&ring, &reg, 0) == 0;
+            if (ok)
+                io_uring_unregister_buf_ring(&ring, RING_BGID);
+            munmap(br, (size_t)page);
+        }
+    }
+    io_uring_queue_exit(&ring);
+    return ok;
+}
