@@ -8,7 +8,7 @@
  *
  *   $ build/viaduct-parse corpus/rfc4475/wsinv.dat corpus/rfc4475/badvers.dat
  *   corpus/rfc4475/wsinv.dat: ok request INVITE
- *   corpus/rfc4475/badvers.dat: error SIP_EVERSION (SIP version is not 2.0) at line 1 col 37 ...
+ *   corpus/rfc4475/badvers.dat: error SIP_EVERSION (SIP version is not 2.0) at line 1 col 34 (b...
  *   $ build/viaduct-parse --json a.sip b.sip | python3 -m json.tool --json-lines
  *
  * An error found while indexing says where: "at line L col C" (1-based, col in bytes) and the
@@ -18,15 +18,18 @@
  *
  * --json prints JSON Lines: one object per file, each on its own line (streams through
  * grep/head; wrap the lines in [ ] if an array is wanted). Keys, always in this order:
- *   file, ok, datagram_len, error (null, or {name, id, code, text, stage: read|index|validate,
- *   line, col, byte, field}); and, once the whole message is indexed (ok, a validate error,
- *   or SIP_EVERSION, which sip_parse() reports only after indexing the rest): start_line {kind,
- * method, method_id, ruri, version | kind, status, reason, version}, headers [{name, canonical,
- * value}], via_count, via {protocol, version, transport, host, host_type, port, params, branch,
- *   branch_rfc3261, received, rport, maddr, ttl}, call_id, cseq {number, method},
- *   max_forwards, from/to {display, uri, tag, bracketed}, ruri {scheme, scheme_name, user,
- *   password, host, host_type, port, params, headers, opaque} (requests), body_length,
- *   hdr_len, msg_len, trailing_bytes (datagram bytes past msg_len, RFC 3261 §18.3).
+ *   file, ok, datagram_len,
+ *   error: null, or {name, id, code, text, stage (read|index|validate), line, col, byte, field};
+ * then, once the whole message is indexed (it is ok, sip_validate() refused it, or the error
+ * is SIP_EVERSION, which sip_parse() returns only after indexing the rest):
+ *   start_line: {kind, method, method_id, ruri, version} or {kind, status, reason, version},
+ *   headers: [{name, canonical, value}], via_count,
+ *   via: {protocol, version, transport, host, host_type, port, params, branch,
+ *         branch_rfc3261, received, rport, maddr, ttl},
+ *   call_id, cseq: {number, method}, max_forwards, from, to: {display, uri, tag, bracketed},
+ *   ruri (requests): {scheme, scheme_name, user, password, host, host_type, port, params,
+ *         headers} or {scheme, scheme_name, opaque},
+ *   body_length, hdr_len, msg_len, trailing_bytes (bytes past msg_len, RFC 3261 §18.3).
  * Absent values are null (a present but empty one is ""). When sip_validate() failed, every
  * deep field is still parsed on its own so the rest can be seen; one that fails is
  * {"error": NAME}. Strings carry the message bytes: valid UTF-8 as is, control bytes,
@@ -126,8 +129,8 @@ struct field_errs {
 
 /*
  * Fills info the way sip_validate() would, but parses every field on its own and keeps going
- * past a failure, so a refused message still shows everything that can be read. Used only
- * when sip_validate() failed; its own output is what is shown otherwise.
+ * past a failure, so a refused message still shows everything that can be read. Used when
+ * sip_validate() failed or was not reached (SIP_EVERSION); its own output is shown otherwise.
  */
 static void deep_parse_each(const struct sip_msg *m, struct sip_info *info, struct field_errs *fe)
 {
