@@ -39,7 +39,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 
 TOOLS    := $(BUILD)/viaduct $(BUILD)/viaduct-parse
 TESTS    := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/test_*.c))
-BENCHES  := $(BUILD)/bench-parse
+BENCHES  := $(BUILD)/bench-parse $(BUILD)/bench-px
 
 .PHONY: all deps tools tests check test demo fuzz fuzz-smoke bench format format-check clean
 
@@ -87,6 +87,9 @@ $(BUILD)/test/test_net_engines: $(BUILD)/obj/test/test_net_engines.o $(NET_LIB)
 
 # core/ joins parser/ and net/: the proxy, workers and the binary.
 $(BUILD)/viaduct: $(BUILD)/obj/core/main.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash $(MALLOC_LIBS)
+
+$(BUILD)/bench-px: $(BUILD)/obj/bench/bench_px.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash $(MALLOC_LIBS)
 
 $(BUILD)/test/test_px: $(BUILD)/obj/test/test_px.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)

@@ -55,79 +55,15 @@ static int die(const char *fmt, const char *arg)
     return 1;
 }
 
-/* Fills l->host/port from "HOST:PORT" or "[v6]:PORT"; 0 or -1. */
-static int parse_advertise(const char *s, struct px_listen *l)
+static int build_listen(const struct opts *o, struct px_cfg *c)
 {
-    const char *colon = strrchr(s, ':');
-    const char *h = s, *hend = colon;
-    if (colon == NULL || colon[1] == '\0')
-        return -1;
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port < 1 || port > 65535)
-        return -1;
-    l->host_is_ip6 = false;
-    if (*s == '[') {
-        if (colon == s || colon[-1] != ']')
-            return -1;
-        h = s + 1;
-        hend = colon - 1;
-        l->host_is_ip6 = true;
-    } else if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
-        return -1; /* an IPv6 literal needs brackets */
-    }
-    if (hend <= h || (size_t)(hend - h) >= sizeof(l->host))
-        return -1;
-    memcpy(l->host, h, (size_t)(hend - h));
-    l->host_len = (size_t)(hend - h);
-    l->port = (int)port;
-    return 0;
-}
-
-static int parse_alias(const char *s, struct px_alias *a)
-{
-    struct px_listen l;
-    char buf[PX_HOST_MAX + 8];
-    /* "HOST" alone means port 5060; reuse the advertise parser for the rest */
-    if (strchr(s, ':') == NULL || (s[0] == '[' && s[strlen(s) - 1] == ']')) {
-        if (snprintf(buf, sizeof(buf), "%s:5060", s) >= (int)sizeof(buf))
-            return -1;
-        s = buf;
-    }
-    if (parse_advertise(s, &l) < 0)
-        return -1;
-    memcpy(a->host, l.host, l.host_len);
-    a->host_len = l.host_len;
-    a->port = l.port;
-    return 0;
-}
-
-static bool is_wildcard(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET)
-        return ((const struct sockaddr_in *)(const void *)ss)->sin_addr.s_addr == 0;
-    return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr);
-}
-
-static int build_listen(const struct opts *o, struct px_cfg *cfg)
-{
+    char err[200];
     for (int i = 0; i < o->nlisten; i++) {
-        struct px_listen *l = &cfg->listen[i];
-        if (net_addr_parse(o->listen[i], &l->addr, &l->addrlen) < 0)
-            return die("bad --listen address '%s' (want IP:PORT or [IPv6]:PORT)", o->listen[i]);
         const char *adv = i < o->nadvertise ? o->advertise[i] : NULL;
-        char buf[80];
-        if (adv == NULL) {
-            if (is_wildcard(&l->addr))
-                return die("--listen %s is a wildcard address: give --advertise HOST:PORT",
-                           o->listen[i]);
-            net_addr_format((const struct sockaddr *)&l->addr, buf, sizeof(buf));
-            adv = buf;
-        }
-        if (parse_advertise(adv, l) < 0)
-            return die("bad --advertise '%s' (want HOST:PORT or [IPv6]:PORT)", adv);
+        if (px_listen_init(&c->listen[i], o->listen[i], adv, err, sizeof(err)) < 0)
+            return die("%s", err);
     }
-    cfg->nlisten = o->nlisten;
+    c->nlisten = o->nlisten;
     return 0;
 }
 
@@ -186,7 +122,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct rt_table *ta
         case 'A':
             if (cfg.nalias == PX_MAX_ALIASES)
                 return die("too many --alias (at most %s)", "16");
-            if (parse_alias(optarg, &cfg.alias[cfg.nalias]) < 0)
+            if (px_alias_init(&cfg.alias[cfg.nalias], optarg) < 0)
                 return die("bad --alias '%s' (want HOST or HOST:PORT)", optarg);
             cfg.nalias++;
             break;

@@ -11,26 +11,48 @@
 
 #include <xxhash.h>
 
+/*
+ * Compared as text first: our own Via and Record-Route come back exactly as
+ * we wrote them, and a text compare costs no address conversion. Only an
+ * IPv6 literal, which has many spellings, is compared as an address.
+ */
 bool px_is_self(const struct px_cfg *cfg, struct span host, int port)
 {
-    struct sockaddr_storage ss;
-    socklen_t sslen;
-    bool is_ip = net_addr_from_ip(host.p, host.len, port < 0 ? 5060 : port, &ss, &sslen) == 0;
     if (port < 0)
         port = 5060;
     for (int i = 0; i < cfg->nlisten; i++) {
         const struct px_listen *l = &cfg->listen[i];
         if (l->port == port && span_eq_nocase(host, span_make(l->host, l->host_len)))
             return true;
-        if (is_ip &&
-            net_addr_equal((const struct sockaddr *)&ss, (const struct sockaddr *)&l->addr))
+        if (net_addr_port((const struct sockaddr *)&l->addr) == port &&
+            span_eq(host, span_make(l->ip, l->ip_len)))
             return true;
     }
     for (int i = 0; i < cfg->nalias; i++)
         if (cfg->alias[i].port == port &&
             span_eq_nocase(host, span_make(cfg->alias[i].host, cfg->alias[i].host_len)))
             return true;
+    if (host.len > 0 && memchr(host.p, ':', host.len) != NULL) {
+        struct sockaddr_storage ss;
+        socklen_t sslen;
+        if (net_addr_from_ip(host.p, host.len, port, &ss, &sslen) == 0)
+            for (int i = 0; i < cfg->nlisten; i++)
+                if (net_addr_equal((const struct sockaddr *)&ss,
+                                   (const struct sockaddr *)&cfg->listen[i].addr))
+                    return true;
+    }
     return false;
+}
+
+/* The packet's source IP as text, formatted on first use: most datagrams
+ * (a request whose Via already names its source) never need it. */
+struct span px_src_ip(struct px_ctx *c)
+{
+    if (c->src_ip_len == 0) {
+        int n = net_addr_format_ip(c->rx->src, c->src_ip, sizeof(c->src_ip));
+        c->src_ip_len = n > 0 ? (size_t)n : 0;
+    }
+    return span_make(c->src_ip, c->src_ip_len);
 }
 
 /* Index of a listening socket of the given family, preferring the one the
@@ -106,7 +128,7 @@ void px_out_sent_by(struct px_out *o, const struct px_listen *l)
 
 void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
 {
-    const struct px_ctx *c = vctx;
+    struct px_ctx *c = vctx;
     switch (e->kind) {
     case ED_VIA_BLOCK:
         PX_LIT(o, "Via: ");
@@ -122,7 +144,7 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
     case ED_RECEIVED:
         PX_LIT(o, ";received=");
         /* fallthrough */
-    case ED_RECEIVED_VALUE: px_out_put(o, span_make(c->src_ip, c->src_ip_len)); break;
+    case ED_RECEIVED_VALUE: px_out_put(o, px_src_ip(c)); break;
     case ED_RPORT:
         PX_LIT(o, "=");
         /* fallthrough */
@@ -388,7 +410,6 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
     }
     if (px_stun(&c))
         return;
-    c.src_ip_len = (size_t)net_addr_format_ip(rx->src, c.src_ip, sizeof(c.src_ip));
 
     int err = sip_parse(rx->buf, rx->len, c.msg);
     if (err >= 0)

@@ -28,7 +28,17 @@ struct px_listen {
     size_t host_len;
     int port;         /* advertised port */
     bool host_is_ip6; /* write the host in brackets */
+    char ip[48];      /* the listen address's IP as text, compared with Via and Route hosts */
+    size_t ip_len;
 };
+
+/*
+ * Fills l from a listen address ("IP:PORT", "[IPv6]:PORT") and what to
+ * advertise for it ("HOST:PORT", "[IPv6]:PORT"; NULL: the listen address,
+ * which must then not be a wildcard). 0, or -1 with a one-line reason in err.
+ */
+int px_listen_init(struct px_listen *l, const char *listen, const char *advertise, char *err,
+                   size_t errlen);
 
 /* Another name clients use for viaduct (a Route or Request-URI naming it
  * means us), as Kamailio's and OpenSIPS's alias= do. */
@@ -39,6 +49,9 @@ struct px_alias {
 };
 
 #define PX_MAX_ALIASES 16
+
+/* Fills a from "HOST" or "HOST:PORT" ("[IPv6]" and "[IPv6]:PORT"). 0 or -1. */
+int px_alias_init(struct px_alias *a, const char *s);
 
 struct px_cfg {
     struct px_listen listen[PX_MAX_LISTEN];

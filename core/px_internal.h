@@ -43,6 +43,7 @@ static inline int atoi_span(struct span s)
     return v;
 }
 
+struct span px_src_ip(struct px_ctx *c);
 int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family);
 bool px_set_dest(const struct px_cfg *cfg, struct net_tx *tx, struct span ip, int port,
                  int rx_sock);

@@ -17,6 +17,9 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <stdlib.h>
+
 #include "net/net.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -298,10 +301,47 @@ static void test_net_udp_open_rejects_bad_arguments(void **state)
     assert_int_equal(net_udp_open((struct sockaddr *)&ss, len, false, 0, 0), -EADDRNOTAVAIL);
 }
 
+/* The IPv4 fast paths must agree with libc on every string and address. */
+static void test_net_ipv4_fast_paths_agree_with_inet_pton_and_ntop(void **state)
+{
+    static const char *const inputs[] = {
+        "0.0.0.0",   "1.2.3.4",         "255.255.255.255", "10.0.0.1", "01.2.3.4", "1.2.3.04",
+        "256.1.1.1", "1.2.3",           "1.2.3.4.",        ".1.2.3.4", "1..2.3",   "1.2.3.4 ",
+        " 1.2.3.4",  "1.2.3.1234",      "1.2.3.-1",        "a.b.c.d",  "1.2.3.4x", "",
+        "1",         "999.999.999.999",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        struct in_addr want;
+        int libc = inet_pton(AF_INET, inputs[i], &want) == 1;
+        int ours = net_addr_from_ip(inputs[i], strlen(inputs[i]), 5060, &ss, &len) == 0 &&
+                   ss.ss_family == AF_INET;
+        if (libc != ours)
+            fail_msg("'%s': inet_pton says %d, net_addr_from_ip says %d", inputs[i], libc, ours);
+        if (ours)
+            assert_memory_equal(&((struct sockaddr_in *)&ss)->sin_addr, &want, 4);
+    }
+    srand(7);
+    for (int i = 0; i < 100000; i++) {
+        struct sockaddr_in in = {.sin_family = AF_INET};
+        in.sin_addr.s_addr = (uint32_t)rand() ^ ((uint32_t)rand() << 16);
+        if (i < 256)
+            in.sin_addr.s_addr = htonl((uint32_t)i * 0x01010101u); /* 0.0.0.0 .. 255.255.255.255 */
+        char ours[64], libc[INET_ADDRSTRLEN];
+        int n = net_addr_format_ip((struct sockaddr *)&in, ours, sizeof(ours));
+        inet_ntop(AF_INET, &in.sin_addr, libc, sizeof(libc));
+        assert_int_equal(n, (int)strlen(libc));
+        assert_string_equal(ours, libc);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_net_addr_parse_and_format_round_trip),
+        cmocka_unit_test(test_net_ipv4_fast_paths_agree_with_inet_pton_and_ntop),
         cmocka_unit_test(test_net_addr_parse_rejects_malformed_and_hostnames),
         cmocka_unit_test(test_net_addr_from_ip_takes_a_span_and_checks_the_port),
         cmocka_unit_test(test_net_addr_format_reports_a_short_buffer),

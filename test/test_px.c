@@ -34,10 +34,8 @@ static struct fixture *fx_new(void)
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     struct px_listen *l = &f->cfg.listen[0];
-    assert_int_equal(net_addr_parse("192.0.2.10:5060", &l->addr, &l->addrlen), 0);
-    memcpy(l->host, "192.0.2.10", 10);
-    l->host_len = 10;
-    l->port = 5060;
+    char err[128];
+    assert_int_equal(px_listen_init(l, "192.0.2.10:5060", NULL, err, sizeof(err)), 0);
     f->cfg.nlisten = 1;
     assert_int_equal(net_addr_parse("203.0.113.12:5060", &f->rt.b[0].addr, &f->rt.b[0].addrlen), 0);
     assert_int_equal(net_addr_parse("203.0.113.13:5060", &f->rt.b[1].addr, &f->rt.b[1].addrlen), 0);
