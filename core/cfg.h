@@ -1,0 +1,140 @@
+/*
+ * cfg.h - viaduct's configuration: one struct, filled from built-in
+ * defaults, then a YAML file (-c FILE), then VIADUCT_* environment
+ * variables, then command-line flags (each layer overrides the one before),
+ * validated as a whole, then turned into the proxy's immutable runtime
+ * config. Start-up code: allocation and C strings are fine here.
+ *
+ * Errors are one line each, "FILE:LINE: what is wrong" for the file and
+ * "VIADUCT_X: what is wrong" for the environment, so an operator can fix
+ * them without reading the source.
+ */
+#ifndef VIADUCT_CFG_H
+#define VIADUCT_CFG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CFG_ERR_LEN 512
+#define CFG_MAX_LISTEN 16
+#define CFG_MAX_ALIASES 16
+#define CFG_MAX_POOLS 16
+#define CFG_MAX_RULES 64
+#define CFG_MAX_MATCH 8 /* values in one match list (methods, domains) */
+#define CFG_STR 128
+
+/* What a request is hashed on. */
+enum cfg_key {
+    CFG_KEY_CALL_ID = 0,
+    CFG_KEY_TO_AOR,   /* user@host of the To URI, host lower-cased, port 5060 dropped */
+    CFG_KEY_FROM_AOR, /* the same for From */
+    CFG_KEY_RURI_AOR, /* the same for the Request-URI */
+    CFG_KEY_RURI_USER,
+    CFG_KEY_SOURCE_IP,
+    CFG_KEY_HEADER, /* the value of a header named by key_header */
+};
+
+struct cfg_backend {
+    char address[CFG_STR]; /* "IP:PORT" or "[IPv6]:PORT" */
+    char name[64];         /* stable identity; "" means the address */
+    uint32_t weight;       /* >= 1, default 1 */
+    bool drain;            /* no new out-of-dialog work */
+};
+
+struct cfg_pool {
+    char name[64];
+    int nbackends;
+    struct cfg_backend *backends; /* malloc'd; cfg_free releases */
+};
+
+/* A rule matches when every given condition matches (absent ones match
+ * anything); the first matching rule wins; no match: the "default" pool. */
+struct cfg_rule {
+    int nmethods;
+    char methods[CFG_MAX_MATCH][32]; /* exact, case-sensitive (RFC 3261 methods) */
+    int nruri_domains;
+    char ruri_domains[CFG_MAX_MATCH][CFG_STR]; /* "example.com" exact, ".example.com" suffix */
+    int nto_domains;
+    char to_domains[CFG_MAX_MATCH][CFG_STR];
+    int nsources;
+    char sources[CFG_MAX_MATCH][64]; /* CIDR: "10.0.0.0/8", "2001:db8::/32", or one address */
+    char pool[64];                   /* must name a pool */
+    bool has_key;                    /* else the defaults below by method */
+    enum cfg_key key;
+    char key_header[64];
+};
+
+struct cfg_health {
+    bool enabled;          /* active OPTIONS probes; default true when backends exist */
+    uint32_t interval_ms;  /* default 1000; >= 50 */
+    uint32_t timeout_ms;   /* default 500; < interval? no: any >= 10 */
+    uint32_t down_after;   /* consecutive failures to go down, default 3 */
+    uint32_t up_after;     /* consecutive successes to come up, default 2 */
+    uint32_t jitter_pct;   /* 0..50, default 10 */
+    int ncodes;            /* 0: any final response (>= 200) counts as alive */
+    uint16_t codes[16];    /* else only these codes */
+};
+
+struct cfg {
+    int nlisten;
+    char listen[CFG_MAX_LISTEN][CFG_STR];    /* "IP:PORT" */
+    char advertise[CFG_MAX_LISTEN][CFG_STR]; /* "" = the listen address */
+    int naliases;
+    char aliases[CFG_MAX_ALIASES][CFG_STR];
+    int workers;        /* 0: the CPUs the process may use */
+    char io[8];         /* "auto", "uring", "mmsg" */
+    uint32_t max_msg;   /* 1024..65535, default 16384 */
+    uint32_t table_size; /* Maglev slots, prime, default 65537 */
+    uint32_t retry_after; /* seconds in 503s, default 5 */
+    bool record_route;  /* insert Record-Route on dialog-creating requests */
+    bool path;          /* insert Path on REGISTER with Supported: path */
+    enum cfg_key key_register; /* default CFG_KEY_TO_AOR */
+    enum cfg_key key_other;    /* default CFG_KEY_CALL_ID */
+    char key_header_register[64];
+    char key_header_other[64];
+    int npools;
+    struct cfg_pool pools[CFG_MAX_POOLS]; /* pools[0] is "default": --backend flags land there */
+    int nrules;
+    struct cfg_rule rules[CFG_MAX_RULES];
+    struct cfg_health health;
+};
+
+/* Fills c with the built-in defaults (an empty "default" pool, no listen
+ * address yet: cfg_validate adds 127.0.0.1:5060 when none is given). */
+void cfg_defaults(struct cfg *c);
+
+/*
+ * Reads a YAML file into c, on top of what c holds. Unknown keys, wrong
+ * types and out-of-range values are errors: -1 with "FILE:LINE: message"
+ * in err. 0 on success.
+ */
+int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
+
+/*
+ * Applies VIADUCT_* variables from envp (NULL-terminated "NAME=value"
+ * strings, e.g. environ) on top of c: VIADUCT_LISTEN (comma list),
+ * VIADUCT_ADVERTISE, VIADUCT_ALIASES, VIADUCT_BACKENDS (comma list of
+ * ADDR:PORT into the default pool, replacing it), VIADUCT_WORKERS,
+ * VIADUCT_IO, VIADUCT_MAX_MSG, VIADUCT_TABLE_SIZE, VIADUCT_RECORD_ROUTE,
+ * VIADUCT_PATH, VIADUCT_HEALTH_INTERVAL_MS, VIADUCT_HEALTH_TIMEOUT_MS, ...
+ * (cfg.c lists them all). An unknown VIADUCT_ name is an error too.
+ * 0, or -1 with "VIADUCT_X: message" in err.
+ */
+int cfg_apply_env(struct cfg *c, char *const *envp, char *err, size_t errlen);
+
+/* Cross-field checks after every layer is applied: at least one backend
+ * somewhere, rule pools exist, backend names unique per pool, addresses
+ * parse, table_size prime and >= the largest pool. 0 or -1 with err. */
+int cfg_validate(struct cfg *c, char *err, size_t errlen);
+
+/* Writes the effective configuration as YAML that cfg_load_file accepts. */
+void cfg_print(FILE *f, const struct cfg *c);
+
+/* Adds a backend ("IP:PORT") to the default pool (the --backend flag). 0/-1. */
+int cfg_add_backend(struct cfg *c, const char *address, char *err, size_t errlen);
+
+/* Releases what cfg_load_file and cfg_add_backend allocated. */
+void cfg_free(struct cfg *c);
+
+#endif
