@@ -27,6 +27,8 @@
 /* How long a send waits for room in a full socket send buffer, once per
  * flush, before its datagrams are reported as -EAGAIN. */
 #define MM_SEND_WAIT_MS 10
+/* In sidx: this message is the tx's copy to dst2. */
+#define MM_DST2 0x80000000u
 
 struct mm {
     const struct net_engine_cfg *cfg;
@@ -36,8 +38,8 @@ struct mm {
     struct iovec *riov;           /* [batch] */
     struct mmsghdr *rmsg;         /* [batch] */
     struct net_tx *tx;            /* [batch] */
-    struct mmsghdr *smsg;         /* [batch]: the replies of one sending socket */
-    unsigned *sidx;               /* [batch]: which tx each smsg is */
+    struct mmsghdr *smsg;         /* [2 * batch]: the replies of one sending socket */
+    unsigned *sidx;               /* [2 * batch]: which tx each smsg is, | MM_DST2 */
     struct net_tx errtx;          /* for error-queue reports */
 };
 
@@ -65,8 +67,8 @@ static struct mm *mm_new(const struct net_engine_cfg *cfg)
     m->riov = calloc(b, sizeof(*m->riov));
     m->rmsg = calloc(b, sizeof(*m->rmsg));
     m->tx = calloc(b, sizeof(*m->tx));
-    m->smsg = calloc(b, sizeof(*m->smsg));
-    m->sidx = calloc(b, sizeof(*m->sidx));
+    m->smsg = calloc(2 * (size_t)b, sizeof(*m->smsg)); /* each reply may go to dst2 too */
+    m->sidx = calloc(2 * (size_t)b, sizeof(*m->sidx));
     if (!m->bufs || !m->src || !m->riov || !m->rmsg || !m->tx || !m->smsg || !m->sidx) {
         mm_free(m);
         return NULL;
@@ -108,7 +110,16 @@ static void mm_send(struct mm *m, int sock, unsigned k)
             if (poll(&p, 1, MM_SEND_WAIT_MS) > 0)
                 continue;
         }
-        net_send_error(cfg, &m->tx[m->sidx[i]], -err);
+        const struct net_tx *tx = &m->tx[m->sidx[i] & ~MM_DST2];
+        if (m->sidx[i] & MM_DST2) {
+            /* report the address that failed */
+            m->errtx.niov = 0;
+            m->errtx.sock = tx->sock;
+            m->errtx.dst = tx->dst2;
+            m->errtx.dstlen = tx->dst2len;
+            tx = &m->errtx;
+        }
+        net_send_error(cfg, tx, -err);
         i++;
     }
 }
@@ -146,6 +157,12 @@ static void mm_flush(struct mm *m, unsigned n)
                 .msg_iovlen = (size_t)tx->niov,
             };
             m->sidx[k++] = i;
+            if (tx->dst2len > 0 && tx->dst2len <= sizeof(tx->dst2)) {
+                m->smsg[k].msg_hdr = m->smsg[k - 1].msg_hdr;
+                m->smsg[k].msg_hdr.msg_name = &tx->dst2;
+                m->smsg[k].msg_hdr.msg_namelen = tx->dst2len;
+                m->sidx[k++] = i | MM_DST2;
+            }
         }
         mm_send(m, s, k);
     }
@@ -181,6 +198,7 @@ static void mm_recv(struct mm *m, int sock)
                 .sock = sock,
             };
             m->tx[i].niov = 0;
+            m->tx[i].dst2len = 0;
             cfg->handler(cfg->ctx, &rx, &m->tx[i]);
         }
         mm_flush(m, (unsigned)n);

@@ -44,13 +44,18 @@ struct net_rx {
     int sock; /* index into net_engine_cfg.fds of the receiving socket */
 };
 
-/* What to send in reply to one datagram. The engine clears niov before each
- * handler call; niov == 0 sends nothing. */
+/* What to send in reply to one datagram. The engine clears niov and dst2len
+ * before each handler call; niov == 0 sends nothing. With dst2len > 0 the
+ * same bytes also go to dst2 from the same socket (a CANCEL whose INVITE may
+ * be at either of two backends), and the buffer is held until both sends
+ * complete; a failure of that second send is reported with dst = dst2. */
 struct net_tx {
     int niov;
     int sock; /* index into net_engine_cfg.fds to send from */
     socklen_t dstlen;
+    socklen_t dst2len;
     struct sockaddr_storage dst;
+    struct sockaddr_storage dst2;
     struct iovec iov[NET_MAX_IOV]; /* may point into rx->buf and scratch */
     char scratch[NET_SCRATCH];
 };
@@ -66,14 +71,14 @@ typedef void (*net_send_error_fn)(void *ctx, const struct net_tx *tx, int err);
 typedef void (*net_event_fn)(void *ctx, int event);
 
 enum net_event {
-    NET_EV_RX_ENOBUFS,  /* io_uring ran out of provided buffers (datagrams may drop) */
-    NET_EV_RX_ERROR,    /* a receive completed with another error */
-    NET_EV_TX_DROPPED,  /* no submission slot: a reply could not be queued */
+    NET_EV_RX_ENOBUFS, /* io_uring ran out of provided buffers (datagrams may drop) */
+    NET_EV_RX_ERROR,   /* a receive completed with another error */
+    NET_EV_TX_DROPPED, /* no submission slot: a reply could not be queued */
 };
 
 struct net_engine_cfg {
-    const int *fds; /* bound, non-blocking UDP sockets; the caller closes them */
-    int nfds;       /* 1..NET_MAX_SOCKS */
+    const int *fds;    /* bound, non-blocking UDP sockets; the caller closes them */
+    int nfds;          /* 1..NET_MAX_SOCKS */
     unsigned buf_size; /* largest datagram accepted whole; larger ones arrive truncated */
     unsigned nbufs;    /* receive buffers, a power of two (io_uring buffer rings need it),
                         * batch..32768; else the engines return -EINVAL */

@@ -15,7 +15,8 @@
  *      handler for the duration of the call;
  *   3. if the handler filled tx, the sendmsg owns it (smsg[bid] points at
  *      tx[bid], whose iovecs point into the buffer and tx->scratch) until that
- *      send's CQE; otherwise it goes back at once;
+ *      send's CQE (both sends' CQEs when tx->dst2 is set: npend[bid] counts
+ *      them); otherwise it goes back at once;
  *   4. it goes back with io_uring_buf_ring_add, and the kernel sees it at the
  *      io_uring_buf_ring_advance after the CQE batch.
  * held counts buffers in stages 2-4. The ring memory is unmapped only after
@@ -44,6 +45,7 @@ enum ring_op {
     RING_OP_RECV = 1, /* idx = socket: the multishot recvmsg */
     RING_OP_ERRQ,     /* idx = socket: multishot poll for POLLERR */
     RING_OP_SEND,     /* idx = buffer id */
+    RING_OP_SEND2,    /* idx = buffer id: the same bytes to tx->dst2 */
     RING_OP_CANCEL,   /* the cancel-all at stop */
     RING_OP_COUNT
 };
@@ -75,6 +77,8 @@ struct ring {
     struct msghdr rmsg;         /* layout of every receive: name room, no control */
     struct net_tx *tx;          /* [nbufs] */
     struct msghdr *smsg;        /* [nbufs] */
+    struct msghdr *smsg2;       /* [nbufs]: the copy to dst2 */
+    uint8_t *npend;             /* [nbufs]: sends in flight from each buffer */
     struct io_uring_cqe **cqes; /* [batch] */
     unsigned nput;              /* buffers added since the last advance */
     unsigned held;              /* buffers not in the kernel's hands */
@@ -184,6 +188,23 @@ static void ring_send(struct ring *r, unsigned bid)
     sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, ring_ud_pack(RING_OP_SEND, bid));
     r->nsend++;
+    r->npend[bid] = 1;
+    if (tx->dst2len == 0 || tx->dst2len > sizeof(tx->dst2))
+        return;
+    struct io_uring_sqe *sqe2 = ring_sqe(r);
+    if (sqe2 == NULL) {
+        net_event(cfg, NET_EV_TX_DROPPED);
+        return;
+    }
+    struct msghdr *mh2 = &r->smsg2[bid];
+    *mh2 = *mh;
+    mh2->msg_name = &tx->dst2;
+    mh2->msg_namelen = tx->dst2len;
+    io_uring_prep_sendmsg(sqe2, tx->sock, mh2, 0);
+    sqe2->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe2, ring_ud_pack(RING_OP_SEND2, bid));
+    r->nsend++;
+    r->npend[bid] = 2;
 }
 
 static void ring_on_recv(struct ring *r, const struct io_uring_cqe *cqe, unsigned sock)
@@ -227,6 +248,7 @@ static void ring_on_recv(struct ring *r, const struct io_uring_cqe *cqe, unsigne
     };
     struct net_tx *tx = &r->tx[bid];
     tx->niov = 0;
+    tx->dst2len = 0;
     cfg->handler(cfg->ctx, &rx, tx);
     if (tx->niov == 0)
         ring_buf_put(r, bid);
@@ -241,7 +263,25 @@ static void ring_on_send(struct ring *r, const struct io_uring_cqe *cqe, unsigne
     r->nsend--;
     if (cqe->res < 0 && !(r->stopping && cqe->res == -ECANCELED))
         net_send_error(r->cfg, &r->tx[bid], cqe->res);
-    ring_buf_put(r, bid);
+    if (--r->npend[bid] == 0)
+        ring_buf_put(r, bid);
+}
+
+static void ring_on_send2(struct ring *r, const struct io_uring_cqe *cqe, unsigned bid)
+{
+    if (bid >= r->cfg->nbufs)
+        return;
+    r->nsend--;
+    if (cqe->res < 0 && !(r->stopping && cqe->res == -ECANCELED)) {
+        const struct net_tx *tx = &r->tx[bid];
+        r->errtx.niov = 0; /* report the address that failed */
+        r->errtx.sock = tx->sock;
+        r->errtx.dst = tx->dst2;
+        r->errtx.dstlen = tx->dst2len;
+        net_send_error(r->cfg, &r->errtx, cqe->res);
+    }
+    if (--r->npend[bid] == 0)
+        ring_buf_put(r, bid);
 }
 
 static void ring_on_errq(struct ring *r, const struct io_uring_cqe *cqe, unsigned sock)
@@ -261,9 +301,8 @@ typedef void ring_cqe_fn(struct ring *r, const struct io_uring_cqe *cqe, unsigne
 
 /* One handler per op; each checks cqe->res < 0 first. */
 static ring_cqe_fn *const ring_handlers[RING_OP_COUNT] = {
-    [RING_OP_RECV] = ring_on_recv,
-    [RING_OP_ERRQ] = ring_on_errq,
-    [RING_OP_SEND] = ring_on_send,
+    [RING_OP_RECV] = ring_on_recv,     [RING_OP_ERRQ] = ring_on_errq,
+    [RING_OP_SEND] = ring_on_send,     [RING_OP_SEND2] = ring_on_send2,
     [RING_OP_CANCEL] = ring_on_cancel,
 };
 
@@ -333,8 +372,10 @@ static const unsigned ring_flag_sets[] = {
 static int ring_queue_init(struct ring *r)
 {
     const struct net_engine_cfg *cfg = r->cfg;
-    unsigned sq = cfg->batch + 2 * (unsigned)cfg->nfds + 1; /* replies, re-arms, cancel */
-    unsigned cq = 2 * cfg->nbufs + 4 * (unsigned)cfg->nfds; /* a recv and a send per buffer */
+    /* replies (two when dst2 is set), re-arms, cancel */
+    unsigned sq = 2 * cfg->batch + 2 * (unsigned)cfg->nfds + 1;
+    /* a recv and up to two sends per buffer */
+    unsigned cq = 3 * cfg->nbufs + 4 * (unsigned)cfg->nfds;
     int ret = -EINVAL;
 
     sq = sq < RING_SQ_MAX ? sq : RING_SQ_MAX;
@@ -394,8 +435,10 @@ static int ring_setup(struct ring *r, const struct net_engine_cfg *cfg)
     r->rmsg.msg_namelen = sizeof(struct sockaddr_storage);
     r->tx = calloc(cfg->nbufs, sizeof(*r->tx));
     r->smsg = calloc(cfg->nbufs, sizeof(*r->smsg));
+    r->smsg2 = calloc(cfg->nbufs, sizeof(*r->smsg2));
+    r->npend = calloc(cfg->nbufs, sizeof(*r->npend));
     r->cqes = calloc(cfg->batch, sizeof(*r->cqes));
-    if (r->tx == NULL || r->smsg == NULL || r->cqes == NULL)
+    if (r->tx == NULL || r->smsg == NULL || r->smsg2 == NULL || r->npend == NULL || r->cqes == NULL)
         return -ENOMEM;
 
     int ret = ring_queue_init(r);
@@ -428,6 +471,8 @@ static void ring_teardown(struct ring *r)
         munmap(r->br, r->br_len);
     free(r->tx);
     free(r->smsg);
+    free(r->smsg2);
+    free(r->npend);
     free(r->cqes);
 }
 

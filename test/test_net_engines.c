@@ -56,6 +56,9 @@ struct harness {
     int rcvbuf; /* of the engine sockets */
 
     atomic_bool reply_fixed; /* reply to fixed_dst instead of the source */
+    atomic_bool also_dst2;   /* and send the same reply to dst2 */
+    struct sockaddr_storage dst2;
+    socklen_t dst2_len;
     struct sockaddr_storage fixed_dst;
     socklen_t fixed_len;
 
@@ -98,6 +101,10 @@ static void h_handler(void *ctx, const struct net_rx *rx, struct net_tx *tx)
         tx->dstlen = rx->srclen;
     }
     tx->sock = rx->sock;
+    if (atomic_load(&h->also_dst2)) {
+        memcpy(&tx->dst2, &h->dst2, h->dst2_len);
+        tx->dst2len = h->dst2_len;
+    }
 }
 
 static void h_send_error(void *ctx, const struct net_tx *tx, int err)
@@ -468,6 +475,39 @@ static void test_reply_to_closed_port_reports_connection_refused(void **state)
     h_stop(h);
 }
 
+/* A reply with dst2 set reaches both addresses, byte-exact, and the buffer
+ * outlives both sends (under ASan a reuse before the second send completes
+ * would corrupt what the second receiver gets). */
+static void test_reply_with_dst2_reaches_both_addresses(void **state)
+{
+    struct harness *h = *state;
+    struct sockaddr_storage me, other, from;
+    char buf[2048];
+    unsigned got_me = 0, got_other = 0;
+
+    int c = open_bound("127.0.0.1:0", &me);
+    int d = open_bound("127.0.0.1:0", &other);
+    memcpy(&h->dst2, &other, sizeof(other));
+    h->dst2_len = sa_len(&other);
+    atomic_store(&h->also_dst2, true);
+    h_start(h, "127.0.0.1", 1);
+    for (unsigned seq = 0; seq < 200; seq += 20) {
+        for (unsigned i = seq; i < seq + 20; i++)
+            client_send(c, &h->addr[0], buf, fill_payload(buf, i, payload_len(i)));
+        for (unsigned i = seq; i < seq + 20; i++) {
+            if (check_reply(buf, client_recv(c, buf, sizeof(buf), RECV_WAIT_MS, &from)) < MAX_SEQ)
+                got_me++;
+            if (check_reply(buf, client_recv(d, buf, sizeof(buf), RECV_WAIT_MS, &from)) < MAX_SEQ)
+                got_other++;
+        }
+    }
+    close(c);
+    close(d);
+    h_stop(h);
+    assert_int_equal(got_me, 200);
+    assert_int_equal(got_other, 200);
+}
+
 /* IP_RECVERR queues one entry per ICMP error on the socket's error queue,
  * charged to its receive buffer: unless the engine drains it, a few dozen
  * refused replies fill a small buffer and every later datagram is dropped. */
@@ -548,6 +588,8 @@ static void test_bad_config_is_refused_before_starting(void **state)
             cmocka_unit_test_prestate_setup_teardown(                                              \
                 test_many_refused_replies_do_not_fill_the_receive_buffer, h_setup, h_teardown,     \
                 (void *)&(eng)),                                                                   \
+            cmocka_unit_test_prestate_setup_teardown(test_reply_with_dst2_reaches_both_addresses,  \
+                                                     h_setup, h_teardown, (void *)&(eng)),         \
             cmocka_unit_test_prestate_setup_teardown(test_bad_config_is_refused_before_starting,   \
                                                      h_setup, h_teardown, (void *)&(eng)),         \
     }
