@@ -1,0 +1,527 @@
+"""sipnet.py - shared helpers for viaduct's integration tests (Python 3 stdlib only).
+
+Every test file that imports this runs inside the private network namespace
+test/integ/run.sh sets up; nothing here creates or leaves one.
+
+Processes
+  vd = start_viaduct(bin, ["--listen", "127.0.0.1:5060", "--backend", ...])
+        starts the binary, waits (<= 10 s) for its "viaduct ...: N worker" line,
+        raises StartError(stderr) if it exits or never says it.
+  vd.pid, vd.alive()
+  vd.counters()            SIGUSR1, then {name: int} from the block it prints
+  vd.wait_counter(name, at_least, timeout=1.5) -> last value seen
+  vd.stderr_text()         everything read from its stderr so far
+  vd.stop(timeout=5)       SIGTERM by pid, wait -> (exit code, stderr text);
+                           vd.stop_seconds is how long the exit took; SIGKILL
+                           (by pid) only if it did not exit in time (code None)
+  sanitizer_report(text)   the first sanitizer line in a stderr text, or None
+  port_free(ip, port)      True if a plain UDP socket (no SO_REUSEPORT) can bind there now
+  wait_port_free(ip, port, timeout=2) -> True once it can (an exited io_uring process may
+                           hold its sockets for some ms; a new viaduct would share the port
+                           with them through SO_REUSEPORT and lose what they get)
+
+UDP
+  ep = Endpoint("127.0.0.1", 7000)      ("::1" etc. for IPv6); ep.addr = (ip, port)
+  ep.send(data, addr); ep.recv(timeout=0.5) -> (bytes, (ip, port)) or None
+  ep.drain(); ep.close()
+  recv_any([ep1, ep2], timeout) -> (ep, bytes, (ip, port)) or None
+  hostport(ip, port) -> "1.2.3.4:5" or "[::1]:5"
+
+SIP (all text is latin-1, so bytes round-trip exactly)
+  request(method, ruri, vias, headers=(), body=b"", version="SIP/2.0",
+          content_length=True) -> bytes
+  response(code, reason, vias, headers=(), body=b"") -> bytes
+        vias: list of Via values, one "Via: " line each ("a, b" shares a line);
+        headers: (name, value) pairs or whole raw lines (str, no CRLF).
+        Content-Length is appended last unless content_length=False.
+  dialog(method, call_id, cseq=1, from_tag="ft1", to_tag=None, max_forwards=70,
+         to_uri="sip:bob@example.com", from_uri="sip:alice@example.com")
+        -> the usual From/To/Call-ID/CSeq/Max-Forwards pairs (max_forwards=None omits it)
+  m = parse(bytes) -> Msg  (raises ValueError if there is no start line)
+        m.raw, m.start, m.is_request, m.method, m.ruri, m.version, m.status, m.reason,
+        m.body (bytes), m.headers [(name, value unfolded)], m.lines [raw line str]
+        m.get(name) first value or None; m.get_all(name) values in order;
+        m.items(name) comma elements over all lines; m.raw_lines(name);
+        names are case-insensitive and compact forms match (v = Via, i = Call-ID ...)
+  split_list(value) -> elements (commas inside quotes / <> kept)
+  v = parse_via(value) -> Via: v.transport, v.host (no brackets), v.port (or None),
+        v.params {lower name: value or None}, v.branch, v.raw
+  header_param(value, name) -> value of ";name=" after a name-addr (e.g. To tag) or None
+
+STUN (RFC 5389)
+  data, txid = stun_binding_request()
+  s = stun_parse(data) -> {"type", "length", "cookie", "txid", "attrs": [(type, value)]} or None
+  stun_xor_mapped(value, txid) -> (ip, port)
+
+Namespace
+  netns_problem() -> None inside a private network namespace (only lo exists), else why not;
+                     a test file that starts viaduct refuses to run when it says something
+
+Reporting
+  t = Tally(); t.run(name, fn, *args)   prints "ok name" or "FAIL name: why"
+  check(cond, why) raises Failure(why); t.finish() prints "N passed, M failed", returns 0/1
+  args = parse_args()                   --bin PATH (required)
+"""
+
+import argparse
+import os
+import random
+import re
+import select
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+import traceback
+
+# ---------------------------------------------------------------- processes
+
+START_RE = re.compile(r"^viaduct \S+: \d+ worker")
+COUNTER_RE = re.compile(r"^([a-z][a-z0-9_]*) (\d+)$")
+SANITIZER_RE = re.compile(
+    r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
+    r"UndefinedBehaviorSanitizer|ThreadSanitizer|AddressSanitizer:DEADLYSIGNAL)")
+
+
+class StartError(Exception):
+    pass
+
+
+def sanitizer_report(text):
+    for line in text.splitlines():
+        if SANITIZER_RE.search(line):
+            return line.strip()
+    return None
+
+
+class Viaduct:
+    def __init__(self, binary, args, ready_timeout=10.0):
+        self.argv = [binary] + list(args)
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.pid = self.proc.pid
+        self.stop_seconds = None
+        self._lines = []
+        self._cond = threading.Condition()
+        self._eof = False
+        self._last_counter = None  # last name of a counter block, learnt once
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + ready_timeout
+        with self._cond:
+            while True:
+                if any(START_RE.match(l) for l in self._lines):
+                    return
+                left = deadline - time.monotonic()
+                if self._eof or left <= 0:
+                    break
+                self._cond.wait(min(left, 0.1))
+        code, err = self.stop(timeout=2)
+        raise StartError("viaduct did not start (exit %s): %s" % (code, err.strip()))
+
+    def _read(self):
+        for raw in iter(self.proc.stderr.readline, b""):
+            with self._cond:
+                self._lines.append(raw.decode("latin-1").rstrip("\r\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stderr_text(self):
+        with self._cond:
+            return "\n".join(self._lines)
+
+    def counters(self, timeout=2.0):
+        """Sends SIGUSR1 and returns the counters it prints ({} if none came)."""
+        with self._cond:
+            n0 = len(self._lines)
+        os.kill(self.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        got, last_change = {}, None
+        with self._cond:
+            while True:
+                got, names = {}, []
+                for l in self._lines[n0:]:
+                    m = COUNTER_RE.match(l)
+                    if m:
+                        got[m.group(1)] = int(m.group(2))
+                        names.append(m.group(1))
+                if self._last_counter is not None and self._last_counter in got:
+                    return got
+                now = time.monotonic()
+                if names:
+                    # first block: it is complete once stderr stays quiet
+                    if last_change is None or len(names) != last_change[0]:
+                        last_change = (len(names), now)
+                    elif now - last_change[1] >= 0.15:
+                        self._last_counter = names[-1]
+                        return got
+                if now >= deadline or self._eof:
+                    return got
+                self._cond.wait(0.03)
+
+    def wait_counter(self, name, at_least, timeout=1.5):
+        deadline = time.monotonic() + timeout
+        v = None
+        while True:
+            v = self.counters().get(name)
+            if v is not None and v >= at_least:
+                return v
+            if time.monotonic() >= deadline:
+                return v
+            time.sleep(0.03)
+
+    def stop(self, timeout=5.0):
+        t0 = time.monotonic()
+        code = self.proc.poll()
+        if code is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                code = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait(5)
+                code = None
+        self.stop_seconds = time.monotonic() - t0
+        self._reader.join(2)
+        return code, self.stderr_text()
+
+
+def start_viaduct(binary, args, ready_timeout=10.0):
+    return Viaduct(binary, args, ready_timeout)
+
+
+def port_free(ip, port):
+    s = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind((ip, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def wait_port_free(ip, port, timeout=2.0):
+    deadline = time.monotonic() + timeout
+    while not port_free(ip, port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+# ---------------------------------------------------------------- UDP
+
+
+def hostport(ip, port):
+    return "[%s]:%d" % (ip, port) if ":" in ip else "%s:%d" % (ip, port)
+
+
+class Endpoint:
+    def __init__(self, ip, port):
+        fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        self.sock.bind((ip, port))
+        self.addr = (ip, port)
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def send(self, data, addr):
+        self.sock.sendto(data, addr)
+
+    def recv(self, timeout=0.5):
+        r, _, _ = select.select([self.sock], [], [], timeout)
+        if not r:
+            return None
+        data, a = self.sock.recvfrom(65535)
+        return data, (a[0], a[1])
+
+    def drain(self):
+        n = 0
+        while n < 10000 and self.recv(0) is not None:
+            n += 1
+        return n
+
+    def close(self):
+        self.sock.close()
+
+
+def recv_any(endpoints, timeout=0.5):
+    r, _, _ = select.select(endpoints, [], [], timeout)
+    if not r:
+        return None
+    ep = r[0]
+    data, a = ep.sock.recvfrom(65535)
+    return ep, data, (a[0], a[1])
+
+# ---------------------------------------------------------------- SIP build
+
+
+def _enc(s):
+    return s if isinstance(s, bytes) else s.encode("latin-1")
+
+
+def _head_lines(vias, headers):
+    out = ["Via: %s" % v for v in vias]
+    for h in headers:
+        out.append(h if isinstance(h, str) else "%s: %s" % h)
+    return out
+
+
+def request(method, ruri, vias, headers=(), body=b"", version="SIP/2.0",
+            content_length=True):
+    lines = ["%s %s %s" % (method, ruri, version)] + _head_lines(vias, headers)
+    body = _enc(body)
+    if content_length:
+        lines.append("Content-Length: %d" % len(body))
+    return _enc("\r\n".join(lines) + "\r\n\r\n") + body
+
+
+def response(code, reason, vias, headers=(), body=b"", content_length=True):
+    lines = ["SIP/2.0 %d %s" % (code, reason)] + _head_lines(vias, headers)
+    body = _enc(body)
+    if content_length:
+        lines.append("Content-Length: %d" % len(body))
+    return _enc("\r\n".join(lines) + "\r\n\r\n") + body
+
+
+def dialog(method, call_id, cseq=1, from_tag="ft1", to_tag=None, max_forwards=70,
+           to_uri="sip:bob@example.com", from_uri="sip:alice@example.com"):
+    h = []
+    if max_forwards is not None:
+        h.append(("Max-Forwards", str(max_forwards)))
+    h.append(("From", "<%s>;tag=%s" % (from_uri, from_tag)))
+    h.append(("To", "<%s>" % to_uri + (";tag=%s" % to_tag if to_tag else "")))
+    h.append(("Call-ID", call_id))
+    h.append(("CSeq", "%d %s" % (cseq, method)))
+    return h
+
+# ---------------------------------------------------------------- SIP parse
+
+
+COMPACT = {"v": "via", "i": "call-id", "f": "from", "t": "to", "m": "contact",
+           "l": "content-length", "c": "content-type", "k": "supported", "s": "subject",
+           "e": "content-encoding", "o": "event", "r": "refer-to", "u": "allow-events"}
+
+
+def canonical(name):
+    n = name.strip().lower()
+    return COMPACT.get(n, n)
+
+
+class Msg:
+    def get(self, name):
+        v = self.get_all(name)
+        return v[0] if v else None
+
+    def get_all(self, name):
+        c = canonical(name)
+        return [v for n, v in self.headers if canonical(n) == c]
+
+    def raw_lines(self, name):
+        c = canonical(name)
+        return [l for (n, _), l in zip(self.headers, self.lines) if canonical(n) == c]
+
+    def items(self, name):
+        out = []
+        for v in self.get_all(name):
+            out.extend(split_list(v))
+        return out
+
+
+def parse(data):
+    text = data.decode("latin-1")
+    i = text.find("\r\n\r\n")
+    if i >= 0:
+        head, body = text[:i], data[i + 4:]
+    else:
+        j = text.find("\n\n")
+        head, body = (text[:j], data[j + 2:]) if j >= 0 else (text, b"")
+    rows = re.split(r"\r?\n", head)
+    if not rows or not rows[0]:
+        raise ValueError("no start line")
+    m = Msg()
+    m.raw, m.body, m.start = data, body, rows[0]
+    parts = m.start.split(" ", 2)
+    m.is_request = not m.start.upper().startswith("SIP/")
+    m.method = m.ruri = m.status = m.reason = None
+    if m.is_request:
+        if len(parts) != 3:
+            raise ValueError("bad request line %r" % m.start)
+        m.method, m.ruri, m.version = parts
+    else:
+        m.version = parts[0]
+        m.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        m.reason = parts[2] if len(parts) > 2 else ""
+    m.headers, m.lines = [], []
+    sep = "\r\n" if "\r\n" in head else "\n"
+    for row in rows[1:]:
+        if row[:1] in (" ", "\t") and m.lines:
+            m.lines[-1] += sep + row
+            n, v = m.headers[-1]
+            m.headers[-1] = (n, (v + " " + row.strip()).strip())
+            continue
+        n, _, v = row.partition(":")
+        m.headers.append((n.strip(), v.strip()))
+        m.lines.append(row)
+    return m
+
+
+def split_list(value):
+    out, cur, q, ang, esc = [], "", False, False, False
+    for ch in value:
+        if esc:
+            esc = False
+        elif q and ch == "\\":
+            esc = True
+        elif ch == '"':
+            q = not q
+        elif not q and ch == "<":
+            ang = True
+        elif not q and ch == ">":
+            ang = False
+        elif ch == "," and not q and not ang:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+class Via:
+    pass
+
+
+def parse_via(value):
+    v = Via()
+    v.raw = value
+    proto, _, rest = value.strip().partition(" ")
+    v.transport = proto.split("/")[-1].strip()
+    rest = rest.strip()
+    hp, _, params = rest.partition(";")
+    hp = hp.strip()
+    if hp.startswith("["):
+        close = hp.find("]")
+        v.host = hp[1:close]
+        port = hp[close + 1:].lstrip(":").strip()
+    else:
+        v.host, _, port = hp.partition(":")
+        v.host = v.host.strip()
+    v.port = int(port) if port.strip().isdigit() else None
+    v.params = {}
+    for p in params.split(";") if params else []:
+        n, eq, val = p.partition("=")
+        v.params[n.strip().lower()] = val.strip() if eq else None
+    v.branch = v.params.get("branch")
+    return v
+
+
+def header_param(value, name):
+    i = value.rfind(">")
+    tail = value[i + 1:] if i >= 0 else value
+    for p in tail.split(";")[1:]:
+        n, eq, val = p.partition("=")
+        if n.strip().lower() == name.lower():
+            return val.strip() if eq else ""
+    return None
+
+# ---------------------------------------------------------------- STUN
+
+
+STUN_COOKIE = 0x2112A442
+
+
+def stun_binding_request(txid=None):
+    txid = txid if txid is not None else bytes(random.getrandbits(8) for _ in range(12))
+    return struct.pack("!HHI", 0x0001, 0, STUN_COOKIE) + txid, txid
+
+
+def stun_parse(data):
+    if len(data) < 20:
+        return None
+    t, length, cookie = struct.unpack("!HHI", data[:8])
+    s = {"type": t, "length": length, "cookie": cookie, "txid": data[8:20], "attrs": []}
+    p = 20
+    while p + 4 <= len(data):
+        at, al = struct.unpack("!HH", data[p:p + 4])
+        s["attrs"].append((at, data[p + 4:p + 4 + al]))
+        p += 4 + al + (-al % 4)
+    return s
+
+
+def stun_xor_mapped(value, txid):
+    fam = value[1]
+    port = struct.unpack("!H", value[2:4])[0] ^ (STUN_COOKIE >> 16)
+    key = struct.pack("!I", STUN_COOKIE) + txid
+    if fam == 1:
+        ip = bytes(a ^ b for a, b in zip(value[4:8], key[:4]))
+        return socket.inet_ntop(socket.AF_INET, ip), port
+    ip = bytes(a ^ b for a, b in zip(value[4:20], key))
+    return socket.inet_ntop(socket.AF_INET6, ip), port
+
+# ---------------------------------------------------------------- namespace
+
+
+def netns_problem():
+    names = sorted(n for _, n in socket.if_nameindex())
+    if names != ["lo"]:
+        return ("not in a private network namespace (interfaces: %s): run it through "
+                "test/integ/run.sh" % ", ".join(names))
+    return None
+
+# ---------------------------------------------------------------- reporting
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, why):
+    if not cond:
+        raise Failure(why)
+
+
+class Tally:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def run(self, name, fn, *args):
+        try:
+            fn(*args)
+        except AssertionError as e:
+            self.failed += 1
+            print("FAIL %s: %s" % (name, e), flush=True)
+            return False
+        except Exception as e:  # a crash in the test is a failure too, with where
+            self.failed += 1
+            tb = traceback.extract_tb(e.__traceback__)[-1]
+            print("FAIL %s: %s: %s (line %d)" % (name, type(e).__name__, e, tb.lineno),
+                  flush=True)
+            return False
+        self.passed += 1
+        print("ok %s" % name, flush=True)
+        return True
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
+        return 1 if self.failed else 0
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True, help="the viaduct binary")
+    return ap.parse_args(argv)
