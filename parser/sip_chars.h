@@ -11,6 +11,14 @@
 
 #include "parser/sip.h"
 
+/* The vector fast paths (G8): SSE2 is the x86-64 baseline, so no runtime
+ * dispatch is needed. -DSIP_SCALAR builds the scalar reference loops alone;
+ * the unit tests run against both builds. */
+#if defined(__SSE2__) && !defined(SIP_SCALAR)
+#define SIP_SIMD 1
+#include <emmintrin.h>
+#endif
+
 enum {
     SIP_C_TOKEN = 1 << 0, /* RFC 3261 token */
     SIP_C_WS = 1 << 1,    /* SP HTAB CR LF: inside a value CR/LF only occur in folds */
@@ -74,6 +82,72 @@ static inline const char *sip_scan_quoted(const char *p, const char *end)
     }
     return NULL;
 }
+
+/*
+ * Short fixed-length compares with one or two loads instead of a byte loop.
+ * memcpy into an integer (G9: never *(uint64_t *)p, which breaks alignment
+ * and aliasing rules); both sides are loaded the same way, so byte order
+ * cancels out, and a literal's load folds to a constant at -O2.
+ * n is 2..16 and a compile-time constant at every call; [p, p + n) must be
+ * readable. Lengths between the load sizes use two overlapping loads.
+ */
+static inline uint64_t sip_ld8(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t sip_ld4(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint16_t sip_ld2(const char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+/* [p, p + n) == lit[0, n), exactly. Both halves are tested with one
+ * branch: (a ^ A) | (b ^ B) is zero only if both match. */
+static inline bool sip_eq_lit(const char *p, const char *lit, size_t n)
+{
+    if (n >= 8)
+        return ((sip_ld8(p) ^ sip_ld8(lit)) | (sip_ld8(p + n - 8) ^ sip_ld8(lit + n - 8))) == 0;
+    if (n >= 4)
+        return ((sip_ld4(p) ^ sip_ld4(lit)) | (sip_ld4(p + n - 4) ^ sip_ld4(lit + n - 4))) == 0;
+    return ((sip_ld2(p) ^ sip_ld2(lit)) | (sip_ld2(p + n - 2) ^ sip_ld2(lit + n - 2))) == 0;
+}
+
+/*
+ * [p, p + n) equals lit ASCII-case-insensitively, where lit is lower case
+ * letters, digits and "-./" only (each has bit 0x20 set, so | 0x20 leaves it
+ * alone). | 0x20 folds A-Z onto a-z; the only other bytes it maps onto such a
+ * literal's bytes are control bytes (0x0D -> '-', 0x10 -> '0'), so the
+ * compare is exact when [p, p + n) holds no byte below 0x20: callers pass
+ * tokens or class-checked names.
+ */
+static inline bool sip_eq_lit_fold(const char *p, const char *lit, size_t n)
+{
+    const uint64_t f8 = 0x2020202020202020ULL;
+    const uint32_t f4 = 0x20202020U;
+    const uint16_t f2 = 0x2020U;
+    if (n >= 8)
+        return (((sip_ld8(p) | f8) ^ sip_ld8(lit)) |
+                ((sip_ld8(p + n - 8) | f8) ^ sip_ld8(lit + n - 8))) == 0;
+    if (n >= 4)
+        return (((sip_ld4(p) | f4) ^ sip_ld4(lit)) |
+                ((sip_ld4(p + n - 4) | f4) ^ sip_ld4(lit + n - 4))) == 0;
+    return ((uint16_t)((sip_ld2(p) | f2) ^ sip_ld2(lit)) |
+            (uint16_t)((sip_ld2(p + n - 2) | f2) ^ sip_ld2(lit + n - 2))) == 0;
+}
+
+/* s equals the literal L (lower case per sip_eq_lit_fold; 2..16 bytes). */
+#define SIP_EQ_FOLD(s, L) ((s).len == sizeof(L) - 1 && sip_eq_lit_fold((s).p, (L), sizeof(L) - 1))
 
 /* IP literals as RFC 3261 and RFC 5118 write them (sip_uri.c). */
 bool sip_ipv4_ok(struct span h);

@@ -3,9 +3,10 @@
  *
  * Dispatch is by length first, then a case-insensitive compare against one
  * lower-case literal (G9): most lengths have one or two candidates, so a
- * lookup is a switch and at most a couple of short compares.
+ * lookup is a switch and at most a couple of short compares, each one or two
+ * folded word loads (sip_eq_lit_fold in sip_chars.h).
  */
-#include "parser/sip.h"
+#include "parser/sip_chars.h"
 
 static const struct span canonical[SIP_H__COUNT] = {
     [SIP_H_OTHER] = SPAN_LIT(""),
@@ -54,122 +55,115 @@ static enum sip_hid compact_id(unsigned char c)
     }
 }
 
-/* Token bytes that | 0x20 turns into a lower-case letter are exactly the
- * upper-case letters, so this fold is exact for validated tokens; '-' maps
- * to itself. */
-static bool fold_eq(struct span name, struct span lower)
-{
-    for (size_t i = 0; i < name.len; i++)
-        if ((name.p[i] | 0x20) != lower.p[i])
-            return false;
-    return true;
-}
+/* name (a token, so the fold is exact: sip_eq_lit_fold) equals the
+ * lower-case literal L of the same length. */
+#define IS(L) sip_eq_lit_fold(name.p, (L), sizeof(L) - 1)
 
 enum sip_hid sip_hname_id(struct span name)
 {
-    /* by length first: most lengths have one candidate, so a miss costs a switch */
+    /* by length first: most lengths have one candidate, and each candidate is
+     * one or two folded 2/4/8-byte compares (G9), so a lookup costs a switch
+     * and a few compares instead of a loop per candidate and byte; this runs
+     * for every header line of every datagram */
     switch (name.len) {
     case 1: return compact_id((unsigned char)name.p[0]);
-    case 2:
-        if (fold_eq(name, SPAN_LIT("to")))
-            return SIP_H_TO;
-        break;
-    case 3:
-        if (fold_eq(name, SPAN_LIT("via")))
-            return SIP_H_VIA;
-        break;
+    case 2: return IS("to") ? SIP_H_TO : SIP_H_OTHER;
+    case 3: return IS("via") ? SIP_H_VIA : SIP_H_OTHER;
     case 4:
-        if (fold_eq(name, SPAN_LIT("from")))
+        if (IS("from"))
             return SIP_H_FROM;
-        if (fold_eq(name, SPAN_LIT("cseq")))
+        if (IS("cseq"))
             return SIP_H_CSEQ;
-        if (fold_eq(name, SPAN_LIT("path")))
+        if (IS("path"))
             return SIP_H_PATH;
         break;
     case 5:
-        if (fold_eq(name, SPAN_LIT("route")))
+        if (IS("route"))
             return SIP_H_ROUTE;
-        if (fold_eq(name, SPAN_LIT("event")))
+        if (IS("event"))
             return SIP_H_EVENT;
         break;
     case 7:
-        if (fold_eq(name, SPAN_LIT("call-id")))
+        if (IS("call-id"))
             return SIP_H_CALL_ID;
-        if (fold_eq(name, SPAN_LIT("contact")))
+        if (IS("contact"))
             return SIP_H_CONTACT;
-        if (fold_eq(name, SPAN_LIT("expires")))
+        if (IS("expires"))
             return SIP_H_EXPIRES;
-        if (fold_eq(name, SPAN_LIT("require")))
+        if (IS("require"))
             return SIP_H_REQUIRE;
-        if (fold_eq(name, SPAN_LIT("subject")))
+        if (IS("subject"))
             return SIP_H_SUBJECT;
         break;
-    case 8:
-        if (fold_eq(name, SPAN_LIT("refer-to")))
-            return SIP_H_REFER_TO;
-        break;
-    case 9:
-        if (fold_eq(name, SPAN_LIT("supported")))
-            return SIP_H_SUPPORTED;
-        break;
-    case 10:
-        if (fold_eq(name, SPAN_LIT("user-agent")))
-            return SIP_H_USER_AGENT;
-        break;
+    case 8: return IS("refer-to") ? SIP_H_REFER_TO : SIP_H_OTHER;
+    case 9: return IS("supported") ? SIP_H_SUPPORTED : SIP_H_OTHER;
+    case 10: return IS("user-agent") ? SIP_H_USER_AGENT : SIP_H_OTHER;
     case 12:
-        if (fold_eq(name, SPAN_LIT("max-forwards")))
+        if (IS("max-forwards"))
             return SIP_H_MAX_FORWARDS;
-        if (fold_eq(name, SPAN_LIT("record-route")))
+        if (IS("record-route"))
             return SIP_H_RECORD_ROUTE;
-        if (fold_eq(name, SPAN_LIT("content-type")))
+        if (IS("content-type"))
             return SIP_H_CONTENT_TYPE;
-        if (fold_eq(name, SPAN_LIT("allow-events")))
+        if (IS("allow-events"))
             return SIP_H_ALLOW_EVENTS;
         break;
-    case 13:
-        if (fold_eq(name, SPAN_LIT("proxy-require")))
-            return SIP_H_PROXY_REQUIRE;
-        break;
-    case 14:
-        if (fold_eq(name, SPAN_LIT("content-length")))
-            return SIP_H_CONTENT_LENGTH;
-        break;
-    case 16:
-        if (fold_eq(name, SPAN_LIT("content-encoding")))
-            return SIP_H_CONTENT_ENCODING;
-        break;
+    case 13: return IS("proxy-require") ? SIP_H_PROXY_REQUIRE : SIP_H_OTHER;
+    case 14: return IS("content-length") ? SIP_H_CONTENT_LENGTH : SIP_H_OTHER;
+    case 16: return IS("content-encoding") ? SIP_H_CONTENT_ENCODING : SIP_H_OTHER;
     }
     return SIP_H_OTHER;
 }
+
+#undef IS
 
 struct span sip_hname_canonical(enum sip_hid id)
 {
     return (unsigned)id < SIP_H__COUNT ? canonical[id] : canonical[SIP_H_OTHER];
 }
 
+/* m equals the upper-case method literal L exactly (methods are case-sensitive). */
+#define IS(L) sip_eq_lit(m.p, (L), sizeof(L) - 1)
+
 enum sip_method sip_method_id(struct span m)
 {
-    static const struct {
-        struct span name;
-        enum sip_method id;
-    } methods[] = {
-        {SPAN_LIT("INVITE"), SIP_M_INVITE},
-        {SPAN_LIT("ACK"), SIP_M_ACK},
-        {SPAN_LIT("BYE"), SIP_M_BYE},
-        {SPAN_LIT("CANCEL"), SIP_M_CANCEL},
-        {SPAN_LIT("REGISTER"), SIP_M_REGISTER},
-        {SPAN_LIT("OPTIONS"), SIP_M_OPTIONS},
-        {SPAN_LIT("INFO"), SIP_M_INFO},
-        {SPAN_LIT("PRACK"), SIP_M_PRACK},
-        {SPAN_LIT("SUBSCRIBE"), SIP_M_SUBSCRIBE},
-        {SPAN_LIT("NOTIFY"), SIP_M_NOTIFY},
-        {SPAN_LIT("UPDATE"), SIP_M_UPDATE},
-        {SPAN_LIT("MESSAGE"), SIP_M_MESSAGE},
-        {SPAN_LIT("REFER"), SIP_M_REFER},
-        {SPAN_LIT("PUBLISH"), SIP_M_PUBLISH},
-    };
-    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-        if (span_eq(m, methods[i].name))
-            return methods[i].id;
+    /* by length, then one or two whole-word compares: once per request */
+    switch (m.len) {
+    case 3:
+        if (IS("ACK"))
+            return SIP_M_ACK;
+        if (IS("BYE"))
+            return SIP_M_BYE;
+        break;
+    case 4: return IS("INFO") ? SIP_M_INFO : SIP_M_OTHER;
+    case 5:
+        if (IS("PRACK"))
+            return SIP_M_PRACK;
+        if (IS("REFER"))
+            return SIP_M_REFER;
+        break;
+    case 6:
+        if (IS("INVITE"))
+            return SIP_M_INVITE;
+        if (IS("CANCEL"))
+            return SIP_M_CANCEL;
+        if (IS("NOTIFY"))
+            return SIP_M_NOTIFY;
+        if (IS("UPDATE"))
+            return SIP_M_UPDATE;
+        break;
+    case 7:
+        if (IS("OPTIONS"))
+            return SIP_M_OPTIONS;
+        if (IS("MESSAGE"))
+            return SIP_M_MESSAGE;
+        if (IS("PUBLISH"))
+            return SIP_M_PUBLISH;
+        break;
+    case 8: return IS("REGISTER") ? SIP_M_REGISTER : SIP_M_OTHER;
+    case 9: return IS("SUBSCRIBE") ? SIP_M_SUBSCRIBE : SIP_M_OTHER;
+    }
     return SIP_M_OTHER;
 }
+
+#undef IS
