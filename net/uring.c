@@ -463,8 +463,16 @@ static int ring_setup(struct ring *r, const struct net_engine_cfg *cfg)
 
 static void ring_teardown(struct ring *r)
 {
-    if (r->ring_ok)
+    /* The ring holds a reference to every registered socket, and exiting it
+     * drops them later, from a kernel worker: the port would stay bound for
+     * tens of ms after the caller closed its fds, and a restarted viaduct
+     * would join the dead socket's SO_REUSEPORT group. Unregistering waits
+     * for the references to go, so the caller's close really releases the
+     * port. */
+    if (r->ring_ok) {
+        io_uring_unregister_files(&r->uring);
         io_uring_queue_exit(&r->uring);
+    }
     if (r->bufs != NULL)
         munmap(r->bufs, r->bufs_len);
     if (r->br != NULL)
