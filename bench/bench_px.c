@@ -52,8 +52,8 @@ static const char ok_rest[] = "From: \"Alice\" <sip:alice@example.com>;tag=19283
                               "Content-Length: 0\r\n\r\n";
 
 struct bench {
+    struct cfg c;
     struct px_cfg cfg;
-    struct rt_table rt;
     struct px_state ps;
     struct st_worker st;
     struct net_tx tx;
@@ -67,24 +67,22 @@ static void die(const char *what)
     exit(1);
 }
 
+/* viaduct at 192.0.2.10:5060 in front of four backends, built as main does. */
 static void setup(struct bench *b)
 {
-    struct px_listen *l = &b->cfg.listen[0];
-    char err[128];
-    if (px_listen_init(l, "192.0.2.10:5060", NULL, err, sizeof(err)) < 0)
-        die(err);
-    b->cfg.nlisten = 1;
+    char err[CFG_ERR_LEN];
+    cfg_defaults(&b->c);
+    b->c.nlisten = 1;
+    snprintf(b->c.listen[0], CFG_STR, "192.0.2.10:5060");
     for (int i = 0; i < 4; i++) {
         char a[32];
         snprintf(a, sizeof(a), "203.0.113.%d:5060", 12 + i);
-        if (net_addr_parse(a, &b->rt.b[i].addr, &b->rt.b[i].addrlen) < 0)
-            die("bad backend address");
+        if (cfg_add_backend(&b->c, a, err, sizeof(err)) < 0)
+            die(err);
     }
-    b->rt.n = 4;
-    b->cfg.rt = &b->rt;
-    b->cfg.max_msg = 16384;
-    b->cfg.seed = 1;
-    b->cfg.retry_after = 5;
+    if (cfg_validate(&b->c, err, sizeof(err)) < 0 ||
+        px_cfg_build(&b->cfg, &b->c, err, sizeof(err)) < 0)
+        die(err);
 }
 
 static size_t handle(struct bench *b, char *buf, size_t len, const char *from)

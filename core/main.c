@@ -2,11 +2,16 @@
  * main.c - viaduct: a stateless, high-throughput SIP forwarder.
  *
  *   viaduct --listen 127.0.0.1:5060 --backend 127.0.0.1:5070 --backend 127.0.0.1:5071
+ *   viaduct -c /etc/viaduct.yaml
+ *   viaduct --check -c /etc/viaduct.yaml     (validate, print the effective config, exit 0/1)
  *
- * Parses flags into one immutable struct px_cfg, opens every worker's sockets
- * (so "port in use" is reported before anything runs), starts one pinned
- * thread per worker, then waits for signals: SIGUSR1 prints the counters,
- * SIGTERM/SIGINT stop the workers, print the counters and exit 0.
+ * Configuration comes in layers, each overriding the one before: built-in
+ * defaults, the YAML file (-c FILE, or $VIADUCT_CONFIG), VIADUCT_* variables,
+ * flags. The result is validated as a whole and turned into one immutable
+ * runtime config; then every worker's sockets are opened (so "port in use" is
+ * reported before anything runs), the health thread and one pinned thread per
+ * worker start, and the main thread waits for signals: SIGUSR1 prints the
+ * counters, SIGTERM/SIGINT stop everything, print the counters and exit 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,16 +22,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/health.h"
 #include "core/worker.h"
+
+extern char **environ;
 
 #define VIADUCT_VERSION "0.1.0"
 #define MAX_WORKERS 64
 
 static const char usage[] =
     "usage: viaduct [options]\n"
+    "  -c, --config FILE      YAML configuration (default $VIADUCT_CONFIG); see the README\n"
+    "  --check                validate the configuration, print it as YAML, exit 0 or 1\n"
     "  --listen ADDR:PORT     where to receive SIP over UDP (repeatable; IPv6 as [::1]:5060;\n"
     "                         default 127.0.0.1:5060)\n"
-    "  --backend ADDR:PORT    next hop for requests without a usable Route (repeatable)\n"
+    "  --backend ADDR:PORT    a backend of the default pool (repeatable; replaces the file's)\n"
     "  --advertise HOST:PORT  sent-by of our Via for the listen address of the same position\n"
     "                         (repeatable; default: that listen address)\n"
     "  --alias HOST[:PORT]    another name of viaduct: a Route or Request-URI naming it is\n"
@@ -34,18 +44,12 @@ static const char usage[] =
     "  --workers N            worker threads, each pinned to a CPU (default: online CPUs)\n"
     "  --io uring|mmsg|auto   packet engine (default auto: io_uring where the kernel allows it)\n"
     "  --max-msg BYTES        largest request forwarded; larger ones get 513 (default 16384)\n"
+    "  --record-route         insert Record-Route on dialog-creating requests\n"
+    "  --path                 insert Path on REGISTERs that carry Supported: path\n"
     "  --version, --help\n"
-    "Signals: SIGUSR1 prints counters to stderr; SIGTERM/SIGINT stop, print counters, exit 0.\n";
-
-struct opts {
-    const char *listen[PX_MAX_LISTEN];
-    int nlisten;
-    const char *advertise[PX_MAX_LISTEN];
-    int nadvertise;
-    int workers;
-    const char *io;
-    long max_msg;
-};
+    "Every setting can also come from VIADUCT_* environment variables (VIADUCT_LISTEN,\n"
+    "VIADUCT_BACKENDS=10.0.0.1:5060,10.0.0.2:5060, ...). Signals: SIGUSR1 prints counters to\n"
+    "stderr; SIGTERM/SIGINT stop, print counters, exit 0.\n";
 
 static int die(const char *fmt, const char *arg)
 {
@@ -53,18 +57,6 @@ static int die(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
     return 1;
-}
-
-static int build_listen(const struct opts *o, struct px_cfg *c)
-{
-    char err[200];
-    for (int i = 0; i < o->nlisten; i++) {
-        const char *adv = i < o->nadvertise ? o->advertise[i] : NULL;
-        if (px_listen_init(&c->listen[i], o->listen[i], adv, err, sizeof(err)) < 0)
-            return die("%s", err);
-    }
-    c->nlisten = o->nlisten;
-    return 0;
 }
 
 static int allowed_cpus(int *cpus, int max)
@@ -79,68 +71,92 @@ static int allowed_cpus(int *cpus, int max)
     return n;
 }
 
-static struct px_cfg cfg;
-static struct rt_table rt;
+static struct cfg conf;
+static struct px_cfg px;
 static struct wk workers[MAX_WORKERS];
 static atomic_bool stop_flag;
 
-static int parse_opts(int argc, char **argv, struct opts *o, struct rt_table *table)
+/* Flags override the file and the environment: a list flag given once
+ * replaces that list, and each further use adds to it. */
+static int parse_flags(int argc, char **argv, struct cfg *c, bool *check)
 {
     static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'C'},
         {"listen", required_argument, NULL, 'l'},
         {"backend", required_argument, NULL, 'b'},
         {"advertise", required_argument, NULL, 'a'},
+        {"alias", required_argument, NULL, 'A'},
         {"workers", required_argument, NULL, 'w'},
         {"io", required_argument, NULL, 'i'},
         {"max-msg", required_argument, NULL, 'm'},
-        {"alias", required_argument, NULL, 'A'},
+        {"record-route", no_argument, NULL, 'R'},
+        {"path", no_argument, NULL, 'P'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int c;
-    char *end;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
+    bool seen_listen = false, seen_backend = false, seen_adv = false, seen_alias = false;
+    char err[CFG_ERR_LEN], *end;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': break; /* read before the flags, see main */
+        case 'C': *check = true; break;
         case 'l':
-            if (o->nlisten == PX_MAX_LISTEN)
+            if (!seen_listen)
+                c->nlisten = 0;
+            seen_listen = true;
+            if (c->nlisten == CFG_MAX_LISTEN)
                 return die("too many --listen (at most %s)", "16");
-            o->listen[o->nlisten++] = optarg;
+            snprintf(c->listen[c->nlisten], CFG_STR, "%s", optarg);
+            c->advertise[c->nlisten++][0] = '\0';
             break;
-        case 'a':
-            if (o->nadvertise == PX_MAX_LISTEN)
+        case 'a': {
+            static int nadv;
+            if (!seen_adv)
+                nadv = 0;
+            seen_adv = true;
+            if (nadv == CFG_MAX_LISTEN)
                 return die("too many --advertise (at most %s)", "16");
-            o->advertise[o->nadvertise++] = optarg;
+            snprintf(c->advertise[nadv++], CFG_STR, "%s", optarg);
+            break;
+        }
+        case 'A':
+            if (!seen_alias)
+                c->naliases = 0;
+            seen_alias = true;
+            if (c->naliases == CFG_MAX_ALIASES)
+                return die("too many --alias (at most %s)", "16");
+            snprintf(c->aliases[c->naliases++], CFG_STR, "%s", optarg);
             break;
         case 'b':
-            if (table->n == RT_MAX_BACKENDS)
-                return die("too many --backend (at most %s)", "1024");
-            if (net_addr_parse(optarg, &table->b[table->n].addr, &table->b[table->n].addrlen) < 0)
-                return die("bad --backend address '%s' (want IP:PORT or [IPv6]:PORT)", optarg);
-            table->n++;
-            break;
-        case 'A':
-            if (cfg.nalias == PX_MAX_ALIASES)
-                return die("too many --alias (at most %s)", "16");
-            if (px_alias_init(&cfg.alias[cfg.nalias], optarg) < 0)
-                return die("bad --alias '%s' (want HOST or HOST:PORT)", optarg);
-            cfg.nalias++;
+            if (!seen_backend)
+                c->pools[0].nbackends = 0;
+            seen_backend = true;
+            if (cfg_add_backend(c, optarg, err, sizeof(err)) < 0)
+                return die("--backend: %s", err);
             break;
         case 'w':
-            o->workers = (int)strtol(optarg, &end, 10);
-            if (*end != '\0' || o->workers < 1 || o->workers > MAX_WORKERS)
+            c->workers = (int)strtol(optarg, &end, 10);
+            if (*end != '\0' || c->workers < 1 || c->workers > MAX_WORKERS)
                 return die("bad --workers '%s' (1 to 64)", optarg);
             break;
         case 'i':
             if (strcmp(optarg, "uring") && strcmp(optarg, "mmsg") && strcmp(optarg, "auto"))
                 return die("bad --io '%s' (uring, mmsg or auto)", optarg);
-            o->io = optarg;
+            snprintf(c->io, sizeof(c->io), "%s", optarg);
             break;
-        case 'm':
-            o->max_msg = strtol(optarg, &end, 10);
-            if (*end != '\0' || o->max_msg < 1024 || o->max_msg > 65535)
+        case 'm': {
+            long v = strtol(optarg, &end, 10);
+            if (*end != '\0' || v < 1024 || v > 65535)
                 return die("bad --max-msg '%s' (1024 to 65535)", optarg);
+            c->max_msg = (uint32_t)v;
             break;
+        }
+        case 'R': c->record_route = true; break;
+        case 'P': c->path = true; break;
         case 'V': printf("viaduct %s\n", VIADUCT_VERSION); exit(0);
         case 'h': fputs(usage, stdout); exit(0);
         default: fputs(usage, stderr); return 1;
@@ -148,6 +164,36 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct rt_table *ta
     }
     if (optind < argc)
         return die("unexpected argument '%s'", argv[optind]);
+    return 0;
+}
+
+/* The -c/--config argument, before the other flags are applied. */
+static const char *config_path(int argc, char **argv)
+{
+    const char *path = getenv("VIADUCT_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc)
+            path = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+    }
+    return path;
+}
+
+/* Defaults, file, environment, flags; then the whole is validated. */
+static int load_config(int argc, char **argv, struct cfg *c, bool *check)
+{
+    char err[CFG_ERR_LEN];
+    const char *path = config_path(argc, argv);
+    cfg_defaults(c);
+    if (path != NULL && cfg_load_file(c, path, err, sizeof(err)) < 0)
+        return die("%s", err);
+    if (cfg_apply_env(c, environ, err, sizeof(err)) < 0)
+        return die("%s", err);
+    if (parse_flags(argc, argv, c, check) != 0)
+        return 1;
+    if (cfg_validate(c, err, sizeof(err)) < 0)
+        return die("%s", err);
     return 0;
 }
 
@@ -159,31 +205,36 @@ static void print_stats(int n)
     st_print(stderr, st, n);
 }
 
+static void on_exit_free(void)
+{
+    px_cfg_free(&px);
+    cfg_free(&conf);
+}
+
 int main(int argc, char **argv)
 {
-    struct opts o = {.io = "auto", .max_msg = 16384};
-    char err[256];
+    char err[CFG_ERR_LEN];
     int cpus[MAX_WORKERS];
     int ncpu = allowed_cpus(cpus, MAX_WORKERS);
+    bool check = false;
 
-    if (parse_opts(argc, argv, &o, &rt) != 0)
-        return 1;
-    if (o.nlisten == 0)
-        o.listen[o.nlisten++] = "127.0.0.1:5060";
-    if (build_listen(&o, &cfg) != 0)
-        return 1;
-    if (rt.n == 0)
-        return die("no backends: give at least one --backend ADDR:PORT%s", "");
-    rt.seed = 0x7669616475637431ULL; /* fixed: every instance must hash alike */
-    cfg.rt = &rt;
-    cfg.max_msg = (size_t)o.max_msg;
-    cfg.seed = rt.seed;
-    cfg.retry_after = 5;
+    int rc = load_config(argc, argv, &conf, &check);
+    if (check) {
+        if (rc == 0)
+            cfg_print(stdout, &conf);
+        cfg_free(&conf);
+        return rc;
+    }
+    if (rc != 0)
+        return rc;
+    atexit(on_exit_free);
+    if (px_cfg_build(&px, &conf, err, sizeof(err)) < 0)
+        return die("%s", err);
 
     enum wk_io io = WK_IO_MMSG;
-    if (strcmp(o.io, "uring") == 0 || (strcmp(o.io, "auto") == 0 && net_uring_available()))
+    if (strcmp(conf.io, "uring") == 0 || (strcmp(conf.io, "auto") == 0 && net_uring_available()))
         io = WK_IO_URING;
-    int n = o.workers > 0 ? o.workers : (ncpu > 0 ? ncpu : 1);
+    int n = conf.workers > 0 ? conf.workers : (ncpu > 0 ? ncpu : 1);
 
     /* signals go to this thread only: workers inherit the blocked mask */
     sigset_t set;
@@ -201,29 +252,39 @@ int main(int argc, char **argv)
         w->cpu = ncpu > 0 ? cpus[i % ncpu] : -1;
         w->io = io;
         w->nbufs = 1024;
-        w->buf_size = (unsigned)cfg.max_msg;
+        w->buf_size = conf.max_msg;
         w->batch = 64;
         w->stop = &stop_flag;
-        if (wk_open(w, &cfg, err, sizeof(err)) < 0) {
+        if (wk_open(w, &px, err, sizeof(err)) < 0) {
             for (int j = 0; j < i; j++)
                 for (int k = 0; k < workers[j].nfds; k++)
                     close(workers[j].fds[k]);
             return die("%s", err);
         }
     }
+    struct hc *hc = hc_start(&px, &conf, err, sizeof(err));
+    if (hc == NULL)
+        return die("%s", err);
     for (int i = 0; i < n; i++) {
         if (wk_start(&workers[i]) < 0) {
             atomic_store(&stop_flag, true);
             for (int j = 0; j < i; j++)
                 wk_join(&workers[j]);
+            hc_stop(hc);
             return die("cannot start worker threads%s", "");
         }
     }
     char a[80];
-    net_addr_format((const struct sockaddr *)&cfg.listen[0].addr, a, sizeof(a));
-    fprintf(stderr, "viaduct %s: %d worker%s (%s), listening on %s (+%d more), %d backend%s\n",
+    int nbackends = 0;
+    for (int p = 0; p < px.npools; p++)
+        nbackends += px.pools[p].rt->n;
+    net_addr_format((const struct sockaddr *)&px.listen[0].addr, a, sizeof(a));
+    fprintf(stderr,
+            "viaduct %s: %d worker%s (%s), listening on %s (+%d more), %d backend%s in %d "
+            "pool%s\n",
             VIADUCT_VERSION, n, n == 1 ? "" : "s", io == WK_IO_URING ? "io_uring" : "recvmmsg", a,
-            cfg.nlisten - 1, rt.n, rt.n == 1 ? "" : "s");
+            px.nlisten - 1, nbackends, nbackends == 1 ? "" : "s", px.npools,
+            px.npools == 1 ? "" : "s");
 
     int status = 0;
     for (;;) {
@@ -247,6 +308,7 @@ int main(int argc, char **argv)
             status = 1;
         }
     }
+    hc_stop(hc);
     print_stats(n);
     fprintf(stderr, "viaduct: stopped\n");
     return status;

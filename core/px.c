@@ -113,10 +113,9 @@ static void branch_hash(const struct px_cfg *cfg, const struct sip_msg *m,
     }
 }
 
-/* Writes "SIP/2.0/UDP host:port" for our listening socket s. */
-void px_out_sent_by(struct px_out *o, const struct px_listen *l)
+/* Writes "host:port" as advertised for listening socket l. */
+void px_out_hostport(struct px_out *o, const struct px_listen *l)
 {
-    PX_LIT(o, "SIP/2.0/UDP ");
     if (l->host_is_ip6)
         PX_LIT(o, "[");
     px_out_put(o, span_make(l->host, l->host_len));
@@ -124,6 +123,44 @@ void px_out_sent_by(struct px_out *o, const struct px_listen *l)
         PX_LIT(o, "]");
     PX_LIT(o, ":");
     px_out_uint(o, (uint64_t)l->port);
+}
+
+void px_out_sent_by(struct px_out *o, const struct px_listen *l)
+{
+    PX_LIT(o, "SIP/2.0/UDP ");
+    px_out_hostport(o, l);
+}
+
+/* True if a header of this id lists option (a comma list of tokens). */
+static bool has_option(const struct sip_msg *m, enum sip_hid id, struct span option)
+{
+    for (int i = m->first[id]; i >= 0; i = sip_hnext(m, i)) {
+        struct span list = m->hdr[i].value, item;
+        while (sip_list_next(&list, &item) > 0)
+            if (span_eq_nocase(item, option))
+                return true;
+    }
+    return false;
+}
+
+/* Record-Route on requests that may create a dialog (RFC 3261 §16.6 step 4),
+ * Path on REGISTERs whose client supports it (RFC 3327 §5: never without
+ * Supported: path, or the registrar answers 420). */
+static void stay_on_path(struct px_ctx *c)
+{
+    const struct sip_msg *m = c->msg;
+    bool out_of_dialog = c->info->to.tag.p == NULL;
+    switch (m->method_id) {
+    case SIP_M_INVITE:
+    case SIP_M_SUBSCRIBE:
+    case SIP_M_REFER:
+    case SIP_M_NOTIFY: c->add_rr = c->cfg->record_route && out_of_dialog; break;
+    case SIP_M_REGISTER:
+        c->add_path = c->cfg->path && has_option(m, SIP_H_SUPPORTED, SPAN_LIT("path"));
+        c->path_ob = c->add_path && has_option(m, SIP_H_SUPPORTED, SPAN_LIT("outbound"));
+        break;
+    default: break;
+    }
 }
 
 void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
@@ -137,6 +174,21 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
         px_out_hex(o, c->branch[0], 16);
         px_out_hex(o, c->branch[1], 16);
         PX_LIT(o, "\r\n");
+        if (c->add_rr) {
+            PX_LIT(o, "Record-Route: <sip:");
+            px_out_hostport(o, &c->cfg->listen[c->tx->sock]);
+            PX_LIT(o, ";lr>\r\n");
+        }
+        if (c->add_path) {
+            /* RFC 3327 §5, and ;ob for an RFC 5626 client (§5.1): the
+             * registrar then sends calls for this user back through us */
+            PX_LIT(o, "Path: <sip:");
+            px_out_hostport(o, &c->cfg->listen[c->tx->sock]);
+            PX_LIT(o, ";lr");
+            if (c->path_ob)
+                PX_LIT(o, ";ob");
+            PX_LIT(o, ">\r\n");
+        }
         if (c->info->max_fwd < 0)
             PX_LIT(o, "Max-Forwards: 70\r\n");
         break;
@@ -231,30 +283,6 @@ static int route_next_hop(struct px_ctx *c, struct px_edits *ed, struct sip_uri 
     return 1;
 }
 
-/* The key the routing table hashes: the To address-of-record for REGISTER
- * (user@host, host lower-cased, default port dropped), else the Call-ID. */
-static struct span route_key(struct px_ctx *c, char *buf, size_t cap)
-{
-    const struct sip_info *in = c->info;
-    struct sip_uri to;
-    if (c->msg->method_id != SIP_M_REGISTER || sip_uri_parse(in->to.uri, &to) < 0 ||
-        to.scheme == SIP_SCHEME_OTHER)
-        return in->callid;
-    size_t n = 0;
-    if (to.user.len + 1 + to.hp.host.len + 6 > cap)
-        return in->to.uri;
-    memcpy(buf, to.user.p, to.user.len);
-    n = to.user.len;
-    buf[n++] = '@';
-    for (size_t i = 0; i < to.hp.host.len; i++)
-        buf[n++] = (char)span_lower_ascii((unsigned char)to.hp.host.p[i]);
-    if (to.hp.port >= 0 && to.hp.port != 5060) {
-        buf[n++] = ':';
-        n += (size_t)snprintf(buf + n, cap - n, "%d", (int)to.hp.port);
-    }
-    return span_make(buf, n);
-}
-
 static int forward_request(struct px_ctx *c)
 {
     const struct px_cfg *cfg = c->cfg;
@@ -280,14 +308,12 @@ static int forward_request(struct px_ctx *c)
             return 0;
         }
     } else {
-        char keybuf[256];
-        int b = rt_lookup(cfg->rt, route_key(c, keybuf, sizeof(keybuf)));
-        if (b < 0)
+        int err = px_select_backend(c);
+        if (err == PX_ENOKEY)
+            return is_ack ? px_drop_ack(c) : px_reply(c, 400, 0);
+        if (err < 0)
             return is_ack ? px_drop_ack(c) : px_reply(c, 503, 0);
-        const struct rt_backend *be = &cfg->rt->b[b];
-        memcpy(&c->tx->dst, &be->addr, be->addrlen);
-        c->tx->dstlen = be->addrlen;
-        c->tx->sock = px_pick_sock(cfg, c->rx->sock, be->addr.ss_family);
+        c->tx->sock = px_pick_sock(cfg, c->rx->sock, c->tx->dst.ss_family);
         if (c->tx->sock < 0) {
             ST_INC(c->st, drop_bad_destination);
             return 0;
@@ -295,6 +321,7 @@ static int forward_request(struct px_ctx *c)
     }
 
     branch_hash(cfg, m, in, c->branch);
+    stay_on_path(c);
     const char *first_hdr = m->hdr[0].name.p;
     px_edits_add(&ed, first_hdr, first_hdr, ED_VIA_BLOCK, NULL);
     if (in->max_fwd >= 0) {

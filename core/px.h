@@ -12,7 +12,8 @@
 #ifndef VIADUCT_PX_H
 #define VIADUCT_PX_H
 
-#include "core/route.h"
+#include "core/cfg.h"
+#include "core/rt.h"
 #include "core/stats.h"
 #include "net/net.h"
 #include "parser/sip.h"
@@ -53,15 +54,56 @@ struct px_alias {
 /* Fills a from "HOST" or "HOST:PORT" ("[IPv6]" and "[IPv6]:PORT"). 0 or -1. */
 int px_alias_init(struct px_alias *a, const char *s);
 
+/* A pool: its table and its backends' health, which the health thread and
+ * the workers' send errors write and every lookup reads (relaxed atomics;
+ * a lookup that sees a state one packet late is still a valid choice). */
+struct px_pool {
+    const struct rt_table *rt;
+    _Atomic uint8_t *state;      /* [rt->n]: enum rt_state */
+    _Atomic int64_t *changed_ms; /* [rt->n]: CLOCK_MONOTONIC ms of the last change, 0 never */
+};
+
+/* What a request is hashed on (see enum cfg_key). */
+struct px_key {
+    uint8_t kind; /* enum cfg_key */
+    struct span header;
+};
+
+struct px_cidr {
+    int family;
+    uint8_t addr[16];
+    int prefix;
+};
+
+/* A routing rule with its strings left in the cfg it came from. */
+struct px_rule {
+    const struct cfg_rule *r;
+    int pool;
+    int nsrc;
+    struct px_cidr src[CFG_MAX_MATCH];
+};
+
+/* How long after a backend's state changed a CANCEL or ACK also goes to
+ * where its INVITE may have gone before the change: an INVITE may ring for
+ * Timer C (RFC 3261 §16.6, > 3 min) before its CANCEL comes, so 32 s (64*T1)
+ * would be too short. */
+#define PX_FOLLOW_MS (200 * 1000)
+
 struct px_cfg {
     struct px_listen listen[PX_MAX_LISTEN];
     int nlisten;
     struct px_alias alias[PX_MAX_ALIASES];
     int nalias;
-    const struct rt_table *rt; /* next hops when no Route applies */
-    size_t max_msg;            /* larger requests are answered 513 */
-    uint64_t seed;             /* branch and To-tag hashing; same on every instance */
-    int retry_after;           /* seconds, on 503 */
+    struct px_pool pools[CFG_MAX_POOLS]; /* pools[0]: the default pool */
+    int npools;
+    struct px_rule rules[CFG_MAX_RULES];
+    int nrules;
+    struct px_key key_register, key_other; /* when no rule gives a key */
+    bool record_route;
+    bool path;
+    size_t max_msg;  /* larger requests are answered 513 */
+    uint64_t seed;   /* branch and To-tag hashing; same on every instance */
+    int retry_after; /* seconds, on 503 */
 };
 
 /* Per-worker scratch the proxy needs; big, so not on the stack. */
@@ -77,6 +119,15 @@ struct px_state {
  */
 void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
                const struct net_rx *rx, struct net_tx *tx);
+
+/*
+ * Builds the runtime config from a validated cfg: listening addresses,
+ * aliases, one Maglev table and health array per pool (drain flags applied),
+ * rules, keys. c must outlive px (rules point at its strings). 0, or -1 with
+ * a one-line reason in err; px_cfg_free releases what was built either way.
+ */
+int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errlen);
+void px_cfg_free(struct px_cfg *px);
 
 /* True if host:port (port -1 meaning the default 5060) is one of ours. */
 bool px_is_self(const struct px_cfg *cfg, struct span host, int port);

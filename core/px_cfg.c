@@ -86,3 +86,142 @@ int px_alias_init(struct px_alias *a, const char *s)
     }
     return parse_hostport(s, a->host, sizeof(a->host), &a->host_len, &a->port, &ip6);
 }
+
+/* "10.0.0.0/8", "2001:db8::/32" or a single address. */
+static int parse_cidr(const char *s, struct px_cidr *c)
+{
+    char ip[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (n == 0 || n >= sizeof(ip))
+        return -1;
+    memcpy(ip, s, n);
+    ip[n] = '\0';
+    if (net_addr_from_ip(ip, n, 0, &ss, &len) < 0)
+        return -1;
+    c->family = ss.ss_family;
+    int max = c->family == AF_INET ? 32 : 128;
+    if (c->family == AF_INET)
+        memcpy(c->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    else
+        memcpy(c->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    c->prefix = max;
+    if (slash) {
+        char *end;
+        long p = strtol(slash + 1, &end, 10);
+        if (*end != '\0' || end == slash + 1 || p < 0 || p > max)
+            return -1;
+        c->prefix = (int)p;
+    }
+    return 0;
+}
+
+static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struct cfg *c,
+                      uint64_t seed, char *err, size_t errlen)
+{
+    struct rt_backend *b = calloc((size_t)(cp->nbackends > 0 ? cp->nbackends : 1), sizeof(*b));
+    if (b == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < cp->nbackends; i++) {
+        const struct cfg_backend *cb = &cp->backends[i];
+        snprintf(b[i].name, sizeof(b[i].name), "%.*s", (int)sizeof(b[i].name) - 1,
+                 cb->name[0] ? cb->name : cb->address);
+        b[i].weight = cb->weight ? cb->weight : 1;
+        if (net_addr_parse(cb->address, &b[i].addr, &b[i].addrlen) < 0) {
+            snprintf(err, errlen, "pool %s: bad backend address '%s'", cp->name, cb->address);
+            free(b);
+            return -1;
+        }
+    }
+    struct rt_table *t;
+    char why[200];
+    int r = rt_table_build(b, cp->nbackends, c->table_size, seed, &t, why, sizeof(why));
+    free(b);
+    if (r < 0) {
+        snprintf(err, errlen, "pool %s: %s", cp->name, why);
+        return -1;
+    }
+    int n = t->n > 0 ? t->n : 1;
+    pp->rt = t;
+    pp->state = calloc((size_t)n, sizeof(*pp->state));
+    pp->changed_ms = calloc((size_t)n, sizeof(*pp->changed_ms));
+    if (pp->state == NULL || pp->changed_ms == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* the table sorted the backends by name: look each drain flag up by it */
+    for (int i = 0; i < cp->nbackends; i++) {
+        const struct cfg_backend *cb = &cp->backends[i];
+        int k = rt_find(t, cb->name[0] ? cb->name : cb->address);
+        if (k >= 0)
+            atomic_store(&pp->state[k], cb->drain ? RT_DRAINING : RT_UP);
+    }
+    return 0;
+}
+
+int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errlen)
+{
+    memset(px, 0, sizeof(*px));
+    for (int i = 0; i < c->nlisten; i++)
+        if (px_listen_init(&px->listen[i], c->listen[i],
+                           c->advertise[i][0] ? c->advertise[i] : NULL, err, errlen) < 0)
+            return -1;
+    px->nlisten = c->nlisten;
+    for (int i = 0; i < c->naliases; i++) {
+        if (px_alias_init(&px->alias[i], c->aliases[i]) < 0) {
+            snprintf(err, errlen, "bad alias '%s' (want HOST or HOST:PORT)", c->aliases[i]);
+            return -1;
+        }
+    }
+    px->nalias = c->naliases;
+    px->seed = 0x7669616475637431ULL; /* fixed: every instance must hash alike */
+    for (int i = 0; i < c->npools; i++) {
+        px->npools = i + 1; /* px_cfg_free releases what was built */
+        if (build_pool(&px->pools[i], &c->pools[i], c, px->seed, err, errlen) < 0)
+            return -1;
+    }
+    for (int i = 0; i < c->nrules; i++) {
+        const struct cfg_rule *r = &c->rules[i];
+        struct px_rule *pr = &px->rules[i];
+        pr->r = r;
+        pr->pool = -1;
+        for (int p = 0; p < c->npools; p++)
+            if (strcmp(c->pools[p].name, r->pool) == 0)
+                pr->pool = p;
+        if (pr->pool < 0) {
+            snprintf(err, errlen, "rule %d names pool '%s', which does not exist", i + 1, r->pool);
+            return -1;
+        }
+        for (int k = 0; k < r->nsources; k++) {
+            if (parse_cidr(r->sources[k], &pr->src[k]) < 0) {
+                snprintf(err, errlen, "rule %d: bad source '%s'", i + 1, r->sources[k]);
+                return -1;
+            }
+        }
+        pr->nsrc = r->nsources;
+    }
+    px->nrules = c->nrules;
+    px->key_register.kind = (uint8_t)c->key_register;
+    px->key_register.header = span_make(c->key_header_register, strlen(c->key_header_register));
+    px->key_other.kind = (uint8_t)c->key_other;
+    px->key_other.header = span_make(c->key_header_other, strlen(c->key_header_other));
+    px->record_route = c->record_route;
+    px->path = c->path;
+    px->max_msg = c->max_msg;
+    px->retry_after = (int)c->retry_after;
+    return 0;
+}
+
+void px_cfg_free(struct px_cfg *px)
+{
+    for (int i = 0; i < px->npools; i++) {
+        rt_table_free((struct rt_table *)(uintptr_t)px->pools[i].rt);
+        free((void *)(uintptr_t)px->pools[i].state);
+        free((void *)(uintptr_t)px->pools[i].changed_ms);
+    }
+    px->npools = 0;
+}

@@ -31,6 +31,7 @@ struct px_ctx {
     const struct net_rx *rx;
     struct net_tx *tx;
     uint64_t branch[2]; /* our Via branch, or the To tag of a local response */
+    bool add_rr, add_path, path_ob;
     char src_ip[INET6_ADDRSTRLEN];
     size_t src_ip_len;
 };
@@ -44,12 +45,21 @@ static inline int atoi_span(struct span s)
 }
 
 struct span px_src_ip(struct px_ctx *c);
+/* px_select_backend's failures */
+enum { PX_ENOKEY = -1, PX_ENOBACKEND = -2 };
+
+/* Picks the backend of a request that no Route directs (px_route.c): sets
+ * tx->dst, and tx->dst2 for a CANCEL or ACK whose INVITE may be at either of
+ * two backends. 0, PX_ENOKEY (the request lacks its key) or PX_ENOBACKEND. */
+int px_select_backend(struct px_ctx *c);
+
 int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family);
 bool px_set_dest(const struct px_cfg *cfg, struct net_tx *tx, struct span ip, int port,
                  int rx_sock);
 void px_emit(struct px_out *o, const struct px_edit *e, void *ctx);
 void px_via_edits(struct px_ctx *c, struct px_edits *ed);
 void px_out_sent_by(struct px_out *o, const struct px_listen *l);
+void px_out_hostport(struct px_out *o, const struct px_listen *l);
 
 /* Local answers (px_reply.c). Each returns 0, so callers can tail-call. */
 int px_reply(struct px_ctx *c, int code, int err);  /* info->via1 must be parsed */

@@ -74,6 +74,11 @@ int rt_primary(const struct rt_table *t, uint64_t h);
  */
 int rt_pick(const struct rt_table *t, uint64_t h, const _Atomic uint8_t *state, unsigned accept);
 
+/* rt_pick as if backend except were not accepted: where the key went
+ * before except came up (or stopped draining). -1 if none is accepted. */
+int rt_pick_except(const struct rt_table *t, uint64_t h, const _Atomic uint8_t *state,
+                   unsigned accept, int except);
+
 /* Index of the backend with this name, or -1. */
 int rt_find(const struct rt_table *t, const char *name);
 

@@ -23,6 +23,7 @@
     X(rx_responses)                                                                                \
     X(fwd_requests)                                                                                \
     X(fwd_responses)                                                                               \
+    X(fwd_fanout) /* CANCEL or ACK also sent to where its INVITE may be */                         \
     X(local_200)                                                                                   \
     X(local_400)                                                                                   \
     X(local_416)                                                                                   \
@@ -43,6 +44,7 @@
     X(drop_overflow)        /* rewrite needed more iovecs or scratch than a tx has */              \
     X(drop_stun)            /* STUN message other than a valid Binding Request */                  \
     X(tx_errors)                                                                                   \
+    X(backend_unreachable) /* ICMP unreachable on a send to a backend: marked down */              \
     X(rx_enobufs)                                                                                  \
     X(rx_errors)                                                                                   \
     X(tx_dropped)

@@ -4,6 +4,8 @@
  */
 #include "core/worker.h"
 
+#include "core/health.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -17,12 +19,15 @@ static void on_rx(void *ctx, const struct net_rx *rx, struct net_tx *tx)
     px_handle(w->cfg, &w->ps, &w->st, rx, tx);
 }
 
+/* An ICMP port or host unreachable for a backend takes it out at once
+ * (passive health); probes bring it back. Errors for clients only count. */
 static void on_send_error(void *ctx, const struct net_tx *tx, int err)
 {
     struct wk *w = ctx;
-    (void)tx;
-    (void)err;
     ST_INC(&w->st, tx_errors);
+    if ((err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -ENETUNREACH) && tx->dstlen > 0 &&
+        hc_mark_down(w->cfg, (const struct sockaddr *)&tx->dst))
+        ST_INC(&w->st, backend_unreachable);
 }
 
 static void on_event(void *ctx, int ev)

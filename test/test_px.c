@@ -14,11 +14,12 @@
 
 #include <cmocka.h>
 
+#include "core/health.h"
 #include "core/px.h"
 
 struct fixture {
+    struct cfg c;
     struct px_cfg cfg;
-    struct rt_table rt;
     struct px_state ps;
     struct st_worker st;
     struct net_tx tx;
@@ -29,35 +30,56 @@ struct fixture {
     size_t outlen;
 };
 
-static struct fixture *fx_new(void)
+/* viaduct at 192.0.2.10:5060 with two backends in the default pool and,
+ * when pools is set, a "registrars" pool that takes REGISTERs. */
+static struct fixture *fx_new(bool pools)
 {
     struct fixture *f = calloc(1, sizeof(*f));
+    char err[CFG_ERR_LEN];
     assert_non_null(f);
-    struct px_listen *l = &f->cfg.listen[0];
-    char err[128];
-    assert_int_equal(px_listen_init(l, "192.0.2.10:5060", NULL, err, sizeof(err)), 0);
-    f->cfg.nlisten = 1;
-    assert_int_equal(net_addr_parse("203.0.113.12:5060", &f->rt.b[0].addr, &f->rt.b[0].addrlen), 0);
-    assert_int_equal(net_addr_parse("203.0.113.13:5060", &f->rt.b[1].addr, &f->rt.b[1].addrlen), 0);
-    f->rt.n = 2;
-    f->rt.seed = 1;
-    f->cfg.rt = &f->rt;
-    f->cfg.max_msg = 16384;
-    f->cfg.seed = 42;
-    f->cfg.retry_after = 5;
+    cfg_defaults(&f->c);
+    f->c.nlisten = 1;
+    snprintf(f->c.listen[0], CFG_STR, "192.0.2.10:5060");
+    assert_int_equal(cfg_add_backend(&f->c, "203.0.113.12:5060", err, sizeof(err)), 0);
+    assert_int_equal(cfg_add_backend(&f->c, "203.0.113.13:5060", err, sizeof(err)), 0);
+    if (pools) {
+        struct cfg_pool *p = &f->c.pools[f->c.npools++];
+        snprintf(p->name, sizeof(p->name), "registrars");
+        p->backends = calloc(1, sizeof(*p->backends));
+        p->nbackends = 1;
+        snprintf(p->backends[0].address, CFG_STR, "203.0.113.50:5060");
+        p->backends[0].weight = 1;
+        struct cfg_rule *r = &f->c.rules[f->c.nrules++];
+        snprintf(r->methods[0], sizeof(r->methods[0]), "REGISTER");
+        r->nmethods = 1;
+        snprintf(r->pool, sizeof(r->pool), "registrars");
+    }
+    if (cfg_validate(&f->c, err, sizeof(err)) != 0)
+        fail_msg("cfg_validate: %s", err);
+    if (px_cfg_build(&f->cfg, &f->c, err, sizeof(err)) != 0)
+        fail_msg("px_cfg_build: %s", err);
     assert_int_equal(net_addr_parse("198.51.100.7:5060", &f->src, &f->srclen), 0);
     return f;
 }
 
 static int setup(void **state)
 {
-    *state = fx_new();
+    *state = fx_new(false);
+    return 0;
+}
+
+static int setup_pools(void **state)
+{
+    *state = fx_new(true);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    free(*state);
+    struct fixture *f = *state;
+    px_cfg_free(&f->cfg);
+    cfg_free(&f->c);
+    free(f);
     return 0;
 }
 
@@ -385,6 +407,148 @@ static void test_px_register_key_is_the_to_aor(void **state)
     }
 }
 
+/* The backend a request went to, as "ip:port". */
+static const char *dest(struct fixture *f, char *buf)
+{
+    net_addr_format((struct sockaddr *)&f->tx.dst, buf, 80);
+    return buf;
+}
+
+static int backend_index(struct fixture *f, const char *addr)
+{
+    const struct rt_table *t = f->cfg.pools[0].rt;
+    for (int i = 0; i < t->n; i++) {
+        char a[80];
+        net_addr_format((const struct sockaddr *)&t->b[i].addr, a, sizeof(a));
+        if (strcmp(a, addr) == 0)
+            return i;
+    }
+    fail_msg("no backend %s", addr);
+    return -1;
+}
+
+#define CALL(method, cseq, totag)                                                                  \
+    method " sip:bob@example.com SIP/2.0\r\n"                                                      \
+           "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKdrain\r\n"                            \
+           "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>" totag "\r\n"        \
+           "Call-ID: drain-call@example.com\r\nCSeq: " cseq " " method "\r\n\r\n"
+
+static void test_px_drain_moves_new_calls_and_keeps_dialogs(void **state)
+{
+    struct fixture *f = *state;
+    char d1[80], d2[80];
+    RUN(f, CALL("INVITE", "1", ""));
+    dest(f, d1);
+    int b = backend_index(f, d1);
+    atomic_store(&f->cfg.pools[0].state[b], RT_DRAINING);
+    RUN(f, CALL("INVITE", "1", ""));
+    assert_string_not_equal(dest(f, d2), d1); /* out of dialog: the fallback */
+    RUN(f, CALL("BYE", "2", ";tag=b1"));
+    assert_string_equal(dest(f, d2), d1); /* in dialog: where the call is */
+    atomic_store(&f->cfg.pools[0].state[b], RT_DOWN);
+    RUN(f, CALL("BYE", "2", ";tag=b1"));
+    assert_string_not_equal(dest(f, d2), d1); /* down: nowhere else to go */
+}
+
+static void test_px_cancel_follows_its_invite_across_a_change(void **state)
+{
+    struct fixture *f = *state;
+    char d1[80], d2[80], d3[80];
+    RUN(f, CALL("INVITE", "1", ""));
+    dest(f, d1);
+    assert_int_equal(f->tx.dst2len, 0);
+    RUN(f, CALL("CANCEL", "1", ""));
+    assert_string_equal(dest(f, d2), d1);
+    assert_int_equal(f->tx.dst2len, 0); /* nothing changed: one copy */
+
+    /* the INVITE's backend starts draining: the CANCEL goes to both */
+    int b = backend_index(f, d1);
+    atomic_store(&f->cfg.pools[0].state[b], RT_DRAINING);
+    atomic_store(&f->cfg.pools[0].changed_ms[b], hc_now_ms());
+    RUN(f, CALL("CANCEL", "1", ""));
+    assert_string_not_equal(dest(f, d2), d1);
+    assert_int_equal(f->tx.dst2len, f->cfg.pools[0].rt->b[b].addrlen);
+    net_addr_format((struct sockaddr *)&f->tx.dst2, d3, sizeof(d3));
+    assert_string_equal(d3, d1);
+
+    /* it is back up: the CANCEL goes to it and to where INVITEs went meanwhile */
+    atomic_store(&f->cfg.pools[0].state[b], RT_UP);
+    RUN(f, CALL("CANCEL", "1", ""));
+    assert_string_equal(dest(f, d3), d1);
+    net_addr_format((struct sockaddr *)&f->tx.dst2, d3, sizeof(d3));
+    assert_string_equal(d3, d2);
+    assert_true(counter(f, "fwd_fanout") >= 2);
+
+    /* long after the change: one copy again */
+    atomic_store(&f->cfg.pools[0].changed_ms[b], hc_now_ms() - PX_FOLLOW_MS - 1000);
+    RUN(f, CALL("CANCEL", "1", ""));
+    assert_int_equal(f->tx.dst2len, 0);
+}
+
+static void test_px_all_backends_down_gives_503(void **state)
+{
+    struct fixture *f = *state;
+    for (int i = 0; i < f->cfg.pools[0].rt->n; i++)
+        atomic_store(&f->cfg.pools[0].state[i], RT_DOWN);
+    RUN(f, CALL("INVITE", "1", ""));
+    assert_memory_equal(f->out, "SIP/2.0 503 Service Unavailable\r\n", 33);
+    char v[32];
+    assert_string_equal(header(f, "Retry-After", v, sizeof(v)), "5");
+    assert_int_equal(RUN(f, CALL("ACK", "1", ";tag=x")), 0);
+}
+
+static void test_px_record_route_and_path_when_configured(void **state)
+{
+    struct fixture *f = *state;
+    char v[128];
+    f->cfg.record_route = true;
+    f->cfg.path = true;
+    RUN(f, CALL("INVITE", "1", ""));
+    assert_string_equal(header(f, "Record-Route", v, sizeof(v)), "<sip:192.0.2.10:5060;lr>");
+    RUN(f, CALL("BYE", "2", ";tag=b1"));
+    assert_null(header(f, "Record-Route", v, sizeof(v))); /* in dialog: no new route set */
+
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\nCall-ID: r1\r\n"
+           "CSeq: 1 REGISTER\r\nContact: <sip:a@198.51.100.7>\r\n\r\n");
+    assert_null(header(f, "Path", v, sizeof(v))); /* RFC 3327: never without Supported: path */
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "Supported: gruu, Path\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+           "Call-ID: r2\r\nCSeq: 1 REGISTER\r\nContact: <sip:a@198.51.100.7>\r\n\r\n");
+    assert_string_equal(header(f, "Path", v, sizeof(v)), "<sip:192.0.2.10:5060;lr>");
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "Supported: path, outbound\r\nFrom: <sip:a@example.com>;tag=1\r\n"
+           "To: <sip:a@example.com>\r\nCall-ID: r3\r\nCSeq: 1 REGISTER\r\n"
+           "Contact: <sip:a@198.51.100.7>;reg-id=1\r\n\r\n");
+    assert_string_equal(header(f, "Path", v, sizeof(v)), "<sip:192.0.2.10:5060;lr;ob>");
+}
+
+static void test_px_rules_pick_pools_and_missing_keys_get_400(void **state)
+{
+    struct fixture *f = *state;
+    char d[80];
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\nCall-ID: r1\r\n"
+           "CSeq: 1 REGISTER\r\n\r\n");
+    assert_string_equal(dest(f, d), "203.0.113.50:5060");
+    RUN(f, CALL("INVITE", "1", ""));
+    assert_string_not_equal(dest(f, d), "203.0.113.50:5060");
+
+    /* a rule keyed on a header the request lacks: 400, never hashed on nothing */
+    struct cfg_rule *r = (struct cfg_rule *)(uintptr_t)f->cfg.rules[0].r;
+    r->has_key = true;
+    r->key = CFG_KEY_HEADER;
+    snprintf(r->key_header, sizeof(r->key_header), "X-Tenant");
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\nCall-ID: r1\r\n"
+           "CSeq: 1 REGISTER\r\n\r\n");
+    assert_memory_equal(f->out, "SIP/2.0 400 ", 12);
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "x-tenant: acme\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+           "Call-ID: r1\r\nCSeq: 1 REGISTER\r\n\r\n");
+    assert_string_equal(dest(f, d), "203.0.113.50:5060");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +566,12 @@ int main(void)
         T(test_px_drops_responses_it_cannot_route),
         T(test_px_answers_stun_binding_request),
         T(test_px_register_key_is_the_to_aor),
+        T(test_px_drain_moves_new_calls_and_keeps_dialogs),
+        T(test_px_cancel_follows_its_invite_across_a_change),
+        T(test_px_all_backends_down_gives_503),
+        T(test_px_record_route_and_path_when_configured),
+        cmocka_unit_test_setup_teardown(test_px_rules_pick_pools_and_missing_keys_get_400,
+                                        setup_pools, teardown),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

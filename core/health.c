@@ -1,0 +1,350 @@
+/*
+ * health.c - see health.h.
+ *
+ * One thread, one socket per address family bound to the first listening
+ * address of that family on an ephemeral port: probe answers come back to
+ * that port, never into the workers' traffic. Each backend has one probe in
+ * flight at most, identified by its branch "z9hG4bKvdhc.POOL.INDEX.SEQ", so a
+ * late answer to an old probe is not mistaken for the current one. A probe
+ * fails when no final response arrives within timeout_ms, or an ICMP error
+ * comes back for it; down_after failures in a row take a backend down,
+ * up_after successes bring it back. Intervals are jittered so that many
+ * viaduct instances do not probe in lockstep.
+ */
+#include "core/health.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HC_POLL_MAX_MS 50
+
+struct hc_backend {
+    bool healthy; /* the verdict; the state also folds in drain */
+    bool drain;
+    bool waiting; /* a probe is in flight */
+    uint32_t seq;
+    uint32_t fails, oks;
+    int64_t sent_ms, next_ms;
+};
+
+struct hc {
+    const struct px_cfg *px;
+    struct cfg_health h;
+    int fd[2];       /* [0] IPv4, [1] IPv6; -1 if no listening address of that family */
+    char via[2][80]; /* sent-by of each socket */
+    struct hc_backend *b[CFG_MAX_POOLS];
+    const char *pool_name[CFG_MAX_POOLS];
+    atomic_bool stop;
+    pthread_t thread;
+    bool thread_started;
+    uint64_t rng;
+};
+
+int64_t hc_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static const char *state_name(int s)
+{
+    return s == RT_UP ? "up" : s == RT_DRAINING ? "draining" : "down";
+}
+
+static void set_state(struct hc *hc, int pool, int i, int state, const char *cause)
+{
+    const struct px_pool *p = &hc->px->pools[pool];
+    int old = atomic_load_explicit(&p->state[i], memory_order_relaxed);
+    if (old == state)
+        return;
+    atomic_store_explicit(&p->state[i], (uint8_t)state, memory_order_relaxed);
+    atomic_store_explicit(&p->changed_ms[i], hc_now_ms(), memory_order_relaxed);
+    fprintf(stderr, "viaduct: backend %s (pool %s): %s -> %s (%s)\n", p->rt->b[i].name,
+            hc->pool_name[pool], state_name(old), state_name(state), cause);
+}
+
+static void verdict(struct hc *hc, int pool, int i, bool healthy, const char *cause)
+{
+    struct hc_backend *b = &hc->b[pool][i];
+    b->healthy = healthy;
+    set_state(hc, pool, i, healthy ? (b->drain ? RT_DRAINING : RT_UP) : RT_DOWN, cause);
+}
+
+static void probe_failed(struct hc *hc, int pool, int i, const char *cause)
+{
+    struct hc_backend *b = &hc->b[pool][i];
+    b->waiting = false;
+    b->oks = 0;
+    if (++b->fails >= hc->h.down_after && b->healthy) {
+        char why[96];
+        snprintf(why, sizeof(why), "%s, %u probes failed", cause, b->fails);
+        verdict(hc, pool, i, false, why);
+    }
+}
+
+static void probe_ok(struct hc *hc, int pool, int i, int code)
+{
+    struct hc_backend *b = &hc->b[pool][i];
+    b->waiting = false;
+    b->fails = 0;
+    if (++b->oks >= hc->h.up_after && !b->healthy) {
+        char why[64];
+        snprintf(why, sizeof(why), "%u probes answered, last %d", b->oks, code);
+        verdict(hc, pool, i, true, why);
+    }
+}
+
+static bool code_accepted(const struct cfg_health *h, int code)
+{
+    if (h->ncodes == 0)
+        return code >= 200;
+    for (int i = 0; i < h->ncodes; i++)
+        if (h->codes[i] == code)
+            return true;
+    return false;
+}
+
+static int64_t jittered(struct hc *hc)
+{
+    int64_t iv = hc->h.interval_ms;
+    int64_t span = iv * hc->h.jitter_pct / 100;
+    hc->rng = hc->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return span > 0 ? iv - span + (int64_t)((hc->rng >> 33) % (uint64_t)(2 * span + 1)) : iv;
+}
+
+static void send_probe(struct hc *hc, int pool, int i, int64_t now)
+{
+    const struct rt_backend *be = &hc->px->pools[pool].rt->b[i];
+    struct hc_backend *b = &hc->b[pool][i];
+    int fam = be->addr.ss_family == AF_INET6;
+    char dst[80], msg[768];
+    b->seq++;
+    b->waiting = true;
+    b->sent_ms = now;
+    b->next_ms = now + jittered(hc);
+    if (hc->fd[fam] < 0) {
+        probe_failed(hc, pool, i, "no socket of its address family");
+        return;
+    }
+    net_addr_format((const struct sockaddr *)&be->addr, dst, sizeof(dst));
+    int n = snprintf(msg, sizeof(msg),
+                     "OPTIONS sip:%s SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP %s;branch=z9hG4bKvdhc.%d.%d.%u;rport\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "From: <sip:viaduct@%s>;tag=vdhc%u\r\n"
+                     "To: <sip:%s>\r\n"
+                     "Call-ID: vdhc.%d.%d.%u@%s\r\n"
+                     "CSeq: %u OPTIONS\r\n"
+                     "User-Agent: viaduct-health\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     dst, hc->via[fam], pool, i, b->seq, hc->via[fam], (unsigned)getpid(), dst,
+                     pool, i, b->seq, hc->via[fam], b->seq);
+    if (sendto(hc->fd[fam], msg, (size_t)n, 0, (const struct sockaddr *)&be->addr, be->addrlen) < 0)
+        probe_failed(hc, pool, i, strerror(errno));
+}
+
+/* An answer to one of our probes: "vdhc.POOL.INDEX.SEQ" after the cookie. */
+static void on_answer(struct hc *hc, const char *buf, size_t len)
+{
+    static struct sip_msg m;
+    struct sip_via v;
+    if (sip_parse(buf, len, &m) < 0 || m.is_request || m.nvia == 0 ||
+        sip_via_parse(m.via[0], &v) < 0 || v.branch.len < 12 || v.branch.len > 60 ||
+        memcmp(v.branch.p, "z9hG4bKvdhc.", 12) != 0)
+        return;
+    char tmp[64];
+    memcpy(tmp, v.branch.p + 12, v.branch.len - 12);
+    tmp[v.branch.len - 12] = '\0';
+    int pool, i;
+    unsigned seq;
+    if (sscanf(tmp, "%d.%d.%u", &pool, &i, &seq) != 3 || pool < 0 || pool >= hc->px->npools ||
+        i < 0 || i >= hc->px->pools[pool].rt->n)
+        return;
+    struct hc_backend *b = &hc->b[pool][i];
+    if (!b->waiting || seq != b->seq || m.status < 200)
+        return; /* stale, or provisional */
+    if (code_accepted(&hc->h, m.status))
+        probe_ok(hc, pool, i, m.status);
+    else
+        probe_failed(hc, pool, i, "unaccepted response code");
+}
+
+/* An ICMP error for a probe: the error queue names the destination. */
+static void on_error(struct hc *hc, int fd)
+{
+    char ctl[512];
+    struct sockaddr_storage to;
+    for (int k = 0; k < 64; k++) {
+        struct msghdr mh = {.msg_name = &to,
+                            .msg_namelen = sizeof(to),
+                            .msg_control = ctl,
+                            .msg_controllen = sizeof(ctl)};
+        if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+            return;
+        for (int p = 0; p < hc->px->npools; p++)
+            for (int i = 0; i < hc->px->pools[p].rt->n; i++)
+                if (hc->b[p][i].waiting &&
+                    net_addr_equal((const struct sockaddr *)&to,
+                                   (const struct sockaddr *)&hc->px->pools[p].rt->b[i].addr))
+                    probe_failed(hc, p, i, "ICMP unreachable");
+    }
+}
+
+/* A worker marked a backend down (hc_mark_down): take over the verdict. */
+static void notice_passive(struct hc *hc, int pool, int i)
+{
+    const struct px_pool *p = &hc->px->pools[pool];
+    struct hc_backend *b = &hc->b[pool][i];
+    if (b->healthy && atomic_load_explicit(&p->state[i], memory_order_relaxed) == RT_DOWN) {
+        b->healthy = false;
+        b->oks = 0;
+        fprintf(stderr, "viaduct: backend %s (pool %s): %s -> down (ICMP unreachable on a send)\n",
+                p->rt->b[i].name, hc->pool_name[pool], b->drain ? "draining" : "up");
+    }
+}
+
+static void *hc_main(void *arg)
+{
+    struct hc *hc = arg;
+    char buf[4096];
+    while (!atomic_load(&hc->stop)) {
+        int64_t now = hc_now_ms(), wake = now + HC_POLL_MAX_MS;
+        for (int p = 0; p < hc->px->npools; p++) {
+            for (int i = 0; i < hc->px->pools[p].rt->n; i++) {
+                struct hc_backend *b = &hc->b[p][i];
+                notice_passive(hc, p, i);
+                if (!hc->h.enabled)
+                    continue;
+                if (b->waiting && now - b->sent_ms >= hc->h.timeout_ms)
+                    probe_failed(hc, p, i, "probe timed out");
+                if (!b->waiting && now >= b->next_ms)
+                    send_probe(hc, p, i, now);
+                int64_t due = b->waiting ? b->sent_ms + hc->h.timeout_ms : b->next_ms;
+                wake = due < wake ? due : wake;
+            }
+        }
+        struct pollfd pfd[2] = {{.fd = hc->fd[0], .events = POLLIN},
+                                {.fd = hc->fd[1], .events = POLLIN}};
+        int wait = (int)(wake - hc_now_ms());
+        if (poll(pfd, 2, wait > 0 ? wait : 0) <= 0)
+            continue;
+        for (int f = 0; f < 2; f++) {
+            if (pfd[f].revents & POLLERR)
+                on_error(hc, hc->fd[f]);
+            for (int k = 0; k < 256 && (pfd[f].revents & POLLIN); k++) {
+                ssize_t n = recv(hc->fd[f], buf, sizeof(buf), MSG_DONTWAIT);
+                if (n < 0) {
+                    if (errno == ECONNREFUSED || errno == EHOSTUNREACH)
+                        on_error(hc, hc->fd[f]);
+                    if (errno == EAGAIN || errno == EWOULDBLOCK)
+                        break;
+                    continue;
+                }
+                on_answer(hc, buf, (size_t)n);
+            }
+        }
+    }
+    return NULL;
+}
+
+/* The first listening address of a family, on port 0. */
+static int open_socket(struct hc *hc, int fam, char *err, size_t errlen)
+{
+    const struct px_cfg *px = hc->px;
+    int slot = fam == AF_INET6;
+    for (int l = 0; l < px->nlisten; l++) {
+        if (px->listen[l].addr.ss_family != fam)
+            continue;
+        struct sockaddr_storage ss = px->listen[l].addr;
+        socklen_t len = px->listen[l].addrlen;
+        if (fam == AF_INET)
+            ((struct sockaddr_in *)&ss)->sin_port = 0;
+        else
+            ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+        int fd = net_udp_open((struct sockaddr *)&ss, len, false, 0, 0);
+        if (fd < 0) {
+            snprintf(err, errlen, "health checks: cannot open a socket: %s", strerror(-fd));
+            return -1;
+        }
+        getsockname(fd, (struct sockaddr *)&ss, &len);
+        net_addr_format((struct sockaddr *)&ss, hc->via[slot], sizeof(hc->via[slot]));
+        hc->fd[slot] = fd;
+        return 0;
+    }
+    return 0;
+}
+
+struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, char *err, size_t errlen)
+{
+    struct hc *hc = calloc(1, sizeof(*hc));
+    if (hc == NULL)
+        return NULL;
+    hc->px = px;
+    hc->h = c->health;
+    hc->fd[0] = hc->fd[1] = -1;
+    hc->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)hc_now_ms();
+    int64_t now = hc_now_ms();
+    for (int p = 0; p < px->npools; p++) {
+        int n = px->pools[p].rt->n;
+        hc->pool_name[p] = c->pools[p].name;
+        hc->b[p] = calloc((size_t)(n > 0 ? n : 1), sizeof(struct hc_backend));
+        if (hc->b[p] == NULL) {
+            hc_stop(hc);
+            return NULL;
+        }
+        for (int i = 0; i < n; i++) {
+            struct hc_backend *b = &hc->b[p][i];
+            b->drain = atomic_load(&px->pools[p].state[i]) == RT_DRAINING;
+            b->healthy = true; /* until probes say otherwise */
+            b->next_ms =
+                now + (int64_t)(hc->rng % (hc->h.interval_ms + 1)); /* spread the first round */
+            hc->rng = hc->rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        }
+    }
+    if (open_socket(hc, AF_INET, err, errlen) < 0 || open_socket(hc, AF_INET6, err, errlen) < 0 ||
+        pthread_create(&hc->thread, NULL, hc_main, hc) != 0) {
+        hc_stop(hc);
+        return NULL;
+    }
+    hc->thread_started = true;
+    return hc;
+}
+
+void hc_stop(struct hc *hc)
+{
+    if (hc == NULL)
+        return;
+    atomic_store(&hc->stop, true);
+    if (hc->thread_started)
+        pthread_join(hc->thread, NULL);
+    for (int f = 0; f < 2; f++)
+        if (hc->fd[f] >= 0)
+            close(hc->fd[f]);
+    for (int p = 0; p < CFG_MAX_POOLS; p++)
+        free(hc->b[p]);
+    free(hc);
+}
+
+bool hc_mark_down(const struct px_cfg *px, const struct sockaddr *dst)
+{
+    bool found = false;
+    for (int p = 0; p < px->npools; p++) {
+        const struct px_pool *pool = &px->pools[p];
+        for (int i = 0; i < pool->rt->n; i++) {
+            if (!net_addr_equal(dst, (const struct sockaddr *)&pool->rt->b[i].addr))
+                continue;
+            found = true;
+            if (atomic_load_explicit(&pool->state[i], memory_order_relaxed) != RT_DOWN) {
+                atomic_store_explicit(&pool->state[i], RT_DOWN, memory_order_relaxed);
+                atomic_store_explicit(&pool->changed_ms[i], hc_now_ms(), memory_order_relaxed);
+            }
+        }
+    }
+    return found;
+}

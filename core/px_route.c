@@ -1,0 +1,202 @@
+/*
+ * px_route.c - where a request without a usable Route goes: the first rule
+ * that matches picks a pool and a key, the key is hashed into the pool's
+ * Maglev table, and the backends' health decides between the key's primary
+ * backend and its fallback (rt.h).
+ *
+ * In-dialog requests (a To tag) may still reach a draining backend, so calls
+ * end where they started; out-of-dialog requests may not. A CANCEL, and an
+ * ACK for a non-2xx response, must reach the backend that got their INVITE,
+ * which a health or drain change may have moved in the meantime. Nothing is
+ * remembered, so when the key's primary changed state within PX_FOLLOW_MS
+ * they go to both candidates: the key's choice now and its choice before
+ * the change. The backend without the transaction answers a CANCEL with 481
+ * and ignores the ACK (RFC 3261 §9.2, §17.2.3); the client's CANCEL
+ * transaction takes the first final response and absorbs the second. This
+ * holds as long as only the primary's state changed in between, which is
+ * what a drain, a failure or a return is.
+ */
+#include "core/px_internal.h"
+
+#include <time.h>
+
+static bool domain_match(struct span host, const char *pat)
+{
+    size_t n = strlen(pat);
+    if (n > 0 && pat[0] == '.') /* ".example.com": the domain or any below it */
+        return (host.len >= n &&
+                span_eq_nocase(span_make(host.p + host.len - n, n), span_make(pat, n))) ||
+               span_eq_nocase(host, span_make(pat + 1, n - 1));
+    return span_eq_nocase(host, span_make(pat, n));
+}
+
+static bool any_domain(struct span host, const char (*pats)[CFG_STR], int n)
+{
+    for (int i = 0; i < n; i++)
+        if (domain_match(host, pats[i]))
+            return true;
+    return false;
+}
+
+static bool cidr_match(const struct px_cidr *c, const struct sockaddr *sa)
+{
+    const uint8_t *a;
+    if (sa->sa_family != c->family)
+        return false;
+    if (sa->sa_family == AF_INET)
+        a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else
+        a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+    int bits = c->prefix;
+    for (int i = 0; bits > 0; i++, bits -= 8) {
+        uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
+        if ((a[i] & mask) != (c->addr[i] & mask))
+            return false;
+    }
+    return true;
+}
+
+static bool rule_matches(struct px_ctx *c, const struct px_rule *pr)
+{
+    const struct cfg_rule *r = pr->r;
+    const struct sip_msg *m = c->msg;
+    if (r->nmethods > 0) {
+        bool hit = false;
+        for (int i = 0; i < r->nmethods && !hit; i++)
+            hit = span_eq(m->method, span_make(r->methods[i], strlen(r->methods[i])));
+        if (!hit)
+            return false;
+    }
+    if (r->nruri_domains > 0 &&
+        !any_domain(c->info->ruri.hp.host, r->ruri_domains, r->nruri_domains))
+        return false;
+    if (r->nto_domains > 0) {
+        struct sip_uri to;
+        if (sip_uri_parse(c->info->to.uri, &to) < 0 ||
+            !any_domain(to.hp.host, r->to_domains, r->nto_domains))
+            return false;
+    }
+    if (pr->nsrc > 0) {
+        bool hit = false;
+        for (int i = 0; i < pr->nsrc && !hit; i++)
+            hit = cidr_match(&pr->src[i], c->rx->src);
+        if (!hit)
+            return false;
+    }
+    return true;
+}
+
+/* user@host of a URI, host lower-cased, the scheme's default port dropped;
+ * a non-SIP URI as it stands. Written into buf; SPAN_NULL if it won't fit. */
+static struct span aor(struct span uri_text, char *buf, size_t cap)
+{
+    struct sip_uri u;
+    if (sip_uri_parse(uri_text, &u) < 0)
+        return SPAN_NULL;
+    if (u.scheme == SIP_SCHEME_OTHER)
+        return uri_text;
+    if (u.user.len + u.hp.host.len + 8 > cap)
+        return SPAN_NULL;
+    size_t n = 0;
+    memcpy(buf, u.user.p, u.user.len);
+    n += u.user.len;
+    buf[n++] = '@';
+    for (size_t i = 0; i < u.hp.host.len; i++)
+        buf[n++] = (char)span_lower_ascii((unsigned char)u.hp.host.p[i]);
+    int dflt = u.scheme == SIP_SCHEME_SIPS ? 5061 : 5060;
+    if (u.hp.port >= 0 && u.hp.port != dflt) {
+        char p[8];
+        int k = snprintf(p, sizeof(p), ":%d", (int)u.hp.port);
+        memcpy(buf + n, p, (size_t)k);
+        n += (size_t)k;
+    }
+    return span_make(buf, n);
+}
+
+static struct span header_value(const struct sip_msg *m, struct span name)
+{
+    for (int i = 0; i < m->nhdr; i++)
+        if (span_eq_nocase(m->hdr[i].name, name))
+            return m->hdr[i].value;
+    return SPAN_NULL;
+}
+
+/* The bytes the key names, or SPAN_NULL (or empty) when the request lacks
+ * them: such a request is answered 400, never hashed on nothing. */
+static struct span key_bytes(struct px_ctx *c, const struct px_key *k, char *buf, size_t cap)
+{
+    const struct sip_info *in = c->info;
+    struct sip_uri u;
+    switch (k->kind) {
+    case CFG_KEY_TO_AOR: return aor(in->to.uri, buf, cap);
+    case CFG_KEY_FROM_AOR: return aor(in->from.uri, buf, cap);
+    case CFG_KEY_RURI_AOR: return aor(c->msg->ruri, buf, cap);
+    case CFG_KEY_RURI_USER:
+        if (sip_uri_parse(c->msg->ruri, &u) < 0)
+            return SPAN_NULL;
+        return u.user;
+    case CFG_KEY_SOURCE_IP: return px_src_ip(c);
+    case CFG_KEY_HEADER: return header_value(c->msg, k->header);
+    default: return in->callid;
+    }
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void set_backend(struct sockaddr_storage *dst, socklen_t *len, const struct rt_backend *b)
+{
+    memcpy(dst, &b->addr, b->addrlen);
+    *len = b->addrlen;
+}
+
+int px_select_backend(struct px_ctx *c)
+{
+    const struct px_cfg *cfg = c->cfg;
+    const struct sip_msg *m = c->msg;
+    const struct px_rule *rule = NULL;
+    for (int i = 0; i < cfg->nrules && rule == NULL; i++)
+        if (rule_matches(c, &cfg->rules[i]))
+            rule = &cfg->rules[i];
+
+    const struct px_pool *pool = &cfg->pools[rule ? rule->pool : 0];
+    struct px_key rule_key;
+    const struct px_key *key =
+        m->method_id == SIP_M_REGISTER ? &cfg->key_register : &cfg->key_other;
+    if (rule != NULL && rule->r->has_key) {
+        rule_key.kind = (uint8_t)rule->r->key;
+        rule_key.header = span_make(rule->r->key_header, strlen(rule->r->key_header));
+        key = &rule_key;
+    }
+    char buf[512];
+    struct span kb = key_bytes(c, key, buf, sizeof(buf));
+    if (kb.p == NULL || kb.len == 0)
+        return PX_ENOKEY;
+
+    const struct rt_table *t = pool->rt;
+    uint64_t h = rt_hash(t, kb);
+    bool follows_invite = m->method_id == SIP_M_CANCEL || m->method_id == SIP_M_ACK;
+    bool in_dialog = c->info->to.tag.p != NULL && !follows_invite;
+    int b = rt_pick(t, h, pool->state, in_dialog ? RT_ACCEPT_UP_OR_DRAINING : RT_ACCEPT_UP);
+    if (b < 0)
+        return PX_ENOBACKEND;
+    set_backend(&c->tx->dst, &c->tx->dstlen, &t->b[b]);
+
+    if (follows_invite) {
+        int p = rt_primary(t, h);
+        int64_t changed = atomic_load_explicit(&pool->changed_ms[p], memory_order_relaxed);
+        if (changed != 0 && now_ms() - changed < PX_FOLLOW_MS) {
+            int other = p != b ? p : rt_pick_except(t, h, pool->state, RT_ACCEPT_UP, p);
+            /* one socket sends both copies, so both must be of one family */
+            if (other >= 0 && other != b && t->b[other].addr.ss_family == t->b[b].addr.ss_family) {
+                set_backend(&c->tx->dst2, &c->tx->dst2len, &t->b[other]);
+                ST_INC(c->st, fwd_fanout);
+            }
+        }
+    }
+    return 0;
+}
