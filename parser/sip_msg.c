@@ -320,6 +320,8 @@ static int parse_header(struct sip_msg *m, const char *p, const char *end, const
     return 0;
 }
 
+static int index_headers(const char *buf, const char *p, const char *end, struct sip_msg *m);
+
 int sip_parse(const char *buf, size_t len, struct sip_msg *m)
 {
     const char *p = buf, *end = buf + len;
@@ -355,15 +357,24 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     m->is_request = !(len >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
                       (p[2] | 0x20) == 'p' && p[3] == '/');
     err = m->is_request ? parse_request_line(p, eol, m) : parse_status_line(p, eol, m);
-    /* another SIP version is well-formed but unsupported: index the rest so
-     * that the 505 it earns can be routed by its Via */
-    int version_err = err == SIP_EVERSION ? err : 0;
-    const char *version_at = m->err_at;
-    if (err < 0 && !version_err)
-        return err; /* err_at set by the start-line parser */
+    if (err < 0) {
+        /* a malformed or unsupported start line: index the headers anyway,
+         * so the 400 or 505 it earns can be routed by its Via, and report
+         * the start line's error, which came first */
+        const char *start_at = m->err_at;
+        index_headers(buf, next, end, m);
+        m->err_at = start_at;
+        return err;
+    }
     m->err_at = NULL;
+    return index_headers(buf, next, end, m);
+}
 
-    p = next;
+/* The header lines from p, the empty line and the body (RFC 3261 §18.3). */
+static int index_headers(const char *buf, const char *p, const char *end, struct sip_msg *m)
+{
+    const char *eol, *next;
+    int err;
     if (p < end && (*p == ' ' || *p == '\t')) {
         m->err_at = p;
         return SIP_EFOLD;
@@ -396,10 +407,6 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
         m->body = span_make(next, avail);
     }
     m->msg_len = m->hdr_len + m->body.len;
-    if (version_err) {
-        m->err_at = version_at;
-        return version_err;
-    }
     return (int)m->hdr_len;
 }
 
