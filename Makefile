@@ -39,7 +39,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 
 TOOLS    := $(BUILD)/viaduct $(BUILD)/viaduct-parse
 TESTS    := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/test_*.c))
-BENCHES  := $(BUILD)/bench-parse $(BUILD)/bench-px
+BENCHES  := $(BUILD)/bench-parse $(BUILD)/bench-px $(BUILD)/bench-rt
 
 .PHONY: all deps tools tests check test demo fuzz fuzz-smoke bench format format-check clean
 
@@ -95,6 +95,14 @@ $(BUILD)/bench-px: $(BUILD)/obj/bench/bench_px.o $(CORE_OBJ) $(NET_LIB) $(PARSER
 $(BUILD)/test/test_px: $(BUILD)/obj/test/test_px.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash
+
+# The routing table alone; test_rt counts allocations by wrapping the allocator.
+$(BUILD)/test/test_rt: $(BUILD)/obj/test/test_rt.o $(BUILD)/obj/core/rt.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -o $@ $^ -lcmocka -lxxhash
+
+$(BUILD)/bench-rt: $(BUILD)/obj/bench/bench_rt.o $(BUILD)/obj/core/rt.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lxxhash $(MALLOC_LIBS)
 
 tests: $(TESTS) $(TOOLS)
 

@@ -9,13 +9,44 @@
  */
 #include "parser/sip_chars.h"
 
-int sip_list_next(struct span *list, struct span *item)
+#ifdef SIP_SIMD
+/* The bytes that change a comma list's state: ',' '"' '<' '>'. '<' (0x3C)
+ * and '>' (0x3E) differ only in bit 0x02, and no other byte ORed with 0x02
+ * gives 0x3E, so one compare finds both. */
+static inline unsigned stop_list(__m128i v)
+{
+    __m128i angle = sip_eq8(_mm_or_si128(v, _mm_set1_epi8(0x02)), '>');
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(sip_eq8(v, ','), sip_eq8(v, '"')), angle));
+}
+#endif
+
+/* First ',' '"' '<' or '>' in [p, end), or end; lo and hi as for sip_scan16. */
+static inline const char *find_list_byte(const char *p, const char *end, const char *lo,
+                                         const char *hi)
+{
+#ifdef SIP_SIMD
+    const char *q = sip_scan16(p, end, lo, hi, stop_list);
+    if (q != NULL)
+        return q;
+#else
+    (void)lo;
+    (void)hi;
+#endif
+    while (p < end && *p != ',' && *p != '"' && *p != '<' && *p != '>')
+        p++;
+    return p;
+}
+
+int sip_list_split(struct span *list, struct span *item, const char *hi)
 {
     if (list->p == NULL)
         return 0;
     const char *p = list->p, *end = list->p + list->len;
     bool in_angle = false;
-    while (p < end) {
+    /* only the four state bytes matter, so the scan jumps from one to the
+     * next: a Via value with no comma is a few vector steps */
+    while ((p = find_list_byte(p, end, list->p, hi)) < end) {
         if (*p == '"') {
             p = sip_scan_quoted(p, end);
             if (p == NULL)
@@ -26,8 +57,8 @@ int sip_list_next(struct span *list, struct span *item)
             in_angle = true;
         else if (*p == '>')
             in_angle = false;
-        else if (*p == ',' && !in_angle)
-            break;
+        else if (!in_angle)
+            break; /* a ',' outside <> */
         p++;
     }
     *item = sip_trim(span_range(list->p, p));
@@ -36,6 +67,13 @@ int sip_list_next(struct span *list, struct span *item)
     else
         *list = span_range(p + 1, end); /* after a ',' an element must follow */
     return 1;
+}
+
+int sip_list_next(struct span *list, struct span *item)
+{
+    if (list->p == NULL)
+        return 0; /* used up; span_end(NULL) would be UB */
+    return sip_list_split(list, item, span_end(*list));
 }
 
 /*

@@ -83,6 +83,107 @@ static inline const char *sip_scan_quoted(const char *p, const char *end)
     return NULL;
 }
 
+#ifdef SIP_SIMD
+static inline __m128i sip_load16(const char *p)
+{
+    return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+
+/* 0xFF in each byte of v that lies in [lo, hi] (unsigned, hi < 0x80), else 0.
+ * SSE2 has only signed byte compares: adding 0x80 - lo moves [lo, hi] to the
+ * bottom of the signed range, so one compare does the rest. */
+static inline __m128i sip_in_range(__m128i v, int lo, int hi)
+{
+    __m128i x = _mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - lo)));
+    return _mm_cmplt_epi8(x, _mm_set1_epi8((char)(0x80 + hi - lo + 1)));
+}
+
+static inline __m128i sip_eq8(__m128i v, char c)
+{
+    return _mm_cmpeq_epi8(v, _mm_set1_epi8(c));
+}
+
+/* 0xFF in each byte of v that is <= max (unsigned). */
+static inline __m128i sip_le8(__m128i v, char max)
+{
+    return _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(max)), v);
+}
+
+/*
+ * The one vector loop every scanner shares: the first byte in [p, end) whose
+ * bit is set in stop(16 bytes), or end. It may load any 16 bytes inside
+ * [lo, hi), the range the caller knows to be readable (lo <= p, end <= hi):
+ * inside sip_parse that is the whole datagram, so a short value still takes
+ * whole-vector steps; the last step loads the 16 bytes that end at hi and
+ * shifts out those before p, so nothing outside [lo, hi) is ever read (the
+ * guard-page tests check this). Returns NULL if [lo, hi) is shorter than 16
+ * bytes: the caller then runs its scalar reference loop. always_inline so
+ * that stop, a constant at every call, is inlined too.
+ */
+static inline __attribute__((always_inline)) const char *
+sip_scan16(const char *p, const char *end, const char *lo, const char *hi, unsigned (*stop)(__m128i))
+{
+    if (hi - lo < 16)
+        return NULL;
+    while (p < end) {
+        unsigned m;
+        if (hi - p >= 16) {
+            m = stop(sip_load16(p));
+        } else {
+            const char *w = hi - 16;
+            m = stop(sip_load16(w)) >> (p - w);
+            if (m == 0)
+                return end;
+        }
+        if (m != 0) {
+            p += __builtin_ctz(m);
+            return p < end ? p : end;
+        }
+        p += 16;
+    }
+    return end;
+}
+
+/* Bytes outside [A-Za-z0-9.-]: the run every token-like class (token, host,
+ * URI user and param, Call-ID word, scheme) is mostly made of. */
+static inline unsigned sip_stop_not_an(__m128i v)
+{
+    __m128i alpha = sip_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+    /* '-' '.' '/' and the digits are 0x2D-0x39: one range, minus the '/' */
+    __m128i num = _mm_andnot_si128(sip_eq8(v, '/'), sip_in_range(v, '-', '9'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(alpha, num)) ^ 0xFFFFu;
+}
+#endif
+
+/*
+ * First byte at or after p not in cls, or end, for a class that contains all
+ * of [A-Za-z0-9.-] (token, host, user, param, word, scheme): the vector loop
+ * runs over that common core and the table takes the few other bytes. lo and
+ * hi bound what may be read, as for sip_scan16.
+ */
+static inline const char *sip_skip_an(const char *p, const char *end, const char *lo,
+                                      const char *hi, unsigned cls)
+{
+#ifdef SIP_SIMD
+    for (;;) {
+        const char *q = sip_scan16(p, end, lo, hi, sip_stop_not_an);
+        if (q == NULL)
+            break; /* under 16 readable bytes: the scalar loop below */
+        if (q == end || !sip_is(*q, cls))
+            return q;
+        /* a class byte outside the core (a token's '!', a host's '_'):
+         * step over it; a run of them goes to the scalar loop */
+        p = q + 1;
+        if (p == end || !sip_is(*p, SIP_C_ALPHA | SIP_C_DIGIT))
+            break;
+    }
+#else
+    (void)lo;
+    (void)hi;
+#endif
+    return sip_skip(p, end, cls);
+}
+
 /*
  * Short fixed-length compares with one or two loads instead of a byte loop.
  * memcpy into an integer (G9: never *(uint64_t *)p, which breaks alignment
@@ -148,6 +249,11 @@ static inline bool sip_eq_lit_fold(const char *p, const char *lit, size_t n)
 
 /* s equals the literal L (lower case per sip_eq_lit_fold; 2..16 bytes). */
 #define SIP_EQ_FOLD(s, L) ((s).len == sizeof(L) - 1 && sip_eq_lit_fold((s).p, (L), sizeof(L) - 1))
+
+/* sip_list_next for a list inside a buffer that is readable up to hi (at
+ * or past the list's end), so the scan may load whole vectors past the
+ * list: sip_parse passes the datagram's end (sip_addr.c). */
+int sip_list_split(struct span *list, struct span *item, const char *hi);
 
 /* IP literals as RFC 3261 and RFC 5118 write them (sip_uri.c). */
 bool sip_ipv4_ok(struct span h);

@@ -246,12 +246,13 @@ static bool single_valued(enum sip_hid id)
     }
 }
 
-/* Records every element of a Via value; an empty one ("a,,b") is an error. */
-static int index_vias(struct sip_msg *m, struct span value, uint8_t hdr_idx)
+/* Records every element of a Via value; an empty one ("a,,b") is an error.
+ * end is the datagram's end: the split may read up to it. */
+static int index_vias(struct sip_msg *m, struct span value, uint8_t hdr_idx, const char *end)
 {
     struct span list = value, item;
     int r;
-    while ((r = sip_list_next(&list, &item)) > 0) {
+    while ((r = sip_list_split(&list, &item, end)) > 0) {
         if (item.len == 0) {
             m->err_at = item.p;
             return SIP_EVIA;
@@ -309,7 +310,7 @@ static int parse_header(struct sip_msg *m, const char *p, const char *end, const
         return SIP_EDUPHDR;
     }
     if (id == SIP_H_VIA)
-        return index_vias(m, h->value, (uint8_t)idx);
+        return index_vias(m, h->value, (uint8_t)idx, end);
     if (id == SIP_H_CONTENT_LENGTH) {
         m->clen = sip_clen_parse(h->value);
         if (m->clen < 0) {
