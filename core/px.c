@@ -430,6 +430,7 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
     struct px_ctx c = {
         .cfg = cfg, .msg = &ps->msg, .info = &ps->info, .st = st, .rx = rx, .tx = tx};
     tx->niov = 0;
+    tx->dst2len = 0;
     ST_INC(st, rx_datagrams);
     if (rx->len > 0 && only_crlf(rx->buf, rx->len)) {
         ST_INC(st, rx_keepalive); /* RFC 5626 §3.5.1 CRLF keep-alive */

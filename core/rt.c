@@ -310,15 +310,15 @@ static double rt_neg_ln(uint64_t x)
  * when RT_PROBES slots in a row were refused.
  */
 static int rt_rendezvous(const struct rt_table *t, uint64_t h, const _Atomic uint8_t *state,
-                         unsigned accept) __attribute__((cold, noinline));
+                         unsigned accept, int except) __attribute__((cold, noinline));
 
 static int rt_rendezvous(const struct rt_table *t, uint64_t h, const _Atomic uint8_t *state,
-                         unsigned accept)
+                         unsigned accept, int except)
 {
     int best = -1;
     double best_q = 0;
     for (int i = 0; i < t->n; i++) {
-        if (!rt_accepted(state, i, accept))
+        if (i == except || !rt_accepted(state, i, accept))
             continue;
         const char *name = t->b[i].name;
         uint64_t x = XXH3_64bits_withSeed(name, strlen(name), h ^ RT_SEED_RDV);
@@ -331,21 +331,34 @@ static int rt_rendezvous(const struct rt_table *t, uint64_t h, const _Atomic uin
     return best;
 }
 
-int rt_pick(const struct rt_table *t, uint64_t h, const _Atomic uint8_t *state, unsigned accept)
+/* rt_pick, with backend except (or -1) treated as not accepted. */
+static int rt_pick_x(const struct rt_table *t, uint64_t h, const _Atomic uint8_t *state,
+                     unsigned accept, int except)
 {
     if (t->n == 0)
         return -1;
     int b = t->slot[rt_reduce(h, t->m)];
-    if (rt_accepted(state, b, accept))
+    if (b != except && rt_accepted(state, b, accept))
         return b;
     uint64_t z = h;
     for (int i = 0; i < RT_PROBES; i++) {
         z += RT_GOLDEN;
         b = t->slot[rt_reduce(rt_mix(z), t->m)];
-        if (rt_accepted(state, b, accept))
+        if (b != except && rt_accepted(state, b, accept))
             return b;
     }
-    return rt_rendezvous(t, h, state, accept);
+    return rt_rendezvous(t, h, state, accept, except);
+}
+
+int rt_pick(const struct rt_table *t, uint64_t h, const _Atomic uint8_t *state, unsigned accept)
+{
+    return rt_pick_x(t, h, state, accept, -1);
+}
+
+int rt_pick_except(const struct rt_table *t, uint64_t h, const _Atomic uint8_t *state,
+                   unsigned accept, int except)
+{
+    return rt_pick_x(t, h, state, accept, except);
 }
 
 int rt_find(const struct rt_table *t, const char *name)
