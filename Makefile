@@ -87,14 +87,20 @@ $(BUILD)/test/test_net_engines: $(BUILD)/obj/test/test_net_engines.o $(NET_LIB)
 
 # core/ joins parser/ and net/: the proxy, workers and the binary.
 $(BUILD)/viaduct: $(BUILD)/obj/core/main.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash $(MALLOC_LIBS)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lyaml $(MALLOC_LIBS)
 
 $(BUILD)/bench-px: $(BUILD)/obj/bench/bench_px.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash $(MALLOC_LIBS)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lyaml $(MALLOC_LIBS)
 
 $(BUILD)/test/test_px: $(BUILD)/obj/test/test_px.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lyaml
+
+# The configuration layers: libyaml reads the file, net/ checks addresses.
+$(BUILD)/test/test_cfg: $(BUILD)/obj/test/test_cfg.o $(BUILD)/obj/core/cfg.o \
+		$(BUILD)/obj/core/cfg_yaml.o $(BUILD)/obj/core/cfg_env.o $(NET_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lyaml
 
 # The routing table alone; test_rt counts allocations by wrapping the allocator.
 $(BUILD)/test/test_rt: $(BUILD)/obj/test/test_rt.o $(BUILD)/obj/core/rt.o

@@ -116,9 +116,9 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
  * strings, e.g. environ) on top of c: VIADUCT_LISTEN (comma list),
  * VIADUCT_ADVERTISE, VIADUCT_ALIASES, VIADUCT_BACKENDS (comma list of
  * ADDR:PORT into the default pool, replacing it), VIADUCT_WORKERS,
- * VIADUCT_IO, VIADUCT_MAX_MSG, VIADUCT_TABLE_SIZE, VIADUCT_RECORD_ROUTE,
+ * VIADUCT_IO, VIADUCT_MAX_MESSAGE, VIADUCT_TABLE_SIZE, VIADUCT_RECORD_ROUTE,
  * VIADUCT_PATH, VIADUCT_HEALTH_INTERVAL_MS, VIADUCT_HEALTH_TIMEOUT_MS, ...
- * (cfg.c lists them all). An unknown VIADUCT_ name is an error too.
+ * (cfg_env.c lists them all). An unknown VIADUCT_ name is an error too.
  * 0, or -1 with "VIADUCT_X: message" in err.
  */
 int cfg_apply_env(struct cfg *c, char *const *envp, char *err, size_t errlen);

@@ -3,8 +3,8 @@
 # Called by `make test` and `make demo` so a fresh Debian 12 machine needs nothing else.
 # Usage: test/deps.sh [extra-package ...]
 set -eu
-pkgs="build-essential pkg-config liburing-dev libxxhash-dev libcmocka-dev libjemalloc-dev clang \
-    python3 iproute2 util-linux sip-tester $*"
+pkgs="build-essential pkg-config liburing-dev libxxhash-dev libcmocka-dev libjemalloc-dev libyaml-dev \
+    clang python3 iproute2 util-linux sip-tester $*"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
