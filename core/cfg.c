@@ -33,7 +33,7 @@
  *   record_route: false      # Record-Route on dialog-creating requests
  *   path: false              # Path on REGISTER with Supported: path
  *   keys: {register: to-aor, default: call-id}   # what REGISTER / other requests hash on
- *   health: {enabled: true, interval_ms: 1000, timeout_ms: 500, down_after: 3,
+ *   health: {enabled: false, interval_ms: 1000, timeout_ms: 500, down_after: 3,
  *            up_after: 2, jitter_pct: 10, codes: []}   # codes [] = any final response
  *   pools:
  *     - name: registrars     # "default" fills the pool that --backend also fills
@@ -81,7 +81,7 @@ const struct cfg_opt cfg_opts[] = {
     {"retry_after", CFG_T_U32, 0, 86400, 5, OFF(retry_after)},
     {"record_route", CFG_T_BOOL, 0, 1, 0, OFF(record_route)},
     {"path", CFG_T_BOOL, 0, 1, 0, OFF(path)},
-    {"health.enabled", CFG_T_BOOL, 0, 1, 1, OFF(health.enabled)},
+    {"health.enabled", CFG_T_BOOL, 0, 1, 0, OFF(health.enabled)},
     {"health.interval_ms", CFG_T_U32, 50, 3600000, 1000, OFF(health.interval_ms)},
     {"health.timeout_ms", CFG_T_U32, 10, 3600000, 500, OFF(health.timeout_ms)},
     {"health.down_after", CFG_T_U32, 1, 100, 3, OFF(health.down_after)},

@@ -66,7 +66,10 @@ struct cfg_rule {
 };
 
 struct cfg_health {
-    bool enabled;          /* active OPTIONS probes; default true when backends exist */
+    /* active OPTIONS probes; off by default, as HAProxy's "check" and
+     * Kamailio's ds_ping_interval are: backends that ignore OPTIONS would
+     * all be taken down. Passive marking on ICMP errors is always on. */
+    bool enabled;
     uint32_t interval_ms;  /* default 1000; >= 50 */
     uint32_t timeout_ms;   /* default 500; < interval? no: any >= 10 */
     uint32_t down_after;   /* consecutive failures to go down, default 3 */

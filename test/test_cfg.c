@@ -88,7 +88,7 @@ static void test_cfg_defaults_are_the_documented_ones(void **state)
     assert_string_equal(c.pools[0].name, "default");
     assert_int_equal(c.pools[0].nbackends, 0);
     assert_int_equal(c.nrules, 0);
-    assert_true(c.health.enabled);
+    assert_false(c.health.enabled);
     assert_int_equal(c.health.interval_ms, 1000);
     assert_int_equal(c.health.timeout_ms, 500);
     assert_int_equal(c.health.down_after, 3);
