@@ -3,8 +3,10 @@
  * datagram goes through (see sip.h for the contract).
  *
  * Shape: the start line is split on single SPs; then one loop over header
- * lines. Each value is scanned for its end with find_ctl(), which stops only
- * on control bytes, so ordinary text costs one compare per 16 bytes. A line
+ * lines. A name runs to the first ':', SP or control byte and is looked up
+ * before it is checked (parse_header says why that is exact). Each value is
+ * scanned for its end with find_ctl(), which stops only on control bytes, so
+ * ordinary text costs a few vector instructions per 16 bytes. A line
  * break followed by SP/HTAB is a fold and the value goes on; any other
  * control byte is an error unless a backslash escapes it (a quoted-pair,
  * RFC 3261 §25.1, which RFC 4475 intmeth uses for a raw NUL). Via values are
@@ -12,10 +14,6 @@
  * second. Nothing else is looked into: deep parsers run on demand.
  */
 #include "parser/sip_chars.h"
-
-#if defined(__SSE2__) && !defined(SIP_SCALAR)
-#include <emmintrin.h>
-#endif
 
 #define X(name, val, id, text) [-(val)] = #name,
 static const char *const err_names[SIP_NERR + 1] = {[0] = "SIP_OK", SIP_ERRORS(X)};
@@ -42,28 +40,80 @@ const char *sip_err_text(int err)
     return (err <= 0 && err >= -SIP_NERR) ? err_texts[-err] : "unknown error";
 }
 
-/*
- * First byte in [p, end) that is a control byte (0x00-0x1F, 0x7F), or end.
- * The SSE2 path tests 16 bytes with two compares; it is exact, not a filter,
- * and the scalar loop is the reference both builds are tested against
- * (make test builds once with -DSIP_SCALAR).
- */
-static inline const char *find_ctl(const char *p, const char *end)
+#ifdef SIP_SIMD
+/* Control bytes, 0x00-0x1F and 0x7F: two compares per 16 bytes. */
+static inline unsigned stop_ctl(__m128i v)
 {
-#if defined(__SSE2__) && !defined(SIP_SCALAR)
-    const __m128i max_ctl = _mm_set1_epi8(0x1f);
-    const __m128i del = _mm_set1_epi8(0x7f);
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* min(v, 0x1f) == v  <=>  v <= 0x1f, unsigned */
-        __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, max_ctl), v);
-        int mask = _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, del)));
-        if (mask != 0)
-            return p + __builtin_ctz((unsigned)mask);
-        p += 16;
-    }
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(sip_le8(v, 0x1f), sip_eq8(v, 0x7f)));
+}
+
+/* Control bytes and SP: where a Request-URI ends or goes wrong. */
+static inline unsigned stop_ctl_sp(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(sip_le8(v, 0x20), sip_eq8(v, 0x7f)));
+}
+#endif
+
+/*
+ * First byte in [p, end) that is a control byte (0x00-0x1F, 0x7F), or end;
+ * end is the datagram's end and buf its start, so the vector loop may load
+ * anywhere in between. The SSE2 path is exact, not a filter, and the scalar
+ * loop is the reference both builds are tested against (make test builds
+ * once with -DSIP_SCALAR).
+ */
+static inline const char *find_ctl(const char *p, const char *end, const char *buf)
+{
+#ifdef SIP_SIMD
+    const char *q = sip_scan16(p, end, buf, end, stop_ctl);
+    if (q != NULL)
+        return q;
+#else
+    (void)buf;
 #endif
     while (p < end && !sip_is(*p, SIP_C_CTL))
+        p++;
+    return p;
+}
+
+#ifdef SIP_SIMD
+/* ':', SP and the control bytes: where a header name ends or goes wrong. */
+static inline unsigned stop_name(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(sip_le8(v, 0x20), sip_eq8(v, 0x7f)), sip_eq8(v, ':')));
+}
+#endif
+
+/* First ':', SP or control byte in [p, end), or end; [buf, end) is the
+ * datagram, as for find_ctl. */
+static inline const char *find_name_end(const char *p, const char *end, const char *buf)
+{
+#ifdef SIP_SIMD
+    const char *q = sip_scan16(p, end, buf, end, stop_name);
+    if (q != NULL)
+        return q;
+#else
+    (void)buf;
+#endif
+    while (p < end && *p != ':' && (unsigned char)*p > 0x20 && *p != 0x7f)
+        p++;
+    return p;
+}
+
+/* First byte in [p, eol) that is SP or a control byte, or eol; the datagram
+ * [buf, end) may be read, as for find_ctl. */
+static inline const char *find_ctl_sp(const char *p, const char *eol, const char *buf,
+                                      const char *end)
+{
+#ifdef SIP_SIMD
+    const char *q = sip_scan16(p, eol, buf, end, stop_ctl_sp);
+    if (q != NULL)
+        return q;
+#else
+    (void)buf;
+    (void)end;
+#endif
+    while (p < eol && (unsigned char)*p > 0x20 && *p != 0x7f)
         p++;
     return p;
 }
@@ -93,6 +143,12 @@ static int line_end(const char *p, const char *end, const char **eol, const char
 static int check_version(struct span v)
 {
     const char *p = v.p, *end = v.p + v.len;
+    /* every message but a rare 505 carries exactly this: two loads; the
+     * fold of "SIP" (not of the '/') is exact, as no control byte folds to
+     * a letter */
+    if (v.len == 7 && ((sip_ld4(p) | 0x00202020U) ^ sip_ld4("sip/")) == 0 &&
+        sip_eq_lit(p + 3, "/2.0", 4))
+        return 0;
     if (v.len < 7 || (p[0] | 0x20) != 's' || (p[1] | 0x20) != 'i' || (p[2] | 0x20) != 'p' ||
         p[3] != '/')
         return SIP_ESTARTLINE;
@@ -109,10 +165,12 @@ static int check_version(struct span v)
     return SIP_EVERSION;
 }
 
-/* Request-Line = Method SP Request-URI SP SIP-Version; exactly one SP each. */
-static int parse_request_line(const char *p, const char *eol, struct sip_msg *m)
+/* Request-Line = Method SP Request-URI SP SIP-Version; exactly one SP each.
+ * [buf, end) is the datagram, readable by the scans. */
+static int parse_request_line(const char *p, const char *eol, struct sip_msg *m, const char *buf,
+                              const char *end)
 {
-    const char *q = sip_skip(p, eol, SIP_C_TOKEN);
+    const char *q = sip_skip_an(p, eol, buf, end, SIP_C_TOKEN);
     m->err_at = q;
     if (q == p || q == eol)
         return SIP_ESTARTLINE;
@@ -122,12 +180,10 @@ static int parse_request_line(const char *p, const char *eol, struct sip_msg *m)
     m->method_id = (uint8_t)sip_method_id(m->method);
 
     p = ++q;
-    while (q < eol && *q != ' ') {
-        if ((unsigned char)*q <= 0x20 || *q == 0x7f) {
-            m->err_at = q;
-            return SIP_ERURI;
-        }
-        q++;
+    q = find_ctl_sp(q, eol, buf, end);
+    if (q < eol && *q != ' ') {
+        m->err_at = q;
+        return SIP_ERURI;
     }
     m->err_at = q;
     if (q == p || q == eol)
@@ -196,11 +252,12 @@ static bool escaped(const char *start, const char *p)
  * byte after it. Returns 0 or SIP_ENOEOH, SIP_EBARECR, SIP_EHDRVALUE with
  * *eol at the offending byte.
  */
-static int scan_value(const char *p, const char *end, const char **eol, const char **next)
+static int scan_value(const char *p, const char *end, const char **eol, const char **next,
+                      const char *buf)
 {
     const char *start = p;
     for (;;) {
-        p = find_ctl(p, end);
+        p = find_ctl(p, end, buf);
         if (p == end) {
             *eol = p;
             return SIP_ENOEOH;
@@ -270,11 +327,23 @@ static int index_vias(struct sip_msg *m, struct span value, uint8_t hdr_idx, con
     return r;
 }
 
-/* Parses one header line at p; *next is set to the following line. */
-static int parse_header(struct sip_msg *m, const char *p, const char *end, const char **next)
+/* Parses one header line at p; *next is set to the following line. The
+ * datagram is [buf, end). */
+static int parse_header(struct sip_msg *m, const char *p, const char *end, const char **next,
+                        const char *buf)
 {
     const char *line = p;
-    const char *q = sip_skip(p, end, SIP_C_TOKEN);
+    /* The name is looked up before it is checked: a name that folds to a
+     * known one is made of letters and '-' only (sip_eq_lit_fold: the only
+     * other byte that folds onto those is CR, and a control byte ends the
+     * candidate), so it is a token and needs no byte-by-byte check; only an
+     * unknown name is walked through the token table. The candidate ends at
+     * the first ':', SP or control byte; a non-token byte before that ends
+     * the name where the token walk stops, as the grammar says. */
+    const char *q = find_name_end(p, end, buf);
+    enum sip_hid id = q > line ? sip_hname_id(span_range(line, q)) : SIP_H_OTHER;
+    if (id == SIP_H_OTHER)
+        q = sip_skip(line, q, SIP_C_TOKEN);
     const char *name_end = q;
     while (q < end && (*q == ' ' || *q == '\t'))
         q++;
@@ -283,7 +352,7 @@ static int parse_header(struct sip_msg *m, const char *p, const char *end, const
         return q == end ? SIP_ENOEOH : SIP_EHDRNAME;
     }
     const char *eol;
-    int err = scan_value(q + 1, end, &eol, next);
+    int err = scan_value(q + 1, end, &eol, next, buf);
     if (err < 0) {
         m->err_at = eol < end ? eol : line;
         return err;
@@ -297,9 +366,8 @@ static int parse_header(struct sip_msg *m, const char *p, const char *end, const
     h->name = span_range(line, name_end);
     h->value = sip_trim(span_range(q + 1, eol));
     h->line_len = (uint32_t)(*next - line);
-    h->id = (uint8_t)sip_hname_id(h->name);
+    h->id = (uint8_t)id;
 
-    enum sip_hid id = (enum sip_hid)h->id;
     uint16_t idx = m->nhdr++;
     if (id == SIP_H_OTHER)
         return 0;
@@ -345,7 +413,7 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     /* start line: the first CR or LF ends it; other control bytes are
      * caught by the start-line parsers */
     eol = p;
-    while (eol < end && *eol != '\r' && *eol != '\n')
+    while ((eol = find_ctl(eol, end, buf)) < end && *eol != '\r' && *eol != '\n')
         eol++;
     if (eol == end) {
         m->err_at = buf;
@@ -357,7 +425,7 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     }
     m->is_request = !(len >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
                       (p[2] | 0x20) == 'p' && p[3] == '/');
-    err = m->is_request ? parse_request_line(p, eol, m) : parse_status_line(p, eol, m);
+    err = m->is_request ? parse_request_line(p, eol, m, buf, end) : parse_status_line(p, eol, m);
     if (err < 0) {
         /* a malformed or unsupported start line: index the headers anyway,
          * so the 400 or 505 it earns can be routed by its Via, and report
@@ -387,7 +455,7 @@ static int index_headers(const char *buf, const char *p, const char *end, struct
         }
         if (*p == '\r' || *p == '\n')
             break;
-        if ((err = parse_header(m, p, end, &next)) < 0)
+        if ((err = parse_header(m, p, end, &next, buf)) < 0)
             return err;
         p = next;
     }
