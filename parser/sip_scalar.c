@@ -1,13 +1,16 @@
 /*
  * sip_scalar.c - the numeric headers: CSeq, Max-Forwards, Content-Length.
  *
- * Each accumulates digits with an overflow check before the multiply, so a
+ * Each accumulates digits with a bound check after every digit, so a
  * value of any length is refused rather than wrapped (RFC 4475 scalar02,
  * ncl), and leading zeros are allowed (wsinv's "0068").
  */
 #include "parser/sip_chars.h"
 
-/* Reads 1+ digits at *pp into *out, failing above max. */
+/* Reads 1+ digits at *pp into *out, failing above max (at most 2^32 - 1).
+ * v <= max before each step, so v * 10 + 9 < 2^36 cannot wrap a uint64_t:
+ * checking after the step needs no division, and fails exactly where
+ * v * 10 + d > max. */
 static bool read_uint(const char **pp, const char *end, uint64_t max, uint64_t *out)
 {
     const char *p = *pp;
@@ -15,10 +18,9 @@ static bool read_uint(const char **pp, const char *end, uint64_t max, uint64_t *
     if (p == end || !sip_is(*p, SIP_C_DIGIT))
         return false;
     for (; p < end && sip_is(*p, SIP_C_DIGIT); p++) {
-        uint64_t d = (uint64_t)(*p - '0');
-        if (v > (max - d) / 10)
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > max)
             return false;
-        v = v * 10 + d;
     }
     *pp = p;
     *out = v;
