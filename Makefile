@@ -37,7 +37,7 @@ NET_LIB  := $(BUILD)/libnet.a
 CORE_SRC := $(sort $(filter-out core/main.c,$(wildcard core/*.c)))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 
-TOOLS    := $(BUILD)/viaduct $(BUILD)/viaduct-parse
+TOOLS    := $(BUILD)/viaduct $(BUILD)/viaduct-parse $(BUILD)/viaduct-bench
 TESTS    := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/test_*.c))
 BENCHES  := $(BUILD)/bench-parse $(BUILD)/bench-px $(BUILD)/bench-rt
 
@@ -109,6 +109,21 @@ $(BUILD)/test/test_rt: $(BUILD)/obj/test/test_rt.o $(BUILD)/obj/core/rt.o
 
 $(BUILD)/bench-rt: $(BUILD)/obj/bench/bench_rt.o $(BUILD)/obj/core/rt.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lxxhash $(MALLOC_LIBS)
+
+# viaduct-bench: the harness (bench/vb_*.c) on net/ and the parser; its
+# tests link only the modules they test (the recipe is the pattern rule's).
+VB_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard bench/vb_*.c)))
+$(BUILD)/viaduct-bench: $(VB_OBJ) $(NET_LIB) $(PARSER_LIB)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lm $(MALLOC_LIBS)
+
+$(BUILD)/test/test_vb_%:
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lxxhash -lm
+$(BUILD)/test/test_vb_hist: $(BUILD)/obj/test/test_vb_hist.o $(BUILD)/obj/bench/vb_hist.o
+$(BUILD)/test/test_vb_match: $(BUILD)/obj/test/test_vb_match.o $(BUILD)/obj/bench/vb_match.o
+$(BUILD)/test/test_vb_aff: $(BUILD)/obj/test/test_vb_aff.o $(BUILD)/obj/bench/vb_aff.o
+$(BUILD)/test/test_vb_emu: $(BUILD)/obj/test/test_vb_emu.o $(addprefix $(BUILD)/obj/bench/, \
+    vb_emu.o vb_sip.o vb_aff.o vb_match.o) $(PARSER_LIB)
 
 tests: $(TESTS) $(TOOLS)
 
