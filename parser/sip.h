@@ -167,8 +167,10 @@ struct sip_msg {
  * pass found it. Headers before an error stay indexed. After a start-line
  * error (SIP_ESTARTLINE, SIP_EMETHOD, SIP_ERURI, SIP_EVERSION, SIP_ESTATUS,
  * SIP_EREASON) the headers are still indexed as far as they go, so a 400 or
- * 505 can be routed by the Via, and the start-line error is returned. Bytes past m->msg_len (RFC 3261 §18.3) are ignored. Lines
- * may end in CRLF or a bare LF; a bare CR is an error. A control byte in a
+ * 505 can be routed by the Via, and the start-line error is returned;
+ * SIP_EVERSION only if the rest indexed cleanly (else the index error).
+ * Bytes past m->msg_len (RFC 3261 §18.3) are ignored. Lines may end in CRLF
+ * or a bare LF; a bare CR is an error. A control byte in a
  * header value is accepted only after an odd run of backslashes (a
  * quoted-pair, RFC 3261 §25.1; not tracked against quotes, since '"' is an
  * ordinary character of Call-ID). "SIP/2.0 100" without the SP before an

@@ -428,10 +428,13 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     err = m->is_request ? parse_request_line(p, eol, m, buf, end) : parse_status_line(p, eol, m);
     if (err < 0) {
         /* a malformed or unsupported start line: index the headers anyway,
-         * so the 400 or 505 it earns can be routed by its Via, and report
-         * the start line's error, which came first */
+         * so the 400 or 505 it earns can be routed by its Via. SIP_EVERSION
+         * also promises a clean index (the message is fine but for its
+         * version), so a broken header section wins over it. */
         const char *start_at = m->err_at;
-        index_headers(buf, next, end, m);
+        int ierr = index_headers(buf, next, end, m);
+        if (ierr < 0 && err == SIP_EVERSION)
+            return ierr;
         m->err_at = start_at;
         return err;
     }
