@@ -39,7 +39,8 @@ static bool all_digits(struct span v)
     return v.len > 0 && sip_skip(v.p, v.p + v.len, SIP_C_DIGIT) == v.p + v.len;
 }
 
-static int atoi3(struct span v)
+/* A short all-digit value (the callers bound its length). */
+static int small_uint(struct span v)
 {
     int n = 0;
     for (size_t i = 0; i < v.len; i++)
@@ -58,7 +59,8 @@ static int via_param(struct sip_via *out, struct span name, struct span value)
             return SIP_EVIA;
         out->received = value;
     } else if (span_eq_nocase(name, SPAN_LIT("rport"))) {
-        if (value.p && (!all_digits(value) || value.len > 5))
+        /* a port: a forwarder routes a response by it (RFC 3581 §4) */
+        if (value.p && (!all_digits(value) || value.len > 5 || small_uint(value) > 65535))
             return SIP_EVIA;
         out->rport = value.p ? value : span_make(span_end(name), 0);
     } else if (span_eq_nocase(name, SPAN_LIT("maddr"))) {
@@ -66,7 +68,7 @@ static int via_param(struct sip_via *out, struct span name, struct span value)
             return SIP_EVIA;
         out->maddr = value;
     } else if (span_eq_nocase(name, SPAN_LIT("ttl"))) {
-        if (!value.p || !all_digits(value) || value.len > 3 || atoi3(value) > 255)
+        if (!value.p || !all_digits(value) || value.len > 3 || small_uint(value) > 255)
             return SIP_EVIA;
         out->ttl = value;
     }

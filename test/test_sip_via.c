@@ -350,6 +350,8 @@ static const struct bad_case bad_cases[] = {
     {"received that is not an IP address", IN("SIP/2.0/UDP h;received=h2.example.com")},
     {"unterminated quoted param value", IN("SIP/2.0/UDP h;x=\"abc;branch=z9hG4bK1")},
     {"port 65536", IN("SIP/2.0/UDP 192.0.2.1:65536")},
+    {"rport 65536", IN("SIP/2.0/UDP 192.0.2.1;rport=65536")},
+    {"rport 99999 (would wrap to 34463)", IN("SIP/2.0/UDP 192.0.2.1;rport=99999")},
     {"port 99999", IN("SIP/2.0/UDP 192.0.2.1:99999;branch=z9hG4bK1")},
     {"six-digit port", IN("SIP/2.0/UDP 192.0.2.1:123456")},
     {"port 2^64 + 5060 (wraps in 64 bits)", IN("SIP/2.0/UDP h:18446744073709556676")},
