@@ -124,21 +124,85 @@ int sip_param_next(struct span *params, struct span *name, struct span *value)
     return 1;
 }
 
-/* The URI between '<' and '>': no LWS inside (RFC 4475 badaspec). */
-static int bracketed_uri(const char **pp, const char *end, struct span *uri)
+#ifdef SIP_SIMD
+/* Where a bracketed URI ends or goes wrong: '<' '>' '"' and every byte up
+ * to SP. That is a superset of the scalar loop's stops (it also stops on an
+ * escaped control byte, which the caller steps over), and cheaper than
+ * testing SP HTAB CR LF one by one. */
+static inline unsigned stop_bracketed(__m128i v)
+{
+    __m128i angle = sip_eq8(_mm_or_si128(v, _mm_set1_epi8(0x02)), '>'); /* see stop_list */
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(angle, sip_eq8(v, '"')), sip_le8(v, 0x20)));
+}
+
+/* Where an addr-spec ends: the bracketed stops and ';' ','. */
+static inline unsigned stop_addr_spec(__m128i v)
+{
+    return stop_bracketed(v) |
+           (unsigned)_mm_movemask_epi8(_mm_or_si128(sip_eq8(v, ';'), sip_eq8(v, ',')));
+}
+#endif
+
+/* The URI between '<' and '>': no LWS inside (RFC 4475 badaspec). The value
+ * [lo, end) may be read whole. */
+static int bracketed_uri(const char **pp, const char *end, const char *lo, struct span *uri)
 {
     const char *p = *pp + 1;
     const char *u = p;
+#ifdef SIP_SIMD
+    /* jump between candidate stops; the checks below are the scalar loop's */
+    const char *q;
+    while ((q = sip_scan16(p, end, lo, end, stop_bracketed)) != NULL) {
+        p = q;
+        if (p == end || *p == '>')
+            break;
+        if (sip_is(*p, SIP_C_WS) || *p == '<' || *p == '"')
+            return SIP_ENAMEADDR;
+        p++; /* an escaped control byte: part of the URI here */
+    }
+#else
+    (void)lo;
+#endif
     while (p < end && *p != '>') {
         if (sip_is(*p, SIP_C_WS) || *p == '<' || *p == '"')
             return SIP_ENAMEADDR;
         p++;
     }
-    if (p == end || p == u || memchr(u, ':', (size_t)(p - u)) == NULL)
-        return SIP_ENAMEADDR; /* a URI has a scheme */
+    if (p == end || p == u)
+        return SIP_ENAMEADDR;
+    /* a URI has a scheme: its ':' is a few bytes in, so a forward walk
+     * finds it sooner than a memchr call costs */
+    const char *c = u;
+    while (c < p && *c != ':')
+        c++;
+    if (c == p)
+        return SIP_ENAMEADDR;
     *uri = span_range(u, p);
     *pp = p + 1;
     return 0;
+}
+
+/* First byte of [p, end) that ends an addr-spec (SIP_C_WS ; , < > "), or
+ * end; [lo, end) may be read. */
+static const char *addr_spec_end(const char *p, const char *end, const char *lo)
+{
+#ifdef SIP_SIMD
+    const char *q;
+    while ((q = sip_scan16(p, end, lo, end, stop_addr_spec)) != NULL) {
+        p = q;
+        if (p == end || sip_is(*p, SIP_C_WS) || *p == ';' || *p == ',' || *p == '<' ||
+            *p == '>' || *p == '"')
+            return p;
+        p++; /* an escaped control byte */
+    }
+#else
+    (void)lo;
+#endif
+    while (p < end && !sip_is(*p, SIP_C_WS) && *p != ';' && *p != ',' && *p != '<' && *p != '>' &&
+           *p != '"')
+        p++;
+    return p;
 }
 
 int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
@@ -171,15 +235,13 @@ int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
     }
 
     if (*p == '<') {
-        if ((err = bracketed_uri(&p, end, &out->uri)) < 0)
+        if ((err = bracketed_uri(&p, end, v.p, &out->uri)) < 0)
             return err;
         out->bracketed = true;
     } else {
         /* addr-spec: a URI with no ',', ';' or '?' (§20: else it needs <>) */
         const char *u = p;
-        while (p < end && !sip_is(*p, SIP_C_WS) && *p != ';' && *p != ',' && *p != '<' &&
-               *p != '>' && *p != '"')
-            p++;
+        p = addr_spec_end(p, end, v.p);
         out->uri = span_range(u, p);
         if (memchr(u, ':', (size_t)(p - u)) == NULL)
             return SIP_ENAMEADDR;

@@ -67,22 +67,6 @@ static inline struct span sip_trim(struct span s)
     return span_range(p, end);
 }
 
-/*
- * p points at an opening '"'. Returns the byte after the closing quote, or
- * NULL if the string does not close before end. A backslash escapes any one
- * byte (quoted-pair), so "\"" does not close it.
- */
-static inline const char *sip_scan_quoted(const char *p, const char *end)
-{
-    for (p++; p < end; p++) {
-        if (*p == '"')
-            return p + 1;
-        if (*p == '\\' && ++p == end)
-            return NULL;
-    }
-    return NULL;
-}
-
 #ifdef SIP_SIMD
 static inline __m128i sip_load16(const char *p)
 {
@@ -182,6 +166,39 @@ static inline const char *sip_skip_an(const char *p, const char *end, const char
     (void)hi;
 #endif
     return sip_skip(p, end, cls);
+}
+
+/*
+ * p points at an opening '"'. Returns the byte after the closing quote, or
+ * NULL if the string does not close before end. A backslash escapes any one
+ * byte (quoted-pair), so "\"" does not close it.
+ */
+#ifdef SIP_SIMD
+static inline unsigned sip_stop_quoted(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(sip_eq8(v, '"'), sip_eq8(v, '\\')));
+}
+#endif
+
+static inline const char *sip_scan_quoted(const char *p, const char *end)
+{
+    const char *lo = p;
+    for (p++; p < end; p++) {
+#ifdef SIP_SIMD
+        /* only '"' and '\\' act: jump to the next one (sip_scan16 reads
+         * nothing outside [lo, end)) */
+        const char *q = sip_scan16(p, end, lo, end, sip_stop_quoted);
+        if (q != NULL && (p = q) == end)
+            return NULL;
+#else
+        (void)lo;
+#endif
+        if (*p == '"')
+            return p + 1;
+        if (*p == '\\' && ++p == end)
+            return NULL;
+    }
+    return NULL;
 }
 
 /*
