@@ -300,8 +300,9 @@ struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, char *err, siz
         }
         for (int i = 0; i < n; i++) {
             struct hc_backend *b = &hc->b[p][i];
-            b->drain = atomic_load(&px->pools[p].state[i]) == RT_DRAINING;
-            b->healthy = true; /* until probes say otherwise */
+            b->drain = px->pools[p].drain[i];
+            /* until probes say otherwise; a reload carries a down state over */
+            b->healthy = atomic_load(&px->pools[p].state[i]) != RT_DOWN;
             b->next_ms =
                 now + (int64_t)(hc->rng % (hc->h.interval_ms + 1)); /* spread the first round */
             hc->rng = hc->rng * 6364136223846793005ULL + 1442695040888963407ULL;

@@ -49,7 +49,8 @@ static const char usage[] =
     "  --version, --help\n"
     "Every setting can also come from VIADUCT_* environment variables (VIADUCT_LISTEN,\n"
     "VIADUCT_BACKENDS=10.0.0.1:5060,10.0.0.2:5060, ...). Signals: SIGUSR1 prints counters to\n"
-    "stderr; SIGTERM/SIGINT stop, print counters, exit 0.\n";
+    "stderr; SIGHUP reloads the configuration (pools, rules, keys, health); SIGTERM/SIGINT\n"
+    "stop, print counters, exit 0.\n";
 
 static int die(const char *fmt, const char *arg)
 {
@@ -71,8 +72,9 @@ static int allowed_cpus(int *cpus, int max)
     return n;
 }
 
-static struct cfg conf;
-static struct px_cfg px;
+static struct cfg *conf;  /* the configuration px was built from; px points into it */
+static struct px_cfg *px; /* what the workers read, through pub */
+static struct wk_pub pub;
 static struct wk workers[MAX_WORKERS];
 static atomic_bool stop_flag;
 
@@ -207,8 +209,93 @@ static void print_stats(int n)
 
 static void on_exit_free(void)
 {
-    px_cfg_free(&px);
-    cfg_free(&conf);
+    if (px != NULL)
+        px_cfg_free(px);
+    free(px);
+    if (conf != NULL)
+        cfg_free(conf);
+    free(conf);
+}
+
+static int count_backends(const struct px_cfg *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->npools; i++)
+        n += p->pools[i].rt->n;
+    return n;
+}
+
+/* Listening addresses, advertised names and the worker count are fixed by
+ * the sockets and threads already running: a reload may not change them. */
+static bool same_sockets(const struct cfg *a, const struct cfg *b)
+{
+    if (a->nlisten != b->nlisten || a->workers != b->workers || strcmp(a->io, b->io) != 0 ||
+        a->max_msg != b->max_msg)
+        return false;
+    for (int i = 0; i < a->nlisten; i++)
+        if (strcmp(a->listen[i], b->listen[i]) != 0 || strcmp(a->advertise[i], b->advertise[i]))
+            return false;
+    return true;
+}
+
+/*
+ * SIGHUP: the configuration again from every layer, built off the hot path,
+ * published whole, the old one freed once no worker can still read it. A
+ * configuration that does not load, or that would change the sockets, is
+ * refused and the running one kept.
+ */
+static void reload(int argc, char **argv, int nworkers, struct hc **hc)
+{
+    char err[CFG_ERR_LEN];
+    bool check = false;
+    struct cfg *nc = calloc(1, sizeof(*nc));
+    struct px_cfg *np = calloc(1, sizeof(*np));
+    if (nc == NULL || np == NULL || load_config(argc, argv, nc, &check) != 0) {
+        fprintf(stderr, "viaduct: reload refused, the running configuration stays\n");
+        goto refuse;
+    }
+    if (!same_sockets(nc, conf)) {
+        fprintf(stderr, "viaduct: reload refused: listen, advertise, workers, io and max_message "
+                        "change only with a restart\n");
+        goto refuse;
+    }
+    if (px_cfg_build(np, nc, err, sizeof(err)) < 0) {
+        fprintf(stderr, "viaduct: reload refused: %s\n", err);
+        px_cfg_free(np);
+        goto refuse;
+    }
+    px_cfg_carry_health(np, nc, px, conf);
+    hc_stop(*hc); /* it reads the old pools */
+    const struct px_cfg *old = wk_publish(&pub, workers, nworkers, np, 2000);
+    for (int p = 0; p < np->npools; p++)
+        for (int q = 0; old != NULL && q < old->npools; q++)
+            if (strcmp(nc->pools[p].name, conf->pools[q].name) == 0)
+                fprintf(stderr, "viaduct: pool %s: %d backends, %u of %u slots changed\n",
+                        nc->pools[p].name, np->pools[p].rt->n,
+                        rt_slots_changed(old->pools[q].rt, np->pools[p].rt), np->pools[p].rt->m);
+    if (old == NULL) {
+        /* a worker did not pass a quiescent point: it may still read the old
+         * configuration, which is therefore kept (leaked) rather than freed */
+        fprintf(stderr, "viaduct: a worker is slow to move on: the old configuration is kept\n");
+    } else {
+        px_cfg_free(px);
+        free(px);
+        cfg_free(conf);
+        free(conf);
+    }
+    px = np;
+    conf = nc;
+    *hc = hc_start(px, conf, err, sizeof(err));
+    if (*hc == NULL)
+        fprintf(stderr, "viaduct: after the reload: %s (health checks stopped)\n", err);
+    fprintf(stderr, "viaduct: configuration reloaded: %d backends in %d pools\n",
+            count_backends(px), px->npools);
+    return;
+refuse:
+    if (nc != NULL)
+        cfg_free(nc);
+    free(nc);
+    free(np);
 }
 
 int main(int argc, char **argv)
@@ -218,23 +305,27 @@ int main(int argc, char **argv)
     int ncpu = allowed_cpus(cpus, MAX_WORKERS);
     bool check = false;
 
-    int rc = load_config(argc, argv, &conf, &check);
+    conf = calloc(1, sizeof(*conf));
+    px = calloc(1, sizeof(*px));
+    if (conf == NULL || px == NULL)
+        return die("out of memory%s", "");
+    atexit(on_exit_free);
+    int rc = load_config(argc, argv, conf, &check);
     if (check) {
         if (rc == 0)
-            cfg_print(stdout, &conf);
-        cfg_free(&conf);
+            cfg_print(stdout, conf);
         return rc;
     }
     if (rc != 0)
         return rc;
-    atexit(on_exit_free);
-    if (px_cfg_build(&px, &conf, err, sizeof(err)) < 0)
+    if (px_cfg_build(px, conf, err, sizeof(err)) < 0)
         return die("%s", err);
+    atomic_store(&pub.cfg, px);
 
     enum wk_io io = WK_IO_MMSG;
-    if (strcmp(conf.io, "uring") == 0 || (strcmp(conf.io, "auto") == 0 && net_uring_available()))
+    if (strcmp(conf->io, "uring") == 0 || (strcmp(conf->io, "auto") == 0 && net_uring_available()))
         io = WK_IO_URING;
-    int n = conf.workers > 0 ? conf.workers : (ncpu > 0 ? ncpu : 1);
+    int n = conf->workers > 0 ? conf->workers : (ncpu > 0 ? ncpu : 1);
 
     /* signals go to this thread only: workers inherit the blocked mask */
     sigset_t set;
@@ -243,6 +334,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -252,17 +344,18 @@ int main(int argc, char **argv)
         w->cpu = ncpu > 0 ? cpus[i % ncpu] : -1;
         w->io = io;
         w->nbufs = 1024;
-        w->buf_size = conf.max_msg;
+        w->buf_size = conf->max_msg;
+        w->pub = &pub;
         w->batch = 64;
         w->stop = &stop_flag;
-        if (wk_open(w, &px, err, sizeof(err)) < 0) {
+        if (wk_open(w, px, err, sizeof(err)) < 0) {
             for (int j = 0; j < i; j++)
                 for (int k = 0; k < workers[j].nfds; k++)
                     close(workers[j].fds[k]);
             return die("%s", err);
         }
     }
-    struct hc *hc = hc_start(&px, &conf, err, sizeof(err));
+    struct hc *hc = hc_start(px, conf, err, sizeof(err));
     if (hc == NULL)
         return die("%s", err);
     for (int i = 0; i < n; i++) {
@@ -275,16 +368,14 @@ int main(int argc, char **argv)
         }
     }
     char a[80];
-    int nbackends = 0;
-    for (int p = 0; p < px.npools; p++)
-        nbackends += px.pools[p].rt->n;
-    net_addr_format((const struct sockaddr *)&px.listen[0].addr, a, sizeof(a));
+    int nbackends = count_backends(px);
+    net_addr_format((const struct sockaddr *)&px->listen[0].addr, a, sizeof(a));
     fprintf(stderr,
             "viaduct %s: %d worker%s (%s), listening on %s (+%d more), %d backend%s in %d "
             "pool%s\n",
             VIADUCT_VERSION, n, n == 1 ? "" : "s", io == WK_IO_URING ? "io_uring" : "recvmmsg", a,
-            px.nlisten - 1, nbackends, nbackends == 1 ? "" : "s", px.npools,
-            px.npools == 1 ? "" : "s");
+            px->nlisten - 1, nbackends, nbackends == 1 ? "" : "s", px->npools,
+            px->npools == 1 ? "" : "s");
 
     int status = 0;
     for (;;) {
@@ -293,6 +384,10 @@ int main(int argc, char **argv)
             continue;
         if (sig == SIGUSR1) {
             print_stats(n);
+            continue;
+        }
+        if (sig == SIGHUP) {
+            reload(argc, argv, n, &hc);
             continue;
         }
         if (sig == SIGUSR2)

@@ -61,6 +61,7 @@ struct px_pool {
     const struct rt_table *rt;
     _Atomic uint8_t *state;      /* [rt->n]: enum rt_state */
     _Atomic int64_t *changed_ms; /* [rt->n]: CLOCK_MONOTONIC ms of the last change, 0 never */
+    bool *drain;                 /* [rt->n]: configured to drain */
 };
 
 /* What a request is hashed on (see enum cfg_key). */
@@ -128,6 +129,11 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
  */
 int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errlen);
 void px_cfg_free(struct px_cfg *px);
+
+/* After a reload: backends that keep their name (in a pool that keeps its
+ * name) keep a down state and their last change time; the rest start up. */
+void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px_cfg *old,
+                         const struct cfg *oldc);
 
 /* True if host:port (port -1 meaning the default 5060) is one of ours. */
 bool px_is_self(const struct px_cfg *cfg, struct span host, int port);

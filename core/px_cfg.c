@@ -149,7 +149,8 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     pp->rt = t;
     pp->state = calloc((size_t)n, sizeof(*pp->state));
     pp->changed_ms = calloc((size_t)n, sizeof(*pp->changed_ms));
-    if (pp->state == NULL || pp->changed_ms == NULL) {
+    pp->drain = calloc((size_t)n, sizeof(*pp->drain));
+    if (pp->state == NULL || pp->changed_ms == NULL || pp->drain == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -157,8 +158,10 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     for (int i = 0; i < cp->nbackends; i++) {
         const struct cfg_backend *cb = &cp->backends[i];
         int k = rt_find(t, cb->name[0] ? cb->name : cb->address);
-        if (k >= 0)
+        if (k >= 0) {
             atomic_store(&pp->state[k], cb->drain ? RT_DRAINING : RT_UP);
+            pp->drain[k] = cb->drain;
+        }
     }
     return 0;
 }
@@ -222,6 +225,29 @@ void px_cfg_free(struct px_cfg *px)
         rt_table_free((struct rt_table *)(uintptr_t)px->pools[i].rt);
         free((void *)(uintptr_t)px->pools[i].state);
         free((void *)(uintptr_t)px->pools[i].changed_ms);
+        free(px->pools[i].drain);
     }
     px->npools = 0;
+}
+
+void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px_cfg *old,
+                         const struct cfg *oldc)
+{
+    for (int p = 0; p < px->npools; p++) {
+        int q = 0;
+        while (q < old->npools && strcmp(oldc->pools[q].name, c->pools[p].name) != 0)
+            q++;
+        if (q == old->npools)
+            continue;
+        const struct px_pool *op = &old->pools[q];
+        struct px_pool *np = &px->pools[p];
+        for (int i = 0; i < np->rt->n; i++) {
+            int k = rt_find(op->rt, np->rt->b[i].name);
+            if (k < 0)
+                continue;
+            atomic_store(&np->changed_ms[i], atomic_load(&op->changed_ms[k]));
+            if (atomic_load(&op->state[k]) == RT_DOWN)
+                atomic_store(&np->state[i], RT_DOWN);
+        }
+    }
 }

@@ -16,7 +16,14 @@
 static void on_rx(void *ctx, const struct net_rx *rx, struct net_tx *tx)
 {
     struct wk *w = ctx;
-    px_handle(w->cfg, &w->ps, &w->st, rx, tx);
+    px_handle(atomic_load_explicit(&w->pub->cfg, memory_order_acquire), &w->ps, &w->st, rx, tx);
+}
+
+static void on_quiescent(void *ctx)
+{
+    struct wk *w = ctx;
+    atomic_store_explicit(&w->seen_gen, atomic_load_explicit(&w->pub->gen, memory_order_acquire),
+                          memory_order_release);
 }
 
 /* An ICMP port or host unreachable for a backend takes it out at once
@@ -26,7 +33,8 @@ static void on_send_error(void *ctx, const struct net_tx *tx, int err)
     struct wk *w = ctx;
     ST_INC(&w->st, tx_errors);
     if ((err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -ENETUNREACH) && tx->dstlen > 0 &&
-        hc_mark_down(w->cfg, (const struct sockaddr *)&tx->dst))
+        hc_mark_down(atomic_load_explicit(&w->pub->cfg, memory_order_acquire),
+                     (const struct sockaddr *)&tx->dst))
         ST_INC(&w->st, backend_unreachable);
 }
 
@@ -42,7 +50,6 @@ static void on_event(void *ctx, int ev)
 
 int wk_open(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen)
 {
-    w->cfg = cfg;
     w->nfds = 0;
     for (int i = 0; i < cfg->nlisten; i++) {
         const struct px_listen *l = &cfg->listen[i];
@@ -81,12 +88,29 @@ static void *wk_main(void *arg)
         .handler = on_rx,
         .on_send_error = on_send_error,
         .on_event = on_event,
+        .on_quiescent = on_quiescent,
         .ctx = w,
         .stop = w->stop,
     };
     w->result = w->io == WK_IO_URING ? net_uring_run(&ec) : net_mmsg_run(&ec);
     if (w->result < 0)
         kill(getpid(), SIGUSR2);
+    return NULL;
+}
+
+const struct px_cfg *wk_publish(struct wk_pub *pub, struct wk *w, int n, const struct px_cfg *cfg,
+                                int timeout_ms)
+{
+    const struct px_cfg *old = atomic_exchange(&pub->cfg, cfg);
+    uint64_t gen = atomic_fetch_add(&pub->gen, 1) + 1;
+    for (int waited = 0; waited <= timeout_ms; waited += 5) {
+        int behind = 0;
+        for (int i = 0; i < n; i++)
+            behind += atomic_load_explicit(&w[i].seen_gen, memory_order_acquire) < gen;
+        if (behind == 0)
+            return old;
+        usleep(5000);
+    }
     return NULL;
 }
 

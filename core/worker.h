@@ -13,6 +13,19 @@
 
 enum wk_io { WK_IO_URING, WK_IO_MMSG };
 
+/*
+ * The published runtime config: replaced whole by one atomic pointer store
+ * (a reload), never changed in place. A worker loads it once per datagram
+ * and, between batches, records the generation it has seen (a quiescent
+ * point: it holds no config pointer then). The old config is freed once
+ * every worker has recorded the new generation, so no worker locks and none
+ * can still be reading what is freed.
+ */
+struct wk_pub {
+    _Atomic(const struct px_cfg *) cfg;
+    atomic_uint_fast64_t gen;
+};
+
 struct wk {
     int id;
     int cpu; /* -1: not pinned */
@@ -20,7 +33,8 @@ struct wk {
     int fds[NET_MAX_SOCKS]; /* index i listens on cfg->listen[i] */
     int nfds;
     unsigned nbufs, buf_size, batch;
-    const struct px_cfg *cfg;
+    struct wk_pub *pub;
+    atomic_uint_fast64_t seen_gen; /* pub->gen at this worker's last quiescent point */
     const atomic_bool *stop;
     int result; /* the engine's return: 0 or -errno */
     pthread_t thread;
@@ -31,6 +45,13 @@ struct wk {
 /* Opens w's sockets on every listening address of cfg. 0, or -errno with a
  * one-line reason in err. */
 int wk_open(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen);
+
+/* Publishes cfg to the workers and waits (up to timeout_ms) until none of
+ * them can still hold the config it replaces, which it returns for the
+ * caller to free; NULL if a worker did not come by in time (then the old
+ * config must be kept: it may still be read). Called by one thread. */
+const struct px_cfg *wk_publish(struct wk_pub *pub, struct wk *w, int n, const struct px_cfg *cfg,
+                                int timeout_ms);
 
 /* Starts the thread; on engine failure it sets w->result and sends the
  * process SIGUSR2 so the main thread can stop everything. 0 or -errno. */

@@ -217,6 +217,8 @@ int net_mmsg_run(const struct net_engine_cfg *cfg)
         return -ENOMEM;
 
     while (!atomic_load_explicit(cfg->stop, memory_order_relaxed)) {
+        if (cfg->on_quiescent != NULL)
+            cfg->on_quiescent(cfg->ctx);
         int n = poll(m->pfd, (nfds_t)cfg->nfds, MM_POLL_MS);
         if (n < 0) {
             if (errno == EINTR)

@@ -87,6 +87,11 @@ struct net_engine_cfg {
     net_handler_fn handler;
     net_send_error_fn on_send_error; /* may be NULL */
     net_event_fn on_event;           /* may be NULL */
+    /* Called between batches, never during a handler call, at least every
+     * ~100 ms even when idle: the caller's quiescent point, after which the
+     * handler holds no pointer from earlier calls (used to free a replaced
+     * config only once every worker has passed one). May be NULL. */
+    void (*on_quiescent)(void *ctx);
     void *ctx;
     const atomic_bool *stop; /* the loop returns within about 100 ms of it turning true */
 };

@@ -497,6 +497,8 @@ int net_uring_run(const struct net_engine_cfg *cfg)
     while (ret == 0 && !atomic_load_explicit(cfg->stop, memory_order_relaxed)) {
         ring_arm(r);
         ret = ring_step(r, RING_WAIT_NS);
+        if (cfg->on_quiescent != NULL)
+            cfg->on_quiescent(cfg->ctx);
     }
     if (r->ring_ok)
         ring_drain(r);
