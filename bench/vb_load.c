@@ -60,6 +60,7 @@ struct ld {
     uint32_t fq_head, fq_tail; /* free-running; fq_tail - fq_head queued */
     uint32_t *reg_cseq;        /* [aors] */
     uint64_t starts, nocall_id;
+    uint64_t last_rx; /* when the last response arrived */
     uint32_t next_call, next_aor, next_other;
     char *sbuf; /* (batch + 1) * LD_MSG */
     struct iovec *siov;
@@ -393,6 +394,7 @@ static int ld_receive(struct ld *l)
                 break;
             }
             uint64_t now = vb_now_ns();
+            l->last_rx = now;
             for (int i = 0; i < n; i++)
                 ld_response(l, l->riov[i].iov_base, l->rmsg[i].msg_len, now);
             total += n;
@@ -477,6 +479,9 @@ int vb_load_run(const struct vb_load_cfg *c, struct vb_load_result *res, char *e
     if (offering)
         res->offer_s = (double)(now - t0) / 1e9;
     res->total_s = (double)(now - t0) / 1e9;
+    res->active_s = res->offer_s;
+    if (l->last_rx > t0 && (double)(l->last_rx - t0) / 1e9 > res->active_s)
+        res->active_s = (double)(l->last_rx - t0) / 1e9;
     vb_match_expire(&l->m, UINT64_MAX, 0);
     res->txn_started = l->m.st.started;
     res->txn_lost = l->m.st.expired;

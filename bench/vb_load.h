@@ -76,8 +76,10 @@ enum vb_req_kind {
 };
 
 struct vb_load_result {
-    double offer_s; /* seconds spent offering */
-    double total_s; /* offering + drain */
+    double offer_s;  /* seconds spent offering */
+    double total_s;  /* offering + drain */
+    double active_s; /* first request to last response (at least the offering): the time
+                        the system under test had work */
     uint64_t sent[VB_RK_COUNT];
     uint64_t requests; /* sum of sent[] */
     uint64_t send_errors;

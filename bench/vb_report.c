@@ -92,9 +92,10 @@ int vb_report_json(const char *path, const struct vb_run_info *in, const struct 
     json_str(f, in->invite_replies);
     fprintf(f,
             ", \"no_reply\": %s, \"duration_s\": %.3f, \"repeat\": %d, \"backends\": %d, "
-            "\"load_sockets\": %d, \"max_window\": %lu, \"load_cpu\": %d, \"sut_cpus\": ",
+            "\"load_sockets\": %d, \"max_window\": %lu, \"load_cpu\": %d, \"nice\": %d, "
+            "\"sut_cpus\": ",
             in->no_reply ? "true" : "false", in->duration, in->repeat, in->backends, in->sockets,
-            in->window, in->load_cpu);
+            in->window, in->load_cpu, in->nice_applied);
     json_str(f, in->sut_cpus);
     fprintf(f, "},\n  \"fields\": {");
     const char *sep = "";
@@ -139,9 +140,9 @@ void vb_report_table(FILE *f, const struct vb_run_info *in, const struct vb_run_
 {
     fprintf(f,
             "\n== viaduct-bench: %s scenario%s, INVITE answered %s; medians of %d x %.1f s; "
-            "systems on CPU %s, load+backends on CPU %d\n",
+            "systems on CPU %s, load+backends on CPU %d, nice %d\n",
             in->scenario, in->no_reply ? " WITHOUT responses" : "", in->invite_replies, in->repeat,
-            in->duration, in->sut_cpus, in->load_cpu);
+            in->duration, in->sut_cpus, in->load_cpu, in->nice_applied);
     fprintf(f, "   %s, %s (%d CPUs online), commit %s\n   start: %s; end: %s\n", in->host,
             in->cpu_model, in->ncpus, in->commit, in->uptime_start, in->uptime_end);
     fprintf(f, "%-24s %-7s %9s %9s %6s %10s %8s %8s %8s %8s %8s %9s %5s %5s\n", "system", "rate",
@@ -221,22 +222,24 @@ int vb_report_plot(const char *prefix, const struct vb_run_info *in, const struc
         return -1;
     fprintf(f,
             "# gnuplot %s.gp - written by viaduct-bench\n"
-            "set terminal pngcairo size 1200,900 font ',10'\n"
+            "set terminal pngcairo size 1200,%d font ',10'\n"
             "set output '%s'\n"
-            "set multiplot layout 2,1 title \"viaduct-bench: %s scenario%s, medians of %d x "
+            "set multiplot layout %d,1 title \"viaduct-bench: %s scenario%s, medians of %d x "
             "%.1f s (%s, %s)\"\n"
-            "set grid\nset key outside right\nset logscale y\n"
-            "set xlabel 'offered load (requests/s)'\nset ylabel 'round-trip latency (us)'\n"
-            "plot ",
-            prefix, png, in->scenario, in->no_reply ? " without responses" : "", in->repeat,
-            in->duration, in->host, in->uptime_end);
-    for (int i = 0; i < nsys; i++)
-        fprintf(f,
-                "%s'%s' index %d using 1:2 with linespoints lt %d dt 3 title '%s p50', "
-                "'%s' index %d using 1:4 with linespoints lt %d dt 1 title '%s p99', "
-                "'%s' index %d using 1:5 with linespoints lt %d dt 2 title '%s p99.9'",
-                i ? ", " : "", dat, i, i + 1, sys[i].sut.label, dat, i, i + 1, sys[i].sut.label,
-                dat, i, i + 1, sys[i].sut.label);
+            "set grid\nset key outside right\nset xlabel 'offered load (requests/s)'\n",
+            prefix, in->no_reply ? 500 : 900, png, in->no_reply ? 1 : 2, in->scenario,
+            in->no_reply ? " without responses" : "", in->repeat, in->duration, in->host,
+            in->uptime_end);
+    if (!in->no_reply) { /* without responses there is no round trip to plot */
+        fprintf(f, "set logscale y\nset ylabel 'round-trip latency (us)'\nplot ");
+        for (int i = 0; i < nsys; i++)
+            fprintf(f,
+                    "%s'%s' index %d using 1:2 with linespoints lt %d dt 3 title '%s p50', "
+                    "'%s' index %d using 1:4 with linespoints lt %d dt 1 title '%s p99', "
+                    "'%s' index %d using 1:5 with linespoints lt %d dt 2 title '%s p99.9'",
+                    i ? ", " : "", dat, i, i + 1, sys[i].sut.label, dat, i, i + 1, sys[i].sut.label,
+                    dat, i, i + 1, sys[i].sut.label);
+    }
     fprintf(f, "\nunset logscale y\nset yrange [0:*]\n"
                "set ylabel 'messages forwarded per CPU-second'\nplot ");
     for (int i = 0; i < nsys; i++)

@@ -21,7 +21,7 @@
     X(fwd_mps, "%.1f", "messages forwarded per second (requests and responses)")                   \
     X(mpcs, "%.1f", "messages forwarded per CPU-second of the system under test")                  \
     X(cpu_s, "%.4f", "CPU seconds (user + system) of the system under test")                       \
-    X(cpu_util, "%.4f", "its CPU seconds per second of the phase")                                 \
+    X(cpu_util, "%.4f", "its CPU seconds per second of activity")                                  \
     X(req_offered, "%.0f", "requests the load sent")                                               \
     X(req_delivered, "%.0f", "requests the backends received")                                     \
     X(resp_offered, "%.0f", "responses the backends sent")                                         \
@@ -77,6 +77,7 @@ struct vb_run_info { /* what the JSON says about the machine and the settings */
     int ncpus;
     char sut_cpus[32];
     int load_cpu;
+    int nice, nice_applied; /* asked for, and what setpriority gave us */
     char scenario[16], invite_replies[16];
     bool no_reply;
     double duration;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -302,6 +303,7 @@ int vb_sut_start(struct vb_sut *s, const struct vb_sut_env *env, char *err, size
                     CPU_SET(c, &set);
             sched_setaffinity(0, sizeof(set), &set);
         }
+        setpriority(PRIO_PROCESS, 0, env->nice); /* best effort: needs root below 0 */
         int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) {
             dup2(fd, 1);

@@ -40,6 +40,7 @@ struct vb_sut_env {
     const char *bindir; /* where viaduct and viaduct-bench are */
     const char *outdir; /* logs, generated configs, PID files */
     const char *cpus;   /* "1" or "0-1": its CPU list */
+    int nice;           /* its nice value (every thread and child inherits it) */
 };
 
 struct vb_sut {
