@@ -70,13 +70,13 @@ struct cfg_health {
      * Kamailio's ds_ping_interval are: backends that ignore OPTIONS would
      * all be taken down. Passive marking on ICMP errors is always on. */
     bool enabled;
-    uint32_t interval_ms;  /* default 1000; >= 50 */
-    uint32_t timeout_ms;   /* default 500; < interval? no: any >= 10 */
-    uint32_t down_after;   /* consecutive failures to go down, default 3 */
-    uint32_t up_after;     /* consecutive successes to come up, default 2 */
-    uint32_t jitter_pct;   /* 0..50, default 10 */
-    int ncodes;            /* 0: any final response (>= 200) counts as alive */
-    uint16_t codes[16];    /* else only these codes */
+    uint32_t interval_ms; /* default 1000; >= 50 */
+    uint32_t timeout_ms;  /* default 500; < interval? no: any >= 10 */
+    uint32_t down_after;  /* consecutive failures to go down, default 3 */
+    uint32_t up_after;    /* consecutive successes to come up, default 2 */
+    uint32_t jitter_pct;  /* 0..50, default 10 */
+    int ncodes;           /* 0: any final response (>= 200) counts as alive */
+    uint16_t codes[16];   /* else only these codes */
 };
 
 struct cfg {
@@ -85,13 +85,13 @@ struct cfg {
     char advertise[CFG_MAX_LISTEN][CFG_STR]; /* "" = the listen address */
     int naliases;
     char aliases[CFG_MAX_ALIASES][CFG_STR];
-    int workers;        /* 0: the CPUs the process may use */
-    char io[8];         /* "auto", "uring", "mmsg" */
-    uint32_t max_msg;   /* 1024..65535, default 16384 */
-    uint32_t table_size; /* Maglev slots, prime, default 65537 */
-    uint32_t retry_after; /* seconds in 503s, default 5 */
-    bool record_route;  /* insert Record-Route on dialog-creating requests */
-    bool path;          /* insert Path on REGISTER with Supported: path */
+    int workers;               /* 0: the CPUs the process may use */
+    char io[8];                /* "auto", "uring", "mmsg" */
+    uint32_t max_msg;          /* 1024..65535, default 16384 */
+    uint32_t table_size;       /* Maglev slots, prime, default 65537 */
+    uint32_t retry_after;      /* seconds in 503s, default 5 */
+    bool record_route;         /* insert Record-Route on dialog-creating requests */
+    bool path;                 /* insert Path on REGISTER with Supported: path */
     enum cfg_key key_register; /* default CFG_KEY_TO_AOR */
     enum cfg_key key_other;    /* default CFG_KEY_CALL_ID */
     char key_header_register[64];
