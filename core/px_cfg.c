@@ -4,6 +4,8 @@
  */
 #include "core/px.h"
 
+#include "core/health.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +163,11 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
         if (k >= 0) {
             atomic_store(&pp->state[k], cb->drain ? RT_DRAINING : RT_UP);
             pp->drain[k] = cb->drain;
+            /* a drain set at start is a change like any other: INVITEs sent
+             * to it before a restart may still be ringing, so CANCELs of its
+             * keys go to both candidates for the follow window */
+            if (cb->drain)
+                atomic_store(&pp->changed_ms[k], hc_now_ms());
         }
     }
     return 0;
@@ -245,7 +252,10 @@ void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px
             int k = rt_find(op->rt, np->rt->b[i].name);
             if (k < 0)
                 continue;
-            atomic_store(&np->changed_ms[i], atomic_load(&op->changed_ms[k]));
+            /* a drain switched on or off by the reload changed the state
+             * now; otherwise the backend keeps its last change time */
+            if (np->drain[i] == op->drain[k])
+                atomic_store(&np->changed_ms[i], atomic_load(&op->changed_ms[k]));
             if (atomic_load(&op->state[k]) == RT_DOWN)
                 atomic_store(&np->state[i], RT_DOWN);
         }
