@@ -231,6 +231,20 @@ void px_via_edits(struct px_ctx *c, struct px_edits *ed)
         px_edits_add(ed, span_end(c->msg->via[0]), span_end(c->msg->via[0]), ED_RECEIVED, NULL);
 }
 
+/* Fills tx with the received message (up to msg_len: trailing datagram
+ * bytes are not the message, RFC 3261 §18.3) with ed applied. False, and
+ * the datagram counted as dropped, if it needed more than a tx holds. */
+static bool emit_message(struct px_ctx *c, struct px_edits *ed)
+{
+    struct px_out o;
+    px_out_init(&o, c->tx);
+    if (px_out_edited(&o, c->rx->buf, c->rx->buf + c->msg->msg_len, ed, px_emit, c))
+        return true;
+    c->tx->niov = 0;
+    ST_INC(c->st, drop_overflow);
+    return false;
+}
+
 /* The edit that removes one element of a comma list header, or its whole
  * line when it is the only element there. next is the element after it on
  * the same line, or SPAN_NULL. */
@@ -329,15 +343,8 @@ static int forward_request(struct px_ctx *c)
         px_edits_add(&ed, v.p, span_end(v), ED_MAXFWD, NULL);
     }
     px_via_edits(c, &ed);
-
-    struct px_out o;
-    px_out_init(&o, c->tx);
-    if (!px_out_edited(&o, c->rx->buf, c->rx->buf + m->msg_len, &ed, px_emit, c)) {
-        c->tx->niov = 0;
-        ST_INC(c->st, drop_overflow);
-        return 0;
-    }
-    ST_INC(c->st, fwd_requests);
+    if (emit_message(c, &ed))
+        ST_INC(c->st, fwd_requests);
     return 0;
 }
 
@@ -405,14 +412,8 @@ static int handle_response(struct px_ctx *c)
         px_edits_add(&ed, m->via[0].p, m->via[1].p, ED_DELETE, NULL);
     else
         delete_element(&ed, &m->hdr[m->via_hdr[0]], m->via[0], SPAN_NULL);
-    struct px_out o;
-    px_out_init(&o, c->tx);
-    if (!px_out_edited(&o, c->rx->buf, c->rx->buf + m->msg_len, &ed, px_emit, c)) {
-        c->tx->niov = 0;
-        ST_INC(c->st, drop_overflow);
-        return 0;
-    }
-    ST_INC(c->st, fwd_responses);
+    if (emit_message(c, &ed))
+        ST_INC(c->st, fwd_responses);
     return 0;
 }
 
