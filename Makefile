@@ -72,7 +72,8 @@ $(BUILD)/bench-parse: $(BUILD)/obj/bench/bench_parse.o $(PARSER_LIB)
 
 # One cmocka binary per module; each links the parser library only (later
 # modules add their own rule with an explicit object list).
-$(BUILD)/test/test_sip_%: $(BUILD)/obj/test/test_sip_%.o $(BUILD)/obj/test/guard.o $(PARSER_LIB)
+$(BUILD)/test/test_sip_%: $(BUILD)/obj/test/test_sip_%.o $(BUILD)/obj/test/guard.o \
+		$(BUILD)/obj/test/sip_check.o $(PARSER_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 

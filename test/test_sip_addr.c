@@ -30,69 +30,7 @@
 
 #include "parser/sip.h"
 #include "test/guard.h"
-
-/* ---- helpers (each test binary stands alone, so these are per file) ---- */
-
-struct want {
-    const char *p; /* NULL: see len */
-    size_t len;
-};
-
-#define IN(s) (s), sizeof(s) - 1
-/* clang-format off */
-#define W(s) {(s), sizeof(s) - 1} /* present, exactly these bytes */
-#define ABSENT {NULL, 0}           /* p == NULL */
-#define NOLEN {NULL, 1}            /* length 0, absent or empty: sip.h does not say which */
-/* clang-format on */
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
-/* p[0..len) with bytes outside 0x21..0x7e shown as \xNN, cut to fit cap. */
-static const char *show(char *out, size_t cap, const char *p, size_t len)
-{
-    size_t o = 0;
-
-    if (p == NULL)
-        return "(absent)";
-    out[o++] = '"';
-    for (size_t i = 0; i < len && o + 6 < cap; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c > 0x20 && c < 0x7f && c != '\\')
-            out[o++] = (char)c;
-        else
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-    }
-    out[o++] = '"';
-    out[o] = '\0';
-    return out;
-}
-
-static bool inside(struct span s, const char *buf, size_t n)
-{
-    if (s.p == NULL)
-        return s.len == 0;
-    return s.p >= buf && s.p <= buf + n && s.len <= (size_t)(buf + n - s.p);
-}
-
-static bool same(const char *desc, const char *what, struct span got, struct want want)
-{
-    char a[256], b[256];
-    bool ok;
-
-    if (want.p == NULL && want.len == 1)
-        ok = got.len == 0;
-    else if (want.p == NULL)
-        ok = got.p == NULL && got.len == 0;
-    else
-        ok = got.p != NULL && got.len == want.len && memcmp(got.p, want.p, want.len) == 0;
-    if (!ok)
-        print_error("%s: %s is %s (len %zu), want %s\n", desc, what,
-                    show(a, sizeof a, got.p, got.len), got.len,
-                    want.p != NULL ? show(b, sizeof b, want.p, want.len)
-                    : want.len     ? "length 0"
-                                   : "absent");
-    return ok;
-}
+#include "test/sip_check.h"
 
 /* ---- list and param runners: results as one string ---- */
 
@@ -130,7 +68,7 @@ static int list_run(const char *buf, size_t n, struct out *o)
         ret = sip_list_next(&list, &item);
         if (ret != 1)
             return ret == 0 || ret == SIP_EQUOTE ? ret : 2;
-        if (!inside(item, buf, n) || !inside(list, buf, n))
+        if (!tc_inside(item, buf, n) || !tc_inside(list, buf, n))
             return 2;
         out_put(o, "[", 1);
         out_put(o, item.p, item.len);
@@ -152,7 +90,7 @@ static int param_run(const char *buf, size_t n, struct out *o)
         ret = sip_param_next(&params, &name, &value);
         if (ret != 1)
             return ret;
-        if (!inside(name, buf, n) || !inside(value, buf, n) || !inside(params, buf, n) ||
+        if (!tc_inside(name, buf, n) || !tc_inside(value, buf, n) || !tc_inside(params, buf, n) ||
             name.len == 0)
             return 2;
         if (i > 0)
@@ -170,8 +108,8 @@ static int param_run(const char *buf, size_t n, struct out *o)
 
 static bool na_sane(const struct sip_nameaddr *na, const char *buf, size_t n)
 {
-    return inside(na->display, buf, n) && inside(na->uri, buf, n) && inside(na->params, buf, n) &&
-           inside(na->tag, buf, n) && na->uri.len > 0;
+    return tc_inside(na->display, buf, n) && tc_inside(na->uri, buf, n) &&
+           tc_inside(na->params, buf, n) && tc_inside(na->tag, buf, n) && na->uri.len > 0;
 }
 
 static int na_run(struct guard *g, const char *in, size_t len, struct sip_nameaddr *na)
@@ -376,9 +314,9 @@ static void test_sip_nameaddr_reads_display_uri_and_tag(void **state)
             bad++;
             continue;
         }
-        bad += !same(c->desc, "display", na.display, c->display);
-        bad += !same(c->desc, "uri", na.uri, c->uri);
-        bad += !same(c->desc, "tag", na.tag, c->tag);
+        bad += !tc_same(c->desc, "display", na.display, c->display);
+        bad += !tc_same(c->desc, "uri", na.uri, c->uri);
+        bad += !tc_same(c->desc, "tag", na.tag, c->tag);
         if (na.bracketed != c->bracketed) {
             print_error("%s: bracketed is %d, want %d\n", c->desc, na.bracketed, c->bracketed);
             bad++;

@@ -27,83 +27,14 @@
 
 #include "parser/sip.h"
 #include "test/guard.h"
-
-/* ---- helpers (each test binary stands alone, so these are per file) ---- */
-
-struct want {
-    const char *p; /* NULL: see len */
-    size_t len;
-};
-
-#define IN(s) (s), sizeof(s) - 1
-/* clang-format off */
-#define W(s) {(s), sizeof(s) - 1} /* present, exactly these bytes */
-#define ABSENT {NULL, 0}           /* p == NULL */
-#define NOLEN {NULL, 1}            /* length 0, absent or empty: sip.h does not say which */
-/* clang-format on */
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
-/* p[0..len) with bytes outside 0x21..0x7e shown as \xNN, cut to fit cap. */
-static const char *show(char *out, size_t cap, const char *p, size_t len)
-{
-    size_t o = 0;
-
-    if (p == NULL)
-        return "(absent)";
-    out[o++] = '"';
-    for (size_t i = 0; i < len && o + 6 < cap; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c > 0x20 && c < 0x7f && c != '\\')
-            out[o++] = (char)c;
-        else
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-    }
-    out[o++] = '"';
-    out[o] = '\0';
-    return out;
-}
-
-static bool inside(struct span s, const char *buf, size_t n)
-{
-    if (s.p == NULL)
-        return s.len == 0;
-    return s.p >= buf && s.p <= buf + n && s.len <= (size_t)(buf + n - s.p);
-}
-
-static bool same(const char *desc, const char *what, struct span got, struct want want)
-{
-    char a[256], b[256];
-    bool ok;
-
-    if (want.p == NULL && want.len == 1)
-        ok = got.len == 0;
-    else if (want.p == NULL)
-        ok = got.p == NULL && got.len == 0;
-    else
-        ok = got.p != NULL && got.len == want.len && memcmp(got.p, want.p, want.len) == 0;
-    if (!ok)
-        print_error("%s: %s is %s (len %zu), want %s\n", desc, what,
-                    show(a, sizeof a, got.p, got.len), got.len,
-                    want.p != NULL ? show(b, sizeof b, want.p, want.len)
-                    : want.len     ? "length 0"
-                                   : "absent");
-    return ok;
-}
-
-static bool same_int(const char *desc, const char *what, long got, long want)
-{
-    if (got != want)
-        print_error("%s: %s is %ld, want %ld\n", desc, what, got, want);
-    return got == want;
-}
+#include "test/sip_check.h"
 
 /* ---- URI-specific checks ---- */
 
 static bool hostport_sane(const char *desc, const struct sip_hostport *hp, const char *buf,
                           size_t n)
 {
-    if (!inside(hp->host, buf, n) || hp->host.len == 0) {
+    if (!tc_inside(hp->host, buf, n) || hp->host.len == 0) {
         print_error("%s: host span empty or outside the input\n", desc);
         return false;
     }
@@ -120,7 +51,7 @@ static bool uri_sane(const char *desc, const struct sip_uri *u, const char *buf,
     const struct span s[] = {u->scheme_s, u->user,      u->password, u->params,     u->headers,
                              u->lr,       u->transport, u->maddr,    u->user_param, u->opaque};
     for (size_t i = 0; i < N_ELEMS(s); i++) {
-        if (!inside(s[i], buf, n)) {
+        if (!tc_inside(s[i], buf, n)) {
             print_error("%s: span #%zu of struct sip_uri lies outside the input\n", desc, i);
             return false;
         }
@@ -422,12 +353,12 @@ static void test_sip_uri_reads_scheme_userinfo_and_hostport(void **state)
             bad++;
             continue;
         }
-        bad += !same_int(c->desc, "scheme", u.scheme, c->scheme);
-        bad += !same(c->desc, "user", u.user, c->user);
-        bad += !same(c->desc, "password", u.password, c->password);
-        bad += !same(c->desc, "host", u.hp.host, c->host);
-        bad += !same_int(c->desc, "host_type", u.hp.host_type, c->type);
-        bad += !same_int(c->desc, "port", u.hp.port, c->port);
+        bad += !tc_same_int(c->desc, "scheme", u.scheme, c->scheme);
+        bad += !tc_same(c->desc, "user", u.user, c->user);
+        bad += !tc_same(c->desc, "password", u.password, c->password);
+        bad += !tc_same(c->desc, "host", u.hp.host, c->host);
+        bad += !tc_same_int(c->desc, "host_type", u.hp.host_type, c->type);
+        bad += !tc_same_int(c->desc, "port", u.hp.port, c->port);
     }
     guard_release(&g);
     assert_int_equal(bad, 0);
@@ -448,7 +379,7 @@ static void test_sip_uri_reads_params_and_headers(void **state)
             bad++;
             continue;
         }
-        bad += !same(c->desc, uri_field_name[c->f], uri_field(&u, c->f), c->want);
+        bad += !tc_same(c->desc, uri_field_name[c->f], uri_field(&u, c->f), c->want);
     }
     guard_release(&g);
     assert_int_equal(bad, 0);
@@ -469,9 +400,9 @@ static void test_sip_uri_keeps_other_schemes_opaque(void **state)
             bad++;
             continue;
         }
-        bad += !same_int(c->desc, "scheme", u.scheme, SIP_SCHEME_OTHER);
-        bad += !same(c->desc, "scheme_s", u.scheme_s, c->scheme_s);
-        bad += !same(c->desc, "opaque", u.opaque, c->opaque);
+        bad += !tc_same_int(c->desc, "scheme", u.scheme, SIP_SCHEME_OTHER);
+        bad += !tc_same(c->desc, "scheme_s", u.scheme_s, c->scheme_s);
+        bad += !tc_same(c->desc, "opaque", u.opaque, c->opaque);
     }
     guard_release(&g);
     assert_int_equal(bad, 0);
@@ -610,9 +541,9 @@ static void test_sip_hostport_returns_bytes_consumed(void **state)
         }
         if (ret < 0)
             continue;
-        bad += !same(c->desc, "host", hp.host, c->host);
-        bad += !same_int(c->desc, "host_type", hp.host_type, c->type);
-        bad += !same_int(c->desc, "port", hp.port, c->port);
+        bad += !tc_same(c->desc, "host", hp.host, c->host);
+        bad += !tc_same_int(c->desc, "host_type", hp.host_type, c->type);
+        bad += !tc_same_int(c->desc, "port", hp.port, c->port);
     }
     guard_release(&g);
     assert_int_equal(bad, 0);

@@ -26,76 +26,7 @@
 
 #include "parser/sip.h"
 #include "test/guard.h"
-
-/* ---- helpers (each test binary stands alone, so these are per file) ---- */
-
-struct want {
-    const char *p; /* NULL: see len */
-    size_t len;
-};
-
-#define IN(s) (s), sizeof(s) - 1
-/* clang-format off */
-#define W(s) {(s), sizeof(s) - 1} /* present, exactly these bytes */
-#define ABSENT {NULL, 0}           /* p == NULL */
-#define NOLEN {NULL, 1}            /* length 0, absent or empty: sip.h does not say which */
-/* clang-format on */
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
-/* p[0..len) with bytes outside 0x21..0x7e shown as \xNN, cut to fit cap. */
-static const char *show(char *out, size_t cap, const char *p, size_t len)
-{
-    size_t o = 0;
-
-    if (p == NULL)
-        return "(absent)";
-    out[o++] = '"';
-    for (size_t i = 0; i < len && o + 6 < cap; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c > 0x20 && c < 0x7f && c != '\\')
-            out[o++] = (char)c;
-        else
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-    }
-    out[o++] = '"';
-    out[o] = '\0';
-    return out;
-}
-
-static bool inside(struct span s, const char *buf, size_t n)
-{
-    if (s.p == NULL)
-        return s.len == 0;
-    return s.p >= buf && s.p <= buf + n && s.len <= (size_t)(buf + n - s.p);
-}
-
-static bool same(const char *desc, const char *what, struct span got, struct want want)
-{
-    char a[256], b[256];
-    bool ok;
-
-    if (want.p == NULL && want.len == 1)
-        ok = got.len == 0;
-    else if (want.p == NULL)
-        ok = got.p == NULL && got.len == 0;
-    else
-        ok = got.p != NULL && got.len == want.len && memcmp(got.p, want.p, want.len) == 0;
-    if (!ok)
-        print_error("%s: %s is %s (len %zu), want %s\n", desc, what,
-                    show(a, sizeof a, got.p, got.len), got.len,
-                    want.p != NULL ? show(b, sizeof b, want.p, want.len)
-                    : want.len     ? "length 0"
-                                   : "absent");
-    return ok;
-}
-
-static bool same_int(const char *desc, const char *what, long got, long want)
-{
-    if (got != want)
-        print_error("%s: %s is %ld, want %ld\n", desc, what, got, want);
-    return got == want;
-}
+#include "test/sip_check.h"
 
 /* ---- Via-specific checks ---- */
 
@@ -105,7 +36,7 @@ static bool via_sane(const char *desc, const struct sip_via *v, const char *buf,
     const struct span s[] = {v->protocol, v->version,  v->transport, v->sent_by.host, v->params,
                              v->branch,   v->received, v->maddr,     v->ttl,          v->rport};
     for (size_t i = 0; i < N_ELEMS(s); i++) {
-        if (!inside(s[i], buf, n)) {
+        if (!tc_inside(s[i], buf, n)) {
             print_error("%s: span #%zu of struct sip_via lies outside the input\n", desc, i);
             return false;
         }
@@ -406,10 +337,10 @@ static void test_sip_via_reads_transport_and_sent_by(void **state)
             bad++;
             continue;
         }
-        bad += !same(c->desc, "transport", v.transport, c->transport);
-        bad += !same(c->desc, "sent-by host", v.sent_by.host, c->host);
-        bad += !same_int(c->desc, "host_type", v.sent_by.host_type, c->type);
-        bad += !same_int(c->desc, "port", v.sent_by.port, c->port);
+        bad += !tc_same(c->desc, "transport", v.transport, c->transport);
+        bad += !tc_same(c->desc, "sent-by host", v.sent_by.host, c->host);
+        bad += !tc_same_int(c->desc, "host_type", v.sent_by.host_type, c->type);
+        bad += !tc_same_int(c->desc, "port", v.sent_by.port, c->port);
     }
     guard_release(&g);
     assert_int_equal(bad, 0);
@@ -430,7 +361,7 @@ static void test_sip_via_reads_params(void **state)
             bad++;
             continue;
         }
-        bad += !same(c->desc, via_field_name[c->f], via_field(&v, c->f), c->want);
+        bad += !tc_same(c->desc, via_field_name[c->f], via_field(&v, c->f), c->want);
     }
     guard_release(&g);
     assert_int_equal(bad, 0);
@@ -525,8 +456,9 @@ static void test_sip_via_keeps_rport_insertion_point(void **state)
             bad++;
             continue;
         }
-        bad += !same(c->desc, "rport after inserting \"=5060\"", v.rport, (struct want)W("5060"));
-        bad += !same_int(c->desc, "port after inserting \"=5060\"", v.sent_by.port, port);
+        bad +=
+            !tc_same(c->desc, "rport after inserting \"=5060\"", v.rport, (struct want)W("5060"));
+        bad += !tc_same_int(c->desc, "port after inserting \"=5060\"", v.sent_by.port, port);
     }
     guard_release(&g);
     assert_int_equal(bad, 0);
@@ -566,9 +498,9 @@ static void test_sip_via_reads_a_cut_port_as_the_shorter_port(void **state)
     for (size_t k = 0; k < N_ELEMS(ports); k++) {
         size_t n = sizeof in - 1 - 3 + k;
         int ret = via_run(&g, "cut port", in, n, &v);
-        bad += !same_int("cut port", "return", ret, 0);
+        bad += !tc_same_int("cut port", "return", ret, 0);
         if (ret == 0)
-            bad += !same_int("cut port", "port", v.sent_by.port, ports[k]);
+            bad += !tc_same_int("cut port", "port", v.sent_by.port, ports[k]);
     }
     guard_release(&g);
     assert_int_equal(bad, 0);
@@ -594,12 +526,12 @@ static void test_sip_via_parses_each_element_of_the_wsinv_list(void **state)
             bad++;
             continue;
         }
-        bad += !same("wsinv list", "transport", v.transport,
-                     n == 1 ? (struct want)W("TCP") : (struct want)W("UDP"));
-        bad += !same("wsinv list", "branch", v.branch,
-                     n == 1 ? (struct want)W("z9hG4bK9ikj8") : (struct want)W("z9hG4bK30239"));
+        bad += !tc_same("wsinv list", "transport", v.transport,
+                        n == 1 ? (struct want)W("TCP") : (struct want)W("UDP"));
+        bad += !tc_same("wsinv list", "branch", v.branch,
+                        n == 1 ? (struct want)W("z9hG4bK9ikj8") : (struct want)W("z9hG4bK30239"));
     }
-    bad += !same_int("wsinv list", "elements", n, 2);
+    bad += !tc_same_int("wsinv list", "elements", n, 2);
     guard_release(&g);
     assert_int_equal(bad, 0);
 }
