@@ -164,7 +164,7 @@ fuzz-smoke: build/fuzz/fuzz_sip_parse
 	@sh test/fuzz/run.sh build/fuzz/fuzz_sip_parse 20
 
 bench: all
-	@sh bench/run_parse.sh $(BUILD)
+	@sh bench/run.sh $(BUILD)
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

@@ -162,6 +162,25 @@ void vb_report_table(FILE *f, const struct vb_run_info *in, const struct vb_run_
                     m->mpcs, m->loss_pct, m->p50_us, m->p90_us, m->p99_us, m->p999_us, m->max_us,
                     split ? "FAIL" : "ok", m->loadavg1);
         }
+    fprintf(f, "\nbackends, each system's last run:\n");
+    for (int i = 0; i < nsys; i++) {
+        if (nsys == 1) {
+            vb_emu_print(f, &sys[i].last);
+            break;
+        }
+        const struct vb_emu_snap *e = &sys[i].last;
+        uint64_t total = vb_emu_snap_requests(e);
+        fprintf(f, "%-24.24s requests", sys[i].sut.label);
+        for (int b = 0; b < e->n; b++) {
+            uint64_t r = 0;
+            for (int m = 0; m < VB_EMU_NMETHODS; m++)
+                r += e->cnt[b].req[m];
+            fprintf(f, " %5.1f%%", total ? 100.0 * (double)r / (double)total : 0.0);
+        }
+        fprintf(f, "  affinity %s (%llu Call-IDs, %llu AORs)\n",
+                e->splits[0] + e->splits[1] + e->unchecked == 0 ? "PASS" : "FAIL",
+                (unsigned long long)e->keys[0], (unsigned long long)e->keys[1]);
+    }
     if (nsys < 2)
         return;
     fprintf(f, "\nratios, %s / each other system (medians):\n", sys[0].sut.label);

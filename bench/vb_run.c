@@ -314,6 +314,7 @@ static int measure(struct run_ctx *c, char **rates, int nrates)
                     return -1;
                 if (phase(c, s, p, c->o.duration, &p->run[p->nrun]) < 0)
                     return -1;
+                vb_emu_snapshot(&c->emu, &s->last, false);
                 if (!c->o.quiet)
                     progress(s, p, k, (int)c->o.repeat, &p->run[p->nrun]);
                 p->nrun++;
@@ -391,7 +392,8 @@ int vb_run_main(int argc, char **argv, bool compare)
                            .load_cpu = -1,
                            .duration = 5,
                            .warmup = 0.5,
-                           .rest = 0.2};
+                           .rest = 0.2,
+                           .nice = -10};
     const struct vb_opt opts[] = {
         {"sut", VB_OPT_LIST, &o->suts, 0, 0, "SPEC",
          "system under test, repeatable: viaduct[:FLAGS] | kamailio | relay[:FLAGS] | "

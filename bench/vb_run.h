@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 
+#include "bench/vb_emu.h"
 #include "bench/vb_sut.h"
 
 /* X(name, printf format for the JSON, what it is) */
@@ -69,6 +70,7 @@ struct vb_run_sys {
     struct vb_sut sut;
     char listen[64];
     struct vb_point pt[VB_MAX_RATES];
+    struct vb_emu_snap last; /* the backends' view of its last measured run */
 };
 
 struct vb_run_info { /* what the JSON says about the machine and the settings */
