@@ -571,7 +571,8 @@ int vb_load_main(int argc, char **argv)
          "transactions in flight at most; "
          "0: no limit (0)"},
         {"duration", VB_OPT_DOUBLE, &c.duration, 0.01, 86400, "S", "seconds of offering (10)"},
-        {"count", VB_OPT_INT, &count, 0, 1e12, "N", "stop after N requests (0: no limit)"},
+        {"count", VB_OPT_INT, &count, 0, 1e12, "N",
+         "start nothing new after N requests; calls finish (0: no limit)"},
         {"aors", VB_OPT_INT, &aors, 1, 1e7, "N", "AOR pool of the register scenario (10000)"},
         {"drain", VB_OPT_DOUBLE, &c.drain, 0, 60, "S", "wait for late responses (1)"},
         {"timeout", VB_OPT_DOUBLE, &timeout, 0.001, 60, "S", "unanswered this long: lost (2)"},

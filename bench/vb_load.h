@@ -46,7 +46,8 @@ struct vb_load_cfg {
     double rate;             /* requests/s; 0: as fast as the window allows */
     uint64_t window;         /* transactions in flight at most; 0: no limit */
     double duration;         /* seconds of offering */
-    uint64_t count;          /* stop after this many requests; 0: no limit */
+    uint64_t count;          /* start nothing new after this many requests (calls under way
+                                still send their ACK and BYE); 0: no limit */
     uint32_t aors;           /* register: size of the AOR pool */
     int expires;             /* register: Expires value */
     double drain;            /* seconds to wait for the last responses */
