@@ -13,7 +13,8 @@
 # Everything printed is also kept in BUILDDIR/bench/summary.txt.
 #
 # Env: BENCH_REPEAT (3) runs per point, medians; BENCH_DURATION (5) seconds per run;
-#      BENCH_SETS ("responses noreply workers") which comparisons to run.
+#      BENCH_SETS ("responses noreply workers") which comparisons to run;
+#      GIT_REV the commit to record (default: git rev-parse, "-dirty" if the tree differs).
 # Installs Kamailio and gnuplot from Debian if missing (test/deps.sh). About 8 minutes with the
 # defaults. Network: re-execs itself under `unshare -n` (root) or `unshare -rn` and brings lo up;
 # every process it starts is stopped by its PID.
@@ -33,8 +34,9 @@ if [ "${VB_NETNS:-}" != 1 ]; then
     done
     sh test/deps.sh gnuplot-nox kamailio
     mkdir -p "$out"
-    rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-    if [ "$rev" != unknown ] && ! git diff --quiet HEAD -- 2>/dev/null; then
+    rev=${GIT_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+    if [ -z "${GIT_REV:-}" ] && [ "$rev" != unknown ] && ! git diff --quiet HEAD -- 2>/dev/null
+    then
         rev=$rev-dirty
     fi
     ns="unshare -n"
