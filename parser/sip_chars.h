@@ -264,6 +264,15 @@ static inline bool sip_eq_lit_fold(const char *p, const char *lit, size_t n)
             (uint16_t)((sip_ld2(p + n - 2) | f2) ^ sip_ld2(lit + n - 2))) == 0;
 }
 
+/* [p, p + 4) equals lit, 4 bytes: its first 3 case-insensitively (lower
+ * case letters, as for sip_eq_lit_fold), the 4th exactly: "sip:", "sip/".
+ * The fold mask is loaded like the data, so it lands on the first three
+ * bytes in either byte order; no control byte folds onto a letter. */
+static inline bool sip_eq_lit_fold3(const char *p, const char *lit)
+{
+    return ((sip_ld4(p) | sip_ld4("\x20\x20\x20\x00")) ^ sip_ld4(lit)) == 0;
+}
+
 /* s equals the literal L (lower case per sip_eq_lit_fold; 2..16 bytes). */
 #define SIP_EQ_FOLD(s, L) ((s).len == sizeof(L) - 1 && sip_eq_lit_fold((s).p, (L), sizeof(L) - 1))
 

@@ -65,8 +65,9 @@ bool sip_ipv6_ok(struct span h)
 }
 
 /* hostname = *( domainlabel "." ) toplabel [ "." ]; toplabel starts with a
- * letter; '_' is tolerated (seen in the wild), empty labels are not. */
-static bool is_hostname(struct span h)
+ * letter; '_' is tolerated (seen in the wild), empty labels are not. h holds
+ * only SIP_C_HOST bytes. The scalar reference: */
+static bool is_hostname_scalar(struct span h)
 {
     const char *p = h.p, *end = h.p + h.len;
     const char *label = p, *last = p;
@@ -85,6 +86,57 @@ static bool is_hostname(struct span h)
     return sip_is(*last, SIP_C_ALPHA);
 }
 
+#ifdef SIP_SIMD
+/* Bit i set iff byte i of [p, p + 16) is c; the 16 bytes are read at p, or
+ * as the last 16 before hi, shifted (sip_scan16's window rule: the caller
+ * checked that 16 bytes before hi are readable). */
+static inline unsigned eq_mask16(const char *p, const char *hi, __m128i c)
+{
+    if (hi - p >= 16)
+        return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(sip_load16(p), c));
+    const char *w = hi - 16;
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(sip_load16(w), c)) >> (p - w);
+}
+#endif
+
+/*
+ * is_hostname_scalar() as bit arithmetic on the '.' and '-' masks of a name
+ * of up to 32 bytes (two vector loads), instead of a branch per byte: with
+ * D the dots and H the dashes, a label starts at bit 0 and after each dot
+ * (S), and ends before each dot and at the last byte (E). A dot at a label's
+ * start or end is an empty label, a dash there is a bad label, and the last
+ * label starts after the highest dot. [lo, hi) may be read.
+ */
+static bool is_hostname(struct span h, const char *lo, const char *hi)
+{
+#ifdef SIP_SIMD
+    size_t n = h.len;
+    if (n >= 1 && n <= 32 && hi - lo >= 16) {
+        n -= h.p[n - 1] == '.';
+        if (n == 0)
+            return false;
+        const __m128i dot = _mm_set1_epi8('.'), dash = _mm_set1_epi8('-');
+        uint32_t d = eq_mask16(h.p, hi, dot), m = eq_mask16(h.p, hi, dash);
+        if (n > 16) {
+            d |= (uint32_t)eq_mask16(h.p + 16, hi, dot) << 16;
+            m |= (uint32_t)eq_mask16(h.p + 16, hi, dash) << 16;
+        }
+        uint32_t in = n == 32 ? UINT32_MAX : (UINT32_C(1) << n) - 1;
+        d &= in;
+        m &= in;
+        uint32_t starts = (1 | d << 1) & in, ends = d >> 1 | UINT32_C(1) << (n - 1);
+        if ((d | m) & (starts | ends))
+            return false;
+        size_t last = d ? 32 - (size_t)__builtin_clz(d) : 0;
+        return sip_is(h.p[last], SIP_C_ALPHA);
+    }
+#else
+    (void)lo;
+    (void)hi;
+#endif
+    return is_hostname_scalar(h);
+}
+
 int sip_hostport_parse(struct span s, struct sip_hostport *out)
 {
     out->port = -1;
@@ -100,11 +152,13 @@ int sip_hostport_parse(struct span s, struct sip_hostport *out)
         out->host_type = SIP_HOST_IPV6;
     } else {
         const char *h = p;
-        p = sip_skip(p, end, SIP_C_HOST);
+        p = sip_skip_an(p, end, s.p, end, SIP_C_HOST);
         out->host = span_range(h, p);
-        if (sip_ipv4_ok(out->host))
+        /* an IPv4 address starts with a digit; a name need not, so a
+         * digit only decides which test runs first */
+        if (p > h && sip_is(*h, SIP_C_DIGIT) && sip_ipv4_ok(out->host))
             out->host_type = SIP_HOST_IPV4;
-        else if (is_hostname(out->host))
+        else if (is_hostname(out->host, s.p, end))
             out->host_type = SIP_HOST_NAME;
         else
             return SIP_EURI;
@@ -157,13 +211,15 @@ static int parse_uri_params(struct span params, struct sip_uri *u)
             if (v.len == 0 || !chars_ok(v, SIP_C_PARAM))
                 return SIP_EURI;
         }
-        if (span_eq_nocase(n, SPAN_LIT("lr")))
+        /* n passed chars_ok, so it has no control byte and the folded
+         * compares are exact (sip_eq_lit_fold) */
+        if (SIP_EQ_FOLD(n, "lr"))
             u->lr = v.p ? v : span_make(span_end(n), 0);
-        else if (span_eq_nocase(n, SPAN_LIT("transport")))
+        else if (SIP_EQ_FOLD(n, "transport"))
             u->transport = v;
-        else if (span_eq_nocase(n, SPAN_LIT("maddr")))
+        else if (SIP_EQ_FOLD(n, "maddr"))
             u->maddr = v;
-        else if (span_eq_nocase(n, SPAN_LIT("user")))
+        else if (SIP_EQ_FOLD(n, "user"))
             u->user_param = v;
         if (p == end)
             return 0;
@@ -179,18 +235,26 @@ int sip_uri_parse(struct span s, struct sip_uri *u)
         return SIP_EURI;
     const char *p = s.p, *end = s.p + s.len;
 
-    if (p == end || !sip_is(*p, SIP_C_ALPHA))
-        return SIP_EURI;
-    p = sip_skip(p, end, SIP_C_SCHEME);
-    if (p == end || *p != ':')
-        return SIP_EURI;
-    u->scheme_s = span_range(s.p, p++);
-    if (span_eq_nocase(u->scheme_s, SPAN_LIT("sip")))
+    if (end - p >= 4 && sip_eq_lit_fold3(p, "sip:")) {
+        /* nearly every URI: one folded load decides what the general
+         * path below would (the scheme run stops at the ':') */
+        u->scheme_s = span_make(p, 3);
         u->scheme = SIP_SCHEME_SIP;
-    else if (span_eq_nocase(u->scheme_s, SPAN_LIT("sips")))
-        u->scheme = SIP_SCHEME_SIPS;
-    else
-        u->scheme = SIP_SCHEME_OTHER;
+        p += 4;
+    } else {
+        if (p == end || !sip_is(*p, SIP_C_ALPHA))
+            return SIP_EURI;
+        p = sip_skip(p, end, SIP_C_SCHEME);
+        if (p == end || *p != ':')
+            return SIP_EURI;
+        u->scheme_s = span_range(s.p, p++);
+        if (span_eq_nocase(u->scheme_s, SPAN_LIT("sip")))
+            u->scheme = SIP_SCHEME_SIP;
+        else if (span_eq_nocase(u->scheme_s, SPAN_LIT("sips")))
+            u->scheme = SIP_SCHEME_SIPS;
+        else
+            u->scheme = SIP_SCHEME_OTHER;
+    }
 
     if (u->scheme == SIP_SCHEME_OTHER) {
         /* absoluteURI: only its bytes are checked, never its meaning */
