@@ -104,9 +104,9 @@ int sip_param_next(struct span *params, struct span *name, struct span *value)
             if (p == NULL)
                 return SIP_EQUOTE;
         } else {
-            /* token, or a host: IPv6 references add [ ] : */
-            while (p < end && (sip_is(*p, SIP_C_TOKEN) || *p == '[' || *p == ']' || *p == ':'))
-                p++;
+            /* token, or a host: IPv6 references add [ ] : (one class, so
+             * the vector run covers a branch or tag value in a step or two) */
+            p = sip_skip_an(p, end, params->p, end, SIP_C_GENVAL);
         }
         if (p == v)
             return SIP_ENAMEADDR;
@@ -256,7 +256,7 @@ int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
     struct span rest = out->params, name, value;
     int r;
     while ((r = sip_param_next(&rest, &name, &value)) > 0)
-        if (span_eq_nocase(name, SPAN_LIT("tag")))
+        if (SIP_EQ_FOLD(name, "tag")) /* a token: the fold is exact */
             out->tag = value.p ? value : span_make(span_end(name), 0);
     if (r == 0 && sip_trim(out->params).len == 0)
         return SIP_ENAMEADDR; /* a lone ';' */

@@ -34,6 +34,7 @@ enum {
     SIP_C_WORD = 1 << 11,   /* Call-ID word */
     SIP_C_IPV6 = 1 << 12,   /* hex : . inside an IPv6 reference */
     SIP_C_SCHEME = 1 << 13, /* ALPHA DIGIT + - . */
+    SIP_C_GENVAL = 1 << 14, /* gen-value as a token or host: token [ ] : */
 };
 
 extern const uint16_t sip_cc[256];

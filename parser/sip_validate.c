@@ -7,21 +7,19 @@
  */
 #include "parser/sip_chars.h"
 
-/* callid = word [ "@" word ] */
+/* callid = word [ "@" word ]. The word runs go by sip_skip_an() (vector
+ * steps over [A-Za-z0-9.-], the table for the rest); only the byte that ends
+ * a run is looked at. */
 static bool callid_ok(struct span c)
 {
     const char *p = c.p, *end = c.p + c.len;
     const char *at = NULL;
     if (p == end)
         return false;
-    for (; p < end; p++) {
-        if (*p == '@') {
-            if (at != NULL || p == c.p || p + 1 == end)
-                return false;
-            at = p;
-        } else if (!sip_is(*p, SIP_C_WORD)) {
+    while ((p = sip_skip_an(p, end, c.p, end, SIP_C_WORD)) < end) {
+        if (*p != '@' || at != NULL || p == c.p || p + 1 == end)
             return false;
-        }
+        at = p++;
     }
     return true;
 }
