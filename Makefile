@@ -2,9 +2,10 @@
 #
 #   make              release binaries in build/ (-O2, jemalloc)
 #   make test         every test, built with ASan+UBSan and libc malloc, also the scalar parser
-#   make demo         the main job on built-in defaults
+#   make demo         viaduct in front of 4 emulated registrars under load (bench/demo.sh)
 #   make fuzz         libFuzzer on the parser (FUZZ_SECONDS=60)
-#   make bench        benchmarks, results under build/
+#   make bench        benchmarks: parser, proxy, viaduct vs Kamailio vs null relay (bench/run.sh);
+#                     results under build/bench/
 #   make format / format-check / clean
 #
 # One variant per build directory: BUILD selects it, MODE=release|san picks the flags.

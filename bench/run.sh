@@ -7,7 +7,8 @@
 # 2. bench-px: the proxy's per-datagram work without the kernel (px.txt)
 # 3. viaduct-bench compare, inside a private network namespace, on loopback:
 #    viaduct (1 worker, recvmmsg and io_uring engines) vs the null relay vs Kamailio, mixed
-#    scenario, at the closed-loop maximum, half of it, and a flood:        responses.{json,png}
+#    scenario, at the closed-loop maximum, a quarter and half of it, and a flood:
+#                                                                          responses.{json,png}
 #    the same without responses (backends answer nothing):                noreply.{json,png}
 #    2 workers vs 1 at the maximum, on the CPUs this machine allows:       workers.{json,png}
 # Everything printed is also kept in BUILDDIR/bench/summary.txt.
@@ -15,7 +16,7 @@
 # Env: BENCH_REPEAT (3) runs per point, medians; BENCH_DURATION (5) seconds per run;
 #      BENCH_SETS ("responses noreply workers") which comparisons to run;
 #      GIT_REV the commit to record (default: git rev-parse, "-dirty" if the tree differs).
-# Installs Kamailio and gnuplot from Debian if missing (test/deps.sh). About 8 minutes with the
+# Installs Kamailio and gnuplot from Debian if missing (test/deps.sh). About 10 minutes with the
 # defaults. Network: re-execs itself under `unshare -n` (root) or `unshare -rn` and brings lo up;
 # every process it starts is stopped by its PID.
 set -eu
@@ -82,7 +83,7 @@ for s in $sets; do
         echo "== 3a. with responses: 1 worker, recvmmsg and io_uring, vs null relay and Kamailio"
         vb responses --sut "mmsg=viaduct:--workers 1 --io mmsg" \
             --sut "uring=viaduct:--workers 1 --io uring" --sut "relay=relay:--io mmsg" \
-            --sut kamailio --scenario mixed --rates max,x0.5,flood
+            --sut kamailio --scenario mixed --rates max,x0.25,x0.5,flood
         ;;
     noreply)
         echo "== 3b. without responses (requests only), paced and flooded"

@@ -2,6 +2,8 @@
 # Installs the Debian packages viaduct builds and tests with, only those missing.
 # Called by `make test` and `make demo` so a fresh Debian 12 machine needs nothing else.
 # Usage: test/deps.sh [extra-package ...]
+# Extras by purpose: make demo adds gnuplot-nox (the plot); make bench adds gnuplot-nox and
+# kamailio (the system viaduct is compared with); bench/sipp/crosscheck.sh uses sip-tester.
 set -eu
 pkgs="build-essential pkg-config liburing-dev libxxhash-dev libcmocka-dev libjemalloc-dev libyaml-dev \
     clang python3 iproute2 util-linux sip-tester $*"
