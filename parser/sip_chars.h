@@ -110,23 +110,24 @@ sip_scan16(const char *p, const char *end, const char *lo, const char *hi, unsig
 {
     if (hi - lo < 16)
         return NULL;
-    while (p < end) {
-        unsigned m;
-        if (hi - p >= 16) {
-            m = stop(sip_load16(p));
-        } else {
-            const char *w = hi - 16;
-            m = stop(sip_load16(w)) >> (p - w);
-            if (m == 0)
-                return end;
-        }
-        if (m != 0) {
+    /* whole vectors while one fits before hi and the scan is not over:
+     * one bound to compare per step */
+    const char *last = hi - 16, *lim = end <= last ? end : last + 1;
+    unsigned m;
+    for (; p < lim; p += 16) {
+        if ((m = stop(sip_load16(p))) != 0) {
             p += __builtin_ctz(m);
             return p < end ? p : end;
         }
-        p += 16;
     }
-    return end;
+    if (p >= end)
+        return end;
+    /* p is past last: the vector that ends at hi, without the bytes before p */
+    m = stop(sip_load16(last)) >> (p - last);
+    if (m == 0)
+        return end;
+    p += __builtin_ctz(m);
+    return p < end ? p : end;
 }
 
 /* Bytes outside [A-Za-z0-9.-]: the run every token-like class (token, host,
@@ -276,6 +277,94 @@ static inline bool sip_eq_lit_fold3(const char *p, const char *lit)
 
 /* s equals the literal L (lower case per sip_eq_lit_fold; 2..16 bytes). */
 #define SIP_EQ_FOLD(s, L) ((s).len == sizeof(L) - 1 && sip_eq_lit_fold((s).p, (L), sizeof(L) - 1))
+
+/* Compact forms (RFC 3261 §7.3.3, RFC 3265, RFC 3515), indexed by letter. */
+static inline enum sip_hid sip_hname_compact(unsigned char c)
+{
+    switch (c | 0x20) {
+    case 'v': return SIP_H_VIA;
+    case 'i': return SIP_H_CALL_ID;
+    case 'f': return SIP_H_FROM;
+    case 't': return SIP_H_TO;
+    case 'm': return SIP_H_CONTACT;
+    case 'l': return SIP_H_CONTENT_LENGTH;
+    case 'c': return SIP_H_CONTENT_TYPE;
+    case 'k': return SIP_H_SUPPORTED;
+    case 's': return SIP_H_SUBJECT;
+    case 'e': return SIP_H_CONTENT_ENCODING;
+    case 'o': return SIP_H_EVENT;
+    case 'r': return SIP_H_REFER_TO;
+    case 'u': return SIP_H_ALLOW_EVENTS;
+    default: return SIP_H_OTHER;
+    }
+}
+
+/* name (a token, so the fold is exact: sip_eq_lit_fold) equals the
+ * lower-case literal L of the same length. */
+#define IS(L) sip_eq_lit_fold(name.p, (L), sizeof(L) - 1)
+
+/*
+ * sip_hname_id() (sip_hname.c), here so that sip_parse's per-line loop
+ * inlines it: a call there spilled the cursors and reloaded the scan
+ * constants once per header line.
+ */
+static inline enum sip_hid sip_hname_lookup(struct span name)
+{
+    /* by length first: most lengths have one candidate, and each candidate is
+     * one or two folded 2/4/8-byte compares (G9), so a lookup costs a switch
+     * and a few compares instead of a loop per candidate and byte; this runs
+     * for every header line of every datagram */
+    switch (name.len) {
+    case 1: return sip_hname_compact((unsigned char)name.p[0]);
+    case 2: return IS("to") ? SIP_H_TO : SIP_H_OTHER;
+    case 3: return IS("via") ? SIP_H_VIA : SIP_H_OTHER;
+    case 4:
+        if (IS("from"))
+            return SIP_H_FROM;
+        if (IS("cseq"))
+            return SIP_H_CSEQ;
+        if (IS("path"))
+            return SIP_H_PATH;
+        break;
+    case 5:
+        if (IS("route"))
+            return SIP_H_ROUTE;
+        if (IS("event"))
+            return SIP_H_EVENT;
+        break;
+    case 7:
+        if (IS("call-id"))
+            return SIP_H_CALL_ID;
+        if (IS("contact"))
+            return SIP_H_CONTACT;
+        if (IS("expires"))
+            return SIP_H_EXPIRES;
+        if (IS("require"))
+            return SIP_H_REQUIRE;
+        if (IS("subject"))
+            return SIP_H_SUBJECT;
+        break;
+    case 8: return IS("refer-to") ? SIP_H_REFER_TO : SIP_H_OTHER;
+    case 9: return IS("supported") ? SIP_H_SUPPORTED : SIP_H_OTHER;
+    case 10: return IS("user-agent") ? SIP_H_USER_AGENT : SIP_H_OTHER;
+    case 12:
+        if (IS("max-forwards"))
+            return SIP_H_MAX_FORWARDS;
+        if (IS("record-route"))
+            return SIP_H_RECORD_ROUTE;
+        if (IS("content-type"))
+            return SIP_H_CONTENT_TYPE;
+        if (IS("allow-events"))
+            return SIP_H_ALLOW_EVENTS;
+        break;
+    case 13: return IS("proxy-require") ? SIP_H_PROXY_REQUIRE : SIP_H_OTHER;
+    case 14: return IS("content-length") ? SIP_H_CONTENT_LENGTH : SIP_H_OTHER;
+    case 16: return IS("content-encoding") ? SIP_H_CONTENT_ENCODING : SIP_H_OTHER;
+    }
+    return SIP_H_OTHER;
+}
+
+#undef IS
 
 /* sip_list_next for a list inside a buffer that is readable up to hi (at
  * or past the list's end), so the scan may load whole vectors past the

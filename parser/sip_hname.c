@@ -4,7 +4,8 @@
  * Dispatch is by length first, then a case-insensitive compare against one
  * lower-case literal (G9): most lengths have one or two candidates, so a
  * lookup is a switch and at most a couple of short compares, each one or two
- * folded word loads (sip_eq_lit_fold in sip_chars.h).
+ * folded word loads (sip_eq_lit_fold). The name lookup itself is
+ * sip_hname_lookup() in sip_chars.h, so that sip_parse inlines it.
  */
 #include "parser/sip_chars.h"
 
@@ -34,88 +35,10 @@ static const struct span canonical[SIP_H__COUNT] = {
     [SIP_H_ALLOW_EVENTS] = SPAN_LIT("Allow-Events"),
 };
 
-/* Compact forms (RFC 3261 §7.3.3, RFC 3265, RFC 3515), indexed by letter. */
-static enum sip_hid compact_id(unsigned char c)
-{
-    switch (c | 0x20) {
-    case 'v': return SIP_H_VIA;
-    case 'i': return SIP_H_CALL_ID;
-    case 'f': return SIP_H_FROM;
-    case 't': return SIP_H_TO;
-    case 'm': return SIP_H_CONTACT;
-    case 'l': return SIP_H_CONTENT_LENGTH;
-    case 'c': return SIP_H_CONTENT_TYPE;
-    case 'k': return SIP_H_SUPPORTED;
-    case 's': return SIP_H_SUBJECT;
-    case 'e': return SIP_H_CONTENT_ENCODING;
-    case 'o': return SIP_H_EVENT;
-    case 'r': return SIP_H_REFER_TO;
-    case 'u': return SIP_H_ALLOW_EVENTS;
-    default: return SIP_H_OTHER;
-    }
-}
-
-/* name (a token, so the fold is exact: sip_eq_lit_fold) equals the
- * lower-case literal L of the same length. */
-#define IS(L) sip_eq_lit_fold(name.p, (L), sizeof(L) - 1)
-
 enum sip_hid sip_hname_id(struct span name)
 {
-    /* by length first: most lengths have one candidate, and each candidate is
-     * one or two folded 2/4/8-byte compares (G9), so a lookup costs a switch
-     * and a few compares instead of a loop per candidate and byte; this runs
-     * for every header line of every datagram */
-    switch (name.len) {
-    case 1: return compact_id((unsigned char)name.p[0]);
-    case 2: return IS("to") ? SIP_H_TO : SIP_H_OTHER;
-    case 3: return IS("via") ? SIP_H_VIA : SIP_H_OTHER;
-    case 4:
-        if (IS("from"))
-            return SIP_H_FROM;
-        if (IS("cseq"))
-            return SIP_H_CSEQ;
-        if (IS("path"))
-            return SIP_H_PATH;
-        break;
-    case 5:
-        if (IS("route"))
-            return SIP_H_ROUTE;
-        if (IS("event"))
-            return SIP_H_EVENT;
-        break;
-    case 7:
-        if (IS("call-id"))
-            return SIP_H_CALL_ID;
-        if (IS("contact"))
-            return SIP_H_CONTACT;
-        if (IS("expires"))
-            return SIP_H_EXPIRES;
-        if (IS("require"))
-            return SIP_H_REQUIRE;
-        if (IS("subject"))
-            return SIP_H_SUBJECT;
-        break;
-    case 8: return IS("refer-to") ? SIP_H_REFER_TO : SIP_H_OTHER;
-    case 9: return IS("supported") ? SIP_H_SUPPORTED : SIP_H_OTHER;
-    case 10: return IS("user-agent") ? SIP_H_USER_AGENT : SIP_H_OTHER;
-    case 12:
-        if (IS("max-forwards"))
-            return SIP_H_MAX_FORWARDS;
-        if (IS("record-route"))
-            return SIP_H_RECORD_ROUTE;
-        if (IS("content-type"))
-            return SIP_H_CONTENT_TYPE;
-        if (IS("allow-events"))
-            return SIP_H_ALLOW_EVENTS;
-        break;
-    case 13: return IS("proxy-require") ? SIP_H_PROXY_REQUIRE : SIP_H_OTHER;
-    case 14: return IS("content-length") ? SIP_H_CONTENT_LENGTH : SIP_H_OTHER;
-    case 16: return IS("content-encoding") ? SIP_H_CONTENT_ENCODING : SIP_H_OTHER;
-    }
-    return SIP_H_OTHER;
+    return sip_hname_lookup(name);
 }
-
-#undef IS
 
 struct span sip_hname_canonical(enum sip_hid id)
 {

@@ -338,23 +338,25 @@ static int parse_header(struct sip_msg *m, const char *p, const char *end, const
      * the first ':', SP or control byte; a non-token byte before that ends
      * the name where the token walk stops, as the grammar says. */
     const char *q = find_name_end(p, end, buf);
-    enum sip_hid id = q > line ? sip_hname_id(span_range(line, q)) : SIP_H_OTHER;
+    enum sip_hid id = q > line ? sip_hname_lookup(span_range(line, q)) : SIP_H_OTHER;
     if (id == SIP_H_OTHER)
         q = sip_skip(line, q, SIP_C_TOKEN);
     const char *name_end = q;
-    while (q < end && (*q == ' ' || *q == '\t'))
-        q++;
-    if (name_end == line || q == end || *q != ':') {
-        m->err_at = q < end ? q : line;
-        return q == end ? SIP_ENOEOH : SIP_EHDRNAME;
+    if (!(q < end && *q == ':' && q > line)) { /* rare: LWS before the colon, or an error */
+        while (q < end && (*q == ' ' || *q == '\t'))
+            q++;
+        if (name_end == line || q == end || *q != ':') {
+            m->err_at = q < end ? q : line;
+            return q == end ? SIP_ENOEOH : SIP_EHDRNAME;
+        }
     }
     const char *eol;
     int err = scan_value(q + 1, end, &eol, next, buf);
-    if (err < 0) {
+    if (__builtin_expect(err < 0, 0)) {
         m->err_at = eol < end ? eol : line;
         return err;
     }
-    if (m->nhdr == SIP_MAX_HDRS) {
+    if (__builtin_expect(m->nhdr == SIP_MAX_HDRS, 0)) {
         m->err_at = line;
         return SIP_ETOOMANYHDRS;
     }
