@@ -183,6 +183,8 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
             /* RFC 3327 §5, and ;ob for an RFC 5626 client (§5.1): the
              * registrar then sends calls for this user back through us */
             PX_LIT(o, "Path: <sip:");
+            px_flow_write(o, c->rx->src, c->cfg->seed);
+            PX_LIT(o, "@");
             px_out_hostport(o, &c->cfg->listen[c->tx->sock]);
             PX_LIT(o, ";lr");
             if (c->path_ob)
@@ -259,10 +261,25 @@ static void delete_element(struct px_edits *ed, const struct sip_hdr *h, struct 
         px_edits_add(ed, item.p, span_end(item), ED_DELETE, NULL); /* unreachable: kept safe */
 }
 
+/* After our own Route, with nothing after it: a Request-URI that names a
+ * host by IP, not us, is where the request was sent through us to (a
+ * backend's BYE to a client in a dialog only viaduct record-routed); else
+ * the routing table decides (0). */
+static int ruri_hop(struct px_ctx *c, struct sip_uri *hop)
+{
+    const struct sip_uri *u = &c->info->ruri;
+    if (u->scheme == SIP_SCHEME_OTHER || u->hp.host_type == SIP_HOST_NAME ||
+        px_is_self(c->cfg, u->hp.host, u->hp.port))
+        return 0;
+    *hop = *u;
+    return 1;
+}
+
 /*
  * Route (§16.4, §16.12): a first value naming us is removed; the value after
- * it, if any, is the next hop. Returns 1 with *next_hop set, 0 when no Route
- * applies, or -1 for a Route that cannot be used.
+ * it, if any, is the next hop. Returns 1 with *next_hop set, 2 with tx->dst
+ * set (our Route carried a flow token: the client's NAT binding), 0 when
+ * the routing table decides, or -1 for a Route that cannot be used.
  */
 static int route_next_hop(struct px_ctx *c, struct px_edits *ed, struct sip_uri *next_hop)
 {
@@ -285,9 +302,12 @@ static int route_next_hop(struct px_ctx *c, struct px_edits *ed, struct sip_uri 
     if (sip_list_next(&rest, &after) < 0)
         return -1;
     delete_element(ed, &m->hdr[hi], item, after);
+    if (next_hop->user.p != NULL &&
+        px_flow_read(next_hop->user, c->cfg->seed, &c->tx->dst, &c->tx->dstlen))
+        return 2;
     if (after.p == NULL) {
         if ((hi = sip_hnext(m, hi)) < 0)
-            return 0;
+            return ruri_hop(c, next_hop);
         list = m->hdr[hi].value;
         if (sip_list_next(&list, &after) <= 0)
             return -1;
@@ -309,7 +329,15 @@ static int forward_request(struct px_ctx *c)
     int r = route_next_hop(c, &ed, &hop);
     if (r < 0)
         return px_reply(c, 400, SIP_ERURI);
-    if (r > 0) {
+    if (r == 2) {
+        /* to the client's NAT binding the flow token names */
+        const struct sockaddr *d = (const struct sockaddr *)&c->tx->dst;
+        c->tx->sock = px_pick_sock(cfg, c->rx->sock, d->sa_family);
+        if (c->tx->sock < 0 || !net_addr_sendable(d)) {
+            ST_INC(c->st, drop_bad_destination);
+            return 0;
+        }
+    } else if (r > 0) {
         if (hop.hp.host_type == SIP_HOST_NAME) {
             if (is_ack)
                 return px_drop_ack(c);

@@ -45,6 +45,11 @@ static inline int atoi_span(struct span s)
 }
 
 struct span px_src_ip(struct px_ctx *c);
+
+/* Flow tokens (px_flow.c): writes "vdf-..." for address sa; reads one back
+ * into ss (false if user is not a token of ours or fails its check). */
+void px_flow_write(struct px_out *o, const struct sockaddr *sa, uint64_t key);
+bool px_flow_read(struct span user, uint64_t key, struct sockaddr_storage *ss, socklen_t *len);
 /* px_select_backend's failures */
 enum { PX_ENOKEY = -1, PX_ENOBACKEND = -2 };
 

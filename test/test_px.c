@@ -238,6 +238,21 @@ static void test_px_removes_own_route_and_follows_the_next(void **state)
     assert_dest(f, "203.0.113.99:5080");
 }
 
+/* A request routed to us whose Request-URI names another host by IP (a
+ * backend's BYE to a client in a dialog only viaduct record-routed) goes to
+ * that host, not back into the cluster by hash. */
+static void test_px_own_route_then_ip_request_uri_goes_there(void **state)
+{
+    struct fixture *f = *state;
+    RUN(f, "BYE sip:alice@198.51.100.99:5070 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 203.0.113.12:5060;branch=z9hG4bKb\r\n"
+           "Route: <sip:192.0.2.10;lr>\r\n"
+           "From: <sip:bob@example.com>;tag=2\r\nTo: <sip:alice@example.com>;tag=1\r\n"
+           "Call-ID: rr-only-us\r\nCSeq: 2 BYE\r\n\r\n");
+    assert_dest(f, "198.51.100.99:5070");
+    assert_null(strstr(f->out, "Route:"));
+}
+
 static void test_px_removes_own_route_line_and_uses_the_table(void **state)
 {
     struct fixture *f = *state;
@@ -515,12 +530,37 @@ static void test_px_record_route_and_path_when_configured(void **state)
     RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
            "Supported: gruu, Path\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
            "Call-ID: r2\r\nCSeq: 1 REGISTER\r\nContact: <sip:a@198.51.100.7>\r\n\r\n");
-    assert_string_equal(header(f, "Path", v, sizeof(v)), "<sip:192.0.2.10:5060;lr>");
+    /* the user part is the flow token of the REGISTER's source, 198.51.100.7:5060 */
+    assert_memory_equal(header(f, "Path", v, sizeof(v)), "<sip:vdf-4c633640713c4", 22);
+    assert_non_null(strstr(v, "@192.0.2.10:5060;lr>"));
+    char path[128];
+    snprintf(path, sizeof(path), "%.*s", (int)(strchr(v, '>') - v + 1), v);
+
+    /* what the registrar sends through that Path reaches the client's NAT
+     * binding, whatever private address its Contact (the Request-URI) says */
+    char req[1024], d[80];
+    f->c.path = false;
+    assert_int_equal(net_addr_parse("203.0.113.50:5060", &f->src, &f->srclen), 0);
+    snprintf(
+        req, sizeof(req),
+        "INVITE sip:a@10.1.2.3:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.50;branch=z9hG4bKp\r\n"
+        "Route: %s\r\nFrom: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+        "Call-ID: p1\r\nCSeq: 1 INVITE\r\n\r\n",
+        path);
+    run(f, req, strlen(req));
+    assert_string_equal(dest(f, d), "198.51.100.7:5060");
+    assert_null(strstr(f->out, "\r\nRoute:"));
+    /* a damaged token is not followed: the Request-URI, an IP, is */
+    char *tok = strstr(req, "vdf-4") + 6;
+    *tok = *tok == '0' ? '1' : '0';
+    run(f, req, strlen(req));
+    assert_string_equal(dest(f, d), "10.1.2.3:5062");
     RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
            "Supported: path, outbound\r\nFrom: <sip:a@example.com>;tag=1\r\n"
            "To: <sip:a@example.com>\r\nCall-ID: r3\r\nCSeq: 1 REGISTER\r\n"
            "Contact: <sip:a@198.51.100.7>;reg-id=1\r\n\r\n");
-    assert_string_equal(header(f, "Path", v, sizeof(v)), "<sip:192.0.2.10:5060;lr;ob>");
+    assert_non_null(header(f, "Path", v, sizeof(v)));
+    assert_non_null(strstr(v, "@192.0.2.10:5060;lr;ob>"));
 }
 
 static void test_px_rules_pick_pools_and_missing_keys_get_400(void **state)
@@ -560,6 +600,7 @@ int main(void)
         T(test_px_rfc2543_branch_ignores_to_tag),
         T(test_px_removes_own_route_and_follows_the_next),
         T(test_px_removes_own_route_line_and_uses_the_table),
+        T(test_px_own_route_then_ip_request_uri_goes_there),
         T(test_px_answers_local_errors),
         T(test_px_never_answers_ack_or_unreadable_via),
         T(test_px_forwards_response_without_our_via),
