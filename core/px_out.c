@@ -1,11 +1,32 @@
 /* px_out.c - see px_out.h. */
 #include "core/px_out.h"
 
+/*
+ * A short run of received bytes that directly follows scratch bytes is
+ * copied after them rather than referenced: the header text between two
+ * edits ("\r\n", "Max-Forwards: ") would otherwise cut the scratch into one
+ * iovec per edit, and the kernel's cost per segment outweighs a copy of at
+ * most PX_COPY_MAX bytes. Long runs, the body among them, are never copied;
+ * PX_COPY_RESERVE keeps room for the writes an edit still has to make.
+ */
+#define PX_COPY_MAX 64
+#define PX_COPY_RESERVE 256
+
 void px_out_ref(struct px_out *o, struct span s)
 {
     struct net_tx *tx = o->tx;
     if (s.len == 0)
         return;
+    if (s.len <= PX_COPY_MAX && tx->niov > 0 && o->used + s.len + PX_COPY_RESERVE <= NET_SCRATCH) {
+        const struct iovec *last = &tx->iov[tx->niov - 1];
+        if ((const char *)last->iov_base + last->iov_len == tx->scratch + o->used) {
+            memcpy(tx->scratch + o->used, s.p, s.len);
+            o->used += s.len;
+            tx->iov[tx->niov - 1].iov_len += s.len;
+            o->total += s.len;
+            return;
+        }
+    }
     if (tx->niov > 0) {
         struct iovec *last = &tx->iov[tx->niov - 1];
         if ((const char *)last->iov_base + last->iov_len == s.p) {

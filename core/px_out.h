@@ -42,7 +42,12 @@ void px_out_uint(struct px_out *o, uint64_t v);
 void px_out_hex(struct px_out *o, uint64_t v, int digits);
 void px_out_bytes(struct px_out *o, const void *p, size_t n);
 
-#define PX_LIT(o, s) px_out_ref((o), SPAN_LIT(s))
+/* Literals are copied into scratch, not referenced: an inserted block (our
+ * Via line, a Max-Forwards value, ;received=...) then becomes one iovec
+ * with its neighbouring scratch bytes. The kernel pays per iovec segment on
+ * every send (bench: 19 segments cost ~0.9 us a message, one ~100-byte copy
+ * here costs a few ns), while the received bytes are still never copied. */
+#define PX_LIT(o, s) px_out_put((o), SPAN_LIT(s))
 
 /* An edit of the received message: replace [at, end) with the bytes that
  * emit() appends (at == end inserts). */
