@@ -84,6 +84,32 @@ static inline unsigned stop_name(__m128i v)
 }
 #endif
 
+#ifdef SIP_SIMD
+/* Control bytes and the comma-list bytes ',' '"' '<' '>' (stop_list in
+ * sip_addr.c has the '<'/'>' trick). */
+static inline unsigned stop_ctl_list(__m128i v)
+{
+    __m128i angle = sip_eq8(_mm_or_si128(v, _mm_set1_epi8(0x02)), '>');
+    __m128i list = _mm_or_si128(_mm_or_si128(sip_eq8(v, ','), sip_eq8(v, '"')), angle);
+    return stop_ctl(v) | (unsigned)_mm_movemask_epi8(list);
+}
+#endif
+
+/* First control byte or ',' '"' '<' '>' in [p, end), or end; as find_ctl. */
+static inline const char *find_ctl_list(const char *p, const char *end, const char *buf)
+{
+#ifdef SIP_SIMD
+    const char *q = sip_scan16(p, end, buf, end, stop_ctl_list);
+    if (q != NULL)
+        return q;
+#else
+    (void)buf;
+#endif
+    while (p < end && !sip_is(*p, SIP_C_CTL) && *p != ',' && *p != '"' && *p != '<' && *p != '>')
+        p++;
+    return p;
+}
+
 /* First ':', SP or control byte in [p, end), or end; [buf, end) is the
  * datagram, as for find_ctl. */
 static inline const char *find_name_end(const char *p, const char *end, const char *buf)
@@ -249,15 +275,24 @@ static bool escaped(const char *start, const char *p)
  * byte after it. Returns 0 or SIP_ENOEOH, SIP_EBARECR, SIP_EHDRVALUE with
  * *eol at the offending byte.
  */
-static int scan_value(const char *p, const char *end, const char **eol, const char **next,
-                      const char *buf)
+static inline __attribute__((always_inline)) int
+scan_value(const char *p, const char *end, const char **eol, const char **next, const char *buf,
+           bool *list_bytes)
 {
     const char *start = p;
     for (;;) {
-        p = find_ctl(p, end, buf);
+        /* with list_bytes (a Via line) the same pass notes whether the value
+         * holds any of the bytes a comma-list split acts on, so a Via value
+         * without them is one element and need not be scanned again */
+        p = list_bytes ? find_ctl_list(p, end, buf) : find_ctl(p, end, buf);
         if (p == end) {
             *eol = p;
             return SIP_ENOEOH;
+        }
+        if (list_bytes && !sip_is(*p, SIP_C_CTL)) {
+            *list_bytes = true;
+            p++;
+            continue;
         }
         if (*p == '\t') {
             p++;
@@ -301,11 +336,28 @@ static bool single_valued(enum sip_hid id)
 }
 
 /* Records every element of a Via value; an empty one ("a,,b") is an error.
- * end is the datagram's end: the split may read up to it. */
-static int index_vias(struct sip_msg *m, struct span value, uint8_t hdr_idx, const char *end)
+ * end is the datagram's end: the split may read up to it. Without any of
+ * ',' '"' '<' '>' (list_bytes false) the split would return the value
+ * itself, already trimmed, as its one element, so that is recorded as is. */
+static int index_vias(struct sip_msg *m, struct span value, uint8_t hdr_idx, const char *end,
+                      bool list_bytes)
 {
     struct span list = value, item;
     int r;
+    if (!list_bytes) {
+        if (value.len == 0) {
+            m->err_at = value.p;
+            return SIP_EVIA;
+        }
+        if (m->nvia == SIP_MAX_VIAS) {
+            m->err_at = value.p;
+            return SIP_ETOOMANYVIAS;
+        }
+        m->via[m->nvia] = value;
+        m->via_hdr[m->nvia] = hdr_idx;
+        m->nvia++;
+        return 0;
+    }
     while ((r = sip_list_split(&list, &item, end)) > 0) {
         if (item.len == 0) {
             m->err_at = item.p;
@@ -351,7 +403,9 @@ static int parse_header(struct sip_msg *m, const char *p, const char *end, const
         }
     }
     const char *eol;
-    int err = scan_value(q + 1, end, &eol, next, buf);
+    bool list_bytes = false;
+    int err = id == SIP_H_VIA ? scan_value(q + 1, end, &eol, next, buf, &list_bytes)
+                              : scan_value(q + 1, end, &eol, next, buf, NULL);
     if (__builtin_expect(err < 0, 0)) {
         m->err_at = eol < end ? eol : line;
         return err;
@@ -377,7 +431,7 @@ static int parse_header(struct sip_msg *m, const char *p, const char *end, const
         return SIP_EDUPHDR;
     }
     if (id == SIP_H_VIA)
-        return index_vias(m, h->value, (uint8_t)idx, end);
+        return index_vias(m, h->value, (uint8_t)idx, end, list_bytes);
     if (id == SIP_H_CONTENT_LENGTH) {
         m->clen = sip_clen_parse(h->value);
         if (m->clen < 0) {
