@@ -11,7 +11,7 @@
  * v <= max before each step, so v * 10 + 9 < 2^36 cannot wrap a uint64_t:
  * checking after the step needs no division, and fails exactly where
  * v * 10 + d > max. */
-static bool read_uint(const char **pp, const char *end, uint64_t max, uint64_t *out)
+static inline bool read_uint(const char **pp, const char *end, uint64_t max, uint64_t *out)
 {
     const char *p = *pp;
     uint64_t v = 0;
