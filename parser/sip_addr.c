@@ -191,8 +191,8 @@ static const char *addr_spec_end(const char *p, const char *end, const char *lo)
     const char *q;
     while ((q = sip_scan16(p, end, lo, end, stop_addr_spec)) != NULL) {
         p = q;
-        if (p == end || sip_is(*p, SIP_C_WS) || *p == ';' || *p == ',' || *p == '<' ||
-            *p == '>' || *p == '"')
+        if (p == end || sip_is(*p, SIP_C_WS) || *p == ';' || *p == ',' || *p == '<' || *p == '>' ||
+            *p == '"')
             return p;
         p++; /* an escaped control byte */
     }

@@ -51,7 +51,7 @@
                (((c) < 0x20 || (c) == 0x7f) ? SIP_C_CTL : 0) | (ALPHA(c) ? SIP_C_ALPHA : 0) |      \
                (WORD(c) ? SIP_C_WORD : 0) |                                                        \
                ((HEX(c) || (c) == ':' || (c) == '.') ? SIP_C_IPV6 : 0) |                           \
-               ((ALNUM(c) || (c) == '+' || (c) == '-' || (c) == '.') ? SIP_C_SCHEME : 0) |      \
+               ((ALNUM(c) || (c) == '+' || (c) == '-' || (c) == '.') ? SIP_C_SCHEME : 0) |         \
                ((TOKEN(c) || (c) == '[' || (c) == ']' || (c) == ':') ? SIP_C_GENVAL : 0))
 
 #define R4(b) CLASS(b), CLASS(b + 1), CLASS(b + 2), CLASS(b + 3)

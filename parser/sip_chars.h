@@ -105,8 +105,9 @@ static inline __m128i sip_le8(__m128i v, char max)
  * bytes: the caller then runs its scalar reference loop. always_inline so
  * that stop, a constant at every call, is inlined too.
  */
-static inline __attribute__((always_inline)) const char *
-sip_scan16(const char *p, const char *end, const char *lo, const char *hi, unsigned (*stop)(__m128i))
+static inline __attribute__((always_inline)) const char *sip_scan16(const char *p, const char *end,
+                                                                    const char *lo, const char *hi,
+                                                                    unsigned (*stop)(__m128i))
 {
     if (hi - lo < 16)
         return NULL;
@@ -158,7 +159,9 @@ static inline const char *sip_skip_an(const char *p, const char *end, const char
         if (q == end || !sip_is(*q, cls))
             return q;
         /* a class byte outside the core (a token's '!', a host's '_'):
-         * step over it; a run of them goes to the scalar loop */
+         * step over it. Restarting the vector loop costs about as much as
+         * a dozen table tests, so it restarts only if an alphanumeric run
+         * follows; anything else finishes in the scalar loop */
         p = q + 1;
         if (p == end || !sip_is(*p, SIP_C_ALPHA | SIP_C_DIGIT))
             break;
@@ -170,11 +173,6 @@ static inline const char *sip_skip_an(const char *p, const char *end, const char
     return sip_skip(p, end, cls);
 }
 
-/*
- * p points at an opening '"'. Returns the byte after the closing quote, or
- * NULL if the string does not close before end. A backslash escapes any one
- * byte (quoted-pair), so "\"" does not close it.
- */
 #ifdef SIP_SIMD
 static inline unsigned sip_stop_quoted(__m128i v)
 {
@@ -182,6 +180,11 @@ static inline unsigned sip_stop_quoted(__m128i v)
 }
 #endif
 
+/*
+ * p points at an opening '"'. Returns the byte after the closing quote, or
+ * NULL if the string does not close before end. A backslash escapes any one
+ * byte (quoted-pair), so "\"" does not close it.
+ */
 static inline const char *sip_scan_quoted(const char *p, const char *end)
 {
     const char *lo = p;

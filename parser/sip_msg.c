@@ -275,9 +275,9 @@ static bool escaped(const char *start, const char *p)
  * byte after it. Returns 0 or SIP_ENOEOH, SIP_EBARECR, SIP_EHDRVALUE with
  * *eol at the offending byte.
  */
-static inline __attribute__((always_inline)) int
-scan_value(const char *p, const char *end, const char **eol, const char **next, const char *buf,
-           bool *list_bytes)
+static inline __attribute__((always_inline)) int scan_value(const char *p, const char *end,
+                                                            const char **eol, const char **next,
+                                                            const char *buf, bool *list_bytes)
 {
     const char *start = p;
     for (;;) {

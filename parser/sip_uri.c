@@ -231,8 +231,8 @@ static int parse_uri_params(struct span params, struct sip_uri *u)
  * in sip_via.c gives (no rep stosq for a 192-byte struct). */
 static void uri_clear(struct sip_uri *u)
 {
-    _Static_assert(sizeof(struct sip_uri) == 8 + 10 * sizeof(struct span) +
-                                                 sizeof(struct sip_hostport),
+    _Static_assert(sizeof(struct sip_uri) ==
+                       8 + 10 * sizeof(struct span) + sizeof(struct sip_hostport),
                    "uri_clear must set every field of struct sip_uri");
     u->scheme = 0;
     u->scheme_s = SPAN_NULL;
