@@ -85,10 +85,16 @@ static void setup(struct bench *b)
         die(err);
 }
 
-static size_t handle(struct bench *b, char *buf, size_t len, const char *from)
+/* The source address is converted once per timed loop, not per datagram:
+ * the engines hand px_handle a sockaddr, never text. */
+static void set_source(struct bench *b, const char *from)
 {
     if (net_addr_parse(from, &b->src, &b->srclen) < 0)
         die("bad source address");
+}
+
+static size_t handle(struct bench *b, char *buf, size_t len)
+{
     struct net_rx rx = {
         .buf = buf, .len = len, .src = (struct sockaddr *)&b->src, .srclen = b->srclen};
     px_handle(&b->cfg, &b->ps, &b->st, &rx, &b->tx);
@@ -109,9 +115,10 @@ static double now_ns(void)
 static double run(struct bench *b, char *buf, size_t len, const char *from, size_t want,
                   unsigned long n)
 {
+    set_source(b, from);
     double t0 = now_ns();
     for (unsigned long i = 0; i < n; i++)
-        if (handle(b, buf, len, from) != want)
+        if (handle(b, buf, len) != want)
             die("a datagram came out with the wrong length");
     return (now_ns() - t0) / (double)n;
 }
@@ -147,7 +154,8 @@ int main(int argc, char **argv)
     /* the request once, to learn what it becomes and to build the response */
     size_t req_len = (size_t)snprintf(req, sizeof(req), "%sContent-Length: %zu\r\n\r\n%s",
                                       invite_head, sizeof(invite_body) - 1, invite_body);
-    size_t fwd_len = handle(&b, req, req_len, "198.51.100.7:5060");
+    set_source(&b, "198.51.100.7:5060");
+    size_t fwd_len = handle(&b, req, req_len);
     if (fwd_len == 0 || b.tx.niov < 2)
         die("the INVITE was not forwarded");
     char out[4096];
@@ -164,7 +172,8 @@ int main(int argc, char **argv)
     const char *v2end = strstr(v2, "\r\n") + 2;
     size_t rl = (size_t)snprintf(resp, sizeof(resp), "SIP/2.0 200 OK\r\n%.*s%s", (int)(v2end - v1),
                                  v1, ok_rest);
-    size_t back_len = handle(&b, resp, rl, "203.0.113.12:5060");
+    set_source(&b, "203.0.113.12:5060");
+    size_t back_len = handle(&b, resp, rl);
     if (back_len != rl - (size_t)(v2 - v1))
         die("the 200 OK was not forwarded without our Via");
 
