@@ -378,4 +378,18 @@ int sip_list_split(struct span *list, struct span *item, const char *hi);
 bool sip_ipv4_ok(struct span h);
 bool sip_ipv6_ok(struct span h); /* without brackets */
 
+/* A port at *pp: 1 to 5 digits, at most 65535, not followed by a digit.
+ * Returns it and advances *pp, or -1. */
+static inline int32_t sip_port_read(const char **pp, const char *end)
+{
+    const char *p = *pp, *d = p;
+    int32_t port = 0;
+    while (p < end && sip_is(*p, SIP_C_DIGIT) && p - d < 5)
+        port = port * 10 + (*p++ - '0');
+    if (p == d || port > 65535 || (p < end && sip_is(*p, SIP_C_DIGIT)))
+        return -1;
+    *pp = p;
+    return port;
+}
+
 #endif

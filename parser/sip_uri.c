@@ -164,13 +164,9 @@ int sip_hostport_parse(struct span s, struct sip_hostport *out)
             return SIP_EURI;
     }
     if (p < end && *p == ':') {
-        const char *d = ++p;
-        int32_t port = 0;
-        while (p < end && sip_is(*p, SIP_C_DIGIT) && p - d < 5)
-            port = port * 10 + (*p++ - '0');
-        if (p == d || port > 65535 || (p < end && sip_is(*p, SIP_C_DIGIT)))
+        p++;
+        if ((out->port = sip_port_read(&p, end)) < 0)
             return SIP_EURI;
-        out->port = port;
     }
     return (int)(p - s.p);
 }

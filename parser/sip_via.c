@@ -136,13 +136,9 @@ int sip_via_parse(struct span v, struct sip_via *out)
     p = sip_skip_ws(p + n, end);
     if (out->sent_by.port < 0 && p < end && *p == ':') {
         /* sent-by = host [ COLON port ], and COLON allows LWS around it */
-        const char *d = sip_skip_ws(p + 1, end);
-        int32_t port = 0;
-        for (p = d; p < end && sip_is(*p, SIP_C_DIGIT) && p - d < 5; p++)
-            port = port * 10 + (*p - '0');
-        if (p == d || port > 65535 || (p < end && sip_is(*p, SIP_C_DIGIT)))
+        p = sip_skip_ws(p + 1, end);
+        if ((out->sent_by.port = sip_port_read(&p, end)) < 0)
             return SIP_EVIA;
-        out->sent_by.port = port;
         p = sip_skip_ws(p, end);
     }
     if (p == end) {
