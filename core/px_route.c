@@ -18,7 +18,7 @@
  */
 #include "core/px_internal.h"
 
-#include <time.h>
+#include "core/health.h"
 
 static bool domain_match(struct span host, const char *pat)
 {
@@ -141,13 +141,6 @@ static struct span key_bytes(struct px_ctx *c, const struct px_key *k, char *buf
     }
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static void set_backend(struct sockaddr_storage *dst, socklen_t *len, const struct rt_backend *b)
 {
     memcpy(dst, &b->addr, b->addrlen);
@@ -189,7 +182,7 @@ int px_select_backend(struct px_ctx *c)
     if (follows_invite) {
         int p = rt_primary(t, h);
         int64_t changed = atomic_load_explicit(&pool->changed_ms[p], memory_order_relaxed);
-        if (changed != 0 && now_ms() - changed < PX_FOLLOW_MS) {
+        if (changed != 0 && hc_now_ms() - changed < PX_FOLLOW_MS) {
             int other = p != b ? p : rt_pick_except(t, h, pool->state, RT_ACCEPT_UP, p);
             /* one socket sends both copies, so both must be of one family */
             if (other >= 0 && other != b && t->b[other].addr.ss_family == t->b[b].addr.ss_family) {
