@@ -153,7 +153,7 @@ demo: all
 # ---- fuzzing (clang) ----
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-build/fuzz/fuzz_sip_parse: test/fuzz/fuzz_sip_parse.c $(PARSER_SRC) parser/*.h core/span.h
+build/fuzz/fuzz_sip_parse: test/fuzz/fuzz_sip_parse.c test/sip_msg_diff.h $(PARSER_SRC) parser/*.h core/span.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_sip_parse.c $(PARSER_SRC)
 

@@ -311,7 +311,7 @@ static inline enum sip_hid sip_hname_compact(unsigned char c)
  * inlines it: a call there spilled the cursors and reloaded the scan
  * constants once per header line.
  */
-static inline enum sip_hid sip_hname_lookup(struct span name)
+static inline __attribute__((always_inline)) enum sip_hid sip_hname_lookup(struct span name)
 {
     /* by length first: most lengths have one candidate, and each candidate is
      * one or two folded 2/4/8-byte compares (G9), so a lookup costs a switch
@@ -373,6 +373,10 @@ static inline enum sip_hid sip_hname_lookup(struct span name)
  * or past the list's end), so the scan may load whole vectors past the
  * list: sip_parse passes the datagram's end (sip_addr.c). */
 int sip_list_split(struct span *list, struct span *item, const char *hi);
+
+/* sip_parse() by its careful pass alone (sip_msg.c): what the fast pass must
+ * equal wherever it succeeds, for the tests and the fuzzer to compare. */
+int sip_parse_careful(const char *buf, size_t len, struct sip_msg *m);
 
 /* IP literals as RFC 3261 and RFC 5118 write them (sip_uri.c). */
 bool sip_ipv4_ok(struct span h);

@@ -452,14 +452,201 @@ static int parse_header(struct sip_msg *m, const char *p, const char *end, const
     return 0;
 }
 
+/* Start line and headers end at next: frames the body by Content-Length
+ * (RFC 3261 §18.3) and returns hdr_len, or SIP_EBODY. */
+static int frame_body(struct sip_msg *m, const char *buf, const char *next, const char *end)
+{
+    m->hdr_len = (size_t)(next - buf);
+    size_t avail = (size_t)(end - next);
+    if (m->clen >= 0) {
+        if ((size_t)m->clen > avail) {
+            m->err_at = end - 1;
+            return SIP_EBODY;
+        }
+        m->body = span_make(next, (size_t)m->clen);
+    } else {
+        m->body = span_make(next, avail);
+    }
+    m->msg_len = m->hdr_len + m->body.len;
+    return (int)m->hdr_len;
+}
+
+#ifdef SIP_SIMD
+/*
+ * The fast pass. Most datagrams are plain: CRLF line ends, no folds, no
+ * control byte but HTAB inside a line, names followed at once by ':'. For
+ * those, one vector pass marks the control bytes 64 at a time, and each line
+ * end is then the next mark instead of a scan of its own: the per-line work
+ * is a name lookup, a bit scan and the stores. Anything else (a fold, a bare
+ * CR, an escaped control byte, LWS before a colon, any error at all) returns
+ * FAST_NO and the careful pass does the whole datagram again, with the exact
+ * error and err_at. So the fast pass only ever succeeds, and where it does,
+ * its result is the careful pass's to the byte: the unit tests and the
+ * fuzzer compare the two on every input (sip_parse_careful).
+ */
+enum { FAST_NO = INT32_MIN };
+
+/* 0x00-0x1F and 0x7F-0xFF, a superset of the control bytes, in one add and
+ * one signed compare per 16 bytes: x + 1 as a signed byte is at most 0x20
+ * exactly for x in 0x00-0x1F, negative for x in 0x7F-0xFE, and 0 for 0xFF.
+ * next_ctl() drops the HTABs and the bytes >= 0x80 among the marks. */
+static inline uint64_t ctl_marks16(const char *p)
+{
+    __m128i x = _mm_add_epi8(sip_load16(p), _mm_set1_epi8(1));
+    return (uint64_t)_mm_movemask_epi8(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)));
+}
+
+static inline uint64_t ctl_marks64(const char *p)
+{
+    return ctl_marks16(p) | ctl_marks16(p + 16) << 16 | ctl_marks16(p + 32) << 32 |
+           ctl_marks16(p + 48) << 48;
+}
+
+/* The marks of the 64-byte block at base < end of the datagram [buf, end):
+ * bit i for base[i], none past end. Where fewer than 64 bytes are left, the
+ * 64 that end at end are read and shifted down, or in a datagram shorter
+ * than 64 bytes a copy is: nothing outside [buf, end) is read. */
+static uint64_t ctl_block(const char *base, const char *buf, const char *end)
+{
+    size_t left = (size_t)(end - base);
+    if (__builtin_expect(left >= 64, 1))
+        return ctl_marks64(base);
+    if (end - buf >= 64)
+        return ctl_marks64(end - 64) >> (64 - left);
+    char tmp[64] = {0};
+    memcpy(tmp, base, left);
+    return ctl_marks64(tmp) & ((UINT64_C(1) << left) - 1);
+}
+
+/* Where the line scan stands: the block at base and its marks. Kept in
+ * locals of parse_fast (never behind a pointer that escapes), so the
+ * compiler holds them in registers across the stores into m. */
+struct ctl_map {
+    const char *base;
+    uint64_t bits;
+};
+
+/* First byte at or after from that is a control byte other than HTAB
+ * (0x00-0x08, 0x0A-0x1F, 0x7F), or NULL if the datagram ends first.
+ * from >= cm->base: lines are visited in order, so the map only moves on. */
+static inline __attribute__((always_inline)) const char *
+next_ctl(struct ctl_map *cm, const char *from, const char *buf, const char *end)
+{
+    for (;;) {
+        size_t off = (size_t)(from - cm->base);
+        if (__builtin_expect(off < 64, 1)) {
+            for (uint64_t b = cm->bits >> off; b != 0; b &= b - 1) {
+                const char *q = from + __builtin_ctzll(b);
+                unsigned char c = (unsigned char)*q;
+                if (__builtin_expect(c == '\r', 1) || (c < 0x20 ? c != '\t' : c == 0x7f))
+                    return q;
+            }
+        }
+        cm->base += 64;
+        if (cm->base >= end)
+            return NULL;
+        cm->bits = ctl_block(cm->base, buf, end);
+        if (from < cm->base)
+            from = cm->base;
+    }
+}
+
+/* The line break at eol (from next_ctl) as CRLF or LF: the byte after it
+ * (end if the datagram ends there), or NULL for anything else. */
+static inline const char *after_break(const char *eol, const char *end)
+{
+    if (__builtin_expect(*eol == '\r', 1))
+        return end - eol >= 2 && eol[1] == '\n' ? eol + 2 : NULL;
+    return *eol == '\n' ? eol + 1 : NULL;
+}
+
+/* find_name_end for a name that fits one vector, the usual case. */
+static inline const char *find_name_end_fast(const char *p, const char *end, const char *buf)
+{
+    if (__builtin_expect(end - p >= 16, 1)) {
+        unsigned mk = stop_name(sip_load16(p));
+        if (__builtin_expect(mk != 0, 1))
+            return p + __builtin_ctz(mk);
+    }
+    return find_name_end(p, end, buf);
+}
+
+/* The ids that need more than the stores: duplicates, Vias, Content-Length.
+ * Returns 0 or FAST_NO. */
+static int fast_known(struct sip_msg *restrict m, enum sip_hid id, uint16_t idx, const char *buf,
+                      const char *end)
+{
+    if (m->first[id] < 0)
+        m->first[id] = (int16_t)idx;
+    else if (single_valued(id))
+        return FAST_NO;
+    struct span v = m->hdr[idx].value;
+    if (id == SIP_H_VIA) {
+        /* the value holds no control byte but HTAB, so the scan stops only
+         * at a list byte or an HTAB; either way the split gives what the
+         * careful pass's would */
+        const char *q = sip_scan16(v.p, span_end(v), buf, end, stop_ctl_list);
+        if (index_vias(m, v, (uint8_t)idx, end, q == NULL || q < span_end(v)) < 0)
+            return FAST_NO;
+    } else if (id == SIP_H_CONTENT_LENGTH && (m->clen = sip_clen_parse(v)) < 0) {
+        return FAST_NO;
+    }
+    return 0;
+}
+
+static int parse_fast(const char *buf, size_t len, struct sip_msg *restrict m)
+{
+    const char *const end = buf + len;
+    struct ctl_map cm = {.base = buf, .bits = ctl_block(buf, buf, end)};
+    const char *eol = next_ctl(&cm, buf, buf, end), *p;
+    if (eol == NULL || (p = after_break(eol, end)) == NULL || p == end)
+        return FAST_NO;
+    m->is_request = !(len >= 4 && (buf[0] | 0x20) == 's' && (buf[1] | 0x20) == 'i' &&
+                      (buf[2] | 0x20) == 'p' && buf[3] == '/');
+    int err =
+        m->is_request ? parse_request_line(buf, eol, m, buf, end) : parse_status_line(buf, eol, m);
+    if (err < 0)
+        return FAST_NO;
+    m->err_at = NULL;
+
+    uint16_t n = 0;
+    for (;;) {
+        /* p < end here. A byte up to SP starts the empty line, a fold or
+         * something worse. */
+        if (__builtin_expect((unsigned char)*p <= ' ', 0))
+            break;
+        const char *colon = find_name_end_fast(p, end, buf);
+        if (colon == end || *colon != ':' || colon == p)
+            return FAST_NO;
+        enum sip_hid id = sip_hname_lookup(span_range(p, colon));
+        if (id == SIP_H_OTHER && sip_skip(p, colon, SIP_C_TOKEN) != colon)
+            return FAST_NO;
+        const char *next;
+        if ((eol = next_ctl(&cm, colon + 1, buf, end)) == NULL ||
+            (next = after_break(eol, end)) == NULL || next == end || n == SIP_MAX_HDRS)
+            return FAST_NO;
+        struct sip_hdr *h = &m->hdr[n];
+        h->name = span_range(p, colon);
+        h->value = trim_value(colon + 1, eol);
+        h->line_len = (uint32_t)(next - p);
+        h->id = (uint8_t)id;
+        m->nhdr = ++n;
+        if (id != SIP_H_OTHER && fast_known(m, id, (uint16_t)(n - 1), buf, end) < 0)
+            return FAST_NO;
+        p = next;
+    }
+    if (*p == ' ' || *p == '\t' || (p = after_break(p, end)) == NULL)
+        return FAST_NO;
+    int r = frame_body(m, buf, p, end);
+    return r < 0 ? FAST_NO : r;
+}
+#endif
+
 static int index_headers(const char *buf, const char *p, const char *end, struct sip_msg *m);
 
-int sip_parse(const char *buf, size_t len, struct sip_msg *m)
+/* Every output field to its "nothing found" value. */
+static void msg_reset(struct sip_msg *m)
 {
-    const char *p = buf, *end = buf + len;
-    const char *eol, *next;
-    int err;
-
     m->is_request = false;
     m->nhdr = 0;
     m->nvia = 0;
@@ -470,8 +657,15 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     m->err_at = NULL;
     for (int i = 0; i < SIP_H__COUNT; i++)
         m->first[i] = -1;
-    if (len == 0)
-        return SIP_EEMPTY;
+}
+
+/* The careful pass: every byte checked where it is, with the exact error and
+ * err_at for anything wrong. m is reset; len > 0. */
+static int parse_careful(const char *buf, size_t len, struct sip_msg *m)
+{
+    const char *p = buf, *end = buf + len;
+    const char *eol, *next;
+    int err;
 
     /* start line: the first CR or LF ends it; other control bytes are
      * caught by the start-line parsers */
@@ -505,6 +699,26 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     return index_headers(buf, next, end, m);
 }
 
+int sip_parse_careful(const char *buf, size_t len, struct sip_msg *m)
+{
+    msg_reset(m);
+    return len == 0 ? SIP_EEMPTY : parse_careful(buf, len, m);
+}
+
+int sip_parse(const char *buf, size_t len, struct sip_msg *m)
+{
+    msg_reset(m);
+    if (len == 0)
+        return SIP_EEMPTY;
+#ifdef SIP_SIMD
+    int r = parse_fast(buf, len, m);
+    if (r != FAST_NO)
+        return r;
+    msg_reset(m);
+#endif
+    return parse_careful(buf, len, m);
+}
+
 /* The header lines from p, the empty line and the body (RFC 3261 §18.3). */
 static int index_headers(const char *buf, const char *p, const char *end, struct sip_msg *m)
 {
@@ -530,19 +744,7 @@ static int index_headers(const char *buf, const char *p, const char *end, struct
         return err;
     }
 
-    m->hdr_len = (size_t)(next - buf);
-    size_t avail = (size_t)(end - next);
-    if (m->clen >= 0) {
-        if ((size_t)m->clen > avail) {
-            m->err_at = end - 1;
-            return SIP_EBODY;
-        }
-        m->body = span_make(next, (size_t)m->clen);
-    } else {
-        m->body = span_make(next, avail);
-    }
-    m->msg_len = m->hdr_len + m->body.len;
-    return (int)m->hdr_len;
+    return frame_body(m, buf, next, end);
 }
 
 int sip_hnext(const struct sip_msg *m, int i)

@@ -22,7 +22,9 @@
 #include <string.h>
 
 #include "parser/sip.h"
+#include "parser/sip_chars.h"
 #include "test/guard.h"
+#include "test/sip_msg_diff.h"
 
 #define OK 0 /* in a table: sip_parse succeeds (returns hdr_len > 0) */
 
@@ -150,6 +152,7 @@ struct fx {
     struct guard g;
     const char *buf; /* the guarded copy of the last input */
     struct sip_msg m;
+    struct sip_msg careful; /* the same input through sip_parse_careful */
 };
 
 static int fx_setup(void **state)
@@ -175,6 +178,13 @@ static int parse(struct fx *f, const void *in, size_t len)
     memset(&f->m, 0xa5, sizeof(f->m));
     int r = sip_parse(f->buf, len, &f->m);
     check_index(f->buf, len, r, &f->m);
+    /* the fast pass, where it succeeds, must equal the careful pass */
+    memset(&f->careful, 0x5a, sizeof(f->careful));
+    int rc = sip_parse_careful(f->buf, len, &f->careful);
+    const char *diff = sip_msg_diff(r, &f->m, rc, &f->careful);
+    if (diff != NULL)
+        fail_msg("fast and careful pass differ in %s (%s / %s) on \"%.*s\"", diff, res_name(r),
+                 res_name(rc), (int)(len < 300 ? len : 300), f->buf);
     return r;
 }
 

@@ -13,6 +13,7 @@
  *   - the index is self-consistent (hdr_len <= msg_len <= len, first[]/sip_hnext()/via_hdr[]
  *     agree with hdr[].id, ids agree with sip_hname_id()/sip_method_id());
  *   - list and parameter loops make progress;
+ *   - sip_parse() equals sip_parse_careful(), its careful pass alone, in every field;
  *   - a copy of the input at another address and alignment, with every output struct
  *     pre-filled with 0xA5 instead of 0, gives the same results as span offsets.
  * Build and run: make fuzz FUZZ_SECONDS=120 (test/fuzz/run.sh).
@@ -23,6 +24,8 @@
 #include <string.h>
 
 #include "parser/sip.h"
+#include "parser/sip_chars.h"
+#include "test/sip_msg_diff.h"
 
 /* One pass over one copy of the input: a running FNV-1a hash of every result, taken as
  * offsets from base so two copies at different addresses can be compared. */
@@ -360,6 +363,13 @@ static void run_all(struct run *r, const char *buf, size_t len)
 
     int ret = sip_parse(buf, len, &m);
     check_err(ret, parse_errs, NPARSE_ERRS, "sip_parse");
+    static struct sip_msg careful;
+    memset(&careful, r->fill ^ 0xff, sizeof(careful));
+    const char *diff = sip_msg_diff(ret, &m, sip_parse_careful(buf, len, &careful), &careful);
+    if (diff != NULL) {
+        fprintf(stderr, "fuzz_sip_parse: fast and careful pass differ in %s\n", diff);
+        fail("sip_parse differs from sip_parse_careful");
+    }
     rec(r, "parse.ret", (uint64_t)(int64_t)ret);
     if (ret == 0 || (ret > 0 && (size_t)ret > len))
         fail("sip_parse returned 0 or more than len");
