@@ -475,47 +475,82 @@ static int frame_body(struct sip_msg *m, const char *buf, const char *next, cons
 /*
  * The fast pass. Most datagrams are plain: CRLF line ends, no folds, no
  * control byte but HTAB inside a line, names followed at once by ':'. For
- * those, one vector pass marks the control bytes 64 at a time, and each line
- * end is then the next mark instead of a scan of its own: the per-line work
- * is a name lookup, a bit scan and the stores. Anything else (a fold, a bare
- * CR, an escaped control byte, LWS before a colon, any error at all) returns
+ * those, the control bytes are marked 64 at a time, and each line end is
+ * the next mark instead of a scan of its own: the per-line work is a name
+ * lookup, a bit scan and the stores. Anything else (a fold, a bare CR, an
+ * escaped control byte, LWS before a colon, any error at all) returns
  * FAST_NO and the careful pass does the whole datagram again, with the exact
  * error and err_at. So the fast pass only ever succeeds, and where it does,
  * its result is the careful pass's to the byte: the unit tests and the
  * fuzzer compare the two on every input (sip_parse_careful).
+ *
+ * The marks take one add and one signed compare per vector: x + 1 as a
+ * signed byte is at most 0x20 exactly for x in 0x00-0x1F, negative for x in
+ * 0x7F-0xFE, and 0 for 0xFF. That is a superset of the control bytes;
+ * next_ctl() drops the HTABs and the bytes >= 0x80 among the marks. Where
+ * the CPU has AVX2 (checked per call with __builtin_cpu_supports, which
+ * reads what libgcc found at start-up), the marks take 32 bytes a step;
+ * SSE2, the x86-64 baseline, is the other build of the same code, and
+ * -DSIP_NO_AVX2 forces it so that make test runs both.
  */
 enum { FAST_NO = INT32_MIN };
 
-/* 0x00-0x1F and 0x7F-0xFF, a superset of the control bytes, in one add and
- * one signed compare per 16 bytes: x + 1 as a signed byte is at most 0x20
- * exactly for x in 0x00-0x1F, negative for x in 0x7F-0xFE, and 0 for 0xFF.
- * next_ctl() drops the HTABs and the bytes >= 0x80 among the marks. */
 static inline uint64_t ctl_marks16(const char *p)
 {
     __m128i x = _mm_add_epi8(sip_load16(p), _mm_set1_epi8(1));
-    return (uint64_t)_mm_movemask_epi8(_mm_cmplt_epi8(x, _mm_set1_epi8(0x21)));
+    return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(_mm_set1_epi8(0x21), x));
 }
 
-static inline uint64_t ctl_marks64(const char *p)
+static inline uint64_t ctl_marks64_sse2(const char *p)
 {
     return ctl_marks16(p) | ctl_marks16(p + 16) << 16 | ctl_marks16(p + 32) << 32 |
            ctl_marks16(p + 48) << 48;
 }
 
-/* The marks of the 64-byte block at base < end of the datagram [buf, end):
- * bit i for base[i], none past end. Where fewer than 64 bytes are left, the
- * 64 that end at end are read and shifted down, or in a datagram shorter
- * than 64 bytes a copy is: nothing outside [buf, end) is read. */
-static uint64_t ctl_block(const char *base, const char *buf, const char *end)
+#if !defined(SIP_NO_AVX2) && (defined(__GNUC__) || defined(__clang__))
+#define SIP_AVX2 1
+#include <immintrin.h>
+
+static inline __attribute__((target("avx2"))) uint64_t ctl_marks32(const char *p)
+{
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i x = _mm256_add_epi8(v, _mm256_set1_epi8(1));
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_set1_epi8(0x21), x));
+}
+
+static inline __attribute__((target("avx2"))) uint64_t ctl_marks64_avx2(const char *p)
+{
+    return ctl_marks32(p) | ctl_marks32(p + 32) << 32;
+}
+#endif
+
+/* The marks of the 64-byte block at base when fewer than 64 bytes are left
+ * before end: the 64 that end at end, shifted down, or in a datagram
+ * shorter than 64 bytes a copy, so nothing outside [buf, end) is read. */
+static __attribute__((noinline)) uint64_t ctl_tail(const char *base, const char *buf,
+                                                   const char *end)
 {
     size_t left = (size_t)(end - base);
-    if (__builtin_expect(left >= 64, 1))
-        return ctl_marks64(base);
     if (end - buf >= 64)
-        return ctl_marks64(end - 64) >> (64 - left);
+        return ctl_marks64_sse2(end - 64) >> (64 - left);
     char tmp[64] = {0};
     memcpy(tmp, base, left);
-    return ctl_marks64(tmp) & ((UINT64_C(1) << left) - 1);
+    return ctl_marks64_sse2(tmp) & ((UINT64_C(1) << left) - 1);
+}
+
+/* The marks of the block at base < end: bit i for base[i], none past end. */
+static inline __attribute__((always_inline)) uint64_t ctl_block(const char *base, const char *buf,
+                                                                const char *end, bool avx2)
+{
+    if (__builtin_expect(end - base < 64, 0))
+        return ctl_tail(base, buf, end);
+#ifdef SIP_AVX2
+    if (avx2)
+        return ctl_marks64_avx2(base);
+#else
+    (void)avx2;
+#endif
+    return ctl_marks64_sse2(base);
 }
 
 /* Where the line scan stands: the block at base and its marks. Kept in
@@ -530,7 +565,7 @@ struct ctl_map {
  * (0x00-0x08, 0x0A-0x1F, 0x7F), or NULL if the datagram ends first.
  * from >= cm->base: lines are visited in order, so the map only moves on. */
 static inline __attribute__((always_inline)) const char *
-next_ctl(struct ctl_map *cm, const char *from, const char *buf, const char *end)
+next_ctl(struct ctl_map *cm, const char *from, const char *buf, const char *end, bool avx2)
 {
     for (;;) {
         size_t off = (size_t)(from - cm->base);
@@ -545,7 +580,7 @@ next_ctl(struct ctl_map *cm, const char *from, const char *buf, const char *end)
         cm->base += 64;
         if (cm->base >= end)
             return NULL;
-        cm->bits = ctl_block(cm->base, buf, end);
+        cm->bits = ctl_block(cm->base, buf, end, avx2);
         if (from < cm->base)
             from = cm->base;
     }
@@ -560,45 +595,74 @@ static inline const char *after_break(const char *eol, const char *end)
     return *eol == '\n' ? eol + 1 : NULL;
 }
 
-/* find_name_end for a name that fits one vector, the usual case. */
-static inline const char *find_name_end_fast(const char *p, const char *end, const char *buf)
+/* The first ':' in [p, eol), or eol. [p, eol) holds no control byte but
+ * HTAB (eol came from next_ctl), so only the colon needs finding; the
+ * name's bytes are checked by the lookup or the token walk. */
+static inline const char *find_colon(const char *p, const char *eol, const char *end)
 {
     if (__builtin_expect(end - p >= 16, 1)) {
-        unsigned mk = stop_name(sip_load16(p));
-        if (__builtin_expect(mk != 0, 1))
-            return p + __builtin_ctz(mk);
+        unsigned mk = (unsigned)_mm_movemask_epi8(sip_eq8(sip_load16(p), ':'));
+        if (__builtin_expect(mk != 0, 1)) {
+            const char *q = p + __builtin_ctz(mk);
+            return q < eol ? q : eol;
+        }
+        p += 16;
     }
-    return find_name_end(p, end, buf);
+    while (p < eol && *p != ':')
+        p++;
+    return p;
 }
 
-/* The ids that need more than the stores: duplicates, Vias, Content-Length.
- * Returns 0 or FAST_NO. */
-static int fast_known(struct sip_msg *restrict m, enum sip_hid id, uint16_t idx, const char *buf,
-                      const char *end)
+/* A Via value needs the comma-list split only if it holds a ',' (another
+ * element may follow) or a '"' (a quoted string, which must close): without
+ * either the split returns the value itself. The vectors stay inside the
+ * datagram [buf, end): whole ones, then the 16 bytes that end where the
+ * value does, with the bytes already seen shifted out. */
+static bool via_needs_split(struct span v, const char *buf)
 {
-    if (m->first[id] < 0)
-        m->first[id] = (int16_t)idx;
-    else if (single_valued(id))
-        return FAST_NO;
-    struct span v = m->hdr[idx].value;
-    if (id == SIP_H_VIA) {
-        /* the value holds no control byte but HTAB, so the scan stops only
-         * at a list byte or an HTAB; either way the split gives what the
-         * careful pass's would */
-        const char *q = sip_scan16(v.p, span_end(v), buf, end, stop_ctl_list);
-        if (index_vias(m, v, (uint8_t)idx, end, q == NULL || q < span_end(v)) < 0)
-            return FAST_NO;
-    } else if (id == SIP_H_CONTENT_LENGTH && (m->clen = sip_clen_parse(v)) < 0) {
-        return FAST_NO;
+    const char *p = v.p, *e = span_end(v);
+    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"');
+    unsigned mk = 0;
+    for (; e - p >= 16; p += 16) {
+        __m128i x = sip_load16(p);
+        mk = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_cmpeq_epi8(x, comma), _mm_cmpeq_epi8(x, quote)));
+        if (mk != 0)
+            return true;
     }
-    return 0;
+    if (p == e)
+        return false;
+    if (e - buf < 16)
+        return true; /* a datagram under 16 bytes: let the split decide */
+    __m128i x = sip_load16(e - 16);
+    mk = (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(x, comma), _mm_cmpeq_epi8(x, quote)));
+    return (mk >> (16 - (e - p))) != 0;
 }
 
-static int parse_fast(const char *buf, size_t len, struct sip_msg *restrict m)
+/* Header ids that may appear once (single_valued), as a bit mask. */
+#define SINGLE_IDS                                                                                 \
+    (1u << SIP_H_CALL_ID | 1u << SIP_H_FROM | 1u << SIP_H_TO | 1u << SIP_H_CSEQ |                  \
+     1u << SIP_H_MAX_FORWARDS | 1u << SIP_H_CONTENT_LENGTH)
+_Static_assert(SIP_H__COUNT <= 32, "header ids fit a 32-bit mask");
+
+/* A Via or Content-Length line, hdr[idx]: its values into via[] or clen.
+ * Returns 0 or FAST_NO. */
+static __attribute__((noinline)) int fast_special(struct sip_msg *restrict m, enum sip_hid id,
+                                                  uint16_t idx, const char *buf, const char *end)
+{
+    struct span v = m->hdr[idx].value;
+    if (id == SIP_H_VIA)
+        return index_vias(m, v, (uint8_t)idx, end, via_needs_split(v, buf)) < 0 ? FAST_NO : 0;
+    return (m->clen = sip_clen_parse(v)) < 0 ? FAST_NO : 0;
+}
+
+static inline __attribute__((always_inline)) int parse_fast(const char *buf, size_t len,
+                                                            struct sip_msg *restrict m, bool avx2)
 {
     const char *const end = buf + len;
-    struct ctl_map cm = {.base = buf, .bits = ctl_block(buf, buf, end)};
-    const char *eol = next_ctl(&cm, buf, buf, end), *p;
+    struct ctl_map cm = {.base = buf, .bits = ctl_block(buf, buf, end, avx2)};
+    const char *eol = next_ctl(&cm, buf, buf, end, avx2), *p;
     if (eol == NULL || (p = after_break(eol, end)) == NULL || p == end)
         return FAST_NO;
     m->is_request = !(len >= 4 && (buf[0] | 0x20) == 's' && (buf[1] | 0x20) == 'i' &&
@@ -609,36 +673,74 @@ static int parse_fast(const char *buf, size_t len, struct sip_msg *restrict m)
         return FAST_NO;
     m->err_at = NULL;
 
-    uint16_t n = 0;
-    for (;;) {
-        /* p < end here. A byte up to SP starts the empty line, a fold or
-         * something worse. */
-        if (__builtin_expect((unsigned char)*p <= ' ', 0))
-            break;
-        const char *colon = find_name_end_fast(p, end, buf);
-        if (colon == end || *colon != ':' || colon == p)
+    struct sip_hdr *h = m->hdr, *const h_end = m->hdr + SIP_MAX_HDRS;
+    /* ids seen so far; SIP_H_OTHER counts as seen, so first[] never takes it */
+    uint32_t seen = 1u << SIP_H_OTHER;
+    /* p < end at the top of every turn. A first byte up to SP starts the
+     * empty line, a fold or something worse. */
+    while (__builtin_expect((unsigned char)*p > ' ', 1)) {
+        if ((eol = next_ctl(&cm, p, buf, end, avx2)) == NULL || h == h_end)
+            return FAST_NO;
+        const char *next;
+        if (__builtin_expect(*eol == '\r', 1) && end - eol > 2 && eol[1] == '\n')
+            next = eol + 2;
+        else if (*eol == '\n' && end - eol > 1)
+            next = eol + 1;
+        else
+            return FAST_NO; /* a bare CR, another control byte, or the end */
+        const char *colon = find_colon(p, eol, end);
+        if (colon == eol || colon == p)
             return FAST_NO;
         enum sip_hid id = sip_hname_lookup(span_range(p, colon));
         if (id == SIP_H_OTHER && sip_skip(p, colon, SIP_C_TOKEN) != colon)
             return FAST_NO;
-        const char *next;
-        if ((eol = next_ctl(&cm, colon + 1, buf, end)) == NULL ||
-            (next = after_break(eol, end)) == NULL || next == end || n == SIP_MAX_HDRS)
-            return FAST_NO;
-        struct sip_hdr *h = &m->hdr[n];
         h->name = span_range(p, colon);
         h->value = trim_value(colon + 1, eol);
         h->line_len = (uint32_t)(next - p);
         h->id = (uint8_t)id;
-        m->nhdr = ++n;
-        if (id != SIP_H_OTHER && fast_known(m, id, (uint16_t)(n - 1), buf, end) < 0)
+        uint16_t idx = (uint16_t)(h - m->hdr);
+        h++;
+        uint32_t bit = 1u << id;
+        if (!(seen & bit)) {
+            seen |= bit;
+            m->first[id] = (int16_t)idx;
+        } else if (bit & SINGLE_IDS) {
             return FAST_NO;
+        }
+        if (bit & (1u << SIP_H_VIA | 1u << SIP_H_CONTENT_LENGTH)) {
+            m->nhdr = (uint16_t)(idx + 1);
+            if (fast_special(m, id, idx, buf, end) < 0)
+                return FAST_NO;
+        }
         p = next;
     }
+    m->nhdr = (uint16_t)(h - m->hdr);
     if (*p == ' ' || *p == '\t' || (p = after_break(p, end)) == NULL)
         return FAST_NO;
     int r = frame_body(m, buf, p, end);
     return r < 0 ? FAST_NO : r;
+}
+
+static int parse_fast_sse2(const char *buf, size_t len, struct sip_msg *restrict m)
+{
+    return parse_fast(buf, len, m, false);
+}
+
+#ifdef SIP_AVX2
+static __attribute__((target("avx2"))) int parse_fast_avx2(const char *buf, size_t len,
+                                                           struct sip_msg *restrict m)
+{
+    return parse_fast(buf, len, m, true);
+}
+#endif
+
+static int parse_fast_any(const char *buf, size_t len, struct sip_msg *m)
+{
+#ifdef SIP_AVX2
+    if (__builtin_cpu_supports("avx2"))
+        return parse_fast_avx2(buf, len, m);
+#endif
+    return parse_fast_sse2(buf, len, m);
 }
 #endif
 
@@ -711,7 +813,7 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     if (len == 0)
         return SIP_EEMPTY;
 #ifdef SIP_SIMD
-    int r = parse_fast(buf, len, m);
+    int r = parse_fast_any(buf, len, m);
     if (r != FAST_NO)
         return r;
     msg_reset(m);
