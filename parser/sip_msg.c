@@ -685,14 +685,20 @@ static int fast_request_line(const char *buf, const char *eol, const char *end, 
 _Static_assert(SIP_H__COUNT <= 32, "header ids fit a 32-bit mask");
 
 /* A Via or Content-Length line, hdr[idx]: its values into via[] or clen.
- * Returns 0 or FAST_NO. */
+ * Returns 0 or FAST_NO. A Via value without ',' or '"' is one element
+ * (via_needs_split), recorded here as index_vias would. */
 static __attribute__((noinline)) int fast_special(struct sip_msg *restrict m, enum sip_hid id,
                                                   uint16_t idx, const char *buf, const char *end)
 {
     struct span v = m->hdr[idx].value;
-    if (id == SIP_H_VIA)
-        return index_vias(m, v, (uint8_t)idx, end, via_needs_split(v, buf)) < 0 ? FAST_NO : 0;
-    return (m->clen = sip_clen_parse(v)) < 0 ? FAST_NO : 0;
+    if (id != SIP_H_VIA)
+        return (m->clen = sip_clen_parse(v)) < 0 ? FAST_NO : 0;
+    if (via_needs_split(v, buf) || v.len == 0 || m->nvia == SIP_MAX_VIAS)
+        return index_vias(m, v, (uint8_t)idx, end, true) < 0 ? FAST_NO : 0;
+    m->via[m->nvia] = v;
+    m->via_hdr[m->nvia] = (uint8_t)idx;
+    m->nvia++;
+    return 0;
 }
 
 static inline __attribute__((always_inline)) int parse_fast(const char *buf, size_t len,
