@@ -475,9 +475,11 @@ static int frame_body(struct sip_msg *m, const char *buf, const char *next, cons
 /*
  * The fast pass. Most datagrams are plain: CRLF line ends, no folds, no
  * control byte but HTAB inside a line, names followed at once by ':'. For
- * those, the control bytes are marked 64 at a time, and each line end is
- * the next mark instead of a scan of its own: the per-line work is a name
- * lookup, a bit scan and the stores. Anything else (a fold, a bare CR, an
+ * those, one vector scan per line finds its end (a line is one or two
+ * 32-byte steps), the name ends at the first ':' before it, and the rest is
+ * a name lookup and the stores. (Marking a whole 64-byte block at a time and
+ * taking line ends from the bits was tried: it costs more, because most
+ * lines then cross a block.) Anything else (a fold, a bare CR, an
  * escaped control byte, LWS before a colon, any error at all) returns
  * FAST_NO and the careful pass does the whole datagram again, with the exact
  * error and err_at. So the fast pass only ever succeeds, and where it does,
@@ -487,7 +489,7 @@ static int frame_body(struct sip_msg *m, const char *buf, const char *next, cons
  * The marks take one add and one signed compare per vector: x + 1 as a
  * signed byte is at most 0x20 exactly for x in 0x00-0x1F, negative for x in
  * 0x7F-0xFE, and 0 for 0xFF. That is a superset of the control bytes;
- * next_ctl() drops the HTABs and the bytes >= 0x80 among the marks. Where
+ * line_ctl() drops the HTABs and the bytes >= 0x80 among the marks. Where
  * the CPU has AVX2 (checked per call with __builtin_cpu_supports, which
  * reads what libgcc found at start-up), the marks take 32 bytes a step;
  * SSE2, the x86-64 baseline, is the other build of the same code, and
@@ -501,12 +503,6 @@ static inline uint64_t ctl_marks16(const char *p)
     return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(_mm_set1_epi8(0x21), x));
 }
 
-static inline uint64_t ctl_marks64_sse2(const char *p)
-{
-    return ctl_marks16(p) | ctl_marks16(p + 16) << 16 | ctl_marks16(p + 32) << 32 |
-           ctl_marks16(p + 48) << 48;
-}
-
 #if !defined(SIP_NO_AVX2) && (defined(__GNUC__) || defined(__clang__))
 #define SIP_AVX2 1
 #include <immintrin.h>
@@ -518,75 +514,66 @@ static inline __attribute__((target("avx2"))) uint64_t ctl_marks32(const char *p
     return (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_set1_epi8(0x21), x));
 }
 
-static inline __attribute__((target("avx2"))) uint64_t ctl_marks64_avx2(const char *p)
-{
-    return ctl_marks32(p) | ctl_marks32(p + 32) << 32;
-}
 #endif
 
-/* The marks of the 64-byte block at base when fewer than 64 bytes are left
- * before end: the 64 that end at end, shifted down, or in a datagram
- * shorter than 64 bytes a copy, so nothing outside [buf, end) is read. */
-static __attribute__((noinline)) uint64_t ctl_tail(const char *base, const char *buf,
-                                                   const char *end)
+/* A marked byte that ends a line or spoils it: a control byte but HTAB. */
+static inline bool line_ctl(unsigned char c)
 {
-    size_t left = (size_t)(end - base);
-    if (end - buf >= 64)
-        return ctl_marks64_sse2(end - 64) >> (64 - left);
-    char tmp[64] = {0};
-    memcpy(tmp, base, left);
-    return ctl_marks64_sse2(tmp) & ((UINT64_C(1) << left) - 1);
+    return __builtin_expect(c == '\r', 1) || (c < 0x20 ? c != '\t' : c == 0x7f);
 }
 
-/* The marks of the block at base < end: bit i for base[i], none past end. */
-static inline __attribute__((always_inline)) uint64_t ctl_block(const char *base, const char *buf,
-                                                                const char *end, bool avx2)
+/* find_line_ctl for the last bytes, fewer than 16 before end: the 16 that
+ * end at end, shifted, or bytes one by one in a datagram under 16 bytes. */
+static __attribute__((noinline)) const char *find_line_ctl_tail(const char *p, const char *buf,
+                                                                const char *end)
 {
-    if (__builtin_expect(end - base < 64, 0))
-        return ctl_tail(base, buf, end);
-#ifdef SIP_AVX2
-    if (avx2)
-        return ctl_marks64_avx2(base);
-#else
-    (void)avx2;
-#endif
-    return ctl_marks64_sse2(base);
+    if (end - buf >= 16) {
+        for (uint64_t mk = ctl_marks16(end - 16) >> (16 - (end - p)); mk != 0; mk &= mk - 1) {
+            const char *q = p + __builtin_ctzll(mk);
+            if (line_ctl((unsigned char)*q))
+                return q;
+        }
+        return NULL;
+    }
+    for (; p < end; p++)
+        if (line_ctl((unsigned char)*p))
+            return p;
+    return NULL;
 }
 
-/* Where the line scan stands: the block at base and its marks. Kept in
- * locals of parse_fast (never behind a pointer that escapes), so the
- * compiler holds them in registers across the stores into m. */
-struct ctl_map {
-    const char *base;
-    uint64_t bits;
-};
-
-/* First byte at or after from that is a control byte other than HTAB
- * (0x00-0x08, 0x0A-0x1F, 0x7F), or NULL if the datagram ends first.
- * from >= cm->base: lines are visited in order, so the map only moves on. */
+/* The first control byte other than HTAB (0x00-0x08, 0x0A-0x1F, 0x7F) at or
+ * after p, or NULL if the datagram [buf, end) ends first: 32 bytes a step
+ * with AVX2, else 16; a header line is 30 to 90 bytes, so one or two. */
 static inline __attribute__((always_inline)) const char *
-next_ctl(struct ctl_map *cm, const char *from, const char *buf, const char *end, bool avx2)
+find_line_ctl(const char *p, const char *buf, const char *end, bool avx2)
 {
     for (;;) {
-        size_t off = (size_t)(from - cm->base);
-        if (__builtin_expect(off < 64, 1)) {
-            for (uint64_t b = cm->bits >> off; b != 0; b &= b - 1) {
-                const char *q = from + __builtin_ctzll(b);
-                unsigned char c = (unsigned char)*q;
-                if (__builtin_expect(c == '\r', 1) || (c < 0x20 ? c != '\t' : c == 0x7f))
-                    return q;
-            }
+        uint64_t mk;
+        size_t step;
+#ifdef SIP_AVX2
+        if (avx2 && end - p >= 32) {
+            mk = ctl_marks32(p);
+            step = 32;
+        } else
+#else
+        (void)avx2;
+#endif
+            if (end - p >= 16) {
+            mk = ctl_marks16(p);
+            step = 16;
+        } else {
+            return find_line_ctl_tail(p, buf, end);
         }
-        cm->base += 64;
-        if (cm->base >= end)
-            return NULL;
-        cm->bits = ctl_block(cm->base, buf, end, avx2);
-        if (from < cm->base)
-            from = cm->base;
+        for (; mk != 0; mk &= mk - 1) {
+            const char *q = p + __builtin_ctzll(mk);
+            if (line_ctl((unsigned char)*q))
+                return q;
+        }
+        p += step;
     }
 }
 
-/* The line break at eol (from next_ctl) as CRLF or LF: the byte after it
+/* The line break at eol (from find_line_ctl) as CRLF or LF: the byte after it
  * (end if the datagram ends there), or NULL for anything else. */
 static inline const char *after_break(const char *eol, const char *end)
 {
@@ -596,7 +583,7 @@ static inline const char *after_break(const char *eol, const char *end)
 }
 
 /* The first ':' in [p, eol), or eol. [p, eol) holds no control byte but
- * HTAB (eol came from next_ctl), so only the colon needs finding; the
+ * HTAB (eol came from find_line_ctl), so only the colon needs finding; the
  * name's bytes are checked by the lookup or the token walk. */
 static inline const char *find_colon(const char *p, const char *eol, const char *end)
 {
@@ -705,8 +692,7 @@ static inline __attribute__((always_inline)) int parse_fast(const char *buf, siz
                                                             struct sip_msg *restrict m, bool avx2)
 {
     const char *const end = buf + len;
-    struct ctl_map cm = {.base = buf, .bits = ctl_block(buf, buf, end, avx2)};
-    const char *eol = next_ctl(&cm, buf, buf, end, avx2), *p;
+    const char *eol = find_line_ctl(buf, buf, end, avx2), *p;
     if (eol == NULL || (p = after_break(eol, end)) == NULL || p == end)
         return FAST_NO;
     m->is_request = !(len >= 4 && (buf[0] | 0x20) == 's' && (buf[1] | 0x20) == 'i' &&
@@ -722,7 +708,7 @@ static inline __attribute__((always_inline)) int parse_fast(const char *buf, siz
     /* p < end at the top of every turn. A first byte up to SP starts the
      * empty line, a fold or something worse. */
     while (__builtin_expect((unsigned char)*p > ' ', 1)) {
-        if ((eol = next_ctl(&cm, p, buf, end, avx2)) == NULL || h == h_end)
+        if ((eol = find_line_ctl(p, buf, end, avx2)) == NULL || h == h_end)
             return FAST_NO;
         const char *next;
         if (__builtin_expect(*eol == '\r', 1) && end - eol > 2 && eol[1] == '\n')
