@@ -45,8 +45,8 @@ static inline const char *sip_msg_diff(int ra, const struct sip_msg *a, int rb,
     for (unsigned i = 0; i < a->nvia; i++)
         if (!sip_span_same(a->via[i], b->via[i]) || a->via_hdr[i] != b->via_hdr[i])
             return "via[] or via_hdr[]";
-    if (ra > 0 && (a->hdr_len != b->hdr_len || a->msg_len != b->msg_len ||
-                   !sip_span_same(a->body, b->body)))
+    if (ra > 0 &&
+        (a->hdr_len != b->hdr_len || a->msg_len != b->msg_len || !sip_span_same(a->body, b->body)))
         return "hdr_len, msg_len or body";
     return NULL;
 }
