@@ -1,6 +1,7 @@
 /*
- * sip_msg.c - start line, header index and body framing: the one pass every
- * datagram goes through (see sip.h for the contract).
+ * sip_msg.c - start line, header index and body framing: the careful pass
+ * of sip_parse(), and the dispatch between it and the fast pass of
+ * sip_fast.c (see sip_index.h; sip.h has the contract).
  *
  * Shape: the start line is split on single SPs; then one loop over header
  * lines. A name runs to the first ':', SP or control byte and is looked up
@@ -13,7 +14,7 @@
  * split here, because forwarding always needs the top one and responses the
  * second. Nothing else is looked into: deep parsers run on demand.
  */
-#include "parser/sip_chars.h"
+#include "parser/sip_index.h"
 
 #define X(name, val, id, text) [-(val)] = #name,
 static const char *const err_names[SIP_NERR + 1] = {[0] = "SIP_OK", SIP_ERRORS(X)};
@@ -190,8 +191,8 @@ static int check_version(struct span v)
 
 /* Request-Line = Method SP Request-URI SP SIP-Version; exactly one SP each.
  * [buf, end) is the datagram, readable by the scans. */
-static int parse_request_line(const char *p, const char *eol, struct sip_msg *m, const char *buf,
-                              const char *end)
+int sip_idx_request_line(const char *p, const char *eol, struct sip_msg *m, const char *buf,
+                         const char *end)
 {
     const char *q = sip_skip_an(p, eol, buf, end, SIP_C_TOKEN);
     m->err_at = q;
@@ -220,7 +221,7 @@ static int parse_request_line(const char *p, const char *eol, struct sip_msg *m,
 
 /* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase. A missing SP
  * before an empty reason is tolerated. */
-static int parse_status_line(const char *p, const char *eol, struct sip_msg *m)
+int sip_idx_status_line(const char *p, const char *eol, struct sip_msg *m)
 {
     const char *q = p;
     while (q < eol && *q != ' ')
@@ -322,16 +323,6 @@ static inline __attribute__((always_inline)) int scan_value(const char *p, const
     }
 }
 
-/* [p, end) without its outer LWS, as sip_trim. Nearly every header value is
- * one SP and then text that does not end in LWS; all four LWS bytes are
- * <= SP, so two byte tests settle that case without the table loops. */
-static inline struct span trim_value(const char *p, const char *end)
-{
-    if (end - p >= 2 && *p == ' ' && (unsigned char)p[1] > ' ' && (unsigned char)end[-1] > ' ')
-        return span_range(p + 1, end);
-    return sip_trim(span_range(p, end));
-}
-
 static bool single_valued(enum sip_hid id)
 {
     switch (id) {
@@ -349,8 +340,8 @@ static bool single_valued(enum sip_hid id)
  * end is the datagram's end: the split may read up to it. Without any of
  * ',' '"' '<' '>' (list_bytes false) the split would return the value
  * itself, already trimmed, as its one element, so that is recorded as is. */
-static int index_vias(struct sip_msg *m, struct span value, uint8_t hdr_idx, const char *end,
-                      bool list_bytes)
+int sip_idx_vias(struct sip_msg *m, struct span value, uint8_t hdr_idx, const char *end,
+                 bool list_bytes)
 {
     struct span list = value, item;
     int r;
@@ -427,7 +418,7 @@ static int parse_header(struct sip_msg *m, const char *p, const char *end, const
 
     struct sip_hdr *h = &m->hdr[m->nhdr];
     h->name = span_range(line, name_end);
-    h->value = trim_value(q + 1, eol);
+    h->value = sip_idx_trim_value(q + 1, eol);
     h->line_len = (uint32_t)(*next - line);
     h->id = (uint8_t)id;
 
@@ -441,7 +432,7 @@ static int parse_header(struct sip_msg *m, const char *p, const char *end, const
         return SIP_EDUPHDR;
     }
     if (id == SIP_H_VIA)
-        return index_vias(m, h->value, (uint8_t)idx, end, list_bytes);
+        return sip_idx_vias(m, h->value, (uint8_t)idx, end, list_bytes);
     if (id == SIP_H_CONTENT_LENGTH) {
         m->clen = sip_clen_parse(h->value);
         if (m->clen < 0) {
@@ -454,7 +445,7 @@ static int parse_header(struct sip_msg *m, const char *p, const char *end, const
 
 /* Start line and headers end at next: frames the body by Content-Length
  * (RFC 3261 §18.3) and returns hdr_len, or SIP_EBODY. */
-static int frame_body(struct sip_msg *m, const char *buf, const char *next, const char *end)
+int sip_idx_frame_body(struct sip_msg *m, const char *buf, const char *next, const char *end)
 {
     m->hdr_len = (size_t)(next - buf);
     size_t avail = (size_t)(end - next);
@@ -470,308 +461,6 @@ static int frame_body(struct sip_msg *m, const char *buf, const char *next, cons
     m->msg_len = m->hdr_len + m->body.len;
     return (int)m->hdr_len;
 }
-
-#ifdef SIP_SIMD
-/*
- * The fast pass. Most datagrams are plain: CRLF line ends, no folds, no
- * control byte but HTAB inside a line, names followed at once by ':'. For
- * those, one vector scan per line finds its end (a line is one or two
- * 32-byte steps), the name ends at the first ':' before it, and the rest is
- * a name lookup and the stores. (Marking a whole 64-byte block at a time and
- * taking line ends from the bits was tried: it costs more, because most
- * lines then cross a block.) Anything else (a fold, a bare CR, an
- * escaped control byte, LWS before a colon, any error at all) returns
- * FAST_NO and the careful pass does the whole datagram again, with the exact
- * error and err_at. So the fast pass only ever succeeds, and where it does,
- * its result is the careful pass's to the byte: the unit tests and the
- * fuzzer compare the two on every input (sip_parse_careful).
- *
- * The marks take one add and one signed compare per vector: x + 1 as a
- * signed byte is at most 0x20 exactly for x in 0x00-0x1F, negative for x in
- * 0x7F-0xFE, and 0 for 0xFF. That is a superset of the control bytes;
- * line_ctl() drops the HTABs and the bytes >= 0x80 among the marks. Where
- * the CPU has AVX2 (checked per call with __builtin_cpu_supports, which
- * reads what libgcc found at start-up), the marks take 32 bytes a step;
- * SSE2, the x86-64 baseline, is the other build of the same code, and
- * -DSIP_NO_AVX2 forces it so that make test runs both.
- */
-enum { FAST_NO = INT32_MIN };
-
-static inline uint64_t ctl_marks16(const char *p)
-{
-    __m128i x = _mm_add_epi8(sip_load16(p), _mm_set1_epi8(1));
-    return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(_mm_set1_epi8(0x21), x));
-}
-
-#if !defined(SIP_NO_AVX2) && (defined(__GNUC__) || defined(__clang__))
-#define SIP_AVX2 1
-#include <immintrin.h>
-
-static inline __attribute__((target("avx2"))) uint64_t ctl_marks32(const char *p)
-{
-    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-    __m256i x = _mm256_add_epi8(v, _mm256_set1_epi8(1));
-    return (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_set1_epi8(0x21), x));
-}
-
-#endif
-
-/* A marked byte that ends a line or spoils it: a control byte but HTAB. */
-static inline bool line_ctl(unsigned char c)
-{
-    return __builtin_expect(c == '\r', 1) || (c < 0x20 ? c != '\t' : c == 0x7f);
-}
-
-/* find_line_ctl for the last bytes, fewer than 16 before end: the 16 that
- * end at end, shifted, or bytes one by one in a datagram under 16 bytes. */
-static __attribute__((noinline)) const char *find_line_ctl_tail(const char *p, const char *buf,
-                                                                const char *end)
-{
-    if (end - buf >= 16) {
-        for (uint64_t mk = ctl_marks16(end - 16) >> (16 - (end - p)); mk != 0; mk &= mk - 1) {
-            const char *q = p + __builtin_ctzll(mk);
-            if (line_ctl((unsigned char)*q))
-                return q;
-        }
-        return NULL;
-    }
-    for (; p < end; p++)
-        if (line_ctl((unsigned char)*p))
-            return p;
-    return NULL;
-}
-
-/* The first control byte other than HTAB (0x00-0x08, 0x0A-0x1F, 0x7F) at or
- * after p, or NULL if the datagram [buf, end) ends first: 32 bytes a step
- * with AVX2, else 16; a header line is 30 to 90 bytes, so one or two. */
-static inline __attribute__((always_inline)) const char *
-find_line_ctl(const char *p, const char *buf, const char *end, bool avx2)
-{
-    for (;;) {
-        uint64_t mk;
-        size_t step;
-#ifdef SIP_AVX2
-        if (avx2 && end - p >= 32) {
-            mk = ctl_marks32(p);
-            step = 32;
-        } else
-#else
-        (void)avx2;
-#endif
-            if (end - p >= 16) {
-            mk = ctl_marks16(p);
-            step = 16;
-        } else {
-            return find_line_ctl_tail(p, buf, end);
-        }
-        for (; mk != 0; mk &= mk - 1) {
-            const char *q = p + __builtin_ctzll(mk);
-            if (line_ctl((unsigned char)*q))
-                return q;
-        }
-        p += step;
-    }
-}
-
-/* The line break at eol (from find_line_ctl) as CRLF or LF: the byte after it
- * (end if the datagram ends there), or NULL for anything else. */
-static inline const char *after_break(const char *eol, const char *end)
-{
-    if (__builtin_expect(*eol == '\r', 1))
-        return end - eol >= 2 && eol[1] == '\n' ? eol + 2 : NULL;
-    return *eol == '\n' ? eol + 1 : NULL;
-}
-
-/* The first ':' in [p, eol), or eol. [p, eol) holds no control byte but
- * HTAB (eol came from find_line_ctl), so only the colon needs finding; the
- * name's bytes are checked by the lookup or the token walk. */
-static inline const char *find_colon(const char *p, const char *eol, const char *end)
-{
-    if (__builtin_expect(end - p >= 16, 1)) {
-        unsigned mk = (unsigned)_mm_movemask_epi8(sip_eq8(sip_load16(p), ':'));
-        if (__builtin_expect(mk != 0, 1)) {
-            const char *q = p + __builtin_ctz(mk);
-            return q < eol ? q : eol;
-        }
-        p += 16;
-    }
-    while (p < eol && *p != ':')
-        p++;
-    return p;
-}
-
-/* True if v holds the byte a or b. The vectors stay inside the datagram,
- * which starts at buf: whole ones from v.p, then the 16 bytes that end
- * where v does, with the bytes already seen shifted out. */
-static inline bool span_has(struct span v, const char *buf, char a, char b)
-{
-    const char *p = v.p, *e = span_end(v);
-    const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b);
-    for (; e - p >= 16; p += 16) {
-        __m128i x = sip_load16(p);
-        if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb))) != 0)
-            return true;
-    }
-    if (p == e)
-        return false;
-    if (e - buf < 16) { /* a datagram under 16 bytes */
-        for (; p < e; p++)
-            if (*p == a || *p == b)
-                return true;
-        return false;
-    }
-    __m128i x = sip_load16(e - 16);
-    unsigned mk =
-        (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, va), _mm_cmpeq_epi8(x, vb)));
-    return (mk >> (16 - (e - p))) != 0;
-}
-
-/* A Via value needs the comma-list split only if it holds a ',' (another
- * element may follow) or a '"' (a quoted string, which must close): without
- * either the split returns the value itself. */
-static bool via_needs_split(struct span v, const char *buf)
-{
-    return span_has(v, buf, ',', '"');
-}
-
-/*
- * The request line [buf, eol) as the fast pass sees it (no control byte but
- * HTAB): METHOD SP Request-URI SP "SIP/2.0", the shape of nearly every
- * request, taken with a few loads and one scan of the Request-URI. Returns
- * 0 with the fields parse_request_line would set, or runs
- * parse_request_line itself for anything else.
- */
-static int fast_request_line(const char *buf, const char *eol, const char *end, struct sip_msg *m)
-{
-    const char *ver = eol - 7;
-    if (eol - buf >= 12 && end - buf >= 16 && ver[-1] == ' ' && sip_eq_lit_fold3(ver, "sip/") &&
-        sip_eq_lit(ver + 3, "/2.0", 4)) {
-        __m128i x = sip_load16(buf);
-        unsigned mk = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-            _mm_cmpeq_epi8(x, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\t'))));
-        const char *sp = buf + (mk != 0 ? __builtin_ctz(mk) : 0);
-        struct span method = span_range(buf, sp), ruri = span_range(sp + 1, ver - 1);
-        enum sip_method id = sip_method_id(method);
-        if (sp > buf && *sp == ' ' && sp + 1 < ver - 1 &&
-            (id != SIP_M_OTHER || sip_skip(buf, sp, SIP_C_TOKEN) == sp) &&
-            !span_has(ruri, buf, ' ', '\t')) {
-            m->method = method;
-            m->method_id = (uint8_t)id;
-            m->ruri = ruri;
-            m->version = span_range(ver, eol);
-            return 0;
-        }
-    }
-    return parse_request_line(buf, eol, m, buf, end);
-}
-
-/* Header ids that may appear once (single_valued), as a bit mask. */
-#define SINGLE_IDS                                                                                 \
-    (1u << SIP_H_CALL_ID | 1u << SIP_H_FROM | 1u << SIP_H_TO | 1u << SIP_H_CSEQ |                  \
-     1u << SIP_H_MAX_FORWARDS | 1u << SIP_H_CONTENT_LENGTH)
-_Static_assert(SIP_H__COUNT <= 32, "header ids fit a 32-bit mask");
-
-/* A Via or Content-Length line, hdr[idx]: its values into via[] or clen.
- * Returns 0 or FAST_NO. A Via value without ',' or '"' is one element
- * (via_needs_split), recorded here as index_vias would. */
-static __attribute__((noinline)) int fast_special(struct sip_msg *restrict m, enum sip_hid id,
-                                                  uint16_t idx, const char *buf, const char *end)
-{
-    struct span v = m->hdr[idx].value;
-    if (id != SIP_H_VIA)
-        return (m->clen = sip_clen_parse(v)) < 0 ? FAST_NO : 0;
-    if (via_needs_split(v, buf) || v.len == 0 || m->nvia == SIP_MAX_VIAS)
-        return index_vias(m, v, (uint8_t)idx, end, true) < 0 ? FAST_NO : 0;
-    m->via[m->nvia] = v;
-    m->via_hdr[m->nvia] = (uint8_t)idx;
-    m->nvia++;
-    return 0;
-}
-
-static inline __attribute__((always_inline)) int parse_fast(const char *buf, size_t len,
-                                                            struct sip_msg *restrict m, bool avx2)
-{
-    const char *const end = buf + len;
-    const char *eol = find_line_ctl(buf, buf, end, avx2), *p;
-    if (eol == NULL || (p = after_break(eol, end)) == NULL || p == end)
-        return FAST_NO;
-    m->is_request = !(len >= 4 && (buf[0] | 0x20) == 's' && (buf[1] | 0x20) == 'i' &&
-                      (buf[2] | 0x20) == 'p' && buf[3] == '/');
-    int err = m->is_request ? fast_request_line(buf, eol, end, m) : parse_status_line(buf, eol, m);
-    if (err < 0)
-        return FAST_NO;
-    m->err_at = NULL;
-
-    struct sip_hdr *h = m->hdr, *const h_end = m->hdr + SIP_MAX_HDRS;
-    /* ids seen so far; SIP_H_OTHER counts as seen, so first[] never takes it */
-    uint32_t seen = 1u << SIP_H_OTHER;
-    /* p < end at the top of every turn. A first byte up to SP starts the
-     * empty line, a fold or something worse. */
-    while (__builtin_expect((unsigned char)*p > ' ', 1)) {
-        if ((eol = find_line_ctl(p, buf, end, avx2)) == NULL || h == h_end)
-            return FAST_NO;
-        const char *next;
-        if (__builtin_expect(*eol == '\r', 1) && end - eol > 2 && eol[1] == '\n')
-            next = eol + 2;
-        else if (*eol == '\n' && end - eol > 1)
-            next = eol + 1;
-        else
-            return FAST_NO; /* a bare CR, another control byte, or the end */
-        const char *colon = find_colon(p, eol, end);
-        if (colon == eol || colon == p)
-            return FAST_NO;
-        enum sip_hid id = sip_hname_lookup(span_range(p, colon));
-        if (id == SIP_H_OTHER && sip_skip(p, colon, SIP_C_TOKEN) != colon)
-            return FAST_NO;
-        h->name = span_range(p, colon);
-        h->value = trim_value(colon + 1, eol);
-        h->line_len = (uint32_t)(next - p);
-        h->id = (uint8_t)id;
-        uint16_t idx = (uint16_t)(h - m->hdr);
-        h++;
-        uint32_t bit = 1u << id;
-        if (!(seen & bit)) {
-            seen |= bit;
-            m->first[id] = (int16_t)idx;
-        } else if (bit & SINGLE_IDS) {
-            return FAST_NO;
-        }
-        if (bit & (1u << SIP_H_VIA | 1u << SIP_H_CONTENT_LENGTH)) {
-            m->nhdr = (uint16_t)(idx + 1);
-            if (fast_special(m, id, idx, buf, end) < 0)
-                return FAST_NO;
-        }
-        p = next;
-    }
-    m->nhdr = (uint16_t)(h - m->hdr);
-    if (*p == ' ' || *p == '\t' || (p = after_break(p, end)) == NULL)
-        return FAST_NO;
-    int r = frame_body(m, buf, p, end);
-    return r < 0 ? FAST_NO : r;
-}
-
-static int parse_fast_sse2(const char *buf, size_t len, struct sip_msg *restrict m)
-{
-    return parse_fast(buf, len, m, false);
-}
-
-#ifdef SIP_AVX2
-static __attribute__((target("avx2"))) int parse_fast_avx2(const char *buf, size_t len,
-                                                           struct sip_msg *restrict m)
-{
-    return parse_fast(buf, len, m, true);
-}
-#endif
-
-static int parse_fast_any(const char *buf, size_t len, struct sip_msg *m)
-{
-#ifdef SIP_AVX2
-    if (__builtin_cpu_supports("avx2"))
-        return parse_fast_avx2(buf, len, m);
-#endif
-    return parse_fast_sse2(buf, len, m);
-}
-#endif
 
 static int index_headers(const char *buf, const char *p, const char *end, struct sip_msg *m);
 
@@ -813,7 +502,8 @@ static int parse_careful(const char *buf, size_t len, struct sip_msg *m)
     }
     m->is_request = !(len >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
                       (p[2] | 0x20) == 'p' && p[3] == '/');
-    err = m->is_request ? parse_request_line(p, eol, m, buf, end) : parse_status_line(p, eol, m);
+    err =
+        m->is_request ? sip_idx_request_line(p, eol, m, buf, end) : sip_idx_status_line(p, eol, m);
     if (err < 0) {
         /* a malformed or unsupported start line: index the headers anyway,
          * so the 400 or 505 it earns can be routed by its Via. SIP_EVERSION
@@ -842,8 +532,8 @@ int sip_parse(const char *buf, size_t len, struct sip_msg *m)
     if (len == 0)
         return SIP_EEMPTY;
 #ifdef SIP_SIMD
-    int r = parse_fast_any(buf, len, m);
-    if (r != FAST_NO)
+    int r = sip_parse_fast(buf, len, m);
+    if (r != SIP_FAST_NO)
         return r;
     msg_reset(m);
 #endif
@@ -875,7 +565,7 @@ static int index_headers(const char *buf, const char *p, const char *end, struct
         return err;
     }
 
-    return frame_body(m, buf, next, end);
+    return sip_idx_frame_body(m, buf, next, end);
 }
 
 int sip_hnext(const struct sip_msg *m, int i)
