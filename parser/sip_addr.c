@@ -77,14 +77,73 @@ int sip_list_next(struct span *list, struct span *item)
 }
 
 /*
+ * sip_param_next's common shape, name=value or a bare name with no LWS and
+ * no quotes, where both runs are mostly [A-Za-z0-9.-]: the name and, when
+ * short, the value come from the bits of one vector load instead of a
+ * token loop, LWS loops and a second scan. Returns 1 as sip_param_next
+ * would, or 0 to leave the param to it (anything else, errors included).
+ * [lo, end) may be read.
+ */
+static inline int param_fast(struct span *params, struct span *name, struct span *value,
+                             const char *lo)
+{
+#ifdef SIP_SIMD
+    const char *p = params->p, *end = p + params->len;
+    if (end - lo < 16 || p == end)
+        return 0;
+    uint32_t m = sip_not_an16(p, end);
+    unsigned i = (unsigned)__builtin_ctz(m);
+    const char *q = p + i;
+    /* a name of [A-Za-z0-9.-] ended by '=', ';' or end is exactly the token
+     * run; anything else (LWS, '"', a 16+ byte name, a token byte such as
+     * '+' or '_') goes to the general path */
+    if (i == 0 || i == 16 || (q < end && *q != '=' && *q != ';'))
+        return 0;
+    *name = span_range(p, q);
+    *value = SPAN_NULL;
+    if (q < end && *q == '=') {
+        const char *v = q + 1;
+        m >>= i + 1;
+        const char *w = v + __builtin_ctz(m); /* m keeps its end bit: never 0 */
+        /* the run goes on past the block, or through a gen-value byte
+         * outside [A-Za-z0-9.-] (':' '[' ']' of a host, '_' '!' of a token) */
+        if ((w == p + 16 && w < end) || (w < end && sip_is(*w, SIP_C_GENVAL)))
+            w = sip_skip_an(w, end, lo, end, SIP_C_GENVAL);
+        if (w == v)
+            return 0; /* LWS or a quote after '=', or nothing */
+        *value = span_range(v, w);
+        q = w;
+    }
+    if (q == end) {
+        *params = span_make(end, 0);
+        return 1;
+    }
+    /* q is at a ';' (a '=' here is a second one, an error), and an element
+     * must follow it without LWS to stay on this path */
+    if (*q != ';' || q + 1 == end || sip_is(q[1], SIP_C_WS))
+        return 0;
+    *params = span_range(q + 1, end);
+    return 1;
+#else
+    (void)params;
+    (void)name;
+    (void)value;
+    (void)lo;
+    return 0;
+#endif
+}
+
+/*
  * One generic-param: token [ EQUAL gen-value ], gen-value = token / host /
  * quoted-string. *params holds what follows a ';' and is advanced past the
  * next ';'. A ';' with nothing after it, or an empty name, is an error.
  */
-int sip_param_next(struct span *params, struct span *name, struct span *value)
+int sip_param_split(struct span *params, struct span *name, struct span *value, const char *lo)
 {
     if (params->p == NULL)
         return 0;
+    if (param_fast(params, name, value, lo))
+        return 1;
     const char *p = params->p, *end = params->p + params->len;
     p = sip_skip_ws(p, end);
     if (p == end)
@@ -106,7 +165,7 @@ int sip_param_next(struct span *params, struct span *name, struct span *value)
         } else {
             /* token, or a host: IPv6 references add [ ] : (one class, so
              * the vector run covers a branch or tag value in a step or two) */
-            p = sip_skip_an(p, end, params->p, end, SIP_C_GENVAL);
+            p = sip_skip_an(p, end, lo, end, SIP_C_GENVAL);
         }
         if (p == v)
             return SIP_ENAMEADDR;
@@ -122,6 +181,11 @@ int sip_param_next(struct span *params, struct span *name, struct span *value)
     }
     *params = span_range(p, end);
     return 1;
+}
+
+int sip_param_next(struct span *params, struct span *name, struct span *value)
+{
+    return sip_param_split(params, name, value, params->p);
 }
 
 #ifdef SIP_SIMD
@@ -255,7 +319,7 @@ int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
     out->params = span_range(p + 1, end);
     struct span rest = out->params, name, value;
     int r;
-    while ((r = sip_param_next(&rest, &name, &value)) > 0)
+    while ((r = sip_param_split(&rest, &name, &value, v.p)) > 0)
         if (SIP_EQ_FOLD(name, "tag")) /* a token: the fold is exact */
             out->tag = value.p ? value : span_make(span_end(name), 0);
     if (r == 0 && sip_trim(out->params).len == 0)

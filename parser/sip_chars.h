@@ -392,4 +392,30 @@ static inline int32_t sip_port_read(const char **pp, const char *end)
     return port;
 }
 
+/* ---- deep parsers' shared helpers (sip_via.c, sip_uri.c, sip_addr.c,
+ * sip_validate.c) ---- */
+
+#ifdef SIP_SIMD
+/*
+ * sip_stop_not_an's bits for the bytes [p, min(p + 16, end)), bit 0 for p,
+ * plus one bit just past them: at end - p if the bytes stop at end, else at
+ * 16 (more bytes follow). So ctz() of the result is where an alphanumeric
+ * run from p stops, or 16 if this block cannot tell. The load is at p, or
+ * the 16 bytes that end at end, shifted (sip_scan16's window rule: the
+ * caller checked end - lo >= 16 for a readable [lo, end), lo <= p < end).
+ */
+static inline uint32_t sip_not_an16(const char *p, const char *end)
+{
+    if (end - p >= 16)
+        return sip_stop_not_an(sip_load16(p)) | UINT32_C(1) << 16;
+    unsigned n = (unsigned)(end - p);
+    return sip_stop_not_an(sip_load16(end - 16)) >> (16 - n) | UINT32_C(1) << n;
+}
+#endif
+
+/* sip_param_next for params inside a value readable from lo (<= params->p)
+ * to the params' end, so the scans may take whole vectors from before the
+ * params (sip_addr.c). */
+int sip_param_split(struct span *params, struct span *name, struct span *value, const char *lo);
+
 #endif

@@ -150,7 +150,7 @@ int sip_via_parse(struct span v, struct sip_via *out)
     out->params = span_range(p + 1, end);
     struct span rest = out->params, name, value;
     int r;
-    while ((r = sip_param_next(&rest, &name, &value)) > 0)
+    while ((r = sip_param_split(&rest, &name, &value, v.p)) > 0)
         if (via_param(out, name, value) < 0)
             return SIP_EVIA;
     if (r < 0 || sip_trim(out->params).len == 0)
