@@ -260,9 +260,63 @@ static inline bool hostname_bits_ok(const char *h, unsigned n, uint32_t d, uint3
 }
 #endif
 
+#ifdef SIP_SIMD
+/* The host bits of up to 32 bytes at p (p < end; end - lo >= 16 for the
+ * caller's readable lo) and the length of the [A-Za-z0-9.-] run at p; 32
+ * means it may go on. A second load only for a run of 16+ bytes. */
+static inline __attribute__((always_inline)) unsigned host_scan(const char *p, const char *end,
+                                                                struct host_bits *b)
+{
+    *b = host_bits16(p, end);
+    uint32_t an = b->an;
+    if (an == 0xFFFF && end - p > 16) {
+        struct host_bits c = host_bits16(p + 16, end);
+        an |= c.an << 16;
+        b->alpha |= c.alpha << 16;
+        b->dot |= c.dot << 16;
+        b->dash |= c.dash << 16;
+    }
+    return an == UINT32_MAX ? 32 : (unsigned)__builtin_ctz(~an);
+}
+
+/*
+ * host [":" port] from the run [p, p + n) found by host_scan and its bits:
+ * the bytes consumed, SIP_EURI, or 0 if the general path must decide (an
+ * empty run, one that may go on past 32 bytes, or a '_', a host byte
+ * outside the vector class, after it). The results are the general
+ * path's: a run of digits and dots is an IPv4 address or nothing, since
+ * such a name's last label would not start with a letter.
+ */
+static inline __attribute__((always_inline)) int host_finish(const char *p, const char *end,
+                                                             unsigned n, const struct host_bits *b,
+                                                             struct sip_hostport *out)
+{
+    const char *q = p + n;
+    if (n == 0 || n >= 32 || (q < end && sip_is(*q, SIP_C_HOST)))
+        return 0;
+    uint32_t run = (UINT32_C(1) << n) - 1;
+    out->host = span_make(p, n);
+    if (sip_is(*p, SIP_C_DIGIT) && (run & (b->alpha | b->dash)) == 0) {
+        if (n > 15 || !ipv4_bits_ok(p, n, b->dot & run))
+            return SIP_EURI;
+        out->host_type = SIP_HOST_IPV4;
+    } else {
+        if (!hostname_bits_ok(p, n, b->dot, b->dash))
+            return SIP_EURI;
+        out->host_type = SIP_HOST_NAME;
+    }
+    if (q < end && *q == ':') {
+        q++;
+        if ((out->port = port_read(&q, end)) < 0)
+            return SIP_EURI;
+    }
+    return (int)(q - p);
+}
+#endif
+
 /*
  * host [":" port] at [p, end), p < end; [lo, end) may be read. The fast path
- * takes a host of [A-Za-z0-9.-] up to 32 bytes (nearly all of them): the
+ * takes a host of [A-Za-z0-9.-] up to 31 bytes (nearly all of them): the
  * host run, its IPv4 octets and its hostname labels all come from the class
  * bits of one or two vector loads, instead of a run scan, then a scalar
  * IPv4 walk, then two more loads for the labels. Anything else (an IPv6
@@ -275,40 +329,11 @@ static inline int hostport_at(const char *p, const char *end, const char *lo,
     out->port = -1;
 #ifdef SIP_SIMD
     if (end - lo >= 16) {
-        struct host_bits b = host_bits16(p, end);
-        uint32_t an = b.an;
-        if (an == 0xFFFF && end - p > 16) {
-            struct host_bits c = host_bits16(p + 16, end);
-            an |= c.an << 16;
-            b.alpha |= c.alpha << 16;
-            b.dot |= c.dot << 16;
-            b.dash |= c.dash << 16;
-        }
-        unsigned n = an == UINT32_MAX ? 32 : (unsigned)__builtin_ctz(~an);
-        const char *q = p + n;
-        /* n == 32 may go on; a '_' (a host byte outside the vector class)
-         * continues the host: both are rare, the general path takes them */
-        if (n > 0 && n < 32 && (q == end || !sip_is(*q, SIP_C_HOST))) {
-            uint32_t run = (UINT32_C(1) << n) - 1;
-            out->host = span_make(p, n);
-            if (sip_is(*p, SIP_C_DIGIT) && (run & (b.alpha | b.dash)) == 0) {
-                /* digits and dots only: an IPv4 address or nothing, since
-                 * such a name's last label would not start with a letter */
-                if (n > 15 || !ipv4_bits_ok(p, n, b.dot & run))
-                    return SIP_EURI;
-                out->host_type = SIP_HOST_IPV4;
-            } else {
-                if (!hostname_bits_ok(p, n, b.dot, b.dash))
-                    return SIP_EURI;
-                out->host_type = SIP_HOST_NAME;
-            }
-            if (q < end && *q == ':') {
-                q++;
-                if ((out->port = port_read(&q, end)) < 0)
-                    return SIP_EURI;
-            }
-            return (int)(q - p);
-        }
+        struct host_bits b;
+        unsigned n = host_scan(p, end, &b);
+        int r = host_finish(p, end, n, &b, out);
+        if (r != 0)
+            return r;
     }
 #endif
     return hostport_slow(p, end, lo, out);
@@ -405,7 +430,7 @@ static inline unsigned stop_at(__m128i v)
 
 /* The first '@' in [p, end), or NULL; [lo, end) may be read. The vector
  * loop stands in for a memchr call, which costs more than the scan on a
- * URI's few dozen bytes. */
+ * URI's few dozen bytes; without 16 readable bytes, a byte loop. */
 static inline const char *find_at(const char *p, const char *end, const char *lo)
 {
 #ifdef SIP_SIMD
@@ -415,8 +440,43 @@ static inline const char *find_at(const char *p, const char *end, const char *lo
 #else
     (void)lo;
 #endif
-    return memchr(p, '@', (size_t)(end - p));
+    for (; p < end; p++)
+        if (*p == '@')
+            return p;
+    return NULL;
 }
+
+#ifdef SIP_SIMD
+/*
+ * sip_uri_parse's userinfo and hostport for the two common shapes, from
+ * the host bits at p (after "sip:"), so the host's bytes are loaded once:
+ * "user@host" with a user of [A-Za-z0-9.-] (no ':', no escape: chars_ok
+ * holds), or no '@' anywhere, where the run at p is the host. Returns the
+ * bytes of userinfo and hostport, SIP_EURI where the general path fails
+ * too, or 0 to leave the URI to it. [lo, end) may be read, end - lo >= 16.
+ */
+static inline int uri_fast(const char *p, const char *end, const char *lo, struct sip_uri *u)
+{
+    struct host_bits b;
+    unsigned n = host_scan(p, end, &b);
+    const char *q = p + n;
+    if (n >= 32)
+        return 0;
+    if (q < end && *q == '@') {
+        /* the first '@': every byte before it is alphanumeric, '.' or '-' */
+        if (n == 0 || q + 1 == end)
+            return 0;
+        int r = hostport_at(q + 1, end, lo, &u->hp);
+        if (r < 0)
+            return SIP_EURI;
+        u->user = span_range(p, q);
+        return (int)(q + 1 - p) + r;
+    }
+    if (q < end && find_at(q, end, lo) != NULL)
+        return 0;
+    return host_finish(p, end, n, &b, &u->hp);
+}
+#endif
 
 /* Every field absent and port -1, field by field for the reason via_clear()
  * in sip_via.c gives (no rep stosq for a 192-byte struct). */
@@ -478,27 +538,31 @@ int sip_uri_parse(struct span s, struct sip_uri *u)
         return 0;
     }
 
-    const char *at = find_at(p, end, s.p);
-    if (at != NULL) {
-        /* the user part is short: a walk finds its ':' sooner than a call */
-        const char *colon = p;
-        while (colon < at && *colon != ':')
-            colon++;
-        u->user = span_range(p, colon);
-        if (u->user.len == 0 || !chars_ok(u->user, SIP_C_USER))
-            return SIP_EURI;
-        if (colon < at) {
-            u->password = span_range(colon + 1, at);
-            if (!chars_ok(u->password, SIP_C_PASS))
+    int n = 0; /* bytes of userinfo and hostport taken by uri_fast() */
+#ifdef SIP_SIMD
+    if (p < end && end - s.p >= 16 && (n = uri_fast(p, end, s.p, u)) < 0)
+        return SIP_EURI;
+#endif
+    if (n == 0) {
+        const char *at = find_at(p, end, s.p);
+        if (at != NULL) {
+            /* the user part is short: a walk finds its ':' sooner than a call */
+            const char *colon = p;
+            while (colon < at && *colon != ':')
+                colon++;
+            u->user = span_range(p, colon);
+            if (u->user.len == 0 || !chars_ok(u->user, SIP_C_USER))
                 return SIP_EURI;
+            if (colon < at) {
+                u->password = span_range(colon + 1, at);
+                if (!chars_ok(u->password, SIP_C_PASS))
+                    return SIP_EURI;
+            }
+            p = at + 1;
         }
-        p = at + 1;
+        if (p == end || (n = hostport_at(p, end, s.p, &u->hp)) < 0)
+            return SIP_EURI;
     }
-    if (p == end)
-        return SIP_EURI;
-    int n = hostport_at(p, end, s.p, &u->hp);
-    if (n < 0)
-        return SIP_EURI;
     p += n;
 
     if (p < end && *p == ';' && (p = uri_params(p + 1, end, u)) == NULL)
