@@ -19,6 +19,11 @@ static inline unsigned stop_list(__m128i v)
     return (unsigned)_mm_movemask_epi8(
         _mm_or_si128(_mm_or_si128(sip_eq8(v, ','), sip_eq8(v, '"')), angle));
 }
+
+static inline unsigned stop_comma_quote(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(sip_eq8(v, ','), sip_eq8(v, '"')));
+}
 #endif
 
 /* First ',' '"' '<' or '>' in [p, end), or end; lo and hi as for sip_scan16. */
@@ -44,6 +49,17 @@ int sip_list_split(struct span *list, struct span *item, const char *hi)
         return 0;
     const char *p = list->p, *end = list->p + list->len;
     bool in_angle = false;
+#ifdef SIP_SIMD
+    /* a list of one element (nearly every Route, Via or Contact value): no
+     * ',' and no '"' at all means the loop below would run to end, so one
+     * scan for those two bytes decides it */
+    const char *q = sip_scan16(p, end, p, hi, stop_comma_quote);
+    if (q == end) {
+        *item = sip_trim(*list);
+        *list = SPAN_NULL;
+        return 1;
+    }
+#endif
     /* only the four state bytes matter, so the scan jumps from one to the
      * next: a Via value with no comma is a few vector steps */
     while ((p = find_list_byte(p, end, list->p, hi)) < end) {
@@ -77,73 +93,13 @@ int sip_list_next(struct span *list, struct span *item)
 }
 
 /*
- * sip_param_next's common shape, name=value or a bare name with no LWS and
- * no quotes, where both runs are mostly [A-Za-z0-9.-]: the name and, when
- * short, the value come from the bits of one vector load instead of a
- * token loop, LWS loops and a second scan. Returns 1 as sip_param_next
- * would, or 0 to leave the param to it (anything else, errors included).
- * [lo, end) may be read.
- */
-static inline int param_fast(struct span *params, struct span *name, struct span *value,
-                             const char *lo)
-{
-#ifdef SIP_SIMD
-    const char *p = params->p, *end = p + params->len;
-    if (end - lo < 16 || p == end)
-        return 0;
-    uint32_t m = sip_not_an16(p, end);
-    unsigned i = (unsigned)__builtin_ctz(m);
-    const char *q = p + i;
-    /* a name of [A-Za-z0-9.-] ended by '=', ';' or end is exactly the token
-     * run; anything else (LWS, '"', a 16+ byte name, a token byte such as
-     * '+' or '_') goes to the general path */
-    if (i == 0 || i == 16 || (q < end && *q != '=' && *q != ';'))
-        return 0;
-    *name = span_range(p, q);
-    *value = SPAN_NULL;
-    if (q < end && *q == '=') {
-        const char *v = q + 1;
-        m >>= i + 1;
-        const char *w = v + __builtin_ctz(m); /* m keeps its end bit: never 0 */
-        /* the run goes on past the block, or through a gen-value byte
-         * outside [A-Za-z0-9.-] (':' '[' ']' of a host, '_' '!' of a token) */
-        if ((w == p + 16 && w < end) || (w < end && sip_is(*w, SIP_C_GENVAL)))
-            w = sip_skip_an(w, end, lo, end, SIP_C_GENVAL);
-        if (w == v)
-            return 0; /* LWS or a quote after '=', or nothing */
-        *value = span_range(v, w);
-        q = w;
-    }
-    if (q == end) {
-        *params = span_make(end, 0);
-        return 1;
-    }
-    /* q is at a ';' (a '=' here is a second one, an error), and an element
-     * must follow it without LWS to stay on this path */
-    if (*q != ';' || q + 1 == end || sip_is(q[1], SIP_C_WS))
-        return 0;
-    *params = span_range(q + 1, end);
-    return 1;
-#else
-    (void)params;
-    (void)name;
-    (void)value;
-    (void)lo;
-    return 0;
-#endif
-}
-
-/*
  * One generic-param: token [ EQUAL gen-value ], gen-value = token / host /
  * quoted-string. *params holds what follows a ';' and is advanced past the
  * next ';'. A ';' with nothing after it, or an empty name, is an error.
  */
-int sip_param_split(struct span *params, struct span *name, struct span *value, const char *lo)
+static __attribute__((noinline)) int param_slow(struct span *params, struct span *name,
+                                                struct span *value, const char *lo)
 {
-    if (params->p == NULL)
-        return 0;
-    if (param_fast(params, name, value, lo))
-        return 1;
     const char *p = params->p, *end = params->p + params->len;
     p = sip_skip_ws(p, end);
     if (p == end)
@@ -181,6 +137,16 @@ int sip_param_split(struct span *params, struct span *name, struct span *value, 
     }
     *params = span_range(p, end);
     return 1;
+}
+
+/* The general path out of line, so the fast one needs few registers. */
+int sip_param_split(struct span *params, struct span *name, struct span *value, const char *lo)
+{
+    if (params->p == NULL)
+        return 0;
+    if (sip_param_fast(params, name, value, lo))
+        return 1;
+    return param_slow(params, name, value, lo);
 }
 
 int sip_param_next(struct span *params, struct span *name, struct span *value)
@@ -235,13 +201,16 @@ static int bracketed_uri(const char **pp, const char *end, const char *lo, struc
     }
     if (p == end || p == u)
         return SIP_ENAMEADDR;
-    /* a URI has a scheme: its ':' is a few bytes in, so a forward walk
-     * finds it sooner than a memchr call costs */
-    const char *c = u;
-    while (c < p && *c != ':')
-        c++;
-    if (c == p)
-        return SIP_ENAMEADDR;
+    /* a URI has a scheme: its ':' is a few bytes in, nearly always the
+     * 4th ("sip:", "tel:"), else a forward walk finds it sooner than a
+     * memchr call costs */
+    if (p - u <= 3 || u[3] != ':') {
+        const char *c = u;
+        while (c < p && *c != ':')
+            c++;
+        if (c == p)
+            return SIP_ENAMEADDR;
+    }
     *uri = span_range(u, p);
     *pp = p + 1;
     return 0;
@@ -318,11 +287,19 @@ int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
         return SIP_ENAMEADDR;
     out->params = span_range(p + 1, end);
     struct span rest = out->params, name, value;
-    int r;
-    while ((r = sip_param_split(&rest, &name, &value, v.p)) > 0)
+    int r = 0;
+    bool seen = false;
+    /* sip_param_split returns 0 for an empty rest: no call for that */
+    while (rest.len > 0) {
+        if ((r = sip_param_fast(&rest, &name, &value, v.p)) == 0 &&
+            (r = param_slow(&rest, &name, &value, v.p)) <= 0)
+            break;
         if (SIP_EQ_FOLD(name, "tag")) /* a token: the fold is exact */
             out->tag = value.p ? value : span_make(span_end(name), 0);
-    if (r == 0 && sip_trim(out->params).len == 0)
-        return SIP_ENAMEADDR; /* a lone ';' */
+        seen = true;
+        r = 0;
+    }
+    if (r == 0 && !seen)
+        return SIP_ENAMEADDR; /* a lone ';', or only LWS after it */
     return r == SIP_EQUOTE ? SIP_EQUOTE : (r < 0 ? SIP_ENAMEADDR : 0);
 }
