@@ -19,6 +19,11 @@ static inline unsigned stop_list(__m128i v)
     return (unsigned)_mm_movemask_epi8(
         _mm_or_si128(_mm_or_si128(sip_eq8(v, ','), sip_eq8(v, '"')), angle));
 }
+
+static inline unsigned stop_comma_quote(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(sip_eq8(v, ','), sip_eq8(v, '"')));
+}
 #endif
 
 /* First ',' '"' '<' or '>' in [p, end), or end; lo and hi as for sip_scan16. */
@@ -44,6 +49,17 @@ int sip_list_split(struct span *list, struct span *item, const char *hi)
         return 0;
     const char *p = list->p, *end = list->p + list->len;
     bool in_angle = false;
+#ifdef SIP_SIMD
+    /* a list of one element (nearly every Route, Via or Contact value): no
+     * ',' and no '"' at all means the loop below would run to end, so one
+     * scan for those two bytes decides it */
+    const char *q = sip_scan16(p, end, p, hi, stop_comma_quote);
+    if (q == end) {
+        *item = sip_trim(*list);
+        *list = SPAN_NULL;
+        return 1;
+    }
+#endif
     /* only the four state bytes matter, so the scan jumps from one to the
      * next: a Via value with no comma is a few vector steps */
     while ((p = find_list_byte(p, end, list->p, hi)) < end) {
@@ -81,10 +97,9 @@ int sip_list_next(struct span *list, struct span *item)
  * quoted-string. *params holds what follows a ';' and is advanced past the
  * next ';'. A ';' with nothing after it, or an empty name, is an error.
  */
-int sip_param_next(struct span *params, struct span *name, struct span *value)
+static __attribute__((noinline)) int param_slow(struct span *params, struct span *name,
+                                                struct span *value, const char *lo)
 {
-    if (params->p == NULL)
-        return 0;
     const char *p = params->p, *end = params->p + params->len;
     p = sip_skip_ws(p, end);
     if (p == end)
@@ -106,7 +121,7 @@ int sip_param_next(struct span *params, struct span *name, struct span *value)
         } else {
             /* token, or a host: IPv6 references add [ ] : (one class, so
              * the vector run covers a branch or tag value in a step or two) */
-            p = sip_skip_an(p, end, params->p, end, SIP_C_GENVAL);
+            p = sip_skip_an(p, end, lo, end, SIP_C_GENVAL);
         }
         if (p == v)
             return SIP_ENAMEADDR;
@@ -122,6 +137,21 @@ int sip_param_next(struct span *params, struct span *name, struct span *value)
     }
     *params = span_range(p, end);
     return 1;
+}
+
+/* The general path out of line, so the fast one needs few registers. */
+int sip_param_split(struct span *params, struct span *name, struct span *value, const char *lo)
+{
+    if (params->p == NULL)
+        return 0;
+    if (sip_param_fast(params, name, value, lo))
+        return 1;
+    return param_slow(params, name, value, lo);
+}
+
+int sip_param_next(struct span *params, struct span *name, struct span *value)
+{
+    return sip_param_split(params, name, value, params->p);
 }
 
 #ifdef SIP_SIMD
@@ -171,13 +201,16 @@ static int bracketed_uri(const char **pp, const char *end, const char *lo, struc
     }
     if (p == end || p == u)
         return SIP_ENAMEADDR;
-    /* a URI has a scheme: its ':' is a few bytes in, so a forward walk
-     * finds it sooner than a memchr call costs */
-    const char *c = u;
-    while (c < p && *c != ':')
-        c++;
-    if (c == p)
-        return SIP_ENAMEADDR;
+    /* a URI has a scheme: its ':' is a few bytes in, nearly always the
+     * 4th ("sip:", "tel:"), else a forward walk finds it sooner than a
+     * memchr call costs */
+    if (p - u <= 3 || u[3] != ':') {
+        const char *c = u;
+        while (c < p && *c != ':')
+            c++;
+        if (c == p)
+            return SIP_ENAMEADDR;
+    }
     *uri = span_range(u, p);
     *pp = p + 1;
     return 0;
@@ -254,11 +287,19 @@ int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
         return SIP_ENAMEADDR;
     out->params = span_range(p + 1, end);
     struct span rest = out->params, name, value;
-    int r;
-    while ((r = sip_param_next(&rest, &name, &value)) > 0)
+    int r = 0;
+    bool seen = false;
+    /* sip_param_split returns 0 for an empty rest: no call for that */
+    while (rest.len > 0) {
+        if ((r = sip_param_fast(&rest, &name, &value, v.p)) == 0 &&
+            (r = param_slow(&rest, &name, &value, v.p)) <= 0)
+            break;
         if (SIP_EQ_FOLD(name, "tag")) /* a token: the fold is exact */
             out->tag = value.p ? value : span_make(span_end(name), 0);
-    if (r == 0 && sip_trim(out->params).len == 0)
-        return SIP_ENAMEADDR; /* a lone ';' */
+        seen = true;
+        r = 0;
+    }
+    if (r == 0 && !seen)
+        return SIP_ENAMEADDR; /* a lone ';', or only LWS after it */
     return r == SIP_EQUOTE ? SIP_EQUOTE : (r < 0 ? SIP_ENAMEADDR : 0);
 }

@@ -396,4 +396,94 @@ static inline int32_t sip_port_read(const char **pp, const char *end)
     return port;
 }
 
+/* ---- deep parsers' shared helpers (sip_via.c, sip_uri.c, sip_addr.c,
+ * sip_validate.c) ---- */
+
+#ifdef SIP_SIMD
+/*
+ * sip_stop_not_an's bits for the bytes [p, min(p + 16, end)), bit 0 for p,
+ * plus one bit just past them: at end - p if the bytes stop at end, else at
+ * 16 (more bytes follow). So ctz() of the result is where an alphanumeric
+ * run from p stops, or 16 if this block cannot tell. The load is at p, or
+ * the 16 bytes that end at end, shifted (sip_scan16's window rule: the
+ * caller checked end - lo >= 16 for a readable [lo, end), lo <= p < end).
+ */
+static inline uint32_t sip_not_an16(const char *p, const char *end)
+{
+    if (end - p >= 16)
+        return sip_stop_not_an(sip_load16(p)) | UINT32_C(1) << 16;
+    unsigned n = (unsigned)(end - p);
+    return sip_stop_not_an(sip_load16(end - 16)) >> (16 - n) | UINT32_C(1) << n;
+}
+#endif
+
+/*
+ * sip_param_next's common shape, name=value or a bare name with no LWS and
+ * no quotes, where both runs are mostly [A-Za-z0-9.-]: the name and, when
+ * short, the value come from the bits of one vector load instead of a
+ * token loop, LWS loops and a second scan. Returns 1 as sip_param_next
+ * would, or 0 to leave the param to it (anything else, errors included).
+ * [lo, end) may be read. Inline in the Via and name-addr loops (sip_addr.c
+ * calls it first in sip_param_split too).
+ */
+static inline __attribute__((always_inline)) int
+sip_param_fast(struct span *params, struct span *name, struct span *value, const char *lo)
+{
+#ifdef SIP_SIMD
+    const char *p = params->p, *end = p + params->len;
+    if (end - lo < 16 || p == end)
+        return 0;
+    uint32_t m = sip_not_an16(p, end);
+    unsigned i = (unsigned)__builtin_ctz(m);
+    const char *q = p + i;
+    /* a name of [A-Za-z0-9.-] ended by '=', ';' or end is exactly the token
+     * run; anything else (LWS, '"', a 16+ byte name, a token byte such as
+     * '+' or '_') goes to the general path */
+    if (i == 0 || i == 16 || (q < end && *q != '=' && *q != ';'))
+        return 0;
+    *name = span_range(p, q);
+    *value = SPAN_NULL;
+    if (q < end && *q == '=') {
+        const char *v = q + 1;
+        m >>= i + 1;
+        const char *w = v + __builtin_ctz(m); /* m keeps its end bit: never 0 */
+        if (w == p + 16 && w < end) {
+            /* the value goes on past the block (a branch): one more */
+            w += __builtin_ctz(sip_not_an16(w, end));
+            if (w == p + 32 && w < end)
+                w = sip_skip_an(w, end, lo, end, SIP_C_GENVAL);
+        }
+        /* a gen-value byte outside [A-Za-z0-9.-] (':' '[' ']' of a host,
+         * '_' '!' of a token) continues the run */
+        if (w < end && sip_is(*w, SIP_C_GENVAL))
+            w = sip_skip_an(w, end, lo, end, SIP_C_GENVAL);
+        if (w == v)
+            return 0; /* LWS or a quote after '=', or nothing */
+        *value = span_range(v, w);
+        q = w;
+    }
+    if (q == end) {
+        *params = span_make(end, 0);
+        return 1;
+    }
+    /* q is at a ';' (a '=' here is a second one, an error), and an element
+     * must follow it without LWS to stay on this path */
+    if (*q != ';' || q + 1 == end || sip_is(q[1], SIP_C_WS))
+        return 0;
+    *params = span_range(q + 1, end);
+    return 1;
+#else
+    (void)params;
+    (void)name;
+    (void)value;
+    (void)lo;
+    return 0;
+#endif
+}
+
+/* sip_param_next for params inside a value readable from lo (<= params->p)
+ * to the params' end, so the scans may take whole vectors from before the
+ * params (sip_addr.c). */
+int sip_param_split(struct span *params, struct span *name, struct span *value, const char *lo);
+
 #endif

@@ -7,6 +7,38 @@
  */
 #include "parser/sip_chars.h"
 
+/* The digit test as one subtract and compare, not a table load: this runs
+ * per byte of every CSeq and Max-Forwards. */
+static inline bool is_digit(char c)
+{
+    return (unsigned char)(c - '0') < 10;
+}
+
+#if defined(SIP_SIMD) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/*
+ * The leading digits of the 8 bytes at p as a number, and their count n
+ * (0..8), by SWAR on one 64-bit load instead of a compare, a branch and a
+ * multiply per digit. A byte is a digit iff its high nibble is 3 and adding
+ * 6 keeps it 3. The digits are shifted to the top and summed pairwise in
+ * three multiplies (2 digits, 4, 8), the usual 8-digit parse. Little
+ * endian only (x86-64, where SIP_SIMD is set; elsewhere the loop runs).
+ */
+static inline uint64_t digits8(const char *p, unsigned *n)
+{
+    const uint64_t hi = 0xF0F0F0F0F0F0F0F0ULL, three = 0x3030303030303030ULL;
+    uint64_t x = sip_ld8(p);
+    uint64_t bad = ((x & hi) ^ three) | (((x + 0x0606060606060606ULL) & hi) ^ three);
+    unsigned k = bad ? (unsigned)__builtin_ctzll(bad) / 8 : 8;
+    *n = k;
+    if (k == 0)
+        return 0;
+    x = (x & 0x0F0F0F0F0F0F0F0FULL) << (8 * (8 - k));  /* first digit in the top byte... */
+    x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFULL;   /* ...pairs, */
+    x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFULL; /* quads, */
+    return (x * 10000 + (x >> 32)) & 0xFFFFFFFFULL;    /* all eight */
+}
+#endif
+
 /* Reads 1+ digits at *pp into *out, failing above max (at most 2^32 - 1).
  * v <= max before each step, so v * 10 + 9 < 2^36 cannot wrap a uint64_t:
  * checking after the step needs no division, and fails exactly where
@@ -15,13 +47,34 @@ static inline bool read_uint(const char **pp, const char *end, uint64_t max, uin
 {
     const char *p = *pp;
     uint64_t v = 0;
-    if (p == end || !sip_is(*p, SIP_C_DIGIT))
-        return false;
-    for (; p < end && sip_is(*p, SIP_C_DIGIT); p++) {
-        v = v * 10 + (uint64_t)(*p - '0');
+#if defined(SIP_SIMD) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (end - p >= 8) {
+        /* up to 8 digits at once; every prefix of them is <= their value,
+         * so the value alone says whether a step above would fail */
+        unsigned n;
+        v = digits8(p, &n);
+        if (n == 0 || v > max)
+            return false;
+        p += n;
+        if (n < 8) {
+            *pp = p;
+            *out = v;
+            return true;
+        }
+    }
+#endif
+    if (p == end || !is_digit(*p)) {
+        if (p == *pp)
+            return false;
+        *pp = p;
+        *out = v;
+        return true;
+    }
+    do {
+        v = v * 10 + (uint64_t)(*p++ - '0');
         if (v > max)
             return false;
-    }
+    } while (p < end && is_digit(*p));
     *pp = p;
     *out = v;
     return true;
@@ -33,13 +86,13 @@ int sip_cseq_parse(struct span v, uint32_t *num, struct span *method)
     uint64_t n;
     if (!read_uint(&p, end, UINT32_MAX, &n))
         return SIP_ECSEQ;
-    const char *ws = p;
-    p = sip_skip_ws(p, end);
-    if (p == ws)
+    if (p == end || !sip_is(*p, SIP_C_WS))
         return SIP_ECSEQ;
+    p = sip_skip_ws(p + 1, end);
     const char *m = p;
     p = sip_skip(p, end, SIP_C_TOKEN);
-    if (p == m || sip_skip_ws(p, end) != end)
+    /* the value is trimmed, so nearly always the method ends it */
+    if (p == m || (p != end && sip_skip_ws(p, end) != end))
         return SIP_ECSEQ;
     *num = (uint32_t)n;
     *method = span_range(m, p);

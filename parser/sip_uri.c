@@ -137,12 +137,28 @@ static bool is_hostname(struct span h, const char *lo, const char *hi)
     return is_hostname_scalar(h);
 }
 
-int sip_hostport_parse(struct span s, struct sip_hostport *out)
+/* sip_port_read() without the table loads: the digit test is one compare. */
+static inline int32_t port_read(const char **pp, const char *end)
 {
-    out->port = -1;
-    if (s.p == NULL || s.len == 0)
-        return SIP_EURI;
-    const char *p = s.p, *end = s.p + s.len;
+    const char *p = *pp;
+    int32_t port = 0;
+    int n = 0;
+    while (p < end && (unsigned char)(*p - '0') < 10) {
+        if (++n > 5)
+            return -1; /* a sixth digit: sip_port_read refuses it too */
+        port = port * 10 + (*p++ - '0');
+    }
+    if (n == 0 || port > 65535)
+        return -1;
+    *pp = p;
+    return port;
+}
+
+/* The general path: host, then [":" port]. [lo, end) may be read. */
+static __attribute__((noinline)) int hostport_slow(const char *p, const char *end, const char *lo,
+                                                   struct sip_hostport *out)
+{
+    const char *start = p;
     if (*p == '[') {
         const char *h = ++p;
         p = sip_skip(p, end, SIP_C_IPV6);
@@ -152,23 +168,183 @@ int sip_hostport_parse(struct span s, struct sip_hostport *out)
         out->host_type = SIP_HOST_IPV6;
     } else {
         const char *h = p;
-        p = sip_skip_an(p, end, s.p, end, SIP_C_HOST);
+        p = sip_skip_an(p, end, lo, end, SIP_C_HOST);
         out->host = span_range(h, p);
         /* an IPv4 address starts with a digit; a name need not, so a
          * digit only decides which test runs first */
         if (p > h && sip_is(*h, SIP_C_DIGIT) && sip_ipv4_ok(out->host))
             out->host_type = SIP_HOST_IPV4;
-        else if (is_hostname(out->host, s.p, end))
+        else if (is_hostname(out->host, lo, end))
             out->host_type = SIP_HOST_NAME;
         else
             return SIP_EURI;
     }
     if (p < end && *p == ':') {
         p++;
-        if ((out->port = sip_port_read(&p, end)) < 0)
+        if ((out->port = port_read(&p, end)) < 0)
             return SIP_EURI;
     }
-    return (int)(p - s.p);
+    return (int)(p - start);
+}
+
+#ifdef SIP_SIMD
+/* What a host is made of, one bit per byte. */
+struct host_bits {
+    uint32_t an;    /* [A-Za-z0-9.-]: sip_stop_not_an's complement */
+    uint32_t alpha; /* [A-Za-z] */
+    uint32_t dot, dash;
+};
+
+/* host_bits of [p, min(p + 16, end)) in bits 0-15; bits for bytes at or past
+ * end are 0. The load is at p, or the 16 bytes that end at end, shifted
+ * (sip_scan16's window rule: the caller checked end - lo >= 16). */
+static inline struct host_bits host_bits16(const char *p, const char *end)
+{
+    unsigned sh = 0;
+    const char *w = p;
+    if (end - p < 16) {
+        w = end - 16;
+        sh = (unsigned)(p - w);
+    }
+    __m128i v = sip_load16(w);
+    __m128i alpha = sip_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+    /* '-' '.' '/' and the digits are 0x2D-0x39, as in sip_stop_not_an */
+    __m128i num = _mm_andnot_si128(sip_eq8(v, '/'), sip_in_range(v, '-', '9'));
+    struct host_bits b;
+    b.alpha = (uint32_t)_mm_movemask_epi8(alpha) >> sh;
+    b.an = b.alpha | (uint32_t)_mm_movemask_epi8(num) >> sh;
+    b.dot = (uint32_t)_mm_movemask_epi8(sip_eq8(v, '.')) >> sh;
+    b.dash = (uint32_t)_mm_movemask_epi8(sip_eq8(v, '-')) >> sh;
+    return b;
+}
+
+/*
+ * sip_ipv4_ok() of h[0, n), n <= 15 bytes that are digits and dots only,
+ * with dots d, as bit tests instead of a walk: no dot at either end and no
+ * two together (no empty octet), exactly three dots, no four digits in a
+ * row; then only an octet of three digits can exceed 255.
+ */
+static inline bool ipv4_bits_ok(const char *h, unsigned n, uint32_t d)
+{
+    uint32_t g = ((UINT32_C(1) << n) - 1) & ~d; /* the digits */
+    uint32_t d1 = d & (d - 1), d2 = d1 & (d1 - 1);
+    if ((d & (1 | d >> 1 | UINT32_C(1) << (n - 1))) != 0 || d1 == 0 || d2 == 0 ||
+        (d2 & (d2 - 1)) != 0)
+        return false;
+    uint32_t three = g & g >> 1 & g >> 2; /* where a run of three digits starts */
+    if ((three & g >> 3) != 0)
+        return false;
+    for (; three != 0; three &= three - 1) {
+        const char *o = h + __builtin_ctz(three);
+        if ((o[0] - '0') * 100 + (o[1] - '0') * 10 + (o[2] - '0') > 255)
+            return false;
+    }
+    return true;
+}
+
+/* is_hostname() of an n-byte host (1..31 bytes, all [A-Za-z0-9.-]) from
+ * its dot and dash bits: the same bit arithmetic. */
+static inline bool hostname_bits_ok(const char *h, unsigned n, uint32_t d, uint32_t m)
+{
+    n -= h[n - 1] == '.';
+    if (n == 0)
+        return false;
+    uint32_t in = (UINT32_C(1) << n) - 1;
+    d &= in;
+    m &= in;
+    uint32_t starts = (1 | d << 1) & in, ends = d >> 1 | UINT32_C(1) << (n - 1);
+    if ((d | m) & (starts | ends))
+        return false;
+    unsigned last = d ? 32 - (unsigned)__builtin_clz(d) : 0;
+    return sip_is(h[last], SIP_C_ALPHA);
+}
+#endif
+
+#ifdef SIP_SIMD
+/* The host bits of up to 32 bytes at p (p < end; end - lo >= 16 for the
+ * caller's readable lo) and the length of the [A-Za-z0-9.-] run at p; 32
+ * means it may go on. A second load only for a run of 16+ bytes. */
+static inline __attribute__((always_inline)) unsigned host_scan(const char *p, const char *end,
+                                                                struct host_bits *b)
+{
+    *b = host_bits16(p, end);
+    uint32_t an = b->an;
+    if (an == 0xFFFF && end - p > 16) {
+        struct host_bits c = host_bits16(p + 16, end);
+        an |= c.an << 16;
+        b->alpha |= c.alpha << 16;
+        b->dot |= c.dot << 16;
+        b->dash |= c.dash << 16;
+    }
+    return an == UINT32_MAX ? 32 : (unsigned)__builtin_ctz(~an);
+}
+
+/*
+ * host [":" port] from the run [p, p + n) found by host_scan and its bits:
+ * the bytes consumed, SIP_EURI, or 0 if the general path must decide (an
+ * empty run, one that may go on past 32 bytes, or a '_', a host byte
+ * outside the vector class, after it). The results are the general
+ * path's: a run of digits and dots is an IPv4 address or nothing, since
+ * such a name's last label would not start with a letter.
+ */
+static inline __attribute__((always_inline)) int host_finish(const char *p, const char *end,
+                                                             unsigned n, const struct host_bits *b,
+                                                             struct sip_hostport *out)
+{
+    const char *q = p + n;
+    if (n == 0 || n >= 32 || (q < end && sip_is(*q, SIP_C_HOST)))
+        return 0;
+    uint32_t run = (UINT32_C(1) << n) - 1;
+    out->host = span_make(p, n);
+    if (sip_is(*p, SIP_C_DIGIT) && (run & (b->alpha | b->dash)) == 0) {
+        if (n > 15 || !ipv4_bits_ok(p, n, b->dot & run))
+            return SIP_EURI;
+        out->host_type = SIP_HOST_IPV4;
+    } else {
+        if (!hostname_bits_ok(p, n, b->dot, b->dash))
+            return SIP_EURI;
+        out->host_type = SIP_HOST_NAME;
+    }
+    if (q < end && *q == ':') {
+        q++;
+        if ((out->port = port_read(&q, end)) < 0)
+            return SIP_EURI;
+    }
+    return (int)(q - p);
+}
+#endif
+
+/*
+ * host [":" port] at [p, end), p < end; [lo, end) may be read. The fast path
+ * takes a host of [A-Za-z0-9.-] up to 31 bytes (nearly all of them): the
+ * host run, its IPv4 octets and its hostname labels all come from the class
+ * bits of one or two vector loads, instead of a run scan, then a scalar
+ * IPv4 walk, then two more loads for the labels. Anything else (an IPv6
+ * reference, '_', a longer name, a window under 16 bytes) takes the general
+ * path, which gives the same results.
+ */
+static inline int hostport_at(const char *p, const char *end, const char *lo,
+                              struct sip_hostport *out)
+{
+    out->port = -1;
+#ifdef SIP_SIMD
+    if (end - lo >= 16) {
+        struct host_bits b;
+        unsigned n = host_scan(p, end, &b);
+        int r = host_finish(p, end, n, &b, out);
+        if (r != 0)
+            return r;
+    }
+#endif
+    return hostport_slow(p, end, lo, out);
+}
+
+int sip_hostport_parse(struct span s, struct sip_hostport *out)
+{
+    out->port = -1;
+    if (s.p == NULL || s.len == 0)
+        return SIP_EURI;
+    return hostport_at(s.p, s.p + s.len, s.p, out);
 }
 
 /* All of s is in cls, with every '%' followed by two hex digits. */
@@ -187,41 +363,120 @@ static bool chars_ok(struct span s, unsigned cls)
     return true;
 }
 
-/* uri-parameters = *( ";" pname [ "=" pvalue ] ); params is what follows
- * the first ';', so every element, the first included, must be non-empty. */
-static int parse_uri_params(struct span params, struct sip_uri *u)
+/* The first byte at or after p that is not a URI param byte or starts a bad
+ * escape: chars_ok(SIP_C_PARAM) over a run whose end is not known yet. A
+ * '%' must have two hex digits before end; else NULL. */
+static inline const char *param_run(const char *p, const char *end)
 {
-    const char *p = params.p, *end = params.p + params.len;
+    for (; p < end && sip_is(*p, SIP_C_PARAM); p++) {
+        if (*p == '%') {
+            if (end - p < 3 || !sip_is(p[1], SIP_C_HEX) || !sip_is(p[2], SIP_C_HEX))
+                return NULL;
+            p += 2;
+        }
+    }
+    return p;
+}
+
+/*
+ * uri-parameters = *( ";" pname [ "=" pvalue ] ), from p (after the first
+ * ';') up to the first '?' or end, every element non-empty. One pass: a
+ * name or value is a run of param bytes, and the byte that ends it must be
+ * what may follow it; none of ';' '=' '?' is a param byte, so this finds
+ * the same elements as splitting at the first '?', then at ';' and '=', and
+ * checking each part's bytes. Sets u->params; returns the byte after them
+ * ('?' or end), or NULL.
+ */
+static const char *uri_params(const char *p, const char *end, struct sip_uri *u)
+{
+    const char *start = p;
     for (;;) {
-        const char *name = p;
-        while (p < end && *p != ';' && *p != '=')
-            p++;
-        struct span n = span_range(name, p), v = SPAN_NULL;
-        if (n.len == 0 || !chars_ok(n, SIP_C_PARAM))
-            return SIP_EURI;
+        const char *n = p;
+        if ((p = param_run(p, end)) == NULL || p == n)
+            return NULL;
+        struct span name = span_range(n, p), v = SPAN_NULL;
         if (p < end && *p == '=') {
             const char *val = ++p;
-            while (p < end && *p != ';')
-                p++;
+            if ((p = param_run(p, end)) == NULL || p == val)
+                return NULL;
             v = span_range(val, p);
-            if (v.len == 0 || !chars_ok(v, SIP_C_PARAM))
-                return SIP_EURI;
         }
-        /* n passed chars_ok, so it has no control byte and the folded
+        if (p < end && *p != ';' && *p != '?')
+            return NULL; /* a byte no param may hold, or a second '=' */
+        /* name holds param bytes only, no control byte, so the folded
          * compares are exact (sip_eq_lit_fold) */
-        if (SIP_EQ_FOLD(n, "lr"))
-            u->lr = v.p ? v : span_make(span_end(n), 0);
-        else if (SIP_EQ_FOLD(n, "transport"))
+        if (SIP_EQ_FOLD(name, "lr"))
+            u->lr = v.p ? v : span_make(span_end(name), 0);
+        else if (SIP_EQ_FOLD(name, "transport"))
             u->transport = v;
-        else if (SIP_EQ_FOLD(n, "maddr"))
+        else if (SIP_EQ_FOLD(name, "maddr"))
             u->maddr = v;
-        else if (SIP_EQ_FOLD(n, "user"))
+        else if (SIP_EQ_FOLD(name, "user"))
             u->user_param = v;
-        if (p == end)
-            return 0;
+        if (p == end || *p == '?') {
+            u->params = span_range(start, p);
+            return p;
+        }
         p++; /* past ';' */
     }
 }
+
+#ifdef SIP_SIMD
+static inline unsigned stop_at(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(sip_eq8(v, '@'));
+}
+#endif
+
+/* The first '@' in [p, end), or NULL; [lo, end) may be read. The vector
+ * loop stands in for a memchr call, which costs more than the scan on a
+ * URI's few dozen bytes; without 16 readable bytes, a byte loop. */
+static inline const char *find_at(const char *p, const char *end, const char *lo)
+{
+#ifdef SIP_SIMD
+    const char *q = sip_scan16(p, end, lo, end, stop_at);
+    if (q != NULL)
+        return q < end ? q : NULL;
+#else
+    (void)lo;
+#endif
+    for (; p < end; p++)
+        if (*p == '@')
+            return p;
+    return NULL;
+}
+
+#ifdef SIP_SIMD
+/*
+ * sip_uri_parse's userinfo and hostport for the two common shapes, from
+ * the host bits at p (after "sip:"), so the host's bytes are loaded once:
+ * "user@host" with a user of [A-Za-z0-9.-] (no ':', no escape: chars_ok
+ * holds), or no '@' anywhere, where the run at p is the host. Returns the
+ * bytes of userinfo and hostport, SIP_EURI where the general path fails
+ * too, or 0 to leave the URI to it. [lo, end) may be read, end - lo >= 16.
+ */
+static inline int uri_fast(const char *p, const char *end, const char *lo, struct sip_uri *u)
+{
+    struct host_bits b;
+    unsigned n = host_scan(p, end, &b);
+    const char *q = p + n;
+    if (n >= 32)
+        return 0;
+    if (q < end && *q == '@') {
+        /* the first '@': every byte before it is alphanumeric, '.' or '-' */
+        if (n == 0 || q + 1 == end)
+            return 0;
+        int r = hostport_at(q + 1, end, lo, &u->hp);
+        if (r < 0)
+            return SIP_EURI;
+        u->user = span_range(p, q);
+        return (int)(q + 1 - p) + r;
+    }
+    if (q < end && find_at(q, end, lo) != NULL)
+        return 0;
+    return host_finish(p, end, n, &b, &u->hp);
+}
+#endif
 
 /* Every field absent and port -1, field by field for the reason via_clear()
  * in sip_via.c gives (no rep stosq for a 192-byte struct). */
@@ -283,31 +538,35 @@ int sip_uri_parse(struct span s, struct sip_uri *u)
         return 0;
     }
 
-    const char *at = memchr(p, '@', (size_t)(end - p));
-    if (at != NULL) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        u->user = span_range(p, colon ? colon : at);
-        if (u->user.len == 0 || !chars_ok(u->user, SIP_C_USER))
-            return SIP_EURI;
-        if (colon) {
-            u->password = span_range(colon + 1, at);
-            if (!chars_ok(u->password, SIP_C_PASS))
-                return SIP_EURI;
-        }
-        p = at + 1;
-    }
-    int n = sip_hostport_parse(span_range(p, end), &u->hp);
-    if (n < 0)
+    int n = 0; /* bytes of userinfo and hostport taken by uri_fast() */
+#ifdef SIP_SIMD
+    if (p < end && end - s.p >= 16 && (n = uri_fast(p, end, s.p, u)) < 0)
         return SIP_EURI;
+#endif
+    if (n == 0) {
+        const char *at = find_at(p, end, s.p);
+        if (at != NULL) {
+            /* the user part is short: a walk finds its ':' sooner than a call */
+            const char *colon = p;
+            while (colon < at && *colon != ':')
+                colon++;
+            u->user = span_range(p, colon);
+            if (u->user.len == 0 || !chars_ok(u->user, SIP_C_USER))
+                return SIP_EURI;
+            if (colon < at) {
+                u->password = span_range(colon + 1, at);
+                if (!chars_ok(u->password, SIP_C_PASS))
+                    return SIP_EURI;
+            }
+            p = at + 1;
+        }
+        if (p == end || (n = hostport_at(p, end, s.p, &u->hp)) < 0)
+            return SIP_EURI;
+    }
     p += n;
 
-    if (p < end && *p == ';') {
-        const char *q = memchr(p, '?', (size_t)(end - p));
-        u->params = span_range(p + 1, q ? q : end);
-        if (parse_uri_params(u->params, u) < 0)
-            return SIP_EURI;
-        p = span_end(u->params);
-    }
+    if (p < end && *p == ';' && (p = uri_params(p + 1, end, u)) == NULL)
+        return SIP_EURI;
     if (p < end && *p == '?') {
         u->headers = span_range(p + 1, end);
         if (u->headers.len == 0 || !chars_ok(u->headers, SIP_C_HNV))

@@ -108,27 +108,35 @@ int sip_via_parse(struct span v, struct sip_via *out)
     const char *p = v.p, *end = v.p + v.len;
 
     p = sip_skip_ws(p, end);
-    if (end - p >= 8 && sip_eq_lit(p, "SIP/2.0/", 8)) {
-        /* what every Via carries: the two token_slash() calls below would
-         * find exactly these spans */
+    if (end - p >= 12 && sip_eq_lit(p, "SIP/2.0/UDP ", 12)) {
+        /* what nearly every Via starts with: the general path below would
+         * find exactly these spans and the LWS after the transport */
         out->protocol = span_make(p, 3);
         out->version = span_make(p + 4, 3);
-        p = sip_skip_ws(p + 8, end);
+        out->transport = span_make(p + 8, 3);
+        p = sip_skip_ws(p + 12, end);
     } else {
-        if ((p = token_slash(p, end, &out->protocol)) == NULL)
+        if (end - p >= 8 && sip_eq_lit(p, "SIP/2.0/", 8)) {
+            /* the two token_slash() calls would find these spans */
+            out->protocol = span_make(p, 3);
+            out->version = span_make(p + 4, 3);
+            p = sip_skip_ws(p + 8, end);
+        } else {
+            if ((p = token_slash(p, end, &out->protocol)) == NULL)
+                return SIP_EVIA;
+            if ((p = token_slash(p, end, &out->version)) == NULL)
+                return SIP_EVIA;
+        }
+        const char *t = p;
+        p = sip_skip(p, end, SIP_C_TOKEN);
+        if (p == t)
             return SIP_EVIA;
-        if ((p = token_slash(p, end, &out->version)) == NULL)
+        out->transport = span_range(t, p);
+        const char *ws = p;
+        p = sip_skip_ws(p, end);
+        if (p == ws)
             return SIP_EVIA;
     }
-    const char *t = p;
-    p = sip_skip(p, end, SIP_C_TOKEN);
-    if (p == t)
-        return SIP_EVIA;
-    out->transport = span_range(t, p);
-    const char *ws = p;
-    p = sip_skip_ws(p, end);
-    if (p == ws)
-        return SIP_EVIA;
 
     int n = sip_hostport_parse(span_range(p, end), &out->sent_by);
     if (n < 0)
@@ -149,11 +157,17 @@ int sip_via_parse(struct span v, struct sip_via *out)
         return SIP_EVIA;
     out->params = span_range(p + 1, end);
     struct span rest = out->params, name, value;
-    int r;
-    while ((r = sip_param_next(&rest, &name, &value)) > 0)
+    int r = 0;
+    bool seen = false;
+    /* sip_param_split returns 0 for an empty rest: no call for that */
+    while (rest.len > 0 && ((r = sip_param_fast(&rest, &name, &value, v.p)) > 0 ||
+                            (r = sip_param_split(&rest, &name, &value, v.p)) > 0)) {
         if (via_param(out, name, value) < 0)
             return SIP_EVIA;
-    if (r < 0 || sip_trim(out->params).len == 0)
+        seen = true;
+    }
+    /* not one param: they held only LWS (sip_trim() of them is empty) */
+    if (r < 0 || !seen)
         return SIP_EVIA;
     return 0;
 }

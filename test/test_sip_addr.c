@@ -215,6 +215,18 @@ static const struct na_case na_cases[] = {
      W("sip:+19725552222@gw1.example.net"), ABSENT, false},
     {"IPv6 reference in <>", IN("\"Caller\" <sip:caller@[2001:db8::1]>"), W("Caller"),
      W("sip:caller@[2001:db8::1]"), ABSENT, true},
+    /* the bench's shapes and their neighbours, 16+ bytes (vector paths) */
+    {"escaped quotes in a display name, tag",
+     IN("\"a \\\"b\\\" c\" <sip:alice@atlanta.example.com>;tag=9fxced76sl"),
+     W("a \\\"b\\\" c"), W("sip:alice@atlanta.example.com"), W("9fxced76sl"), true},
+    {"TAG after a long URI", IN("<sip:ss2.biloxi.example.com;lr>;TAG=Ab-9"), NOLEN,
+     W("sip:ss2.biloxi.example.com;lr"), W("Ab-9"), true},
+    {"sips scheme: ':' is not the 4th byte", IN("<sips:bob@biloxi.example.com>;tag=x"), NOLEN,
+     W("sips:bob@biloxi.example.com"), W("x"), true},
+    {"bare tag", IN("Bob <sip:bob@biloxi.example.com>;tag"), W("Bob"),
+     W("sip:bob@biloxi.example.com"), NOLEN, true},
+    {"LWS after the tag's ';'", IN("<sip:bob@biloxi.example.com>; tag=a1"), NOLEN,
+     W("sip:bob@biloxi.example.com"), W("a1"), true},
 };
 /* clang-format on */
 
@@ -429,6 +441,10 @@ struct walk_case {
 /* clang-format off */
 static const struct walk_case list_cases[] = {
     {"two name-addrs", IN("<sip:a>, <sip:b;x=1>"), "[<sip:a>][<sip:b;x=1>]", 0},
+    {"one long item, no ',' or '\"'", IN("  <sip:ss2.biloxi.example.com;lr>  "),
+     "[<sip:ss2.biloxi.example.com;lr>]", 0},
+    {"long items, ',' after 16 bytes", IN("<sip:ss2.biloxi.example.com;lr>,<sip:a@b>"),
+     "[<sip:ss2.biloxi.example.com;lr>][<sip:a@b>]", 0},
     {"one item", IN("<sip:a@h.example.com>"), "[<sip:a@h.example.com>]", 0},
     {"',' inside quotes does not split", IN("\"a,b\" <sip:x>"), "[\"a,b\" <sip:x>]", 0},
     {"',' inside <> does not split", IN("<sip:a,b@h>"), "[<sip:a,b@h>]", 0},
@@ -468,6 +484,20 @@ static const struct walk_case param_cases[] = {
     {"IPv6 reference as a value", IN("received=[2001:db8::9:255]"),
      "received=[2001:db8::9:255]", 0},
     {"empty", IN(""), "", 0},
+    /* 16+ bytes take the vector path */
+    {"upper-case names", IN("BRANCH=z9hG4bK-sl-7c1e2f44a9b0;RPORT;Received=192.0.2.1"),
+     "BRANCH=z9hG4bK-sl-7c1e2f44a9b0;RPORT;Received=192.0.2.1", 0},
+    {"value of 33+ bytes", IN("branch=z9hG4bK0123456789abcdef0123456789abcdef;x"),
+     "branch=z9hG4bK0123456789abcdef0123456789abcdef;x", 0},
+    {"value with '_' and ':' inside", IN("received=2001:db8::1;tag=a_b_c_d_e"),
+     "received=2001:db8::1;tag=a_b_c_d_e", 0},
+    {"name with '+' (general path)", IN("+sip.instance=\"<urn:x>\";expires=3600"),
+     "+sip.instance=\"<urn:x>\";expires=3600", 0},
+    {"LWS after a ';' (general path)", IN("transport=udp; lr;\tmaddr=192.0.2.1"),
+     "transport=udp;lr;maddr=192.0.2.1", 0},
+    {"'=' after a value", IN("expires=3600=1;q=0.7"), "", SIP_ENAMEADDR},
+    {"trailing ';' after a long value", IN("branch=z9hG4bK-sl-7c1e2f44a9b0;"), NULL,
+     SIP_ENAMEADDR},
     {"empty name first", IN(";a"), "", SIP_ENAMEADDR},
     {"empty name in the middle", IN("a;;b"), "a", SIP_ENAMEADDR},
     {"badinv01 Contact params", IN(";;;"), "", SIP_ENAMEADDR},

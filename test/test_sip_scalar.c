@@ -59,6 +59,14 @@ static const struct num_case maxfwd_cases[] = {
     NUM("7\r\n 0", SIP_EMAXFWD),
     NUM("1a", SIP_EMAXFWD),
     NUM("0x10", SIP_EMAXFWD),
+    /* 8 bytes and more take the SWAR path */
+    NUM("00000255", 255),
+    NUM("00000256", SIP_EMAXFWD),
+    NUM("0000000070", 70),
+    NUM("000000000256", SIP_EMAXFWD),
+    NUM("0000007 ", SIP_EMAXFWD),
+    NUM("00000070a", SIP_EMAXFWD),
+    NUM("0000:070", SIP_EMAXFWD),
 };
 
 static const struct num_case clen_cases[] = {
@@ -146,6 +154,13 @@ static const struct cseq_case cseq_cases[] = {
     CSEQ("139122385 !interesting-Method0123456789_*+`.%indeed'~", 0, 139122385,
          "!interesting-Method0123456789_*+`.%indeed'~"), /* RFC 4475 intmeth */
     CSEQ("8 invite", 0, 8, "invite"),
+    CSEQ("12345678 INVITE", 0, 12345678, "INVITE"),     /* 8 digits: one SWAR load */
+    CSEQ("123456789 INVITE", 0, 123456789, "INVITE"),   /* 9: the loop takes the last */
+    CSEQ("1234567 INVITE", 0, 1234567, "INVITE"),
+    CSEQ("9999999 ACK", 0, 9999999, "ACK"),
+    CSEQ("42949672950 ACK", SIP_ECSEQ, 0, NULL),
+    CSEQ("12345/78 INVITE", SIP_ECSEQ, 0, NULL),
+    CSEQ("1234567:INVITE", SIP_ECSEQ, 0, NULL),
     CSEQ("4294967296 ACK", SIP_ECSEQ, 0, NULL),
     CSEQ("4294967301 ACK", SIP_ECSEQ, 0, NULL),            /* must not wrap to 5 */
     CSEQ("36893488147419103232 REGISTER", SIP_ECSEQ, 0, NULL), /* RFC 4475 scalar02: 2^65 */

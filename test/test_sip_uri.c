@@ -180,6 +180,20 @@ static const struct uri_case uri_cases[] = {
      W("localhost"), SIP_HOST_NAME, -1},
     {"params and headers after the host", IN(REGISTER), SIP_SCHEME_SIP, ABSENT, ABSENT,
      W("atlanta.com"), SIP_HOST_NAME, -1},
+    /* userinfo and host from one scan of the host bits, and its fall-backs */
+    {"alphanumeric user, long host", IN("sip:bob.smith-1@biloxi.example.com:5062"),
+     SIP_SCHEME_SIP, W("bob.smith-1"), ABSENT, W("biloxi.example.com"), SIP_HOST_NAME, 5062},
+    {"IPv4 host, no userinfo, then params", IN("sip:192.0.2.10;lr"), SIP_SCHEME_SIP, ABSENT, ABSENT,
+     W("192.0.2.10"), SIP_HOST_IPV4, -1},
+    {"user with an escape", IN("sip:b%6Fb@biloxi.example.com"), SIP_SCHEME_SIP, W("b%6Fb"), ABSENT,
+     W("biloxi.example.com"), SIP_HOST_NAME, -1},
+    {"user of 32+ bytes", IN("sip:0123456789012345678901234567890123@h.example.com"),
+     SIP_SCHEME_SIP, W("0123456789012345678901234567890123"), ABSENT, W("h.example.com"),
+     SIP_HOST_NAME, -1},
+    {"'@' in a param value makes the rest userinfo", IN("sip:h.example.com;x=a@b.example.com"),
+     SIP_SCHEME_SIP, W("h.example.com;x=a"), ABSENT, W("b.example.com"), SIP_HOST_NAME, -1},
+    {"'_' in the host", IN("sip:alice@h_1.example.com;lr"), SIP_SCHEME_SIP, W("alice"), ABSENT,
+     W("h_1.example.com"), SIP_HOST_NAME, -1},
 };
 /* clang-format on */
 
@@ -521,6 +535,40 @@ static const struct hp_case hp_cases[] = {
     HP_BAD("leading dot", ".example.com"),
     HP_BAD("empty label", "a..example.com"),
     HP_BAD("starts with LWS", " example.com"),
+    /* the vector path's edges: octets, labels, lengths and what ends a host */
+    {"IPv4 with leading zeros", IN("01.02.03.004"), 12, W("01.02.03.004"), SIP_HOST_IPV4, -1},
+    {"IPv4, three-digit octets at 255", IN("255.255.255.255:5060"), 20, W("255.255.255.255"),
+     SIP_HOST_IPV4, 5060},
+    {"hostname ending in '.'", IN("example.com.:5060"), 17, W("example.com."), SIP_HOST_NAME,
+     5060},
+    {"hostname starting with digits", IN("123.example.com"), 15, W("123.example.com"),
+     SIP_HOST_NAME, -1},
+    {"hostname with '_' (general path)", IN("h_1.example.com:5060"), 20, W("h_1.example.com"),
+     SIP_HOST_NAME, 5060},
+    {"31-byte hostname", IN("abcdefghij.abcdefghij.abcdefghi"), 31,
+     W("abcdefghij.abcdefghij.abcdefghi"), SIP_HOST_NAME, -1},
+    {"32-byte hostname", IN("abcdefghij.abcdefghij.abcdefghij"), 32,
+     W("abcdefghij.abcdefghij.abcdefghij"), SIP_HOST_NAME, -1},
+    {"33-byte hostname", IN("abcdefghij.abcdefghij.abcdefghijk:1"), 35,
+     W("abcdefghij.abcdefghij.abcdefghijk"), SIP_HOST_NAME, 1},
+    {"dash inside labels", IN("a-b.c-d.example.com"), 19, W("a-b.c-d.example.com"),
+     SIP_HOST_NAME, -1},
+    {"port with leading zeros", IN("192.0.2.1:05060"), 15, W("192.0.2.1"), SIP_HOST_IPV4, 5060},
+    HP_BAD("IPv4 octet 256 last", "192.0.2.256"),
+    HP_BAD("IPv4 octet 300 in the middle", "192.300.2.1"),
+    HP_BAD("IPv4 four-digit octet", "192.0.2.0001"),
+    HP_BAD("IPv4 four-digit first octet", "1921.0.2.1"),
+    HP_BAD("IPv4 ending in '.'", "192.0.2.1."),
+    HP_BAD("IPv4 with an empty octet", "192.0..1"),
+    HP_BAD("IPv4 with a letter", "192.0.2.1a"),
+    HP_BAD("IPv4 with a dash", "192.0.2-1.1"),
+    HP_BAD("digits and dots, 16 bytes", "1.2.3.4.5.6.7.89"),
+    HP_BAD("IPv4 port 65536", "192.0.2.1:65536"),
+    HP_BAD("IPv4 port of six digits", "192.0.2.1:050600"),
+    HP_BAD("label ending in '-'", "a-.example.com"),
+    HP_BAD("label starting with '-'", "-a.example.com"),
+    HP_BAD("last label starting with a digit", "example.1com"),
+    HP_BAD("only a dot", "."),
 };
 /* clang-format on */
 
@@ -565,6 +613,99 @@ static void test_sip_hostport_survives_every_truncated_prefix(void **state)
                 bad++;
             }
         }
+    }
+    guard_release(&g);
+    assert_int_equal(bad, 0);
+}
+
+/* Each hostport case again with 20 more bytes after a ';': every host ends
+ * at a ';' as at the end of its span, so the result is the same, and the
+ * vector path (which needs 16 readable bytes) is the one taking it. */
+static void test_sip_hostport_reads_the_same_with_a_long_tail(void **state)
+{
+    struct guard g = {0};
+    struct sip_hostport hp;
+    char in[128];
+    int bad = 0;
+
+    (void)state;
+    for (size_t i = 0; i < N_ELEMS(hp_cases); i++) {
+        const struct hp_case *c = &hp_cases[i];
+        static const char tail[] = ";maddr=192.0.2.99;lr";
+        assert_true(c->len + sizeof(tail) <= sizeof(in));
+        memcpy(in, c->in, c->len);
+        memcpy(in + c->len, tail, sizeof(tail) - 1);
+        int ret = hp_run(&g, c->desc, in, c->len + sizeof(tail) - 1, &hp);
+        if (ret != c->ret) {
+            print_error("%s + tail: returns %d, want %d\n", c->desc, ret, c->ret);
+            bad++;
+            continue;
+        }
+        if (ret < 0)
+            continue;
+        bad += !tc_same(c->desc, "host", hp.host, c->host);
+        bad += !tc_same_int(c->desc, "host_type", hp.host_type, c->type);
+        bad += !tc_same_int(c->desc, "port", hp.port, c->port);
+    }
+    guard_release(&g);
+    assert_int_equal(bad, 0);
+}
+
+/* URI params in one pass: names in any case, escapes, what may end them. */
+static void test_sip_uri_params_in_any_case_with_escapes(void **state)
+{
+    static const struct {
+        const char *desc;
+        const char *in;
+        size_t len;
+        int ret;
+        struct want params, lr, transport, maddr, user_param, headers;
+    } cases[] = {
+#define URI_BAD(desc, s) {desc, IN(s), SIP_EURI, ABSENT, ABSENT, ABSENT, ABSENT, ABSENT, ABSENT}
+        {"upper-case names", IN("sip:h.example.com;LR;TRANSPORT=TCP;Maddr=192.0.2.1;USER=ip"), 0,
+         W("LR;TRANSPORT=TCP;Maddr=192.0.2.1;USER=ip"), NOLEN, W("TCP"), W("192.0.2.1"), W("ip"),
+         ABSENT},
+        {"escaped value", IN("sip:h.example.com;transport=t%43p;lr"), 0, W("transport=t%43p;lr"),
+         NOLEN, W("t%43p"), ABSENT, ABSENT, ABSENT},
+        {"lr with a value", IN("sip:192.0.2.10;lr=on"), 0, W("lr=on"), W("on"), ABSENT, ABSENT,
+         ABSENT, ABSENT},
+        {"params end at '?'", IN("sip:192.0.2.10:5060;lr?Subject=x%20y"), 0, W("lr"), NOLEN, ABSENT,
+         ABSENT, ABSENT, W("Subject=x%20y")},
+        {"the last of two wins", IN("sip:h.example.com;transport=udp;transport=tcp"), 0,
+         W("transport=udp;transport=tcp"), ABSENT, W("tcp"), ABSENT, ABSENT, ABSENT},
+        {"'@' after params: the user holds them", IN("sip:host.example.com;x=y@h2.example.com;lr"),
+         0, W("lr"), NOLEN, ABSENT, ABSENT, ABSENT, ABSENT},
+        URI_BAD("second '='", "sip:h.example.com;a=b=c"),
+        URI_BAD("empty value", "sip:h.example.com;transport=;lr"),
+        URI_BAD("empty name", "sip:h.example.com;;lr"),
+        URI_BAD("'=' with no name", "sip:h.example.com;=x"),
+        URI_BAD("escape cut short", "sip:h.example.com;abc%4"),
+        URI_BAD("escape cut by '='", "sip:h.example.com;a%4=1"),
+        URI_BAD("escape not hex", "sip:h.example.com;a=%zz"),
+        URI_BAD("',' in a param", "sip:h.example.com;a,b"),
+        URI_BAD("trailing ';'", "sip:h.example.com;lr;"),
+#undef URI_BAD
+    };
+    struct guard g = {0};
+    struct sip_uri u;
+    int bad = 0;
+
+    (void)state;
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        int ret = uri_run(&g, cases[i].desc, cases[i].in, cases[i].len, &u);
+        if (ret != cases[i].ret) {
+            print_error("%s: returns %d, want %d\n", cases[i].desc, ret, cases[i].ret);
+            bad++;
+            continue;
+        }
+        if (ret != 0)
+            continue;
+        bad += !tc_same(cases[i].desc, "params", u.params, cases[i].params);
+        bad += !tc_same(cases[i].desc, "lr", u.lr, cases[i].lr);
+        bad += !tc_same(cases[i].desc, "transport", u.transport, cases[i].transport);
+        bad += !tc_same(cases[i].desc, "maddr", u.maddr, cases[i].maddr);
+        bad += !tc_same(cases[i].desc, "user_param", u.user_param, cases[i].user_param);
+        bad += !tc_same(cases[i].desc, "headers", u.headers, cases[i].headers);
     }
     guard_release(&g);
     assert_int_equal(bad, 0);
@@ -620,6 +761,8 @@ int main(void)
         cmocka_unit_test(test_sip_uri_survives_every_truncated_prefix),
         cmocka_unit_test(test_sip_hostport_returns_bytes_consumed),
         cmocka_unit_test(test_sip_hostport_survives_every_truncated_prefix),
+        cmocka_unit_test(test_sip_hostport_reads_the_same_with_a_long_tail),
+        cmocka_unit_test(test_sip_uri_params_in_any_case_with_escapes),
         cmocka_unit_test(test_sip_uri_host_agrees_with_sip_hostport_parse),
         cmocka_unit_test(test_sip_uri_and_hostport_reject_an_absent_span), /* last: UB aborts */
     };
