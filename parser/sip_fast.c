@@ -170,7 +170,13 @@ static inline __attribute__((target("avx2"))) bool span_has32(struct span v, con
                 _mm256_or_si256(_mm256_cmpeq_epi8(x, va), _mm256_cmpeq_epi8(x, vb))) != 0)
             return true;
     }
-    return span_has(span_range(p, e), buf, a, b);
+    if (p == e || e - buf < 32)
+        return span_has(span_range(p, e), buf, a, b);
+    /* the 32 bytes that end where v does, without those already seen */
+    __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(e - 32));
+    uint32_t mk = (uint32_t)_mm256_movemask_epi8(
+        _mm256_or_si256(_mm256_cmpeq_epi8(x, va), _mm256_cmpeq_epi8(x, vb)));
+    return (mk >> (32 - (e - p))) != 0;
 }
 #endif
 
