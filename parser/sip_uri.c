@@ -355,7 +355,120 @@ static void uri_clear(struct sip_uri *u)
     u->opaque = SPAN_NULL;
 }
 
+static int uri_slow(struct span s, struct sip_uri *u);
+
+#ifdef SIP_SIMD
+/*
+ * The whole of a short SIP URI from the bits of the two vector loads that
+ * cover what follows "sip:" (up to 32 bytes): [user "@"] host [":" port]
+ * *(";" name ["=" value]), where user, host, names and values are runs of
+ * [A-Za-z0-9.-] (no password, escape or headers). Then every byte outside
+ * those runs is an '@', ':', ';' or '=' at its place, so there is no
+ * second '@' or '?', and the general path would find the same userinfo,
+ * the same host and port (sip_host_finish on the same bits), and the same
+ * params. Each step is a ctz on the bits instead of a scan or a byte
+ * loop. Returns 1 with the
+ * general path's results, or 0 to leave the URI to it. [s, end) is the
+ * URI, 16+ bytes, starting "sip:" (folded); every load stays inside it.
+ */
+static inline int uri_short(const char *s, const char *end, struct sip_uri *u)
+{
+    const char *p = s + 4;
+    if (end - p > 32 || p == end)
+        return 0;
+    struct sip_host_bits b = sip_host_bits16(p, end);
+    if (end - p > 16) {
+        struct sip_host_bits c = sip_host_bits16(p + 16, end);
+        b.an |= c.an << 16;
+        b.alpha |= c.alpha << 16;
+        b.dot |= c.dot << 16;
+        b.dash |= c.dash << 16;
+        b.w = 16 + c.w;
+    }
+    /* the bits describe all of [p, end): a run that stops at bit w stops
+     * at end */
+    /* in 64 bits, so that a run of all 32 bytes stops at bit 32 (w) */
+    unsigned n = (unsigned)__builtin_ctzll(~(uint64_t)b.an);
+    struct span user = SPAN_NULL;
+    const char *h = p;
+    if (n < b.w && h[n] == '@' && n > 0 && p + n + 1 < end) {
+        /* user "@": the first '@', after an alphanumeric user (chars_ok
+         * holds); the host's bits are the same bits, shifted */
+        user = span_make(p, n);
+        unsigned k = n + 1;
+        h = p + k;
+        b.an >>= k;
+        b.alpha >>= k;
+        b.dot >>= k;
+        b.dash >>= k;
+        b.w -= k;
+        n = (unsigned)__builtin_ctzll(~(uint64_t)b.an);
+    }
+    /* written straight into u: if this gives up, uri_slow starts with
+     * uri_clear, so nothing of the attempt is left */
+    u->hp.port = -1;
+    int r = sip_host_finish(h, end, n, &b, &u->hp);
+    if (r <= 0)
+        return 0;
+    u->scheme = SIP_SCHEME_SIP;
+    u->scheme_s = span_make(s, 3);
+    u->user = user;
+    u->password = SPAN_NULL;
+    u->params = SPAN_NULL;
+    u->headers = SPAN_NULL;
+    u->lr = SPAN_NULL;
+    u->transport = SPAN_NULL;
+    u->maddr = SPAN_NULL;
+    u->user_param = SPAN_NULL;
+    u->opaque = SPAN_NULL;
+    unsigned i = (unsigned)r; /* bit of h's bits at the byte after hostport */
+    if (i == b.w)
+        return 1;
+    if (h[i] != ';')
+        return 0;
+    u->params = span_range(h + i + 1, end);
+    uint64_t stop = ~(uint64_t)b.an; /* bits w.. set: every run stops at end */
+    do {
+        /* h[i] is a ';': name, then '=' value, then ';' or end */
+        unsigned j = i + 1 + (unsigned)__builtin_ctzll(stop >> (i + 1));
+        struct span name = span_range(h + i + 1, h + j), v = SPAN_NULL;
+        if (name.len == 0)
+            return 0;
+        if (j < b.w && h[j] == '=') {
+            unsigned e = j + 1 + (unsigned)__builtin_ctzll(stop >> (j + 1));
+            v = span_range(h + j + 1, h + e);
+            if (v.len == 0)
+                return 0;
+            j = e;
+        }
+        if (j < b.w && h[j] != ';')
+            return 0; /* '?', '@', ':', a second '=', an escape, ... */
+        /* name is [A-Za-z0-9.-]: the folded compares are exact */
+        if (SIP_EQ_FOLD(name, "lr"))
+            u->lr = v.p ? v : span_make(span_end(name), 0);
+        else if (SIP_EQ_FOLD(name, "transport"))
+            u->transport = v;
+        else if (SIP_EQ_FOLD(name, "maddr"))
+            u->maddr = v;
+        else if (SIP_EQ_FOLD(name, "user"))
+            u->user_param = v;
+        i = j;
+    } while (i < b.w);
+    return 1;
+}
+#endif
+
 int sip_uri_parse(struct span s, struct sip_uri *u)
+{
+#ifdef SIP_SIMD
+    if (s.len >= 16 && sip_eq_lit_fold3(s.p, "sip:") && uri_short(s.p, s.p + s.len, u))
+        return 0;
+#endif
+    return uri_slow(s, u);
+}
+
+/* The general path: every field from scratch. */
+static __attribute__((noinline)) int uri_slow(struct span s, struct sip_uri *u)
 {
     uri_clear(u);
     if (s.p == NULL)
