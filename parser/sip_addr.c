@@ -89,6 +89,23 @@ int sip_list_next(struct span *list, struct span *item)
 {
     if (list->p == NULL)
         return 0; /* used up; span_end(NULL) would be UB */
+#ifdef SIP_SIMD
+    /* a list of one element of 16+ bytes, with no LWS at either end (nearly
+     * every Route, Record-Route or Contact value): no ',' and no '"' in
+     * it means sip_list_split would return it whole, and whole vectors
+     * from p, then the 16 bytes that end it, tell that without its loop */
+    const char *p = list->p, *end = p + list->len;
+    if (end - p >= 16 && !sip_is(p[0], SIP_C_WS) && !sip_is(end[-1], SIP_C_WS)) {
+        unsigned m = 0;
+        for (const char *b = p; b < end - 16 && m == 0; b += 16)
+            m = stop_comma_quote(sip_load16(b));
+        if ((m | stop_comma_quote(sip_load16(end - 16))) == 0) {
+            *item = *list;
+            *list = SPAN_NULL;
+            return 1;
+        }
+    }
+#endif
     return sip_list_split(list, item, span_end(*list));
 }
 
@@ -238,9 +255,49 @@ static const char *addr_spec_end(const char *p, const char *end, const char *lo)
     return p;
 }
 
+#ifdef SIP_SIMD
+/*
+ * A value that is "<" URI ">" alone, 18+ bytes (a Route or Record-Route
+ * element, a bare Contact): if no byte between the brackets is one that
+ * stops bracketed_uri ('<' '>' '"' or up to SP), the general path would
+ * take the URI whole, with no display name and no params. Whole vectors
+ * from after the '<', then the 16 bytes that end before the '>', tell
+ * that without its loop. Returns 1 with its results, or 0.
+ */
+static inline int nameaddr_fast(const char *p, const char *end, struct sip_nameaddr *out)
+{
+    if (end - p < 18 || p[0] != '<' || end[-1] != '>')
+        return 0;
+    const char *u = p + 1, *e = end - 1;
+    unsigned m = 0;
+    for (const char *b = u; b < e - 16 && m == 0; b += 16)
+        m = stop_bracketed(sip_load16(b));
+    if ((m | stop_bracketed(sip_load16(e - 16))) != 0)
+        return 0;
+    /* a URI has a scheme, as bracketed_uri checks */
+    if (u[3] != ':') {
+        const char *c = u;
+        while (c < e && *c != ':')
+            c++;
+        if (c == e)
+            return 0;
+    }
+    out->display = span_make(p, 0); /* sip_trim of the nothing before '<' */
+    out->uri = span_range(u, e);
+    out->params = SPAN_NULL;
+    out->tag = SPAN_NULL;
+    out->bracketed = true;
+    return 1;
+}
+#endif
+
 int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
 {
     int err;
+#ifdef SIP_SIMD
+    if (v.p != NULL && nameaddr_fast(v.p, v.p + v.len, out))
+        return 0;
+#endif
     *out = (struct sip_nameaddr){0};
     if (v.p == NULL)
         return SIP_ENAMEADDR;

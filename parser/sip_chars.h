@@ -486,4 +486,172 @@ sip_param_fast(struct span *params, struct span *name, struct span *value, const
  * params (sip_addr.c). */
 int sip_param_split(struct span *params, struct span *name, struct span *value, const char *lo);
 
+/* ---- host [":" port] fast path, shared by sip_uri.c and sip_via.c (the
+ * Via inlines it instead of calling sip_hostport_parse) ---- */
+
+/* sip_port_read() without the table loads: the digit test is one compare. */
+static inline int32_t sip_port_fast(const char **pp, const char *end)
+{
+    const char *p = *pp;
+    int32_t port = 0;
+    int n = 0;
+    while (p < end && (unsigned char)(*p - '0') < 10) {
+        if (++n > 5)
+            return -1; /* a sixth digit: sip_port_read refuses it too */
+        port = port * 10 + (*p++ - '0');
+    }
+    if (n == 0 || port > 65535)
+        return -1;
+    *pp = p;
+    return port;
+}
+
+#ifdef SIP_SIMD
+/* What a host is made of, one bit per byte. */
+struct sip_host_bits {
+    uint32_t an;    /* [A-Za-z0-9.-]: sip_stop_not_an's complement */
+    uint32_t alpha; /* [A-Za-z] */
+    uint32_t dot, dash;
+    unsigned w; /* bytes the bits cover: 16 or 32, or fewer where end is */
+};
+
+/* host_bits of [p, min(p + 16, end)) in bits 0-15; bits for bytes at or past
+ * end are 0. The load is at p, or the 16 bytes that end at end, shifted
+ * (sip_scan16's window rule: the caller checked end - lo >= 16). */
+static inline struct sip_host_bits sip_host_bits16(const char *p, const char *end)
+{
+    unsigned sh = 0;
+    const char *w = p;
+    if (end - p < 16) {
+        w = end - 16;
+        sh = (unsigned)(p - w);
+    }
+    __m128i v = sip_load16(w);
+    __m128i alpha = sip_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+    /* '-' '.' '/' and the digits are 0x2D-0x39, as in sip_stop_not_an */
+    __m128i num = _mm_andnot_si128(sip_eq8(v, '/'), sip_in_range(v, '-', '9'));
+    struct sip_host_bits b;
+    b.alpha = (uint32_t)_mm_movemask_epi8(alpha) >> sh;
+    b.an = b.alpha | (uint32_t)_mm_movemask_epi8(num) >> sh;
+    b.dot = (uint32_t)_mm_movemask_epi8(sip_eq8(v, '.')) >> sh;
+    b.dash = (uint32_t)_mm_movemask_epi8(sip_eq8(v, '-')) >> sh;
+    b.w = 16 - sh;
+    return b;
+}
+
+/*
+ * sip_ipv4_ok() of h[0, n), n <= 15 bytes that are digits and dots only,
+ * with dots d, as bit tests instead of a walk: no dot at either end and no
+ * two together (no empty octet), exactly three dots, no four digits in a
+ * row; then only an octet of three digits can exceed 255.
+ */
+static inline bool sip_ipv4_bits_ok(const char *h, unsigned n, uint32_t d)
+{
+    uint32_t g = ((UINT32_C(1) << n) - 1) & ~d; /* the digits */
+    uint32_t d1 = d & (d - 1), d2 = d1 & (d1 - 1);
+    if ((d & (1 | d >> 1 | UINT32_C(1) << (n - 1))) != 0 || d1 == 0 || d2 == 0 ||
+        (d2 & (d2 - 1)) != 0)
+        return false;
+    uint32_t three = g & g >> 1 & g >> 2; /* where a run of three digits starts */
+    if ((three & g >> 3) != 0)
+        return false;
+    for (; three != 0; three &= three - 1) {
+        const char *o = h + __builtin_ctz(three);
+        if ((o[0] - '0') * 100 + (o[1] - '0') * 10 + (o[2] - '0') > 255)
+            return false;
+    }
+    return true;
+}
+
+/* is_hostname() of an n-byte host (1..31 bytes, all [A-Za-z0-9.-]) from
+ * its dot and dash bits: the same bit arithmetic. */
+static inline bool sip_hostname_bits_ok(const char *h, unsigned n, uint32_t d, uint32_t m)
+{
+    n -= h[n - 1] == '.';
+    if (n == 0)
+        return false;
+    uint32_t in = (UINT32_C(1) << n) - 1;
+    d &= in;
+    m &= in;
+    uint32_t starts = (1 | d << 1) & in, ends = d >> 1 | UINT32_C(1) << (n - 1);
+    if ((d | m) & (starts | ends))
+        return false;
+    unsigned last = d ? 32 - (unsigned)__builtin_clz(d) : 0;
+    return sip_is(h[last], SIP_C_ALPHA);
+}
+#endif
+
+#ifdef SIP_SIMD
+/* The host bits of up to 32 bytes at p (p < end; end - lo >= 16 for the
+ * caller's readable lo) and the length of the [A-Za-z0-9.-] run at p; 32
+ * means it may go on. A second load only for a run of 16+ bytes. */
+static inline __attribute__((always_inline)) unsigned sip_host_scan(const char *p, const char *end,
+                                                                    struct sip_host_bits *b)
+{
+    *b = sip_host_bits16(p, end);
+    uint32_t an = b->an;
+    if (an == 0xFFFF && end - p > 16) {
+        struct sip_host_bits c = sip_host_bits16(p + 16, end);
+        b->an = an |= c.an << 16;
+        b->alpha |= c.alpha << 16;
+        b->dot |= c.dot << 16;
+        b->dash |= c.dash << 16;
+        b->w = 16 + c.w;
+    }
+    return an == UINT32_MAX ? 32 : (unsigned)__builtin_ctz(~an);
+}
+
+/*
+ * host [":" port] from the run [p, p + n) found by sip_host_scan and its bits:
+ * the bytes consumed, SIP_EURI, or 0 if the general path must decide (an
+ * empty run, one that may go on past 32 bytes, or a '_', a host byte
+ * outside the vector class, after it). The results are the general
+ * path's: a run of digits and dots is an IPv4 address or nothing, since
+ * such a name's last label would not start with a letter.
+ */
+static inline __attribute__((always_inline)) int sip_host_finish(const char *p, const char *end,
+                                                                 unsigned n,
+                                                                 const struct sip_host_bits *b,
+                                                                 struct sip_hostport *out)
+{
+    const char *q = p + n;
+    if (n == 0 || n >= 32 || (q < end && sip_is(*q, SIP_C_HOST)))
+        return 0;
+    uint32_t run = (UINT32_C(1) << n) - 1;
+    out->host = span_make(p, n);
+    if (sip_is(*p, SIP_C_DIGIT) && (run & (b->alpha | b->dash)) == 0) {
+        if (n > 15 || !sip_ipv4_bits_ok(p, n, b->dot & run))
+            return SIP_EURI;
+        out->host_type = SIP_HOST_IPV4;
+    } else {
+        if (!sip_hostname_bits_ok(p, n, b->dot, b->dash))
+            return SIP_EURI;
+        out->host_type = SIP_HOST_NAME;
+    }
+    if (q < end && *q == ':') {
+        /* the port's digits are in the bits already (the [A-Za-z0-9.-]
+         * bytes that are none of the others): if the run ends inside them,
+         * or they reach end, its length is known without a byte loop */
+        uint32_t g = b->an & ~(b->alpha | b->dot | b->dash);
+        unsigned k = n + 1 < b->w ? (unsigned)__builtin_ctz(~(g >> (n + 1))) : 0;
+        q++;
+        if (n + 1 + k < b->w || p + b->w == end) {
+            /* 1 to 5 digits, at most 65535, as sip_port_fast takes */
+            if (k == 0 || k > 5)
+                return SIP_EURI;
+            int32_t port = 0;
+            for (unsigned i = 0; i < k; i++)
+                port = port * 10 + (q[i] - '0');
+            if (port > 65535)
+                return SIP_EURI;
+            out->port = port;
+            q += k;
+        } else if ((out->port = sip_port_fast(&q, end)) < 0) {
+            return SIP_EURI;
+        }
+    }
+    return (int)(q - p);
+}
+#endif
+
 #endif

@@ -80,7 +80,49 @@ static inline bool read_uint(const char **pp, const char *end, uint64_t max, uin
     return true;
 }
 
-int sip_cseq_parse(struct span v, uint32_t *num, struct span *method)
+#if defined(SIP_SIMD) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/*
+ * CSeq's one shape in practice, "digits SP method" with at most 7 digits
+ * and a method of [A-Za-z0-9.-] that ends the value: one SWAR load for the
+ * number, and the method's bytes tested by one vector compare of the 8 or
+ * 16 bytes that end the value (they are inside it: the value holds 8+
+ * bytes), instead of the skip loops. Returns 1 with the general path's
+ * results, or 0 to leave the value to it (errors included).
+ */
+static inline int cseq_fast(const char *p, const char *end, uint32_t *num, struct span *method)
+{
+    unsigned n;
+    size_t len = (size_t)(end - p);
+    if (len < 8)
+        return 0;
+    uint64_t v = digits8(p, &n);
+    /* n < 8: the digits stop inside the load, so v is all of them and
+     * below 10^7 < 2^32 */
+    if (n == 0 || n == 8 || p[n] != ' ')
+        return 0;
+    const char *m = p + n + 1;
+    size_t k = (size_t)(end - m);
+    uint32_t bad;
+    if (k == 0 || k > 16 || (k > 8 && len < 16))
+        return 0;
+    if (k <= 8) /* the 8 bytes that end the value, exactly: no read past it */
+        bad = sip_stop_not_an(_mm_loadl_epi64((const __m128i *)(const void *)(end - 8))) & 0xFF &
+              ~((1u << (8 - k)) - 1);
+    else
+        bad = sip_stop_not_an(sip_load16(end - 16)) & ~((1u << (16 - k)) - 1);
+    /* every method byte in [A-Za-z0-9.-]: a token ending the value, with no
+     * LWS before it (m[0] is not SP) nor after it */
+    if (bad != 0)
+        return 0;
+    *num = (uint32_t)v;
+    *method = span_range(m, end);
+    return 1;
+}
+#endif
+
+/* The general path, out of line so that the fast one needs no saved
+ * registers. */
+static __attribute__((noinline)) int cseq_slow(struct span v, uint32_t *num, struct span *method)
 {
     const char *p = v.p, *end = v.p + v.len;
     uint64_t n;
@@ -99,10 +141,25 @@ int sip_cseq_parse(struct span v, uint32_t *num, struct span *method)
     return 0;
 }
 
+int sip_cseq_parse(struct span v, uint32_t *num, struct span *method)
+{
+#if defined(SIP_SIMD) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (cseq_fast(v.p, v.p + v.len, num, method))
+        return 0;
+#endif
+    return cseq_slow(v, num, method);
+}
+
 int sip_maxfwd_parse(struct span v)
 {
     const char *p = v.p, *end = v.p + v.len;
     uint64_t n;
+    /* nearly every value is one or two digits ("70", "68"): straight-line
+     * code, no loop; at most 99, so no bound to check */
+    if (v.len == 2 && is_digit(p[0]) && is_digit(p[1]))
+        return (p[0] - '0') * 10 + (p[1] - '0');
+    if (v.len == 1 && is_digit(p[0]))
+        return p[0] - '0';
     if (!read_uint(&p, end, 255, &n) || p != end)
         return SIP_EMAXFWD;
     return (int)n;

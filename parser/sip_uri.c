@@ -137,23 +137,6 @@ static bool is_hostname(struct span h, const char *lo, const char *hi)
     return is_hostname_scalar(h);
 }
 
-/* sip_port_read() without the table loads: the digit test is one compare. */
-static inline int32_t port_read(const char **pp, const char *end)
-{
-    const char *p = *pp;
-    int32_t port = 0;
-    int n = 0;
-    while (p < end && (unsigned char)(*p - '0') < 10) {
-        if (++n > 5)
-            return -1; /* a sixth digit: sip_port_read refuses it too */
-        port = port * 10 + (*p++ - '0');
-    }
-    if (n == 0 || port > 65535)
-        return -1;
-    *pp = p;
-    return port;
-}
-
 /* The general path: host, then [":" port]. [lo, end) may be read. */
 static __attribute__((noinline)) int hostport_slow(const char *p, const char *end, const char *lo,
                                                    struct sip_hostport *out)
@@ -181,138 +164,11 @@ static __attribute__((noinline)) int hostport_slow(const char *p, const char *en
     }
     if (p < end && *p == ':') {
         p++;
-        if ((out->port = port_read(&p, end)) < 0)
+        if ((out->port = sip_port_fast(&p, end)) < 0)
             return SIP_EURI;
     }
     return (int)(p - start);
 }
-
-#ifdef SIP_SIMD
-/* What a host is made of, one bit per byte. */
-struct host_bits {
-    uint32_t an;    /* [A-Za-z0-9.-]: sip_stop_not_an's complement */
-    uint32_t alpha; /* [A-Za-z] */
-    uint32_t dot, dash;
-};
-
-/* host_bits of [p, min(p + 16, end)) in bits 0-15; bits for bytes at or past
- * end are 0. The load is at p, or the 16 bytes that end at end, shifted
- * (sip_scan16's window rule: the caller checked end - lo >= 16). */
-static inline struct host_bits host_bits16(const char *p, const char *end)
-{
-    unsigned sh = 0;
-    const char *w = p;
-    if (end - p < 16) {
-        w = end - 16;
-        sh = (unsigned)(p - w);
-    }
-    __m128i v = sip_load16(w);
-    __m128i alpha = sip_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
-    /* '-' '.' '/' and the digits are 0x2D-0x39, as in sip_stop_not_an */
-    __m128i num = _mm_andnot_si128(sip_eq8(v, '/'), sip_in_range(v, '-', '9'));
-    struct host_bits b;
-    b.alpha = (uint32_t)_mm_movemask_epi8(alpha) >> sh;
-    b.an = b.alpha | (uint32_t)_mm_movemask_epi8(num) >> sh;
-    b.dot = (uint32_t)_mm_movemask_epi8(sip_eq8(v, '.')) >> sh;
-    b.dash = (uint32_t)_mm_movemask_epi8(sip_eq8(v, '-')) >> sh;
-    return b;
-}
-
-/*
- * sip_ipv4_ok() of h[0, n), n <= 15 bytes that are digits and dots only,
- * with dots d, as bit tests instead of a walk: no dot at either end and no
- * two together (no empty octet), exactly three dots, no four digits in a
- * row; then only an octet of three digits can exceed 255.
- */
-static inline bool ipv4_bits_ok(const char *h, unsigned n, uint32_t d)
-{
-    uint32_t g = ((UINT32_C(1) << n) - 1) & ~d; /* the digits */
-    uint32_t d1 = d & (d - 1), d2 = d1 & (d1 - 1);
-    if ((d & (1 | d >> 1 | UINT32_C(1) << (n - 1))) != 0 || d1 == 0 || d2 == 0 ||
-        (d2 & (d2 - 1)) != 0)
-        return false;
-    uint32_t three = g & g >> 1 & g >> 2; /* where a run of three digits starts */
-    if ((three & g >> 3) != 0)
-        return false;
-    for (; three != 0; three &= three - 1) {
-        const char *o = h + __builtin_ctz(three);
-        if ((o[0] - '0') * 100 + (o[1] - '0') * 10 + (o[2] - '0') > 255)
-            return false;
-    }
-    return true;
-}
-
-/* is_hostname() of an n-byte host (1..31 bytes, all [A-Za-z0-9.-]) from
- * its dot and dash bits: the same bit arithmetic. */
-static inline bool hostname_bits_ok(const char *h, unsigned n, uint32_t d, uint32_t m)
-{
-    n -= h[n - 1] == '.';
-    if (n == 0)
-        return false;
-    uint32_t in = (UINT32_C(1) << n) - 1;
-    d &= in;
-    m &= in;
-    uint32_t starts = (1 | d << 1) & in, ends = d >> 1 | UINT32_C(1) << (n - 1);
-    if ((d | m) & (starts | ends))
-        return false;
-    unsigned last = d ? 32 - (unsigned)__builtin_clz(d) : 0;
-    return sip_is(h[last], SIP_C_ALPHA);
-}
-#endif
-
-#ifdef SIP_SIMD
-/* The host bits of up to 32 bytes at p (p < end; end - lo >= 16 for the
- * caller's readable lo) and the length of the [A-Za-z0-9.-] run at p; 32
- * means it may go on. A second load only for a run of 16+ bytes. */
-static inline __attribute__((always_inline)) unsigned host_scan(const char *p, const char *end,
-                                                                struct host_bits *b)
-{
-    *b = host_bits16(p, end);
-    uint32_t an = b->an;
-    if (an == 0xFFFF && end - p > 16) {
-        struct host_bits c = host_bits16(p + 16, end);
-        an |= c.an << 16;
-        b->alpha |= c.alpha << 16;
-        b->dot |= c.dot << 16;
-        b->dash |= c.dash << 16;
-    }
-    return an == UINT32_MAX ? 32 : (unsigned)__builtin_ctz(~an);
-}
-
-/*
- * host [":" port] from the run [p, p + n) found by host_scan and its bits:
- * the bytes consumed, SIP_EURI, or 0 if the general path must decide (an
- * empty run, one that may go on past 32 bytes, or a '_', a host byte
- * outside the vector class, after it). The results are the general
- * path's: a run of digits and dots is an IPv4 address or nothing, since
- * such a name's last label would not start with a letter.
- */
-static inline __attribute__((always_inline)) int host_finish(const char *p, const char *end,
-                                                             unsigned n, const struct host_bits *b,
-                                                             struct sip_hostport *out)
-{
-    const char *q = p + n;
-    if (n == 0 || n >= 32 || (q < end && sip_is(*q, SIP_C_HOST)))
-        return 0;
-    uint32_t run = (UINT32_C(1) << n) - 1;
-    out->host = span_make(p, n);
-    if (sip_is(*p, SIP_C_DIGIT) && (run & (b->alpha | b->dash)) == 0) {
-        if (n > 15 || !ipv4_bits_ok(p, n, b->dot & run))
-            return SIP_EURI;
-        out->host_type = SIP_HOST_IPV4;
-    } else {
-        if (!hostname_bits_ok(p, n, b->dot, b->dash))
-            return SIP_EURI;
-        out->host_type = SIP_HOST_NAME;
-    }
-    if (q < end && *q == ':') {
-        q++;
-        if ((out->port = port_read(&q, end)) < 0)
-            return SIP_EURI;
-    }
-    return (int)(q - p);
-}
-#endif
 
 /*
  * host [":" port] at [p, end), p < end; [lo, end) may be read. The fast path
@@ -329,9 +185,9 @@ static inline int hostport_at(const char *p, const char *end, const char *lo,
     out->port = -1;
 #ifdef SIP_SIMD
     if (end - lo >= 16) {
-        struct host_bits b;
-        unsigned n = host_scan(p, end, &b);
-        int r = host_finish(p, end, n, &b, out);
+        struct sip_host_bits b;
+        unsigned n = sip_host_scan(p, end, &b);
+        int r = sip_host_finish(p, end, n, &b, out);
         if (r != 0)
             return r;
     }
@@ -457,8 +313,8 @@ static inline const char *find_at(const char *p, const char *end, const char *lo
  */
 static inline int uri_fast(const char *p, const char *end, const char *lo, struct sip_uri *u)
 {
-    struct host_bits b;
-    unsigned n = host_scan(p, end, &b);
+    struct sip_host_bits b;
+    unsigned n = sip_host_scan(p, end, &b);
     const char *q = p + n;
     if (n >= 32)
         return 0;
@@ -474,7 +330,7 @@ static inline int uri_fast(const char *p, const char *end, const char *lo, struc
     }
     if (q < end && find_at(q, end, lo) != NULL)
         return 0;
-    return host_finish(p, end, n, &b, &u->hp);
+    return sip_host_finish(p, end, n, &b, &u->hp);
 }
 #endif
 
@@ -499,7 +355,120 @@ static void uri_clear(struct sip_uri *u)
     u->opaque = SPAN_NULL;
 }
 
+static int uri_slow(struct span s, struct sip_uri *u);
+
+#ifdef SIP_SIMD
+/*
+ * The whole of a short SIP URI from the bits of the two vector loads that
+ * cover what follows "sip:" (up to 32 bytes): [user "@"] host [":" port]
+ * *(";" name ["=" value]), where user, host, names and values are runs of
+ * [A-Za-z0-9.-] (no password, escape or headers). Then every byte outside
+ * those runs is an '@', ':', ';' or '=' at its place, so there is no
+ * second '@' or '?', and the general path would find the same userinfo,
+ * the same host and port (sip_host_finish on the same bits), and the same
+ * params. Each step is a ctz on the bits instead of a scan or a byte
+ * loop. Returns 1 with the
+ * general path's results, or 0 to leave the URI to it. [s, end) is the
+ * URI, 16+ bytes, starting "sip:" (folded); every load stays inside it.
+ */
+static inline int uri_short(const char *s, const char *end, struct sip_uri *u)
+{
+    const char *p = s + 4;
+    if (end - p > 32 || p == end)
+        return 0;
+    struct sip_host_bits b = sip_host_bits16(p, end);
+    if (end - p > 16) {
+        struct sip_host_bits c = sip_host_bits16(p + 16, end);
+        b.an |= c.an << 16;
+        b.alpha |= c.alpha << 16;
+        b.dot |= c.dot << 16;
+        b.dash |= c.dash << 16;
+        b.w = 16 + c.w;
+    }
+    /* the bits describe all of [p, end): a run that stops at bit w stops
+     * at end */
+    /* in 64 bits, so that a run of all 32 bytes stops at bit 32 (w) */
+    unsigned n = (unsigned)__builtin_ctzll(~(uint64_t)b.an);
+    struct span user = SPAN_NULL;
+    const char *h = p;
+    if (n < b.w && h[n] == '@' && n > 0 && p + n + 1 < end) {
+        /* user "@": the first '@', after an alphanumeric user (chars_ok
+         * holds); the host's bits are the same bits, shifted */
+        user = span_make(p, n);
+        unsigned k = n + 1;
+        h = p + k;
+        b.an >>= k;
+        b.alpha >>= k;
+        b.dot >>= k;
+        b.dash >>= k;
+        b.w -= k;
+        n = (unsigned)__builtin_ctzll(~(uint64_t)b.an);
+    }
+    /* written straight into u: if this gives up, uri_slow starts with
+     * uri_clear, so nothing of the attempt is left */
+    u->hp.port = -1;
+    int r = sip_host_finish(h, end, n, &b, &u->hp);
+    if (r <= 0)
+        return 0;
+    u->scheme = SIP_SCHEME_SIP;
+    u->scheme_s = span_make(s, 3);
+    u->user = user;
+    u->password = SPAN_NULL;
+    u->params = SPAN_NULL;
+    u->headers = SPAN_NULL;
+    u->lr = SPAN_NULL;
+    u->transport = SPAN_NULL;
+    u->maddr = SPAN_NULL;
+    u->user_param = SPAN_NULL;
+    u->opaque = SPAN_NULL;
+    unsigned i = (unsigned)r; /* bit of h's bits at the byte after hostport */
+    if (i == b.w)
+        return 1;
+    if (h[i] != ';')
+        return 0;
+    u->params = span_range(h + i + 1, end);
+    uint64_t stop = ~(uint64_t)b.an; /* bits w.. set: every run stops at end */
+    do {
+        /* h[i] is a ';': name, then '=' value, then ';' or end */
+        unsigned j = i + 1 + (unsigned)__builtin_ctzll(stop >> (i + 1));
+        struct span name = span_range(h + i + 1, h + j), v = SPAN_NULL;
+        if (name.len == 0)
+            return 0;
+        if (j < b.w && h[j] == '=') {
+            unsigned e = j + 1 + (unsigned)__builtin_ctzll(stop >> (j + 1));
+            v = span_range(h + j + 1, h + e);
+            if (v.len == 0)
+                return 0;
+            j = e;
+        }
+        if (j < b.w && h[j] != ';')
+            return 0; /* '?', '@', ':', a second '=', an escape, ... */
+        /* name is [A-Za-z0-9.-]: the folded compares are exact */
+        if (SIP_EQ_FOLD(name, "lr"))
+            u->lr = v.p ? v : span_make(span_end(name), 0);
+        else if (SIP_EQ_FOLD(name, "transport"))
+            u->transport = v;
+        else if (SIP_EQ_FOLD(name, "maddr"))
+            u->maddr = v;
+        else if (SIP_EQ_FOLD(name, "user"))
+            u->user_param = v;
+        i = j;
+    } while (i < b.w);
+    return 1;
+}
+#endif
+
 int sip_uri_parse(struct span s, struct sip_uri *u)
+{
+#ifdef SIP_SIMD
+    if (s.len >= 16 && sip_eq_lit_fold3(s.p, "sip:") && uri_short(s.p, s.p + s.len, u))
+        return 0;
+#endif
+    return uri_slow(s, u);
+}
+
+/* The general path: every field from scratch. */
+static __attribute__((noinline)) int uri_slow(struct span s, struct sip_uri *u)
 {
     uri_clear(u);
     if (s.p == NULL)

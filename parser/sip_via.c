@@ -50,7 +50,8 @@ static int small_uint(struct span v)
 
 /* name comes from sip_param_next, so it is a token and the folded compares
  * are exact (sip_eq_lit_fold); each is a length test and one or two loads */
-static int via_param(struct sip_via *out, struct span name, struct span value)
+static inline __attribute__((always_inline)) int via_param(struct sip_via *out, struct span name,
+                                                           struct span value)
 {
     if (SIP_EQ_FOLD(name, "branch")) {
         if (!value.p)
@@ -100,7 +101,57 @@ static void via_clear(struct sip_via *out)
     out->rport = SPAN_NULL;
 }
 
-int sip_via_parse(struct span v, struct sip_via *out)
+#ifdef SIP_SIMD
+/*
+ * The shape nearly every Via has: "SIP/2.0/" UDP, TCP or TLS, one SP, a
+ * host of [A-Za-z0-9.-] (IPv4 address or name, up to 31 bytes) with an
+ * optional port, then ";" and params each of which sip_param_fast takes.
+ * The prefix is two compares, the host and port come from the bits of one
+ * or two vector loads (sip_host_scan), and the params from sip_param_fast
+ * alone, all inline: no calls, nothing kept on the stack, and only the
+ * fields nothing else sets are cleared. Returns 0 with exactly the general
+ * path's results, or 1 to leave the value to it (which starts over, so an
+ * error or an unusual byte anywhere costs this attempt and nothing else).
+ * [p, end) is the whole value, 28+ bytes: every load stays inside it.
+ */
+static inline __attribute__((always_inline)) int via_fast(const char *p, const char *end,
+                                                          struct sip_via *out)
+{
+    uint32_t t = sip_ld4(p + 8);
+    if (!sip_eq_lit(p, "SIP/2.0/", 8) ||
+        (t != sip_ld4("UDP ") && t != sip_ld4("TCP ") && t != sip_ld4("TLS ")))
+        return 1;
+    const char *h = p + 12;
+    struct sip_host_bits b;
+    out->sent_by.port = -1;
+    int n = sip_host_finish(h, end, sip_host_scan(h, end, &b), &b, &out->sent_by);
+    const char *q = h + n;
+    /* n <= 0: the general path decides; a ';' must follow at once (the
+     * general path allows LWS before it, and a value with no params) */
+    if (n <= 0 || q == end || *q != ';')
+        return 1;
+    out->protocol = span_make(p, 3);
+    out->version = span_make(p + 4, 3);
+    out->transport = span_make(p + 8, 3);
+    out->params = span_range(q + 1, end);
+    out->branch = SPAN_NULL;
+    out->received = SPAN_NULL;
+    out->maddr = SPAN_NULL;
+    out->ttl = SPAN_NULL;
+    out->rport = SPAN_NULL;
+    struct span rest = out->params, name, value;
+    /* the general loop's, while sip_param_fast takes each param: it needs
+     * one to start with (an empty rest is an error there) */
+    do {
+        if (!sip_param_fast(&rest, &name, &value, p) || via_param(out, name, value) < 0)
+            return 1;
+    } while (rest.len > 0);
+    return 0;
+}
+#endif
+
+/* The general path: every field from scratch. */
+static __attribute__((noinline)) int via_slow(struct span v, struct sip_via *out)
 {
     via_clear(out);
     if (v.p == NULL)
@@ -170,6 +221,15 @@ int sip_via_parse(struct span v, struct sip_via *out)
     if (r < 0 || !seen)
         return SIP_EVIA;
     return 0;
+}
+
+int sip_via_parse(struct span v, struct sip_via *out)
+{
+#ifdef SIP_SIMD
+    if (v.len >= 28 && via_fast(v.p, v.p + v.len, out) == 0)
+        return 0;
+#endif
+    return via_slow(v, out);
 }
 
 bool sip_branch_is_rfc3261(struct span branch)

@@ -59,6 +59,14 @@ static const struct num_case maxfwd_cases[] = {
     NUM("7\r\n 0", SIP_EMAXFWD),
     NUM("1a", SIP_EMAXFWD),
     NUM("0x10", SIP_EMAXFWD),
+    /* one and two bytes take the straight-line path */
+    NUM("9", 9),
+    NUM("99", 99),
+    NUM("a", SIP_EMAXFWD),
+    NUM("9a", SIP_EMAXFWD),
+    NUM("a9", SIP_EMAXFWD),
+    NUM("/9", SIP_EMAXFWD),
+    NUM("9:", SIP_EMAXFWD),
     /* 8 bytes and more take the SWAR path */
     NUM("00000255", 255),
     NUM("00000256", SIP_EMAXFWD),
@@ -175,6 +183,28 @@ static const struct cseq_case cseq_cases[] = {
     CSEQ("1 INVITE ACK", SIP_ECSEQ, 0, NULL),
     CSEQ("1 INV\x01" "ITE", SIP_ECSEQ, 0, NULL),
     CSEQ("1 \"INVITE\"", SIP_ECSEQ, 0, NULL),
+    /* the fast path (8+ bytes, 1-7 digits, SP, a method of [A-Za-z0-9.-] of
+     * up to 8 bytes, or 16 in a 16+ byte value) at its edges; the rest
+     * takes the general path with the same results */
+    CSEQ("1 INVITE", 0, 1, "INVITE"),
+    CSEQ("1234567 A", 0, 1234567, "A"),
+    CSEQ("12 ABCDEFGH", 0, 12, "ABCDEFGH"),
+    CSEQ("12 ABCDEFGHI", 0, 12, "ABCDEFGHI"),              /* 12 bytes: the loop */
+    CSEQ("1234567 SUBSCRIBE", 0, 1234567, "SUBSCRIBE"),    /* 16-byte load */
+    CSEQ("1 ABCDEFGHIJKLMNOP", 0, 1, "ABCDEFGHIJKLMNOP"),
+    CSEQ("1 ABCDEFGHIJKLMNOPQ", 0, 1, "ABCDEFGHIJKLMNOPQ"), /* 17: the loop */
+    CSEQ("12 IN_VITE", 0, 12, "IN_VITE"),
+    CSEQ("12 INVITE!", 0, 12, "INVITE!"),
+    CSEQ("1234  INVITE", 0, 1234, "INVITE"),
+    CSEQ("1234\tINVITE", 0, 1234, "INVITE"),
+    CSEQ("1234 INV ITE", SIP_ECSEQ, 0, NULL),
+    CSEQ("1234 INV:ITE", SIP_ECSEQ, 0, NULL),
+    CSEQ("1234 INVITE\x7f", SIP_ECSEQ, 0, NULL),
+    CSEQ("1234 INV\x80ITE", SIP_ECSEQ, 0, NULL),
+    CSEQ("1234 INVITE/", SIP_ECSEQ, 0, NULL),
+    CSEQ("1234567 SUBSCRIB/", SIP_ECSEQ, 0, NULL),
+    CSEQ("12a INVITE", SIP_ECSEQ, 0, NULL),
+    CSEQ("12345678 INVITE", 0, 12345678, "INVITE"),
 };
 /* clang-format on */
 
