@@ -22,7 +22,10 @@ ifeq ($(MODE),san)
   LDFLAGS := -fsanitize=address,undefined
   MALLOC_LIBS :=
 else
-  CFLAGS  := $(CFLAGS_BASE) -O2
+  # Functions start on a cache line: where the linker happens to place the
+  # parser's hot functions moved bench-parse by 10-13% (same code, two link
+  # orders); aligned to 64 bytes, every layout measured runs at the fast end.
+  CFLAGS  := $(CFLAGS_BASE) -O2 -falign-functions=64
   LDFLAGS :=
   MALLOC_LIBS := -ljemalloc
 endif
@@ -52,7 +55,15 @@ deps:
 
 tools: $(TOOLS) $(BENCHES) $(NET_LIB)
 
-$(BUILD)/obj/%.o: %.c
+# Objects depend on the flags they were built with, so a change of CFLAGS
+# (or CC) rebuilds them instead of linking stale code.
+$(BUILD)/.cflags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS)' > $@
+
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/.cflags
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
