@@ -220,8 +220,7 @@ static double run(const struct expect *e, enum mode mode, unsigned long n)
     } else if (mode == MODE_TARGET) {
         struct sip_via via;
         for (unsigned long i = 0; i < n; i++) {
-            if (target_set(e, &m, &via, &na, &route) != 0 ||
-                route.hp.host.len != route_len)
+            if (target_set(e, &m, &via, &na, &route) != 0 || route.hp.host.len != route_len)
                 die(e, "target set in the loop");
         }
         if (!span_is(via.branch, e->branch))

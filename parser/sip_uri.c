@@ -234,6 +234,21 @@ static inline const char *param_run(const char *p, const char *end)
     return p;
 }
 
+/* A URI parameter the forwarder reads, by name: lr (an empty span after its
+ * name when it has no value), transport, maddr, user. name holds no
+ * control byte, so the folded compares are exact (sip_eq_lit_fold). */
+static inline void uri_param(struct sip_uri *u, struct span name, struct span v)
+{
+    if (SIP_EQ_FOLD(name, "lr"))
+        u->lr = v.p ? v : span_make(span_end(name), 0);
+    else if (SIP_EQ_FOLD(name, "transport"))
+        u->transport = v;
+    else if (SIP_EQ_FOLD(name, "maddr"))
+        u->maddr = v;
+    else if (SIP_EQ_FOLD(name, "user"))
+        u->user_param = v;
+}
+
 /*
  * uri-parameters = *( ";" pname [ "=" pvalue ] ), from p (after the first
  * ';') up to the first '?' or end, every element non-empty. One pass: a
@@ -259,16 +274,8 @@ static const char *uri_params(const char *p, const char *end, struct sip_uri *u)
         }
         if (p < end && *p != ';' && *p != '?')
             return NULL; /* a byte no param may hold, or a second '=' */
-        /* name holds param bytes only, no control byte, so the folded
-         * compares are exact (sip_eq_lit_fold) */
-        if (SIP_EQ_FOLD(name, "lr"))
-            u->lr = v.p ? v : span_make(span_end(name), 0);
-        else if (SIP_EQ_FOLD(name, "transport"))
-            u->transport = v;
-        else if (SIP_EQ_FOLD(name, "maddr"))
-            u->maddr = v;
-        else if (SIP_EQ_FOLD(name, "user"))
-            u->user_param = v;
+        /* name holds param bytes only, no control byte (uri_param) */
+        uri_param(u, name, v);
         if (p == end || *p == '?') {
             u->params = span_range(start, p);
             return p;
@@ -443,15 +450,8 @@ static inline int uri_short(const char *s, const char *end, struct sip_uri *u)
         }
         if (j < b.w && h[j] != ';')
             return 0; /* '?', '@', ':', a second '=', an escape, ... */
-        /* name is [A-Za-z0-9.-]: the folded compares are exact */
-        if (SIP_EQ_FOLD(name, "lr"))
-            u->lr = v.p ? v : span_make(span_end(name), 0);
-        else if (SIP_EQ_FOLD(name, "transport"))
-            u->transport = v;
-        else if (SIP_EQ_FOLD(name, "maddr"))
-            u->maddr = v;
-        else if (SIP_EQ_FOLD(name, "user"))
-            u->user_param = v;
+        /* name is [A-Za-z0-9.-] (uri_param) */
+        uri_param(u, name, v);
         i = j;
     } while (i < b.w);
     return 1;
