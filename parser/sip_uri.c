@@ -413,6 +413,9 @@ static inline int uri_short(const char *s, const char *end, struct sip_uri *u)
     }
     /* written straight into u: if this gives up, uri_slow starts with
      * uri_clear, so nothing of the attempt is left */
+    _Static_assert(sizeof(struct sip_uri) ==
+                       8 + 10 * sizeof(struct span) + sizeof(struct sip_hostport),
+                   "uri_short must set every field of struct sip_uri, as uri_clear does");
     u->hp.port = -1;
     int r = sip_host_finish(h, end, n, &b, &u->hp);
     if (r <= 0)

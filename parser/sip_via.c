@@ -130,6 +130,10 @@ static inline __attribute__((always_inline)) int via_fast(const char *p, const c
      * general path allows LWS before it, and a value with no params) */
     if (n <= 0 || q == end || *q != ';')
         return 1;
+    /* every field but sent_by (set above) is set here, as via_clear sets
+     * them: a field added to struct sip_via must be added here too */
+    _Static_assert(sizeof(struct sip_via) == 9 * sizeof(struct span) + sizeof(struct sip_hostport),
+                   "via_fast must set every field of struct sip_via");
     out->protocol = span_make(p, 3);
     out->version = span_make(p + 4, 3);
     out->transport = span_make(p + 8, 3);
