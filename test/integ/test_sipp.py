@@ -185,9 +185,14 @@ def run_scenario(tag, io, uac_args, uas_args, expect, lost=0):
             problems.append("the UAC exited %d (0 = every call successful)" % rc)
         # With loss on every side, SIPp itself can give up on a call: its UAS
         # keeps a finished call for 4 s (timewait), and a BYE whose 200 is
-        # lost again and again outlives it. Allow 0.2% of such calls there;
-        # without loss every call must succeed.
-        allowed = expect // 500 if lost else 0
+        # lost again and again outlives it; a lost ACK followed at once by
+        # the BYE is an unexpected message to its UAS; an INVITE or BYE
+        # whose every retransmission is lost times out. One run of 1000
+        # calls saw 3 such failures (2 BYE and 1 INVITE timeouts, 3 ACKs
+        # unexpected) with viaduct forwarding all it received. Allow 0.5%
+        # there; that viaduct lost nothing is checked on its own counters
+        # below. Without loss every call must succeed.
+        allowed = expect // 200 if lost else 0
         if ok_calls + failed != expect or failed > allowed:
             problems.append("%d successful, %d failed, want %d with at most %d failed" % (
                 ok_calls, failed, expect, allowed))
@@ -206,6 +211,12 @@ def run_scenario(tag, io, uac_args, uas_args, expect, lost=0):
                 continue
             if moved.get(k, 0):
                 problems.append("viaduct %s moved by %d" % (k, moved[k]))
+        # stateless and lossless itself: every datagram viaduct received, it
+        # forwarded, with or without loss around it
+        for kind in ("requests", "responses"):
+            if moved.get("fwd_" + kind, 0) != moved.get("rx_" + kind, 0):
+                problems.append("viaduct received %d %s and forwarded %d" % (
+                    moved.get("rx_" + kind, 0), kind, moved.get("fwd_" + kind, 0)))
         if not lost and moved.get("fwd_requests", 0) < expect:
             problems.append("viaduct forwarded %d requests for %d calls" % (
                 moved.get("fwd_requests", 0), expect))
