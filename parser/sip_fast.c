@@ -45,6 +45,12 @@ static inline __attribute__((target("avx2"))) uint64_t ctl_marks32(const char *p
     return (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_set1_epi8(0x21), x));
 }
 
+static inline __attribute__((target("avx2"))) uint32_t colon_marks32(const char *p)
+{
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(':')));
+}
+
 #endif
 
 /* A marked byte that ends a line or spoils it: a control byte but HTAB. */
@@ -227,6 +233,48 @@ static int fast_request_line(const char *buf, const char *eol, const char *end, 
     return sip_idx_request_line(buf, eol, m, buf, end);
 }
 
+/*
+ * The common header line, whole, from the 64 bytes at p (the caller has
+ * checked that at least QUICK_SPAN bytes are readable there): its first
+ * marked byte is a CR with an LF after it, and its first ':' (from the first
+ * vector) comes after at least one byte and before that CR. Sets *colon and
+ * *eol and returns true; false sends the line to the general steps, which
+ * take any line. One set of loads serves the line end and the colon, and
+ * 15 of the bench INVITE's 17 header lines are under 64 bytes.
+ */
+#define QUICK_SPAN 66 /* 64 scanned, and eol + 1 < p + 65 readable */
+
+static inline __attribute__((always_inline)) bool quick_line(const char *p, bool avx2,
+                                                             const char **colon, const char **eol)
+{
+    uint64_t ctl;
+    uint32_t col;
+#ifdef SIP_AVX2
+    if (avx2) {
+        ctl = ctl_marks32(p) | ctl_marks32(p + 32) << 32;
+        col = colon_marks32(p);
+    } else
+#else
+    (void)avx2;
+#endif
+    {
+        ctl = ctl_marks16(p) | ctl_marks16(p + 16) << 16 | ctl_marks16(p + 32) << 32 |
+              ctl_marks16(p + 48) << 48;
+        col = (uint32_t)_mm_movemask_epi8(sip_eq8(sip_load16(p), ':'));
+    }
+    if (__builtin_expect(ctl == 0 || col == 0, 0))
+        return false;
+    uint32_t e = (uint32_t)__builtin_ctzll(ctl), c = (uint32_t)__builtin_ctz(col);
+    uint16_t brk;
+    memcpy(&brk, p + e, 2);
+    /* c - 1 < e - 1: the colon is neither the first byte nor past the CR */
+    if (__builtin_expect(brk != ('\r' | '\n' << 8) || c - 1 >= e - 1, 0))
+        return false;
+    *colon = p + c;
+    *eol = p + e;
+    return true;
+}
+
 /* Header ids that may appear once (single_valued), as a bit mask. */
 #define SINGLE_IDS                                                                                 \
     (1u << SIP_H_CALL_ID | 1u << SIP_H_FROM | 1u << SIP_H_TO | 1u << SIP_H_CSEQ |                  \
@@ -273,25 +321,30 @@ static inline __attribute__((always_inline)) int parse_fast(const char *buf, siz
     /* p < end at the top of every turn. A first byte up to SP starts the
      * empty line, a fold or something worse. */
     while (__builtin_expect((unsigned char)*p > ' ', 1)) {
-        if ((eol = find_line_ctl(p, buf, end, avx2)) == NULL || n == SIP_MAX_HDRS)
+        if (n == SIP_MAX_HDRS)
             return SIP_FAST_NO;
-        const char *next;
-        if (__builtin_expect(*eol == '\r', 1) && end - eol > 2 && eol[1] == '\n')
+        const char *colon, *next;
+        if (__builtin_expect(end - p >= QUICK_SPAN, 1) && quick_line(p, avx2, &colon, &eol)) {
             next = eol + 2;
-        else if (*eol == '\n' && end - eol > 1)
-            next = eol + 1;
-        else
-            return SIP_FAST_NO; /* a bare CR, another control byte, or the end */
-        /* the name's ':' from one vector: names are under 16 bytes */
-        const char *colon;
-        unsigned cm;
-        if (__builtin_expect(end - p >= 16, 1) &&
-            (cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(sip_load16(p), colon_v))) != 0)
-            colon = p + __builtin_ctz(cm);
-        else
-            colon = find_colon(p, eol, end);
-        if (colon >= eol || colon == p)
-            return SIP_FAST_NO;
+        } else {
+            if ((eol = find_line_ctl(p, buf, end, avx2)) == NULL)
+                return SIP_FAST_NO;
+            if (__builtin_expect(*eol == '\r', 1) && end - eol > 2 && eol[1] == '\n')
+                next = eol + 2;
+            else if (*eol == '\n' && end - eol > 1)
+                next = eol + 1;
+            else
+                return SIP_FAST_NO; /* a bare CR, another control byte, or the end */
+            /* the name's ':' from one vector: names are under 16 bytes */
+            unsigned cm;
+            if (__builtin_expect(end - p >= 16, 1) &&
+                (cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(sip_load16(p), colon_v))) != 0)
+                colon = p + __builtin_ctz(cm);
+            else
+                colon = find_colon(p, eol, end);
+            if (colon >= eol || colon == p)
+                return SIP_FAST_NO;
+        }
         enum sip_hid id = sip_hname_lookup(span_range(p, colon));
         if (id == SIP_H_OTHER && sip_skip(p, colon, SIP_C_TOKEN) != colon)
             return SIP_FAST_NO;
