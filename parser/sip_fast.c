@@ -38,17 +38,35 @@ static inline uint64_t ctl_marks16(const char *p)
 #define SIP_AVX2 1
 #include <immintrin.h>
 
+/* The vectors' constants, read from memory: the line loop calls out, and a
+ * call ends every vector register's life, so a constant built in registers
+ * (_mm256_set1_epi8) is built anew, three instructions, on every line. The
+ * empty asm hides the table's contents from the compiler, which would
+ * otherwise fold the loads back into set1; it is CSE'd, one lea a line. */
+static const uint8_t k_bytes[3][32]
+    __attribute__((aligned(32))) = {{[0 ... 31] = 1}, {[0 ... 31] = 0x21}, {[0 ... 31] = ':'}};
+
+static inline const __m256i *k_vec(int i)
+{
+    const uint8_t(*k)[32] = k_bytes;
+    __asm__("" : "+r"(k));
+    return (const __m256i *)(const void *)k[i];
+}
+#define K_ONE k_vec(0)
+#define K_21 k_vec(1)
+#define K_COLON k_vec(2)
+
 static inline __attribute__((target("avx2"))) uint64_t ctl_marks32(const char *p)
 {
     __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-    __m256i x = _mm256_add_epi8(v, _mm256_set1_epi8(1));
-    return (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_set1_epi8(0x21), x));
+    __m256i x = _mm256_add_epi8(v, _mm256_load_si256(K_ONE));
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_load_si256(K_21), x));
 }
 
 static inline __attribute__((target("avx2"))) uint32_t colon_marks32(const char *p)
 {
     __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-    return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(':')));
+    return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_load_si256(K_COLON)));
 }
 
 #endif
