@@ -69,6 +69,12 @@ static inline __attribute__((target("avx2"))) uint32_t colon_marks32(const char 
     return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_load_si256(K_COLON)));
 }
 
+static inline __attribute__((target("avx2"))) uint64_t sp_marks32(const char *p)
+{
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(' ')));
+}
+
 #endif
 
 /* A marked byte that ends a line or spoils it: a control byte but HTAB. */
@@ -251,6 +257,63 @@ static int fast_request_line(const char *buf, const char *eol, const char *end, 
     return sip_idx_request_line(buf, eol, m, buf, end);
 }
 
+/* What the one-step paths below need readable from a line's start. */
+#define QUICK_SPAN 66 /* 64 scanned, and eol + 1 < p + 65 readable */
+
+/*
+ * The request line in one step, from the 64 bytes at buf (QUICK_SPAN of
+ * them readable): its first marked byte is a CR with an LF after it, and
+ * before that stand exactly two SPs, "METHOD SP Request-URI SP SIP/2.0".
+ * No HTAB or other control byte can hide before the CR (it would be the
+ * first mark). Returns true with the fields and *eol as fast_request_line
+ * sets them, or false, having set nothing, for the general steps.
+ */
+static inline __attribute__((always_inline)) bool
+quick_request_line(const char *buf, bool avx2, struct sip_msg *m, const char **eol)
+{
+    uint64_t ctl, sp;
+#ifdef SIP_AVX2
+    if (avx2) {
+        ctl = ctl_marks32(buf) | ctl_marks32(buf + 32) << 32;
+        sp = sp_marks32(buf) | sp_marks32(buf + 32) << 32;
+    } else
+#else
+    (void)avx2;
+#endif
+    {
+        ctl = 0;
+        sp = 0;
+        for (int i = 0; i < 64; i += 16) {
+            ctl |= ctl_marks16(buf + i) << i;
+            sp |= (uint64_t)(unsigned)_mm_movemask_epi8(sip_eq8(sip_load16(buf + i), ' ')) << i;
+        }
+    }
+    if (ctl == 0)
+        return false;
+    unsigned e = (unsigned)__builtin_ctzll(ctl);
+    uint16_t brk;
+    memcpy(&brk, buf + e, 2);
+    sp &= (UINT64_C(1) << e) - 1; /* e < 64 */
+    uint64_t rest = sp & (sp - 1);
+    if (brk != ('\r' | '\n' << 8) || sp == 0 || rest == 0 || (rest & (rest - 1)) != 0)
+        return false;
+    unsigned s1 = (unsigned)__builtin_ctzll(sp), s2 = (unsigned)__builtin_ctzll(rest);
+    const char *ver = buf + s2 + 1;
+    if (s1 == 0 || s2 == s1 + 1 || e - s2 != 8 || !sip_eq_lit_fold3(ver, "sip/") ||
+        !sip_eq_lit(ver + 3, "/2.0", 4))
+        return false;
+    struct span method = span_make(buf, s1);
+    enum sip_method id = sip_method_id(method);
+    if (id == SIP_M_OTHER && sip_skip(buf, buf + s1, SIP_C_TOKEN) != buf + s1)
+        return false;
+    m->method = method;
+    m->method_id = (uint8_t)id;
+    m->ruri = span_range(buf + s1 + 1, ver - 1);
+    m->version = span_make(ver, 7);
+    *eol = buf + e;
+    return true;
+}
+
 /*
  * The common header line, whole, from the 64 bytes at p (the caller has
  * checked that at least QUICK_SPAN bytes are readable there): its first
@@ -261,7 +324,6 @@ static int fast_request_line(const char *buf, const char *eol, const char *end, 
  * 15 of the bench INVITE's 17 header lines are under 64 bytes; a longer
  * line goes on scanning where the marks stop.
  */
-#define QUICK_SPAN 66 /* 64 scanned, and eol + 1 < p + 65 readable */
 
 static inline __attribute__((always_inline)) bool quick_line(const char *p, const char *buf,
                                                              const char *end, bool avx2,
@@ -305,6 +367,24 @@ static inline __attribute__((always_inline)) bool quick_line(const char *p, cons
     return true;
 }
 
+/* A Content-Length of 1 to 9 digits (below 10^9, so below 2^31: no
+ * overflow check), as sip_clen_parse reads it; -1 for anything else,
+ * which sip_clen_parse then takes. A call and its set-up would cost more
+ * than these few digits. */
+static inline int32_t clen_short(struct span v)
+{
+    if (v.len == 0 || v.len > 9)
+        return -1;
+    int32_t n = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned d = (unsigned)(unsigned char)v.p[i] - '0';
+        if (d > 9)
+            return -1;
+        n = n * 10 + (int32_t)d;
+    }
+    return n;
+}
+
 /* Header ids that may appear once (single_valued), as a bit mask. */
 #define SINGLE_IDS                                                                                 \
     (1u << SIP_H_CALL_ID | 1u << SIP_H_FROM | 1u << SIP_H_TO | 1u << SIP_H_CSEQ |                  \
@@ -332,15 +412,20 @@ static inline __attribute__((always_inline)) int parse_fast(const char *buf, siz
                                                             struct sip_msg *restrict m, bool avx2)
 {
     const char *const end = buf + len;
-    const char *eol = find_line_ctl(buf, buf, end, avx2), *p;
-    if (eol == NULL || (p = after_break(eol, end)) == NULL || p == end)
-        return SIP_FAST_NO;
+    const char *eol, *p;
     m->is_request = !(len >= 4 && (buf[0] | 0x20) == 's' && (buf[1] | 0x20) == 'i' &&
                       (buf[2] | 0x20) == 'p' && buf[3] == '/');
-    int err =
-        m->is_request ? fast_request_line(buf, eol, end, m) : sip_idx_status_line(buf, eol, m);
-    if (err < 0)
-        return SIP_FAST_NO;
+    if (m->is_request && len >= QUICK_SPAN && quick_request_line(buf, avx2, m, &eol)) {
+        p = eol + 2;
+    } else {
+        eol = find_line_ctl(buf, buf, end, avx2);
+        if (eol == NULL || (p = after_break(eol, end)) == NULL || p == end)
+            return SIP_FAST_NO;
+        int err =
+            m->is_request ? fast_request_line(buf, eol, end, m) : sip_idx_status_line(buf, eol, m);
+        if (err < 0)
+            return SIP_FAST_NO;
+    }
     m->err_at = NULL;
 
     struct sip_hdr *h = m->hdr;
@@ -400,6 +485,8 @@ static inline __attribute__((always_inline)) int parse_fast(const char *buf, siz
                 m->via[m->nvia] = v;
                 m->via_hdr[m->nvia] = (uint8_t)idx;
                 m->nvia++;
+            } else if (id == SIP_H_CONTENT_LENGTH && (m->clen = clen_short(v)) >= 0) {
+                /* up to 9 digits, as sip_clen_parse reads them */
             } else {
                 m->nhdr = (uint16_t)(idx + 1);
                 if (fast_special(m, id, idx, end, split) < 0)
