@@ -43,8 +43,12 @@ static inline uint64_t ctl_marks16(const char *p)
  * (_mm256_set1_epi8) is built anew, three instructions, on every line. The
  * empty asm hides the table's contents from the compiler, which would
  * otherwise fold the loads back into set1; it is CSE'd, one lea a line. */
-static const uint8_t k_bytes[3][32]
-    __attribute__((aligned(32))) = {{[0 ... 31] = 1}, {[0 ... 31] = 0x21}, {[0 ... 31] = ':'}};
+enum { K_ROWS = 5 };
+static const uint8_t k_bytes[K_ROWS][32] __attribute__((aligned(32))) = {{[0 ... 31] = 1},
+                                                                         {[0 ... 31] = 0x21},
+                                                                         {[0 ... 31] = ':'},
+                                                                         {[0 ... 31] = ','},
+                                                                         {[0 ... 31] = '"'}};
 
 static inline const __m256i *k_vec(int i)
 {
@@ -55,6 +59,8 @@ static inline const __m256i *k_vec(int i)
 #define K_ONE k_vec(0)
 #define K_21 k_vec(1)
 #define K_COLON k_vec(2)
+#define K_COMMA k_vec(3)
+#define K_QUOTE k_vec(4)
 
 static inline __attribute__((target("avx2"))) uint64_t ctl_marks32(const char *p)
 {
@@ -188,12 +194,12 @@ static inline bool span_has(struct span v, const char *buf, char a, char b)
 }
 
 #ifdef SIP_AVX2
-/* span_has in 32-byte steps, for Via values (60 to 90 bytes) */
-static inline __attribute__((target("avx2"))) bool span_has32(struct span v, const char *buf,
-                                                              char a, char b)
+/* span_has(v, buf, ',', '"') in 32-byte steps, for Via values (60 to 90
+ * bytes), with the constants from memory as in ctl_marks32 */
+static inline __attribute__((target("avx2"))) bool via_list_bytes32(struct span v, const char *buf)
 {
     const char *p = v.p, *e = span_end(v);
-    const __m256i va = _mm256_set1_epi8(a), vb = _mm256_set1_epi8(b);
+    const __m256i va = _mm256_load_si256(K_COMMA), vb = _mm256_load_si256(K_QUOTE);
     for (; e - p >= 32; p += 32) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
         if (_mm256_movemask_epi8(
@@ -201,7 +207,7 @@ static inline __attribute__((target("avx2"))) bool span_has32(struct span v, con
             return true;
     }
     if (p == e || e - buf < 32)
-        return span_has(span_range(p, e), buf, a, b);
+        return span_has(span_range(p, e), buf, ',', '"');
     /* the 32 bytes that end where v does, without those already seen */
     __m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(e - 32));
     uint32_t mk = (uint32_t)_mm256_movemask_epi8(
@@ -219,7 +225,7 @@ static inline __attribute__((always_inline)) bool via_needs_split(struct span v,
 {
 #ifdef SIP_AVX2
     if (avx2)
-        return span_has32(v, buf, ',', '"');
+        return via_list_bytes32(v, buf);
 #else
     (void)avx2;
 #endif
