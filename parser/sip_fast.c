@@ -391,6 +391,16 @@ static inline int32_t clen_short(struct span v)
     return n;
 }
 
+/* sip_idx_trim_value for a value that ends at a line break: *eol is
+ * readable, so p[1] is too wherever p[0] is an SP (p < eol), and the
+ * length test goes. */
+static inline struct span trim_to_break(const char *p, const char *eol)
+{
+    if (*p == ' ' && (unsigned char)p[1] > ' ' && (unsigned char)eol[-1] > ' ')
+        return span_range(p + 1, eol);
+    return sip_trim(span_range(p, eol));
+}
+
 /* Header ids that may appear once (single_valued), as a bit mask. */
 #define SINGLE_IDS                                                                                 \
     (1u << SIP_H_CALL_ID | 1u << SIP_H_FROM | 1u << SIP_H_TO | 1u << SIP_H_CSEQ |                  \
@@ -471,7 +481,7 @@ static inline __attribute__((always_inline)) int parse_fast(const char *buf, siz
         if (id == SIP_H_OTHER && sip_skip(p, colon, SIP_C_TOKEN) != colon)
             return SIP_FAST_NO;
         h->name = span_range(p, colon);
-        h->value = sip_idx_trim_value(colon + 1, eol);
+        h->value = trim_to_break(colon + 1, eol);
         h->line_len = (uint32_t)(next - p);
         h->id = (uint8_t)id;
         uint16_t idx = n++;
