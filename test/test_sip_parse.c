@@ -687,6 +687,43 @@ static void test_sip_parse_points_err_at_the_duplicate_header(void **state)
 }
 
 /*
+ * The fast pass takes a line in one step from the 64 bytes at its start,
+ * with the colon from the first 32 (sip_fast.c: quick_line); lines that
+ * end or whose colon falls on either side of those bounds take other
+ * steps. Every name length from 1 to 36 and value length from 0 to 90,
+ * with and without LWS around the value, ended by CRLF or LF, must index
+ * to the same name and trimmed value (parse() also compares the fast pass
+ * with the careful one, padded and not).
+ */
+static void test_sip_parse_takes_lines_of_every_length_around_the_vector_bounds(void **state)
+{
+    struct fx *f = *state;
+    static const char *const shapes[][2] = {{": ", ""}, {":", ""}, {":  ", " "}};
+    char name[40], value[100], msg[300];
+    for (int nl = 1; nl <= 36; nl++) {
+        memset(name, 'n', (size_t)nl);
+        for (int vl = 0; vl <= 90; vl++) {
+            memset(value, 'v', (size_t)vl);
+            for (size_t sh = 0; sh < 3; sh++) {
+                for (int lf_only = 0; lf_only <= 1; lf_only++) {
+                    const char *eol = lf_only ? "\n" : "\r\n";
+                    int len = snprintf(msg, sizeof(msg), RL "%.*s%s%.*s%s%s" VIA "\r\n", nl, name,
+                                       shapes[sh][0], vl, value, shapes[sh][1], eol);
+                    assert_true(len > 0 && (size_t)len < sizeof(msg));
+                    if (parse(f, msg, (size_t)len) <= 0)
+                        fail_msg("name %d, value %d, shape %zu, %s: %s", nl, vl, sh,
+                                 lf_only ? "LF" : "CRLF", res_name(parse(f, msg, (size_t)len)));
+                    const struct sip_hdr *h = &f->m.hdr[0];
+                    assert_int_equal(f->m.nhdr, 2);
+                    assert_true(span_is(h->name, name, (size_t)nl));
+                    assert_true(span_is(h->value, value, (size_t)vl));
+                }
+            }
+        }
+    }
+}
+
+/*
  * Every prefix of a valid message, on a guard page: an error, or (cut
  * inside the body of a message without Content-Length) success with a
  * shorter body. Never a crash or a read past the prefix.
@@ -871,6 +908,7 @@ int main(void)
         T(test_sip_parse_rejects_nul_in_header_name),
         T(test_sip_parse_points_err_at_the_duplicate_header),
         T(test_sip_parse_handles_every_truncation_prefix),
+        T(test_sip_parse_takes_lines_of_every_length_around_the_vector_bounds),
         T(test_sip_parse_rejects_each_bad_byte_class_where_it_matters),
     };
 #undef T
