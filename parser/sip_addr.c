@@ -100,7 +100,11 @@ int sip_list_next(struct span *list, struct span *item)
         for (const char *b = p; b < end - 16 && m == 0; b += 16)
             m = stop_comma_quote(sip_load16(b));
         if ((m | stop_comma_quote(sip_load16(end - 16))) == 0) {
-            *item = *list;
+            /* from p and end, not *list: a caller has nearly always
+             * just stored *list as two 8-byte words, and a 16-byte copy
+             * of them (what gcc makes of *item = *list) cannot be
+             * forwarded from those stores, a stall per call */
+            *item = span_range(p, end);
             *list = SPAN_NULL;
             return 1;
         }
@@ -342,8 +346,13 @@ int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
         return 0;
     if (*p != ';')
         return SIP_ENAMEADDR;
+    /* The fields below are set from registers, never copied from a span
+     * in memory: rest, name and value live on the stack (their addresses
+     * are passed on), and gcc copies a span there as one 16-byte load of
+     * the two 8-byte words just stored, which the CPU cannot forward from
+     * those stores: a stall of tens of cycles per copy. */
     out->params = span_range(p + 1, end);
-    struct span rest = out->params, name, value;
+    struct span rest = span_range(p + 1, end), name, value;
     int r = 0;
     bool seen = false;
     /* sip_param_split returns 0 for an empty rest: no call for that */
@@ -351,8 +360,10 @@ int sip_nameaddr_parse(struct span v, struct sip_nameaddr *out)
         if ((r = sip_param_fast(&rest, &name, &value, v.p)) == 0 &&
             (r = param_slow(&rest, &name, &value, v.p)) <= 0)
             break;
-        if (SIP_EQ_FOLD(name, "tag")) /* a token: the fold is exact */
-            out->tag = value.p ? value : span_make(span_end(name), 0);
+        if (SIP_EQ_FOLD(name, "tag")) { /* a token: the fold is exact */
+            const char *tp = value.p ? value.p : span_end(name);
+            out->tag = span_make(tp, value.p ? value.len : 0);
+        }
         seen = true;
         r = 0;
     }

@@ -368,7 +368,7 @@ int sip_idx_vias(struct sip_msg *m, struct span value, uint8_t hdr_idx, const ch
             m->err_at = item.p;
             return SIP_ETOOMANYVIAS;
         }
-        m->via[m->nvia] = item;
+        m->via[m->nvia] = span_make(item.p, item.len); /* not a copy: see sip_nameaddr_parse */
         m->via_hdr[m->nvia] = hdr_idx;
         m->nvia++;
     }
@@ -473,7 +473,13 @@ static void msg_reset(struct sip_msg *m)
     m->clen = -1;
     m->status = 0;
     m->method_id = SIP_M_OTHER;
-    m->method = m->ruri = m->reason = m->version = SPAN_NULL;
+    /* one assignment each: a chain makes gcc store SPAN_NULL, load it back
+     * as one 16-byte vector and store that, and a 16-byte load of two
+     * 8-byte stores cannot be forwarded, a stall on every parse */
+    m->method = SPAN_NULL;
+    m->ruri = SPAN_NULL;
+    m->reason = SPAN_NULL;
+    m->version = SPAN_NULL;
     m->err_at = NULL;
     for (int i = 0; i < SIP_H__COUNT; i++)
         m->first[i] = -1;

@@ -56,24 +56,24 @@ static inline __attribute__((always_inline)) int via_param(struct sip_via *out, 
     if (SIP_EQ_FOLD(name, "branch")) {
         if (!value.p)
             return SIP_EVIA;
-        out->branch = value;
+        out->branch = span_make(value.p, value.len); /* not a copy: see sip_nameaddr_parse */
     } else if (SIP_EQ_FOLD(name, "received")) {
         if (!value.p || !received_ok(value))
             return SIP_EVIA;
-        out->received = value;
+        out->received = span_make(value.p, value.len);
     } else if (SIP_EQ_FOLD(name, "rport")) {
         /* a port: a forwarder routes a response by it (RFC 3581 §4) */
         if (value.p && (!all_digits(value) || value.len > 5 || small_uint(value) > 65535))
             return SIP_EVIA;
-        out->rport = value.p ? value : span_make(span_end(name), 0);
+        out->rport = value.p ? span_make(value.p, value.len) : span_make(span_end(name), 0);
     } else if (SIP_EQ_FOLD(name, "maddr")) {
         if (!value.p)
             return SIP_EVIA;
-        out->maddr = value;
+        out->maddr = span_make(value.p, value.len);
     } else if (SIP_EQ_FOLD(name, "ttl")) {
         if (!value.p || !all_digits(value) || value.len > 3 || small_uint(value) > 255)
             return SIP_EVIA;
-        out->ttl = value;
+        out->ttl = span_make(value.p, value.len);
     }
     return 0;
 }
@@ -137,13 +137,13 @@ static inline __attribute__((always_inline)) int via_fast(const char *p, const c
     out->protocol = span_make(p, 3);
     out->version = span_make(p + 4, 3);
     out->transport = span_make(p + 8, 3);
-    out->params = span_range(q + 1, end);
+    out->params = span_range(q + 1, end); /* from registers: see sip_nameaddr_parse */
     out->branch = SPAN_NULL;
     out->received = SPAN_NULL;
     out->maddr = SPAN_NULL;
     out->ttl = SPAN_NULL;
     out->rport = SPAN_NULL;
-    struct span rest = out->params, name, value;
+    struct span rest = span_range(q + 1, end), name, value;
     /* the general loop's, while sip_param_fast takes each param: it needs
      * one to start with (an empty rest is an error there) */
     do {
@@ -210,8 +210,8 @@ static __attribute__((noinline)) int via_slow(struct span v, struct sip_via *out
     }
     if (*p != ';')
         return SIP_EVIA;
-    out->params = span_range(p + 1, end);
-    struct span rest = out->params, name, value;
+    out->params = span_range(p + 1, end); /* from registers: see sip_nameaddr_parse */
+    struct span rest = span_range(p + 1, end), name, value;
     int r = 0;
     bool seen = false;
     /* sip_param_split returns 0 for an empty rest: no call for that */
