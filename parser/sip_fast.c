@@ -334,7 +334,6 @@ quick_request_line(const char *buf, bool avx2, struct sip_msg *m, const char **e
  * 15 of the bench INVITE's 17 header lines are under 64 bytes; a longer
  * line goes on scanning where the marks stop.
  */
-
 static inline __attribute__((always_inline)) bool quick_line(const char *p, const char *buf,
                                                              const char *end, bool avx2,
                                                              const char **colon, const char **eol)
