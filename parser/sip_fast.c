@@ -267,6 +267,20 @@ static int fast_request_line(const char *buf, const char *eol, const char *end, 
     return sip_idx_request_line(buf, eol, m, buf, end);
 }
 
+/* The control-byte marks of the 64 bytes at p (all readable), bit i for
+ * p[i]: the first mark ends the line, if it is a CR with an LF after it. */
+static inline __attribute__((always_inline)) uint64_t ctl_marks64(const char *p, bool avx2)
+{
+#ifdef SIP_AVX2
+    if (avx2)
+        return ctl_marks32(p) | ctl_marks32(p + 32) << 32;
+#else
+    (void)avx2;
+#endif
+    return ctl_marks16(p) | ctl_marks16(p + 16) << 16 | ctl_marks16(p + 32) << 32 |
+           ctl_marks16(p + 48) << 48;
+}
+
 /* What the one-step paths below need readable from a line's start. */
 #define QUICK_SPAN 66 /* 64 scanned, and eol + 1 < p + 65 readable */
 
@@ -281,23 +295,14 @@ static int fast_request_line(const char *buf, const char *eol, const char *end, 
 static inline __attribute__((always_inline)) bool
 quick_request_line(const char *buf, bool avx2, struct sip_msg *m, const char **eol)
 {
-    uint64_t ctl, sp;
+    uint64_t ctl = ctl_marks64(buf, avx2), sp = 0;
 #ifdef SIP_AVX2
-    if (avx2) {
-        ctl = ctl_marks32(buf) | ctl_marks32(buf + 32) << 32;
+    if (avx2)
         sp = sp_marks32(buf) | sp_marks32(buf + 32) << 32;
-    } else
-#else
-    (void)avx2;
+    else
 #endif
-    {
-        ctl = 0;
-        sp = 0;
-        for (int i = 0; i < 64; i += 16) {
-            ctl |= ctl_marks16(buf + i) << i;
+        for (int i = 0; i < 64; i += 16)
             sp |= (uint64_t)(unsigned)_mm_movemask_epi8(sip_eq8(sip_load16(buf + i), ' ')) << i;
-        }
-    }
     if (ctl == 0)
         return false;
     unsigned e = (unsigned)__builtin_ctzll(ctl);
@@ -338,21 +343,14 @@ static inline __attribute__((always_inline)) bool quick_line(const char *p, cons
                                                              const char *end, bool avx2,
                                                              const char **colon, const char **eol)
 {
-    uint64_t ctl;
+    uint64_t ctl = ctl_marks64(p, avx2);
     uint32_t col;
 #ifdef SIP_AVX2
-    if (avx2) {
-        ctl = ctl_marks32(p) | ctl_marks32(p + 32) << 32;
+    if (avx2)
         col = colon_marks32(p);
-    } else
-#else
-    (void)avx2;
+    else
 #endif
-    {
-        ctl = ctl_marks16(p) | ctl_marks16(p + 16) << 16 | ctl_marks16(p + 32) << 32 |
-              ctl_marks16(p + 48) << 48;
         col = (uint32_t)_mm_movemask_epi8(sip_eq8(sip_load16(p), ':'));
-    }
     if (__builtin_expect(col == 0 || (col & 1), 0)) /* no colon, or the line starts with it */
         return false;
     uint32_t c = (uint32_t)__builtin_ctz(col);
