@@ -34,7 +34,8 @@
  *   path: false              # Path on REGISTER with Supported: path
  *   keys: {register: to-aor, default: call-id}   # what REGISTER / other requests hash on
  *   health: {enabled: false, interval_ms: 1000, timeout_ms: 500, down_after: 3,
- *            up_after: 2, jitter_pct: 10, codes: []}   # codes [] = any final response
+ *            up_after: 2, jitter_pct: 10, codes: [],      # codes [] = any final response
+ *            icmp_holddown_ms: 5000}   # an ICMP error moves a backend's traffic this long
  *   pools:
  *     - name: registrars     # "default" fills the pool that --backend also fills
  *       backends:
@@ -87,6 +88,8 @@ const struct cfg_opt cfg_opts[] = {
     {"health.down_after", CFG_T_U32, 1, 100, 3, OFF(health.down_after)},
     {"health.up_after", CFG_T_U32, 1, 100, 2, OFF(health.up_after)},
     {"health.jitter_pct", CFG_T_U32, 0, 50, 10, OFF(health.jitter_pct)},
+    /* below PX_FOLLOW_MS, so a CANCEL still follows its INVITE past a hold's end */
+    {"health.icmp_holddown_ms", CFG_T_U32, 100, 60000, 5000, OFF(health.icmp_holddown_ms)},
 };
 const int cfg_nopts = ARRAY_LEN(cfg_opts);
 

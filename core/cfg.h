@@ -68,13 +68,19 @@ struct cfg_rule {
 struct cfg_health {
     /* active OPTIONS probes; off by default, as HAProxy's "check" and
      * Kamailio's ds_ping_interval are: backends that ignore OPTIONS would
-     * all be taken down. Passive marking on ICMP errors is always on. */
+     * all be taken down. Passive hints from ICMP errors are always on. */
     bool enabled;
     uint32_t interval_ms; /* default 1000; >= 50 */
     uint32_t timeout_ms;  /* default 500; < interval? no: any >= 10 */
     uint32_t down_after;  /* consecutive failures to go down, default 3 */
     uint32_t up_after;    /* consecutive successes to come up, default 2 */
     uint32_t jitter_pct;  /* 0..50, default 10 */
+    /* An ICMP error for a datagram sent to a backend is a hint, not a
+     * verdict (anyone can forge one): it moves the backend's new traffic to
+     * the fallback for this long, then the backend is tried again. With
+     * probes on, a failed probe confirms it and an answered one ends it.
+     * 100..60000 ms, default 5000. */
+    uint32_t icmp_holddown_ms;
     int ncodes;           /* 0: any final response (>= 200) counts as alive */
     uint16_t codes[16];   /* else only these codes */
 };

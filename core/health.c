@@ -10,8 +10,17 @@
  * comes back for it; down_after failures in a row take a backend down,
  * up_after successes bring it back. Intervals are jittered so that many
  * viaduct instances do not probe in lockstep.
+ *
+ * Hold-downs (health.h): each round, a backend whose held_ms a worker set is
+ * "held": logged once, probed at once when probes run, and given back its
+ * verdict's state when the hold-down is over or a probe answers. The order
+ * of the two stores that end a hold (held_ms cleared, then the state) is
+ * what lets a worker's hint that races with them start a new hold rather
+ * than leave a backend down with nobody to bring it back.
  */
 #include "core/health.h"
+
+#include "core/clock.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -27,6 +36,7 @@ struct hc_backend {
     bool healthy; /* the verdict; the state also folds in drain */
     bool drain;
     bool waiting; /* a probe is in flight */
+    bool holding; /* an ICMP hint holds it down (held_ms set, state RT_DOWN) */
     uint32_t seq;
     uint32_t fails, oks;
     int64_t sent_ms, next_ms;
@@ -43,37 +53,38 @@ struct hc {
     pthread_t thread;
     bool thread_started;
     uint64_t rng;
+    struct sip_msg msg; /* the probe answer being read */
 };
 
-int64_t hc_now_ms(void)
+/* A held backend's state is RT_DOWN; the log calls it "held". */
+static const char *state_name(int s, bool held)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+    return held ? "held" : s == RT_UP ? "up" : s == RT_DRAINING ? "draining" : "down";
 }
 
-static const char *state_name(int s)
+static void log_change(struct hc *hc, int pool, int i, const char *from, const char *to,
+                       const char *cause)
 {
-    return s == RT_UP ? "up" : s == RT_DRAINING ? "draining" : "down";
+    fprintf(stderr, "viaduct: backend %s (pool %s): %s -> %s (%s)\n",
+            hc->px->pools[pool].rt->b[i].name, hc->pool_name[pool], from, to, cause);
 }
 
-static void set_state(struct hc *hc, int pool, int i, int state, const char *cause)
-{
-    const struct px_pool *p = &hc->px->pools[pool];
-    int old = atomic_load_explicit(&p->state[i], memory_order_relaxed);
-    if (old == state)
-        return;
-    atomic_store_explicit(&p->state[i], (uint8_t)state, memory_order_relaxed);
-    atomic_store_explicit(&p->changed_ms[i], hc_now_ms(), memory_order_relaxed);
-    fprintf(stderr, "viaduct: backend %s (pool %s): %s -> %s (%s)\n", p->rt->b[i].name,
-            hc->pool_name[pool], state_name(old), state_name(state), cause);
-}
-
+/* Sets the state the verdict and the drain flag give, ending a hold. */
 static void verdict(struct hc *hc, int pool, int i, bool healthy, const char *cause)
 {
+    const struct px_pool *p = &hc->px->pools[pool];
     struct hc_backend *b = &hc->b[pool][i];
+    int state = healthy ? (b->drain ? RT_DRAINING : RT_UP) : RT_DOWN;
+    int old = atomic_load_explicit(&p->state[i], memory_order_relaxed);
+    bool was_held = b->holding;
     b->healthy = healthy;
-    set_state(hc, pool, i, healthy ? (b->drain ? RT_DRAINING : RT_UP) : RT_DOWN, cause);
+    b->holding = false;
+    atomic_store_explicit(&p->held_ms[i], 0, memory_order_relaxed);
+    if (old == state && !was_held)
+        return;
+    atomic_store_explicit(&p->state[i], (uint8_t)state, memory_order_release);
+    atomic_store_explicit(&p->changed_ms[i], clk_now_ms(), memory_order_relaxed);
+    log_change(hc, pool, i, state_name(old, was_held), state_name(state, false), cause);
 }
 
 static void probe_failed(struct hc *hc, int pool, int i, const char *cause)
@@ -81,6 +92,12 @@ static void probe_failed(struct hc *hc, int pool, int i, const char *cause)
     struct hc_backend *b = &hc->b[pool][i];
     b->waiting = false;
     b->oks = 0;
+    if (b->holding) { /* the probes agree with the ICMP error */
+        char why[96];
+        snprintf(why, sizeof(why), "%s: the ICMP error is confirmed", cause);
+        verdict(hc, pool, i, false, why);
+        return;
+    }
     if (++b->fails >= hc->h.down_after && b->healthy) {
         char why[96];
         snprintf(why, sizeof(why), "%s, %u probes failed", cause, b->fails);
@@ -93,6 +110,15 @@ static void probe_ok(struct hc *hc, int pool, int i, int code)
     struct hc_backend *b = &hc->b[pool][i];
     b->waiting = false;
     b->fails = 0;
+    if (b->holding) { /* the ICMP error was wrong, or forged */
+        const struct px_pool *p = &hc->px->pools[pool];
+        char why[64];
+        atomic_store_explicit(&p->vouched_ms[i], clk_now_ms() + hc->h.icmp_holddown_ms,
+                              memory_order_relaxed);
+        snprintf(why, sizeof(why), "a probe answered %d", code);
+        verdict(hc, pool, i, true, why);
+        return;
+    }
     if (++b->oks >= hc->h.up_after && !b->healthy) {
         char why[64];
         snprintf(why, sizeof(why), "%u probes answered, last %d", b->oks, code);
@@ -145,17 +171,25 @@ static void send_probe(struct hc *hc, int pool, int i, int64_t now)
                      "Content-Length: 0\r\n\r\n",
                      dst, hc->via[fam], pool, i, b->seq, hc->via[fam], (unsigned)getpid(), dst,
                      pool, i, b->seq, hc->via[fam], b->seq);
-    if (sendto(hc->fd[fam], msg, (size_t)n, 0, (const struct sockaddr *)&be->addr, be->addrlen) < 0)
-        probe_failed(hc, pool, i, strerror(errno));
+    /* an error a send fails with may be another probe's ICMP error, left
+     * pending on the socket (net.h): only a repeated one is this probe's */
+    for (int t = 0; t <= NET_SEND_RETRIES; t++) {
+        if (sendto(hc->fd[fam], msg, (size_t)n, 0, (const struct sockaddr *)&be->addr,
+                   be->addrlen) >= 0)
+            return;
+        if (!net_send_retryable(-errno))
+            break;
+    }
+    probe_failed(hc, pool, i, strerror(errno));
 }
 
 /* An answer to one of our probes: "vdhc.POOL.INDEX.SEQ" after the cookie. */
 static void on_answer(struct hc *hc, const char *buf, size_t len)
 {
-    static struct sip_msg m;
+    struct sip_msg *m = &hc->msg; /* big: not on the stack */
     struct sip_via v;
-    if (sip_parse(buf, len, &m) < 0 || m.is_request || m.nvia == 0 ||
-        sip_via_parse(m.via[0], &v) < 0 || v.branch.len < 12 || v.branch.len > 60 ||
+    if (sip_parse(buf, len, m) < 0 || m->is_request || m->nvia == 0 ||
+        sip_via_parse(m->via[0], &v) < 0 || v.branch.len < 12 || v.branch.len > 60 ||
         memcmp(v.branch.p, "z9hG4bKvdhc.", 12) != 0)
         return;
     char tmp[64];
@@ -167,10 +201,10 @@ static void on_answer(struct hc *hc, const char *buf, size_t len)
         i < 0 || i >= hc->px->pools[pool].rt->n)
         return;
     struct hc_backend *b = &hc->b[pool][i];
-    if (!b->waiting || seq != b->seq || m.status < 200)
+    if (!b->waiting || seq != b->seq || m->status < 200)
         return; /* stale, or provisional */
-    if (code_accepted(&hc->h, m.status))
-        probe_ok(hc, pool, i, m.status);
+    if (code_accepted(&hc->h, m->status))
+        probe_ok(hc, pool, i, m->status);
     else
         probe_failed(hc, pool, i, "unaccepted response code");
 }
@@ -196,17 +230,30 @@ static void on_error(struct hc *hc, int fd)
     }
 }
 
-/* A worker marked a backend down (hc_mark_down): take over the verdict. */
-static void notice_passive(struct hc *hc, int pool, int i)
+/* A worker's hint (hc_icmp_hint) holds backend i down: log it once and
+ * probe at once; end it when the hold-down is over. */
+static void follow_hint(struct hc *hc, int pool, int i, int64_t now)
 {
     const struct px_pool *p = &hc->px->pools[pool];
     struct hc_backend *b = &hc->b[pool][i];
-    if (b->healthy && atomic_load_explicit(&p->state[i], memory_order_relaxed) == RT_DOWN) {
-        b->healthy = false;
-        b->oks = 0;
-        fprintf(stderr, "viaduct: backend %s (pool %s): %s -> down (ICMP unreachable on a send)\n",
-                p->rt->b[i].name, hc->pool_name[pool], b->drain ? "draining" : "up");
+    int64_t held = atomic_load_explicit(&p->held_ms[i], memory_order_relaxed);
+    if (held == 0)
+        return;
+    if (!b->healthy) { /* down by verdict already: the hint adds nothing */
+        atomic_store_explicit(&p->held_ms[i], 0, memory_order_relaxed);
+        return;
     }
+    if (!b->holding) {
+        char why[96];
+        b->holding = true;
+        snprintf(why, sizeof(why), "ICMP error for a datagram sent to it, for %u ms",
+                 hc->h.icmp_holddown_ms);
+        log_change(hc, pool, i, b->drain ? "draining" : "up", "held", why);
+        if (hc->h.enabled && !b->waiting)
+            b->next_ms = now; /* let a probe say whether it is true */
+    }
+    if (now - held >= (int64_t)hc->h.icmp_holddown_ms)
+        verdict(hc, pool, i, true, "hold-down over: trying it again");
 }
 
 static void *hc_main(void *arg)
@@ -214,11 +261,11 @@ static void *hc_main(void *arg)
     struct hc *hc = arg;
     char buf[4096];
     while (!atomic_load(&hc->stop)) {
-        int64_t now = hc_now_ms(), wake = now + HC_POLL_MAX_MS;
+        int64_t now = clk_now_ms(), wake = now + HC_POLL_MAX_MS;
         for (int p = 0; p < hc->px->npools; p++) {
             for (int i = 0; i < hc->px->pools[p].rt->n; i++) {
                 struct hc_backend *b = &hc->b[p][i];
-                notice_passive(hc, p, i);
+                follow_hint(hc, p, i, now);
                 if (!hc->h.enabled)
                     continue;
                 if (b->waiting && now - b->sent_ms >= hc->h.timeout_ms)
@@ -231,7 +278,7 @@ static void *hc_main(void *arg)
         }
         struct pollfd pfd[2] = {{.fd = hc->fd[0], .events = POLLIN},
                                 {.fd = hc->fd[1], .events = POLLIN}};
-        int wait = (int)(wake - hc_now_ms());
+        int wait = (int)(wake - clk_now_ms());
         if (poll(pfd, 2, wait > 0 ? wait : 0) <= 0)
             continue;
         for (int f = 0; f < 2; f++) {
@@ -288,8 +335,8 @@ struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, char *err, siz
     hc->px = px;
     hc->h = c->health;
     hc->fd[0] = hc->fd[1] = -1;
-    hc->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)hc_now_ms();
-    int64_t now = hc_now_ms();
+    hc->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)clk_now_ms();
+    int64_t now = clk_now_ms();
     for (int p = 0; p < px->npools; p++) {
         int n = px->pools[p].rt->n;
         hc->pool_name[p] = c->pools[p].name;
@@ -301,8 +348,10 @@ struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, char *err, siz
         for (int i = 0; i < n; i++) {
             struct hc_backend *b = &hc->b[p][i];
             b->drain = px->pools[p].drain[i];
-            /* until probes say otherwise; a reload carries a down state over */
-            b->healthy = atomic_load(&px->pools[p].state[i]) != RT_DOWN;
+            /* until probes say otherwise; a reload carries a down state over,
+             * and a hold (follow_hint takes it up again) */
+            b->holding = atomic_load(&px->pools[p].held_ms[i]) != 0;
+            b->healthy = atomic_load(&px->pools[p].state[i]) != RT_DOWN || b->holding;
             b->next_ms =
                 now + (int64_t)(hc->rng % (hc->h.interval_ms + 1)); /* spread the first round */
             hc->rng = hc->rng * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -332,20 +381,22 @@ void hc_stop(struct hc *hc)
     free(hc);
 }
 
-bool hc_mark_down(const struct px_cfg *px, const struct sockaddr *dst)
+int hc_icmp_hint(const struct px_cfg *px, const struct sockaddr *dst, int64_t now_ms)
 {
-    bool found = false;
-    for (int p = 0; p < px->npools; p++) {
-        const struct px_pool *pool = &px->pools[p];
-        for (int i = 0; i < pool->rt->n; i++) {
-            if (!net_addr_equal(dst, (const struct sockaddr *)&pool->rt->b[i].addr))
-                continue;
-            found = true;
-            if (atomic_load_explicit(&pool->state[i], memory_order_relaxed) != RT_DOWN) {
-                atomic_store_explicit(&pool->state[i], RT_DOWN, memory_order_relaxed);
-                atomic_store_explicit(&pool->changed_ms[i], hc_now_ms(), memory_order_relaxed);
-            }
-        }
+    const struct px_backend_ref *r;
+    int n = px_backends_at(px, dst, &r);
+    int out = n > 0 ? HC_HINT_IGNORED : HC_HINT_NONE;
+    for (int k = 0; k < n; k++) {
+        const struct px_pool *pool = &px->pools[r[k].pool];
+        int i = r[k].index;
+        if (atomic_load_explicit(&pool->state[i], memory_order_relaxed) == RT_DOWN ||
+            now_ms < atomic_load_explicit(&pool->vouched_ms[i], memory_order_relaxed))
+            continue;
+        /* held_ms before the state: see the top of this file */
+        atomic_store_explicit(&pool->held_ms[i], now_ms != 0 ? now_ms : 1, memory_order_relaxed);
+        atomic_store_explicit(&pool->changed_ms[i], now_ms, memory_order_relaxed);
+        atomic_store_explicit(&pool->state[i], RT_DOWN, memory_order_release);
+        out = HC_HINT_HELD;
     }
-    return found;
+    return out;
 }

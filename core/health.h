@@ -1,12 +1,18 @@
 /*
  * health.h - backend health: active OPTIONS probes on their own thread and
- * sockets, passive marking on ICMP errors, and the one log line per change.
+ * sockets, passive hints from ICMP errors, and the one log line per change.
  *
- * The health thread owns each backend's up/down verdict; workers only ever
- * mark a backend down (an ICMP port or host unreachable on a send to it),
- * and the health thread notices, logs the change once and lets probes bring
- * the backend back. A configured drain is an overlay: a healthy draining
- * backend is RT_DRAINING, an unhealthy one RT_DOWN.
+ * The health thread owns each backend's verdict (up or down) and writes the
+ * state every lookup reads; a configured drain is an overlay (a healthy
+ * draining backend is RT_DRAINING, an unhealthy one RT_DOWN). A worker's one
+ * write is a hint: an ICMP error came back for a datagram it sent to a
+ * backend (the error queue names the destination). Anyone can forge such an
+ * error, so it is no verdict: the backend is held down for
+ * health.icmp_holddown_ms from the hint, and then tried again. Further hints
+ * do not lengthen a hold. With probes on, a hold sends a probe at once: a
+ * failed one confirms the hold (the verdict turns down, probes bring it
+ * back); an answered one ends it and makes hints of the next hold-down
+ * period void, so forged errors cannot keep a live backend out.
  */
 #ifndef VIADUCT_HEALTH_H
 #define VIADUCT_HEALTH_H
@@ -18,8 +24,8 @@
 struct hc;
 
 /*
- * Starts the health thread for every pool of px (probing per h; with
- * h->enabled false it only logs passive changes). Returns NULL with a reason
+ * Starts the health thread for every pool of px (probing per c->health;
+ * with probes off it only runs the hold-downs). Returns NULL with a reason
  * in err if its sockets cannot be opened. px must outlive hc_stop.
  */
 struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, char *err, size_t errlen);
@@ -27,14 +33,19 @@ struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, char *err, siz
 /* Stops the thread and frees it. */
 void hc_stop(struct hc *hc);
 
-/*
- * Marks the backend at address dst down in every pool that has it, if it
- * was not already (a worker's send to it failed with an ICMP error).
- * Lock-free: a relaxed atomic state store. Returns true if one was found.
- */
-bool hc_mark_down(const struct px_cfg *px, const struct sockaddr *dst);
+/* What hc_icmp_hint made of an ICMP error. */
+enum hc_hint {
+    HC_HINT_NONE = 0, /* no backend has that address */
+    HC_HINT_HELD,     /* a hold-down started for at least one backend there */
+    HC_HINT_IGNORED,  /* backends there, all down or held already, or vouched for */
+};
 
-/* Milliseconds of CLOCK_MONOTONIC, the clock changed_ms uses. */
-int64_t hc_now_ms(void);
+/*
+ * An ICMP error came back at now_ms for a datagram sent to dst: every
+ * backend at that address (in any pool) that is not down, held or vouched
+ * for is held down: its held_ms set, then its state RT_DOWN. Lock-free (a
+ * binary search and relaxed stores), for the workers. Returns enum hc_hint.
+ */
+int hc_icmp_hint(const struct px_cfg *px, const struct sockaddr *dst, int64_t now_ms);
 
 #endif

@@ -454,10 +454,15 @@ static bool only_crlf(const char *p, size_t len)
 }
 
 void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
-               const struct net_rx *rx, struct net_tx *tx)
+               const struct net_rx *rx, struct net_tx *tx, int64_t now_ms)
 {
-    struct px_ctx c = {
-        .cfg = cfg, .msg = &ps->msg, .info = &ps->info, .st = st, .rx = rx, .tx = tx};
+    struct px_ctx c = {.cfg = cfg,
+                       .msg = &ps->msg,
+                       .info = &ps->info,
+                       .st = st,
+                       .rx = rx,
+                       .tx = tx,
+                       .now_ms = now_ms};
     tx->niov = 0;
     tx->dst2len = 0;
     ST_INC(st, rx_datagrams);

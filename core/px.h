@@ -54,14 +54,30 @@ struct px_alias {
 /* Fills a from "HOST" or "HOST:PORT" ("[IPv6]" and "[IPv6]:PORT"). 0 or -1. */
 int px_alias_init(struct px_alias *a, const char *s);
 
-/* A pool: its table and its backends' health, which the health thread and
- * the workers' send errors write and every lookup reads (relaxed atomics;
- * a lookup that sees a state one packet late is still a valid choice). */
+/*
+ * A pool: its table and its backends' health, read by every lookup (relaxed
+ * atomics; a lookup that sees a state one packet late is still a valid
+ * choice). The health thread owns the verdicts (state, changed_ms); a
+ * worker's only write is an ICMP hint (hc_icmp_hint): state RT_DOWN with
+ * held_ms set, a hold-down the health thread ends. See health.h.
+ */
 struct px_pool {
     const struct rt_table *rt;
     _Atomic uint8_t *state;      /* [rt->n]: enum rt_state */
-    _Atomic int64_t *changed_ms; /* [rt->n]: CLOCK_MONOTONIC ms of the last change, 0 never */
+    _Atomic int64_t *changed_ms; /* [rt->n]: clk ms of the last change, 0 never */
+    _Atomic int64_t *held_ms;    /* [rt->n]: when an ICMP hint took it down, 0: not held */
+    _Atomic int64_t *vouched_ms; /* [rt->n]: ICMP hints are ignored until then (a probe
+                                  * answered after one: the hint was false) */
     bool *drain;                 /* [rt->n]: configured to drain */
+};
+
+/* Where each backend address is used (a pool and an index into its table),
+ * sorted by address so an ICMP error or a response from a backend finds its
+ * backends in O(log n) without allocating. */
+struct px_backend_ref {
+    uint8_t key[19]; /* family (4 or 6), IPv6 or v4-mapped address, port: memcmp-ordered */
+    uint8_t pool;
+    uint16_t index;
 };
 
 /* What a request is hashed on (see enum cfg_key). */
@@ -97,6 +113,8 @@ struct px_cfg {
     int nalias;
     struct px_pool pools[CFG_MAX_POOLS]; /* pools[0]: the default pool */
     int npools;
+    struct px_backend_ref *refs; /* every backend of every pool, sorted by key */
+    int nrefs;
     struct px_rule rules[CFG_MAX_RULES];
     int nrules;
     struct px_key key_register, key_other; /* when no rule gives a key */
@@ -114,12 +132,14 @@ struct px_state {
 };
 
 /*
- * Handles one received datagram. Fills tx with the datagram to send (iovecs
- * into rx->buf and tx->scratch, destination, socket index) or leaves
- * tx->niov == 0. Counts the outcome in st. Never allocates, locks or blocks.
+ * Handles one received datagram that arrived at now_ms (clock.h's clock: it
+ * times the CANCEL follow window). Fills tx with the datagram to send
+ * (iovecs into rx->buf and tx->scratch, destination, socket index) or leaves
+ * tx->niov == 0. Counts the outcome in st. Never allocates, locks, blocks or
+ * reads a clock.
  */
 void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
-               const struct net_rx *rx, struct net_tx *tx);
+               const struct net_rx *rx, struct net_tx *tx, int64_t now_ms);
 
 /*
  * Builds the runtime config from a validated cfg: listening addresses,
@@ -131,9 +151,15 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
 void px_cfg_free(struct px_cfg *px);
 
 /* After a reload: backends that keep their name (in a pool that keeps its
- * name) keep a down state and their last change time; the rest start up. */
+ * name) keep a down state, a hold-down and their last change time; the rest
+ * start up. */
 void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px_cfg *old,
                          const struct cfg *oldc);
+
+/* The refs of the backends at address sa (same family, address and port):
+ * *first and the count, 0 if none. Lock-free, allocation-free. */
+int px_backends_at(const struct px_cfg *px, const struct sockaddr *sa,
+                   const struct px_backend_ref **first);
 
 /* True if host:port (port -1 meaning the default 5060) is one of ours. */
 bool px_is_self(const struct px_cfg *cfg, struct span host, int port);

@@ -4,7 +4,7 @@
  */
 #include "core/px.h"
 
-#include "core/health.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,8 +151,11 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     pp->rt = t;
     pp->state = calloc((size_t)n, sizeof(*pp->state));
     pp->changed_ms = calloc((size_t)n, sizeof(*pp->changed_ms));
+    pp->held_ms = calloc((size_t)n, sizeof(*pp->held_ms));
+    pp->vouched_ms = calloc((size_t)n, sizeof(*pp->vouched_ms));
     pp->drain = calloc((size_t)n, sizeof(*pp->drain));
-    if (pp->state == NULL || pp->changed_ms == NULL || pp->drain == NULL) {
+    if (pp->state == NULL || pp->changed_ms == NULL || pp->held_ms == NULL ||
+        pp->vouched_ms == NULL || pp->drain == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -167,10 +170,77 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
              * to it before a restart may still be ringing, so CANCELs of its
              * keys go to both candidates for the follow window */
             if (cb->drain)
-                atomic_store(&pp->changed_ms[k], hc_now_ms());
+                atomic_store(&pp->changed_ms[k], clk_now_ms());
         }
     }
     return 0;
+}
+
+/* An address as a memcmp-ordered key: IPv4 as v4-mapped IPv6, so one key
+ * layout serves both; the family byte keeps the two apart. */
+static void ref_key(const struct sockaddr *sa, uint8_t key[19])
+{
+    memset(key, 0, 19);
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)sa;
+        key[0] = 4;
+        key[11] = key[12] = 0xff;
+        memcpy(key + 13, &a->sin_addr, 4);
+        memcpy(key + 17, &a->sin_port, 2);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)sa;
+        key[0] = 6;
+        memcpy(key + 1, &a->sin6_addr, 16);
+        memcpy(key + 17, &a->sin6_port, 2);
+    }
+}
+
+static int ref_cmp(const void *a, const void *b)
+{
+    return memcmp(((const struct px_backend_ref *)a)->key, ((const struct px_backend_ref *)b)->key,
+                  19);
+}
+
+static int build_refs(struct px_cfg *px, char *err, size_t errlen)
+{
+    int n = 0;
+    for (int p = 0; p < px->npools; p++)
+        n += px->pools[p].rt->n;
+    px->refs = calloc((size_t)(n > 0 ? n : 1), sizeof(*px->refs));
+    if (px->refs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int p = 0; p < px->npools; p++) {
+        for (int i = 0; i < px->pools[p].rt->n; i++) {
+            struct px_backend_ref *r = &px->refs[px->nrefs++];
+            ref_key((const struct sockaddr *)&px->pools[p].rt->b[i].addr, r->key);
+            r->pool = (uint8_t)p;
+            r->index = (uint16_t)i;
+        }
+    }
+    qsort(px->refs, (size_t)px->nrefs, sizeof(*px->refs), ref_cmp);
+    return 0;
+}
+
+int px_backends_at(const struct px_cfg *px, const struct sockaddr *sa,
+                   const struct px_backend_ref **first)
+{
+    uint8_t key[19];
+    ref_key(sa, key);
+    int lo = 0, hi = px->nrefs; /* the first ref whose key is >= key */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (memcmp(px->refs[mid].key, key, sizeof(key)) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int n = 0;
+    while (lo + n < px->nrefs && memcmp(px->refs[lo + n].key, key, sizeof(key)) == 0)
+        n++;
+    *first = &px->refs[lo];
+    return n;
 }
 
 int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errlen)
@@ -215,6 +285,8 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
         pr->nsrc = r->nsources;
     }
     px->nrules = c->nrules;
+    if (build_refs(px, err, errlen) < 0)
+        return -1;
     px->key_register.kind = (uint8_t)c->key_register;
     px->key_register.header = span_make(c->key_header_register, strlen(c->key_header_register));
     px->key_other.kind = (uint8_t)c->key_other;
@@ -232,9 +304,14 @@ void px_cfg_free(struct px_cfg *px)
         rt_table_free((struct rt_table *)(uintptr_t)px->pools[i].rt);
         free((void *)(uintptr_t)px->pools[i].state);
         free((void *)(uintptr_t)px->pools[i].changed_ms);
+        free((void *)(uintptr_t)px->pools[i].held_ms);
+        free((void *)(uintptr_t)px->pools[i].vouched_ms);
         free(px->pools[i].drain);
     }
     px->npools = 0;
+    free(px->refs);
+    px->refs = NULL;
+    px->nrefs = 0;
 }
 
 void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px_cfg *old,
@@ -258,6 +335,8 @@ void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px
                 atomic_store(&np->changed_ms[i], atomic_load(&op->changed_ms[k]));
             if (atomic_load(&op->state[k]) == RT_DOWN)
                 atomic_store(&np->state[i], RT_DOWN);
+            atomic_store(&np->held_ms[i], atomic_load(&op->held_ms[k]));
+            atomic_store(&np->vouched_ms[i], atomic_load(&op->vouched_ms[k]));
         }
     }
 }

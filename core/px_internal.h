@@ -30,6 +30,7 @@ struct px_ctx {
     struct st_worker *st;
     const struct net_rx *rx;
     struct net_tx *tx;
+    int64_t now_ms;     /* when rx arrived (px_handle's caller says) */
     uint64_t branch[2]; /* our Via branch, or the To tag of a local response */
     bool add_rr, add_path, path_ob;
     char src_ip[INET6_ADDRSTRLEN];

@@ -18,8 +18,6 @@
  */
 #include "core/px_internal.h"
 
-#include "core/health.h"
-
 static bool domain_match(struct span host, const char *pat)
 {
     size_t n = strlen(pat);
@@ -182,7 +180,7 @@ int px_select_backend(struct px_ctx *c)
     if (follows_invite) {
         int p = rt_primary(t, h);
         int64_t changed = atomic_load_explicit(&pool->changed_ms[p], memory_order_relaxed);
-        if (changed != 0 && hc_now_ms() - changed < PX_FOLLOW_MS) {
+        if (changed != 0 && c->now_ms - changed < PX_FOLLOW_MS) {
             int other = p != b ? p : rt_pick_except(t, h, pool->state, RT_ACCEPT_UP, p);
             /* one socket sends both copies, so both must be of one family */
             if (other >= 0 && other != b && t->b[other].addr.ss_family == t->b[b].addr.ss_family) {

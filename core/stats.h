@@ -43,8 +43,12 @@
     X(drop_ack)             /* ACK that cannot be forwarded and is never answered */               \
     X(drop_overflow)        /* rewrite needed more iovecs or scratch than a tx has */              \
     X(drop_stun)            /* STUN message other than a valid Binding Request */                  \
-    X(tx_errors)                                                                                   \
-    X(backend_unreachable) /* ICMP unreachable on a send to a backend: marked down */              \
+    X(tx_lost)          /* a send failed for good: the datagram was not sent */                    \
+    X(tx_retried)       /* a send failed with another datagram's ICMP error: sent again */         \
+    X(icmp_backend)     /* ICMP errors for datagrams sent to a backend */                          \
+    X(icmp_client)      /* ... sent to anyone else (a client, a Route or Via hop) */               \
+    X(icmp_other)       /* local errors for a datagram, and queue entries of no address */         \
+    X(backend_holddowns) /* ICMP errors that started a backend's hold-down */                      \
     X(rx_enobufs)                                                                                  \
     X(rx_errors)                                                                                   \
     X(tx_dropped)

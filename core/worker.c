@@ -4,6 +4,7 @@
  */
 #include "core/worker.h"
 
+#include "core/clock.h"
 #include "core/health.h"
 
 #include <errno.h>
@@ -16,7 +17,8 @@
 static void on_rx(void *ctx, const struct net_rx *rx, struct net_tx *tx)
 {
     struct wk *w = ctx;
-    px_handle(atomic_load_explicit(&w->pub->cfg, memory_order_acquire), &w->ps, &w->st, rx, tx);
+    px_handle(atomic_load_explicit(&w->pub->cfg, memory_order_acquire), &w->ps, &w->st, rx, tx,
+              clk_coarse_ms());
 }
 
 static void on_quiescent(void *ctx)
@@ -26,16 +28,34 @@ static void on_quiescent(void *ctx)
                           memory_order_release);
 }
 
-/* An ICMP port or host unreachable for a backend takes it out at once
- * (passive health); probes bring it back. Errors for clients only count. */
+/* The engine sent again what an error may have held up (net.h); a send
+ * that fails after that is lost, and its error says nothing about its
+ * destination, so it is only counted. */
 static void on_send_error(void *ctx, const struct net_tx *tx, int err)
 {
     struct wk *w = ctx;
-    ST_INC(&w->st, tx_errors);
-    if ((err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -ENETUNREACH) && tx->dstlen > 0 &&
-        hc_mark_down(atomic_load_explicit(&w->pub->cfg, memory_order_acquire),
-                     (const struct sockaddr *)&tx->dst))
-        ST_INC(&w->st, backend_unreachable);
+    (void)tx, (void)err;
+    ST_INC(&w->st, tx_lost);
+}
+
+/* The error queue names the destination of the datagram that drew the
+ * ICMP error: the one place that may hint at a backend's health. */
+static void on_icmp(void *ctx, const struct net_icmp *e)
+{
+    struct wk *w = ctx;
+    if (!e->remote || e->dstlen == 0) {
+        ST_INC(&w->st, icmp_other);
+        return;
+    }
+    int hint = hc_icmp_hint(atomic_load_explicit(&w->pub->cfg, memory_order_acquire), e->dst,
+                            clk_coarse_ms());
+    if (hint == HC_HINT_NONE) {
+        ST_INC(&w->st, icmp_client);
+        return;
+    }
+    ST_INC(&w->st, icmp_backend);
+    if (hint == HC_HINT_HELD)
+        ST_INC(&w->st, backend_holddowns);
 }
 
 static void on_event(void *ctx, int ev)
@@ -44,6 +64,7 @@ static void on_event(void *ctx, int ev)
     switch (ev) {
     case NET_EV_RX_ENOBUFS: ST_INC(&w->st, rx_enobufs); break;
     case NET_EV_RX_ERROR: ST_INC(&w->st, rx_errors); break;
+    case NET_EV_TX_RETRIED: ST_INC(&w->st, tx_retried); break;
     default: ST_INC(&w->st, tx_dropped); break;
     }
 }
@@ -87,6 +108,7 @@ static void *wk_main(void *arg)
         .cpu = w->cpu,
         .handler = on_rx,
         .on_send_error = on_send_error,
+        .on_icmp = on_icmp,
         .on_event = on_event,
         .on_quiescent = on_quiescent,
         .ctx = w,

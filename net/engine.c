@@ -48,7 +48,7 @@ static const struct sock_extended_err *errq_find(struct msghdr *mh)
     return NULL;
 }
 
-int net_errq_drain(const struct net_engine_cfg *cfg, int sock, struct net_tx *scratch)
+int net_errq_drain(const struct net_engine_cfg *cfg, int sock)
 {
     /* Room for the extended error, the offender address and the other
      * control messages the kernel may add; the payload (our original
@@ -58,14 +58,15 @@ int net_errq_drain(const struct net_engine_cfg *cfg, int sock, struct net_tx *sc
                  CMSG_SPACE(64)];
         struct cmsghdr align;
     } ctl;
+    struct sockaddr_storage dst;
     char payload[1];
     int n = 0;
 
     while (n < NET_ERRQ_MAX) {
         struct iovec iov = {.iov_base = payload, .iov_len = sizeof(payload)};
         struct msghdr mh = {
-            .msg_name = &scratch->dst,
-            .msg_namelen = sizeof(scratch->dst),
+            .msg_name = &dst,
+            .msg_namelen = sizeof(dst),
             .msg_iov = &iov,
             .msg_iovlen = 1,
             .msg_control = ctl.buf,
@@ -79,12 +80,18 @@ int net_errq_drain(const struct net_engine_cfg *cfg, int sock, struct net_tx *sc
         }
         n++;
         const struct sock_extended_err *ee = errq_find(&mh);
-        if (ee == NULL || ee->ee_errno == 0)
+        if (ee == NULL || ee->ee_errno == 0 || cfg->on_icmp == NULL)
             continue;
-        scratch->niov = 0;
-        scratch->sock = sock;
-        scratch->dstlen = mh.msg_namelen;
-        net_send_error(cfg, scratch, -(int)ee->ee_errno);
+        struct net_icmp e = {
+            .sock = sock,
+            .err = -(int)ee->ee_errno,
+            .remote = ee->ee_origin == SO_EE_ORIGIN_ICMP || ee->ee_origin == SO_EE_ORIGIN_ICMP6,
+            .type = ee->ee_type,
+            .code = ee->ee_code,
+            .dst = (const struct sockaddr *)&dst,
+            .dstlen = mh.msg_namelen,
+        };
+        cfg->on_icmp(cfg->ctx, &e);
     }
     if (n == 0) {
         /* POLLERR with an empty queue: only the socket's pending error is

@@ -27,11 +27,11 @@ int net_tx_check(const struct net_engine_cfg *cfg, const struct net_tx *tx);
 
 /* Reads socket cfg->fds[sock]'s error queue until it is empty (at most
  * NET_ERRQ_MAX entries per call; POLLERR stays up while more remain) and
- * reports each entry to cfg->on_send_error with a tx whose niov is 0 and whose
- * dst is the datagram's original destination. If the queue was empty, clears
- * the socket's pending error (SO_ERROR), counted as NET_EV_RX_ERROR. scratch
- * is the engine's tx for this use. Never blocks. Returns the entries read. */
-int net_errq_drain(const struct net_engine_cfg *cfg, int sock, struct net_tx *scratch);
+ * reports each entry to cfg->on_icmp. Reading the queue to its end also
+ * clears the socket's pending error, so fewer sends fail with it. If the
+ * queue was empty, clears that pending error (SO_ERROR), counted as
+ * NET_EV_RX_ERROR. Never blocks. Returns the entries read. */
+int net_errq_drain(const struct net_engine_cfg *cfg, int sock);
 
 #define NET_ERRQ_MAX 1024
 

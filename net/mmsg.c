@@ -40,7 +40,7 @@ struct mm {
     struct net_tx *tx;            /* [batch] */
     struct mmsghdr *smsg;         /* [2 * batch]: the replies of one sending socket */
     unsigned *sidx;               /* [2 * batch]: which tx each smsg is, | MM_DST2 */
-    struct net_tx errtx;          /* for error-queue reports */
+    struct net_tx errtx;          /* reports a failed send to dst2 */
 };
 
 static void mm_free(struct mm *m)
@@ -88,17 +88,25 @@ static struct mm *mm_new(const struct net_engine_cfg *cfg)
 /* Sends smsg[0..k) from socket sock. sendmmsg stops at the first message
  * that fails and returns how many went out, losing that message's error, so
  * the rest is sent again from there: a message that fails first in a call
- * gets its error (-errno) reported and is skipped. */
+ * is sent again if its error may be another datagram's ICMP error
+ * (net_send_retryable, at most NET_SEND_RETRIES tries after its first),
+ * else its error (-errno) is reported and it is skipped. */
 static void mm_send(struct mm *m, int sock, unsigned k)
 {
     const struct net_engine_cfg *cfg = m->cfg;
     bool waited = false;
-    unsigned i = 0;
+    unsigned i = 0, tries = 0;
 
     while (i < k) {
         int r = sendmmsg(cfg->fds[sock], m->smsg + i, k - i, 0);
         if (r > 0) {
+            /* short: message i + r failed, its error unsaid (sendmmsg keeps
+             * an error only when nothing went out), so that was its first
+             * try; the call from there says what it is */
             i += (unsigned)r;
+            tries = i < k;
+            if (tries)
+                net_event(cfg, NET_EV_TX_RETRIED);
             continue;
         }
         int err = r < 0 ? errno : EAGAIN;
@@ -109,6 +117,11 @@ static void mm_send(struct mm *m, int sock, unsigned k)
             waited = true;
             if (poll(&p, 1, MM_SEND_WAIT_MS) > 0)
                 continue;
+        }
+        if (net_send_retryable(-err) && tries < NET_SEND_RETRIES) {
+            tries++;
+            net_event(cfg, NET_EV_TX_RETRIED);
+            continue;
         }
         const struct net_tx *tx = &m->tx[m->sidx[i] & ~MM_DST2];
         if (m->sidx[i] & MM_DST2) {
@@ -121,6 +134,7 @@ static void mm_send(struct mm *m, int sock, unsigned k)
         }
         net_send_error(cfg, tx, -err);
         i++;
+        tries = 0;
     }
 }
 
@@ -236,7 +250,7 @@ int net_mmsg_run(const struct net_engine_cfg *cfg)
                 goto out;
             }
             if (ev & POLLERR)
-                net_errq_drain(cfg, s, &m->errtx);
+                net_errq_drain(cfg, s);
             if (ev & POLLIN)
                 mm_recv(m, s);
         }

@@ -23,10 +23,12 @@
 #ifndef VIADUCT_NET_H
 #define VIADUCT_NET_H
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -61,12 +63,33 @@ struct net_tx {
 };
 
 typedef void (*net_handler_fn)(void *ctx, const struct net_rx *rx, struct net_tx *tx);
-/* A send completed with an error (-errno, e.g. -ECONNREFUSED after an ICMP
- * port unreachable); tx is still intact for the callee to inspect. ICMP
- * errors also arrive later, one per refused datagram, from the socket's error
- * queue (IP_RECVERR): then tx->niov == 0 and only sock, dst and dstlen are set
- * (dst: where that datagram went). */
+
+/*
+ * A send failed for good: the datagram was not sent (-errno; tx is still
+ * intact for the callee to inspect). Its error code does not say whose fault
+ * it was: on an unconnected socket with IP_RECVERR, Linux also stores every
+ * ICMP error as the socket's pending error, and the next send, to whatever
+ * destination, fails with it (and clears it). So the engines send again
+ * (NET_SEND_RETRIES times, each counted NET_EV_TX_RETRIED) when the code is
+ * one an ICMP error can leave behind, and only then report; who drew the ICMP
+ * is told by net_icmp_fn alone.
+ */
 typedef void (*net_send_error_fn)(void *ctx, const struct net_tx *tx, int err);
+
+/* One entry of a socket's error queue (IP_RECVERR): an ICMP or ICMPv6 error
+ * for a datagram that socket sent, or a local error of one (remote false).
+ * dst is where that datagram went: the only trustworthy attribution. Valid
+ * only during the call. */
+struct net_icmp {
+    int sock;  /* index into net_engine_cfg.fds */
+    int err;   /* -errno: -ECONNREFUSED for port unreachable, -EHOSTUNREACH, ... */
+    bool remote;
+    uint8_t type, code; /* of the ICMP message when remote */
+    const struct sockaddr *dst;
+    socklen_t dstlen;
+};
+typedef void (*net_icmp_fn)(void *ctx, const struct net_icmp *e);
+
 /* Counted events an engine reports: see enum net_event. */
 typedef void (*net_event_fn)(void *ctx, int event);
 
@@ -74,7 +97,35 @@ enum net_event {
     NET_EV_RX_ENOBUFS, /* io_uring ran out of provided buffers (datagrams may drop) */
     NET_EV_RX_ERROR,   /* a receive completed with another error */
     NET_EV_TX_DROPPED, /* no submission slot: a reply could not be queued */
+    NET_EV_TX_RETRIED, /* a send failed with an error an ICMP may have left; sent again */
+    NET_EV_COUNT
 };
+
+/* Sends of one datagram after the first, when each fails with an error an
+ * ICMP error may have left pending (a burst of ICMP errors can poison more
+ * than one send in a row; a genuine error fails every time, so the bound
+ * keeps it cheap). */
+#define NET_SEND_RETRIES 2
+
+/* True for the codes an ICMP error turns into (icmp_err_convert,
+ * icmpv6_err_convert), which a send may fail with although its own
+ * destination is fine: send it again (see net_send_error_fn). err is -errno. */
+static inline bool net_send_retryable(int err)
+{
+    switch (-err) {
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case ENONET:
+    case ENOPROTOOPT:
+    case EPROTO:
+    case EMSGSIZE:
+    case EOPNOTSUPP:
+    case EACCES: return true;
+    default: return false;
+    }
+}
 
 struct net_engine_cfg {
     const int *fds;    /* bound, non-blocking UDP sockets; the caller closes them */
@@ -86,6 +137,7 @@ struct net_engine_cfg {
     int cpu;           /* io-wq affinity for io_uring, -1 for none */
     net_handler_fn handler;
     net_send_error_fn on_send_error; /* may be NULL */
+    net_icmp_fn on_icmp;             /* may be NULL */
     net_event_fn on_event;           /* may be NULL */
     /* Called between batches, never during a handler call, at least every
      * ~100 ms even when idle: the caller's quiescent point, after which the
@@ -137,7 +189,8 @@ bool net_addr_sendable(const struct sockaddr *sa);
 
 /* Opens a non-blocking UDP socket bound to sa, with SO_REUSEPORT when asked
  * (one socket per worker, the kernel spreads datagrams over them), IP_RECVERR
- * (ICMP errors fail later sends instead of vanishing) and the given buffer
+ * (ICMP errors reach the error queue, naming the destination, instead of
+ * vanishing; they also fail the next send, see net_send_error_fn) and the given buffer
  * sizes (0 keeps the default). Returns the fd or -errno (-EADDRINUSE, ...). */
 int net_udp_open(const struct sockaddr *sa, socklen_t len, bool reuseport, int rcvbuf, int sndbuf);
 

@@ -16,7 +16,8 @@
  *   3. if the handler filled tx, the sendmsg owns it (smsg[bid] points at
  *      tx[bid], whose iovecs point into the buffer and tx->scratch) until that
  *      send's CQE (both sends' CQEs when tx->dst2 is set: npend[bid] counts
- *      them); otherwise it goes back at once;
+ *      them; a send queued again by ring_resend keeps it until the CQE of
+ *      its last try); otherwise it goes back at once;
  *   4. it goes back with io_uring_buf_ring_add, and the kernel sees it at the
  *      io_uring_buf_ring_advance after the CQE batch.
  * held counts buffers in stages 2-4. The ring memory is unmapped only after
@@ -79,6 +80,7 @@ struct ring {
     struct msghdr *smsg;        /* [nbufs] */
     struct msghdr *smsg2;       /* [nbufs]: the copy to dst2 */
     uint8_t *npend;             /* [nbufs]: sends in flight from each buffer */
+    uint8_t *tries;             /* [2 * nbufs]: resends of bid's send (2 bid) and send2 */
     struct io_uring_cqe **cqes; /* [batch] */
     unsigned nput;              /* buffers added since the last advance */
     unsigned held;              /* buffers not in the kernel's hands */
@@ -87,7 +89,7 @@ struct ring {
     uint32_t armed_errq;        /* per socket: multishot POLLERR poll in place */
     bool ring_ok;
     bool stopping;
-    struct net_tx errtx; /* for error-queue reports */
+    struct net_tx errtx; /* reports a failed send to dst2 */
 };
 
 static char *ring_buf(struct ring *r, unsigned bid)
@@ -189,6 +191,7 @@ static void ring_send(struct ring *r, unsigned bid)
     io_uring_sqe_set_data64(sqe, ring_ud_pack(RING_OP_SEND, bid));
     r->nsend++;
     r->npend[bid] = 1;
+    r->tries[2 * bid] = r->tries[2 * bid + 1] = 0;
     if (tx->dst2len == 0 || tx->dst2len > sizeof(tx->dst2))
         return;
     struct io_uring_sqe *sqe2 = ring_sqe(r);
@@ -256,9 +259,31 @@ static void ring_on_recv(struct ring *r, const struct io_uring_cqe *cqe, unsigne
         ring_send(r, bid);
 }
 
+/* A send from bid (the copy to dst2 if second) failed with an error that
+ * may be another datagram's ICMP error: queues it again, still owning the
+ * buffer. False if it was resent NET_SEND_RETRIES times already, or the
+ * engine is stopping, or no SQE is free: then the failure stands. */
+static bool ring_resend(struct ring *r, const struct io_uring_cqe *cqe, unsigned bid, bool second)
+{
+    uint8_t *tries = &r->tries[2 * bid + second];
+    if (r->stopping || !net_send_retryable(cqe->res) || *tries >= NET_SEND_RETRIES)
+        return false;
+    struct io_uring_sqe *sqe = ring_sqe(r);
+    if (sqe == NULL)
+        return false;
+    (*tries)++;
+    io_uring_prep_sendmsg(sqe, r->tx[bid].sock, second ? &r->smsg2[bid] : &r->smsg[bid], 0);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(sqe, ring_ud_pack(second ? RING_OP_SEND2 : RING_OP_SEND, bid));
+    net_event(r->cfg, NET_EV_TX_RETRIED);
+    return true;
+}
+
 static void ring_on_send(struct ring *r, const struct io_uring_cqe *cqe, unsigned bid)
 {
     if (bid >= r->cfg->nbufs)
+        return;
+    if (cqe->res < 0 && ring_resend(r, cqe, bid, false))
         return;
     r->nsend--;
     if (cqe->res < 0 && !(r->stopping && cqe->res == -ECANCELED))
@@ -270,6 +295,8 @@ static void ring_on_send(struct ring *r, const struct io_uring_cqe *cqe, unsigne
 static void ring_on_send2(struct ring *r, const struct io_uring_cqe *cqe, unsigned bid)
 {
     if (bid >= r->cfg->nbufs)
+        return;
+    if (cqe->res < 0 && ring_resend(r, cqe, bid, true))
         return;
     r->nsend--;
     if (cqe->res < 0 && !(r->stopping && cqe->res == -ECANCELED)) {
@@ -289,7 +316,7 @@ static void ring_on_errq(struct ring *r, const struct io_uring_cqe *cqe, unsigne
     if (!(cqe->flags & IORING_CQE_F_MORE))
         r->armed_errq &= ~(1u << sock);
     if (cqe->res > 0 && !r->stopping)
-        net_errq_drain(r->cfg, (int)sock, &r->errtx);
+        net_errq_drain(r->cfg, (int)sock);
 }
 
 static void ring_on_cancel(struct ring *r, const struct io_uring_cqe *cqe, unsigned idx)
@@ -437,8 +464,10 @@ static int ring_setup(struct ring *r, const struct net_engine_cfg *cfg)
     r->smsg = calloc(cfg->nbufs, sizeof(*r->smsg));
     r->smsg2 = calloc(cfg->nbufs, sizeof(*r->smsg2));
     r->npend = calloc(cfg->nbufs, sizeof(*r->npend));
+    r->tries = calloc(2 * (size_t)cfg->nbufs, sizeof(*r->tries));
     r->cqes = calloc(cfg->batch, sizeof(*r->cqes));
-    if (r->tx == NULL || r->smsg == NULL || r->smsg2 == NULL || r->npend == NULL || r->cqes == NULL)
+    if (r->tx == NULL || r->smsg == NULL || r->smsg2 == NULL || r->npend == NULL || r->tries == NULL ||
+        r->cqes == NULL)
         return -ENOMEM;
 
     int ret = ring_queue_init(r);
@@ -481,6 +510,7 @@ static void ring_teardown(struct ring *r)
     free(r->smsg);
     free(r->smsg2);
     free(r->npend);
+    free(r->tries);
     free(r->cqes);
 }
 

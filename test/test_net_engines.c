@@ -56,6 +56,7 @@ struct harness {
     int rcvbuf; /* of the engine sockets */
 
     atomic_bool reply_fixed; /* reply to fixed_dst instead of the source */
+    atomic_bool gone_fixed;  /* only "GONE..." datagrams are answered to fixed_dst */
     atomic_bool also_dst2;   /* and send the same reply to dst2 */
     struct sockaddr_storage dst2;
     socklen_t dst2_len;
@@ -63,8 +64,8 @@ struct harness {
     socklen_t fixed_len;
 
     atomic_uint rx, truncated, last_len, dropped_by_handler;
-    atomic_uint send_errors, refused, refused_port, errq_reports;
-    atomic_uint ev[3];
+    atomic_uint send_errors, refused, refused_port, icmp_reports;
+    atomic_uint ev[NET_EV_COUNT];
 };
 
 static int64_t now_ms(void)
@@ -93,7 +94,8 @@ static void h_handler(void *ctx, const struct net_rx *rx, struct net_tx *tx)
     tx->iov[1] = (struct iovec){.iov_base = rx->buf, .iov_len = half};
     tx->iov[2] = (struct iovec){.iov_base = rx->buf + half, .iov_len = rx->len - half};
     tx->niov = 3;
-    if (atomic_load(&h->reply_fixed)) {
+    bool gone = rx->len >= 4 && memcmp(rx->buf, "GONE", 4) == 0;
+    if (atomic_load(&h->reply_fixed) || (gone && atomic_load(&h->gone_fixed))) {
         memcpy(&tx->dst, &h->fixed_dst, h->fixed_len);
         tx->dstlen = h->fixed_len;
     } else {
@@ -107,23 +109,28 @@ static void h_handler(void *ctx, const struct net_rx *rx, struct net_tx *tx)
     }
 }
 
+/* A send failed for good: the datagram was lost. */
 static void h_send_error(void *ctx, const struct net_tx *tx, int err)
 {
     struct harness *h = ctx;
+    (void)tx, (void)err;
     atomic_fetch_add(&h->send_errors, 1);
-    if (err != -ECONNREFUSED)
+}
+
+static void h_icmp(void *ctx, const struct net_icmp *e)
+{
+    struct harness *h = ctx;
+    atomic_fetch_add(&h->icmp_reports, 1);
+    if (e->err != -ECONNREFUSED || !e->remote)
         return;
     atomic_fetch_add(&h->refused, 1);
-    if (tx->niov == 0)
-        atomic_fetch_add(&h->errq_reports, 1);
-    if (tx->dstlen > 0)
-        atomic_store(&h->refused_port, (unsigned)net_addr_port((const struct sockaddr *)&tx->dst));
+    atomic_store(&h->refused_port, (unsigned)net_addr_port(e->dst));
 }
 
 static void h_event(void *ctx, int ev)
 {
     struct harness *h = ctx;
-    if (ev >= 0 && ev < 3)
+    if (ev >= 0 && ev < NET_EV_COUNT)
         atomic_fetch_add(&h->ev[ev], 1);
 }
 
@@ -171,6 +178,7 @@ static int h_setup(void **state)
         .cpu = -1,
         .handler = h_handler,
         .on_send_error = h_send_error,
+        .on_icmp = h_icmp,
         .on_event = h_event,
         .ctx = h,
         .stop = &h->stop,
@@ -438,9 +446,9 @@ static void test_stop_ends_the_loop_within_a_second(void **state)
 }
 
 /* Replies go to a closed port: the ICMP port unreachable comes back and,
- * thanks to IP_RECVERR, reaches on_send_error as -ECONNREFUSED (from a failed
- * send or from the error queue, which names the port). Then plain echo
- * still works: errors must not wedge the socket. */
+ * thanks to IP_RECVERR, reaches on_icmp as -ECONNREFUSED from the error
+ * queue, which names the port. Then plain echo still works: errors must not
+ * wedge the socket. */
 static void test_reply_to_closed_port_reports_connection_refused(void **state)
 {
     struct harness *h = *state;
@@ -462,8 +470,8 @@ static void test_reply_to_closed_port_reports_connection_refused(void **state)
         sent++;
         usleep(2000);
     }
-    print_message("%s: %u refused (%u from the error queue) after %u sends\n", h->eng->name,
-                  atomic_load(&h->refused), atomic_load(&h->errq_reports), sent);
+    print_message("%s: %u refused after %u sends\n", h->eng->name, atomic_load(&h->refused),
+                  sent);
     assert_true(atomic_load(&h->refused) >= 1);
     assert_int_equal(atomic_load(&h->refused_port), gone_port);
 
@@ -471,6 +479,60 @@ static void test_reply_to_closed_port_reports_connection_refused(void **state)
     client_send(c, &h->addr[0], buf, fill_payload(buf, 7, payload_len(7)));
     ssize_t r = client_recv(c, buf, sizeof(buf), RECV_WAIT_MS, &from);
     assert_int_equal(check_reply(buf, r), 7);
+    close(c);
+    h_stop(h);
+}
+
+/*
+ * Linux also stores each ICMP error as the socket's pending error, and the
+ * next send on that socket fails with it, whatever its destination: without
+ * a resend, every datagram after a reply to a closed port would be lost and
+ * blamed on the wrong peer. Replies to a closed port ("GONE") alternate with
+ * echoes: every echo must come back, none may be reported lost, and the
+ * error queue must name the closed port.
+ */
+static void test_an_icmp_error_costs_no_other_datagram(void **state)
+{
+    struct harness *h = *state;
+    struct sockaddr_storage me, from;
+    char buf[2048];
+    bool seen[200] = {false};
+
+    int gone = open_bound("127.0.0.1:0", &h->fixed_dst);
+    close(gone);
+    h->fixed_len = sa_len(&h->fixed_dst);
+    unsigned gone_port = (unsigned)net_addr_port((struct sockaddr *)&h->fixed_dst);
+    atomic_store(&h->gone_fixed, true);
+    h_start(h, "127.0.0.1", 1);
+    int c = open_bound("127.0.0.1:0", &me);
+    unsigned got = 0;
+    for (unsigned seq = 0; seq < 200; seq += 10) {
+        for (unsigned i = seq; i < seq + 10; i++) {
+            client_send(c, &h->addr[0], "GONE", 4);
+            client_send(c, &h->addr[0], buf, fill_payload(buf, i, payload_len(i)));
+        }
+        for (unsigned i = seq; i < seq + 10; i++) {
+            ssize_t r = client_recv(c, buf, sizeof(buf), RECV_WAIT_MS, &from);
+            if (r < 0)
+                fail_msg("%s: %u of %u echoes back, then none (%u sends lost, %u resent)",
+                         h->eng->name, got, seq + 10, atomic_load(&h->send_errors),
+                         atomic_load(&h->ev[NET_EV_TX_RETRIED]));
+            unsigned k = check_reply(buf, r);
+            assert_true(k < 200 && !seen[k]);
+            seen[k] = true;
+            got++;
+        }
+    }
+    int64_t deadline = now_ms() + 1000;
+    while (atomic_load(&h->refused) == 0 && now_ms() < deadline)
+        usleep(1000);
+    print_message("%s: 200 echoes, %u resent, %u refused by the error queue\n", h->eng->name,
+                  atomic_load(&h->ev[NET_EV_TX_RETRIED]), atomic_load(&h->refused));
+    assert_int_equal(got, 200);
+    assert_int_equal(atomic_load(&h->send_errors), 0);
+    assert_true(atomic_load(&h->ev[NET_EV_TX_RETRIED]) > 0); /* the poisoning did happen */
+    assert_true(atomic_load(&h->refused) > 0);
+    assert_int_equal(atomic_load(&h->refused_port), gone_port);
     close(c);
     h_stop(h);
 }
@@ -595,6 +657,8 @@ static void test_bad_config_is_refused_before_starting(void **state)
             cmocka_unit_test_prestate_setup_teardown(                                              \
                 test_many_refused_replies_do_not_fill_the_receive_buffer, h_setup, h_teardown,     \
                 (void *)&(eng)),                                                                   \
+            cmocka_unit_test_prestate_setup_teardown(test_an_icmp_error_costs_no_other_datagram,   \
+                                                     h_setup, h_teardown, (void *)&(eng)),         \
             cmocka_unit_test_prestate_setup_teardown(test_reply_with_dst2_reaches_both_addresses,  \
                                                      h_setup, h_teardown, (void *)&(eng)),         \
             cmocka_unit_test_prestate_setup_teardown(test_bad_config_is_refused_before_starting,   \

@@ -28,6 +28,7 @@ struct fixture {
     char rxbuf[70000];
     char out[70000];
     size_t outlen;
+    int64_t now_ms; /* the fake clock px_handle is given */
 };
 
 /* viaduct at 192.0.2.10:5060 with two backends in the default pool and,
@@ -59,6 +60,7 @@ static struct fixture *fx_new(bool pools)
     if (px_cfg_build(&f->cfg, &f->c, err, sizeof(err)) != 0)
         fail_msg("px_cfg_build: %s", err);
     assert_int_equal(net_addr_parse("198.51.100.7:5060", &f->src, &f->srclen), 0);
+    f->now_ms = 86400 * 1000; /* a day after boot: windows of 200 s fit before it */
     return f;
 }
 
@@ -89,7 +91,7 @@ static size_t run(struct fixture *f, const char *msg, size_t len)
     memcpy(f->rxbuf, msg, len);
     struct net_rx rx = {
         .buf = f->rxbuf, .len = len, .src = (struct sockaddr *)&f->src, .srclen = f->srclen};
-    px_handle(&f->cfg, &f->ps, &f->st, &rx, &f->tx);
+    px_handle(&f->cfg, &f->ps, &f->st, &rx, &f->tx, f->now_ms);
     f->outlen = 0;
     for (int i = 0; i < f->tx.niov; i++) {
         memcpy(f->out + f->outlen, f->tx.iov[i].iov_base, f->tx.iov[i].iov_len);
@@ -479,7 +481,7 @@ static void test_px_cancel_follows_its_invite_across_a_change(void **state)
     /* the INVITE's backend starts draining: the CANCEL goes to both */
     int b = backend_index(f, d1);
     atomic_store(&f->cfg.pools[0].state[b], RT_DRAINING);
-    atomic_store(&f->cfg.pools[0].changed_ms[b], hc_now_ms());
+    atomic_store(&f->cfg.pools[0].changed_ms[b], f->now_ms);
     RUN(f, CALL("CANCEL", "1", ""));
     assert_string_not_equal(dest(f, d2), d1);
     assert_int_equal(f->tx.dst2len, f->cfg.pools[0].rt->b[b].addrlen);
@@ -494,10 +496,72 @@ static void test_px_cancel_follows_its_invite_across_a_change(void **state)
     assert_string_equal(d3, d2);
     assert_true(counter(f, "fwd_fanout") >= 2);
 
-    /* long after the change: one copy again */
-    atomic_store(&f->cfg.pools[0].changed_ms[b], hc_now_ms() - PX_FOLLOW_MS - 1000);
+    /* long after the change: one copy again (the clock moved, not the change) */
+    f->now_ms += PX_FOLLOW_MS + 1000;
     RUN(f, CALL("CANCEL", "1", ""));
     assert_int_equal(f->tx.dst2len, 0);
+}
+
+/* An ICMP error is a hint (health.h): it holds the backends at that
+ * address down, in the table lookups, at once; a second hint neither
+ * lengthens nor repeats the hold, one for an address no backend has names
+ * no backend, and a vouched-for backend ignores hints. */
+static void test_px_icmp_hint_holds_a_backend_down_once(void **state)
+{
+    struct fixture *f = *state;
+    const struct px_pool *p = &f->cfg.pools[0];
+    char d1[80], d2[80];
+    struct sockaddr_storage ss;
+    socklen_t len;
+    RUN(f, CALL("INVITE", "1", ""));
+    dest(f, d1);
+    int b = backend_index(f, d1);
+    assert_int_equal(net_addr_parse(d1, &ss, &len), 0);
+
+    assert_int_equal(hc_icmp_hint(&f->cfg, (struct sockaddr *)&ss, f->now_ms), HC_HINT_HELD);
+    assert_int_equal(atomic_load(&p->state[b]), RT_DOWN);
+    assert_int_equal(atomic_load(&p->held_ms[b]), f->now_ms);
+    RUN(f, CALL("INVITE", "1", ""));
+    assert_string_not_equal(dest(f, d2), d1); /* the key's fallback */
+
+    assert_int_equal(hc_icmp_hint(&f->cfg, (struct sockaddr *)&ss, f->now_ms + 4000),
+                     HC_HINT_IGNORED);
+    assert_int_equal(atomic_load(&p->held_ms[b]), f->now_ms); /* not lengthened */
+
+    /* the health thread ends it (a probe answered): hints wait until vouched_ms */
+    atomic_store(&p->held_ms[b], 0);
+    atomic_store(&p->state[b], RT_UP);
+    atomic_store(&p->vouched_ms[b], f->now_ms + 10000);
+    assert_int_equal(hc_icmp_hint(&f->cfg, (struct sockaddr *)&ss, f->now_ms + 5000),
+                     HC_HINT_IGNORED);
+    assert_int_equal(atomic_load(&p->state[b]), RT_UP);
+    assert_int_equal(hc_icmp_hint(&f->cfg, (struct sockaddr *)&ss, f->now_ms + 10000),
+                     HC_HINT_HELD);
+
+    /* the same IP on another port, and a client, are no backend */
+    assert_int_equal(net_addr_parse("203.0.113.12:5061", &ss, &len), 0);
+    assert_int_equal(hc_icmp_hint(&f->cfg, (struct sockaddr *)&ss, f->now_ms), HC_HINT_NONE);
+    assert_int_equal(net_addr_parse("[2001:db8::7]:5060", &ss, &len), 0);
+    assert_int_equal(hc_icmp_hint(&f->cfg, (struct sockaddr *)&ss, f->now_ms), HC_HINT_NONE);
+}
+
+/* The address index finds a backend in every pool that has it. */
+static void test_px_backends_at_finds_every_pool(void **state)
+{
+    struct fixture *f = *state;
+    const struct px_backend_ref *r;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    assert_int_equal(f->cfg.nrefs, 3);
+    assert_int_equal(net_addr_parse("203.0.113.50:5060", &ss, &len), 0);
+    assert_int_equal(px_backends_at(&f->cfg, (struct sockaddr *)&ss, &r), 1);
+    assert_int_equal(r->pool, 1);
+    assert_int_equal(r->index, 0);
+    assert_int_equal(net_addr_parse("203.0.113.13:5060", &ss, &len), 0);
+    assert_int_equal(px_backends_at(&f->cfg, (struct sockaddr *)&ss, &r), 1);
+    assert_int_equal(r->pool, 0);
+    assert_int_equal(net_addr_parse("203.0.113.14:5060", &ss, &len), 0);
+    assert_int_equal(px_backends_at(&f->cfg, (struct sockaddr *)&ss, &r), 0);
 }
 
 static void test_px_all_backends_down_gives_503(void **state)
@@ -611,6 +675,9 @@ int main(void)
         T(test_px_cancel_follows_its_invite_across_a_change),
         T(test_px_all_backends_down_gives_503),
         T(test_px_record_route_and_path_when_configured),
+        T(test_px_icmp_hint_holds_a_backend_down_once),
+        cmocka_unit_test_setup_teardown(test_px_backends_at_finds_every_pool, setup_pools,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_px_rules_pick_pools_and_missing_keys_get_400,
                                         setup_pools, teardown),
 #undef T

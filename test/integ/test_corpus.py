@@ -926,7 +926,7 @@ def run_engine(io, client6):
             d = c1.get(k, 0) - c0.get(k, 0)
             if d != n:
                 errs.append("%s moved by %d, want %d" % (k, d, n))
-        for k in ("tx_errors", "drop_overflow", "rx_errors", "tx_dropped"):
+        for k in ("tx_lost", "drop_overflow", "rx_errors", "tx_dropped"):
             if c1.get(k, 0) != c0.get(k, 0):
                 errs.append("%s moved by %d" % (k, c1.get(k, 0) - c0.get(k, 0)))
         check("%s corpus: counters add up (%s)" % (io, ", ".join(

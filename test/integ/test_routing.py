@@ -4,7 +4,7 @@
     python3 test/integ/test_routing.py --bin build/san/viaduct     (run.sh does this in a netns)
 
 Issue 4's integration tests: REGISTER affinity per AOR, call affinity per Call-ID, a backend
-killed (ICMP port unreachable) loses its new traffic within 1 s while every other key stays,
+killed (ICMP port unreachable: a hold-down) loses its new traffic within 1 s while every other key stays,
 a backend that stops answering probes is taken out within interval x k + timeout and comes
 back after up_after answered probes (with the CANCEL fan-out to the key's old and new choice
 after each change), an ICMP-downed backend brought back by probes, all down -> 503 with
@@ -425,13 +425,14 @@ def t_killed_backend(binary, io):
         check(not to_victim, "%d keys still reach the killed backend" % len(to_victim))
         spread = {after[c] for c in vkeys}
         c1 = rig.vd.counters()
-        check(c1.get("backend_unreachable", 0) > c0.get("backend_unreachable", 0),
-              "backend_unreachable %s -> %s" % (c0.get("backend_unreachable"),
-                                                c1.get("backend_unreachable")))
+        check(c1.get("backend_holddowns", 0) > c0.get("backend_holddowns", 0),
+              "backend_holddowns %s -> %s" % (c0.get("backend_holddowns"),
+                                              c1.get("backend_holddowns")))
         err = rig.finish()
         lines = transitions(err, victim.hp)
-        check(len(lines) == 1 and "up -> down" in lines[0],
-              "want one 'up -> down' line for %s, got %r" % (victim.hp, lines))
+        check(lines and "up -> held" in lines[0] and
+              all("held" in l and "-> down" not in l for l in lines),
+              "want 'up -> held' (holds only, no verdict) for %s, got %r" % (victim.hp, lines))
         others = [l for b in bs if b is not victim for l in transitions(err, b.hp)]
         check(not others, "live backends changed state: %r" % others)
         check(len(spread) >= 2 or len(vkeys) < 8,
@@ -553,8 +554,8 @@ def t_icmp_then_probes(binary, io):
         took = t_out - t0
         check(took < 1.0, "its key moved only after %.2f s" % took)
         c1 = rig.vd.counters()
-        check(c1.get("backend_unreachable", 0) > c0.get("backend_unreachable", 0),
-              "backend_unreachable did not move")
+        check(c1.get("backend_holddowns", 0) > c0.get("backend_holddowns", 0),
+              "backend_holddowns did not move")
         again = rig.add_backend(victim.name, port_=victim.addr[1])
         t1 = time.monotonic()
         t_back = poll_key(rig, vkey, lambda n: n == victim.name, 3.0)
@@ -564,9 +565,11 @@ def t_icmp_then_probes(binary, io):
         check(back < 1.5, "back after %.2f s (up_after 2 x interval 100 ms)" % back)
         err = rig.finish()
         lines = transitions(err, victim.name)
-        check(len(lines) == 2 and "up -> down (ICMP unreachable on a send)" in lines[0] and
-              "down -> up" in lines[1],
-              "want 'up -> down (ICMP unreachable on a send)' then 'down -> up', got %r" % lines)
+        check(len(lines) == 3 and "up -> held (ICMP error" in lines[0] and
+              "held -> down (" in lines[1] and "the ICMP error is confirmed" in lines[1] and
+              "down -> up" in lines[2],
+              "want 'up -> held', 'held -> down' (a probe confirms) then 'down -> up', got %r"
+              % lines)
         print("   (%s: out after %.3f s, back after %.3f s)" % (io, took, back), flush=True)
     return body
 
@@ -601,8 +604,8 @@ def t_all_down_503(binary, io):
         check(resp.get("Call-ID") == parse(data).get("Call-ID"), "503 lacks the Call-ID")
         c = rig.vd.counters()
         check(c.get("local_503", 0) >= 2, "local_503 %s" % c.get("local_503"))
-        check(c.get("backend_unreachable", 0) >= 2, "backend_unreachable %s (want both marked)"
-              % c.get("backend_unreachable"))
+        check(c.get("backend_holddowns", 0) >= 2, "backend_holddowns %s (want both held)"
+              % c.get("backend_holddowns"))
         rig.finish()
     return body
 

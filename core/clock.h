@@ -1,0 +1,31 @@
+/*
+ * clock.h - the one clock viaduct's health and routing decisions use:
+ * CLOCK_MONOTONIC in milliseconds. Hot-path code never reads it itself: the
+ * worker reads it once per datagram (the coarse variant, a load from the
+ * vDSO page, a few ns) and passes it down, so px_handle stays a function of
+ * its arguments and tests drive it with a fake clock.
+ */
+#ifndef VIADUCT_CLOCK_H
+#define VIADUCT_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Precise, for the health thread's timers. */
+static inline int64_t clk_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The same clock at the resolution of the kernel's tick (1-4 ms): for
+ * windows of seconds, read per datagram. */
+static inline int64_t clk_coarse_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+#endif
