@@ -1,6 +1,6 @@
 # viaduct - a stateless SIP forwarder.
 #
-#   make              release binaries in build/ (-O2, jemalloc)
+#   make              release binaries in build/ (-O2, jemalloc); needs the build packages only
 #   make test         every test, built with ASan+UBSan and libc malloc, also the scalar parser
 #   make parser-alone parser/, its tests, fuzz target and benchmark built with nothing else
 #   make demo         viaduct in front of 4 emulated registrars under load (bench/demo.sh)
@@ -46,10 +46,15 @@ TOOLS    := $(BUILD)/viaduct $(BUILD)/viaduct-parse $(BUILD)/viaduct-bench
 TESTS    := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/test_*.c))
 BENCHES  := $(BUILD)/bench-parse $(BUILD)/bench-px $(BUILD)/bench-rt
 
-.PHONY: all deps tools tests check parser-alone test demo fuzz fuzz-smoke bench format format-check clean
+.PHONY: all build-deps deps tools tests check parser-alone test demo fuzz fuzz-smoke bench format format-check clean
 
-all: deps
+# Packages: a plain make checks for the build's own (compiler and libraries; installed when
+# root, named when not); test, demo, bench and fuzz also install the test tools first.
+all: build-deps
 	@$(MAKE) --no-print-directory tools
+
+build-deps:
+	@sh test/deps.sh --build
 
 deps:
 	@sh test/deps.sh
@@ -166,7 +171,8 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@sh test/integ/run.sh build/san
 
-demo: all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@sh bench/demo.sh $(BUILD)
 
 # ---- fuzzing (clang) ----
@@ -176,14 +182,16 @@ build/fuzz/fuzz_sip_parse: test/fuzz/fuzz_sip_parse.c test/sip_msg_diff.h $(PARS
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_sip_parse.c $(PARSER_SRC)
 
-fuzz: deps build/fuzz/fuzz_sip_parse
+fuzz: deps
+	@$(MAKE) --no-print-directory build/fuzz/fuzz_sip_parse
 	@sh test/fuzz/run.sh build/fuzz/fuzz_sip_parse $(FUZZ_SECONDS)
 
 # A bounded smoke run for make test: 20 s, seeded with the corpora.
 fuzz-smoke: build/fuzz/fuzz_sip_parse
 	@sh test/fuzz/run.sh build/fuzz/fuzz_sip_parse 20
 
-bench: all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh $(BUILD)
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
