@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/span.h"
+#include "parser/span.h"
 
 enum vb_aff_kind { VB_AFF_CALLID = 0, VB_AFF_AOR = 1 };
 

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/span.h"
+#include "parser/span.h"
 
 #define VB_BRANCH_PREFIX "z9hG4bKvb"
 #define VB_BRANCH_LEN (sizeof(VB_BRANCH_PREFIX) - 1 + 16)

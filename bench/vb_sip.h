@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/span.h"
+#include "parser/span.h"
 #include "parser/sip.h"
 
 struct vb_buf {

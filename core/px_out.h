@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "core/span.h"
+#include "parser/span.h"
 #include "net/net.h"
 
 struct px_out {

@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "core/span.h"
+#include "parser/span.h"
 
 #define RT_DEFAULT_SLOTS 65537 /* prime; a larger prime gives finer balance */
 #define RT_MAX_BACKENDS 1024

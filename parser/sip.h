@@ -12,7 +12,7 @@
  * logging, no C-string functions, never a read outside [buf, buf + len). The
  * output holds spans into the caller's buffer, which must outlive it.
  * Return values follow one convention: >= 0 success, < 0 an enum sip_err.
- * Depends on libc and core/span.h only, so parser/ builds, tests, fuzzes and
+ * Depends on libc and parser/span.h only, so parser/ builds, tests, fuzzes and
  * benchmarks alone.
  */
 #ifndef VIADUCT_SIP_H
@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../core/span.h"
+#include "parser/span.h"
 
 /* X(name, value, short id for counters, what was wrong) */
 #define SIP_ERRORS(X)                                                                              \

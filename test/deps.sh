@@ -1,19 +1,35 @@
 #!/bin/sh
-# Installs the Debian packages viaduct builds and tests with, only those missing.
-# Called by `make test` and `make demo` so a fresh Debian 12 machine needs nothing else.
-# Usage: test/deps.sh [extra-package ...]
+# Checks for the Debian packages viaduct builds and tests with, and installs the missing ones
+# when run as root, so a fresh Debian 12 machine needs nothing else.
+#
+# Usage: test/deps.sh --build                 what a plain `make` needs (compiler and libraries)
+#        test/deps.sh [extra-package ...]     that plus the test tools: make test, demo, bench, fuzz
+#
+# --build never installs a test tool: when the build packages are there, `make` needs no root
+# and no network. Missing packages and not root: the missing ones are named and it exits 1.
 # Extras by purpose: make demo adds gnuplot-nox (the plot); make bench adds gnuplot-nox and
 # kamailio (the system viaduct is compared with); bench/sipp/crosscheck.sh uses sip-tester.
 set -eu
-pkgs="build-essential pkg-config liburing-dev libxxhash-dev libcmocka-dev libjemalloc-dev libyaml-dev \
-    clang python3 iproute2 util-linux sip-tester $*"
+# build-essential: cc, make, libc headers; the rest are the libraries core/ and net/ link.
+build_pkgs="build-essential liburing-dev libxxhash-dev libjemalloc-dev libyaml-dev"
+# libcmocka-dev: unit tests; clang: the clang build and libFuzzer; python3: integration tests;
+# iproute2 (ip) and util-linux (unshare): their private network namespace; sip-tester: SIPp.
+test_pkgs="libcmocka-dev clang python3 iproute2 util-linux sip-tester"
+if [ "${1:-}" = --build ]; then
+    what="the build needs"
+    pkgs=$build_pkgs
+else
+    what="the tests and tools need"
+    pkgs="$build_pkgs $test_pkgs $*"
+fi
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
-    echo "deps: missing packages:$missing (run as root, or install them)" >&2
+    echo "deps: $what Debian packages that are not installed:$missing" >&2
+    echo "deps: install them (apt-get install$missing) or run make as root to have them installed" >&2
     exit 1
 fi
 echo "deps: installing$missing" >&2

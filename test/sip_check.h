@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "core/span.h"
+#include "parser/span.h"
 
 /* An expected span: W("bytes"), ABSENT (p == NULL) or NOLEN (length 0,
  * absent or empty: where sip.h does not say which). */

@@ -6,6 +6,11 @@
  * buffer is. Two machine words, so it travels in registers. Spans are not
  * NUL-terminated: SIP messages carry NUL bytes in quoted strings and bodies,
  * so no C-string function may ever be applied to one.
+ *
+ * It lives in parser/ because the parser is the lowest layer that needs it:
+ * the proxy, the benchmarks and the tests include it from here, and the
+ * parser includes nothing outside itself but libc (STYLE G2; make
+ * parser-alone checks it).
  */
 #ifndef VIADUCT_SPAN_H
 #define VIADUCT_SPAN_H
