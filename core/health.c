@@ -54,7 +54,28 @@ struct hc {
     bool thread_started;
     uint64_t rng;
     struct sip_msg msg; /* the probe answer being read */
+#define X(n, h) atomic_uint_fast64_t n;
+    HC_COUNTERS(X)
+#undef X
 };
+
+#define HC_INC(hc, n) ST_BUMP(&(hc)->n, 1)
+
+void hc_counts(const struct hc *hc, struct hc_counts *out)
+{
+#define X(n, h) out->n = hc ? atomic_load_explicit(&hc->n, memory_order_relaxed) : 0;
+    HC_COUNTERS(X)
+#undef X
+}
+
+void hc_print(FILE *f, const struct hc *hc)
+{
+    struct hc_counts c;
+    hc_counts(hc, &c);
+#define X(n, h) fprintf(f, "%s %llu\n", #n, (unsigned long long)c.n);
+    HC_COUNTERS(X)
+#undef X
+}
 
 /* A held backend's state is RT_DOWN; the log calls it "held". */
 static const char *state_name(int s, bool held)
@@ -65,6 +86,7 @@ static const char *state_name(int s, bool held)
 static void log_change(struct hc *hc, int pool, int i, const char *from, const char *to,
                        const char *cause)
 {
+    HC_INC(hc, health_transitions);
     fprintf(stderr, "viaduct: backend %s (pool %s): %s -> %s (%s)\n",
             hc->px->pools[pool].rt->b[i].name, hc->pool_name[pool], from, to, cause);
 }
@@ -90,6 +112,7 @@ static void verdict(struct hc *hc, int pool, int i, bool healthy, const char *ca
 static void probe_failed(struct hc *hc, int pool, int i, const char *cause)
 {
     struct hc_backend *b = &hc->b[pool][i];
+    HC_INC(hc, probes_failed);
     b->waiting = false;
     b->oks = 0;
     if (b->holding) { /* the probes agree with the ICMP error */
@@ -108,6 +131,7 @@ static void probe_failed(struct hc *hc, int pool, int i, const char *cause)
 static void probe_ok(struct hc *hc, int pool, int i, int code)
 {
     struct hc_backend *b = &hc->b[pool][i];
+    HC_INC(hc, probes_answered);
     b->waiting = false;
     b->fails = 0;
     if (b->holding) { /* the ICMP error was wrong, or forged */
@@ -152,6 +176,7 @@ static void send_probe(struct hc *hc, int pool, int i, int64_t now)
     char dst[80], msg[768];
     b->seq++;
     b->waiting = true;
+    HC_INC(hc, probes_sent);
     b->sent_ms = now;
     b->next_ms = now + jittered(hc);
     if (hc->fd[fam] < 0) {
@@ -268,8 +293,10 @@ static void *hc_main(void *arg)
                 follow_hint(hc, p, i, now);
                 if (!hc->h.enabled)
                     continue;
-                if (b->waiting && now - b->sent_ms >= hc->h.timeout_ms)
+                if (b->waiting && now - b->sent_ms >= hc->h.timeout_ms) {
+                    HC_INC(hc, probes_timed_out); /* counted as failed too */
                     probe_failed(hc, p, i, "probe timed out");
+                }
                 if (!b->waiting && now >= b->next_ms)
                     send_probe(hc, p, i, now);
                 int64_t due = b->waiting ? b->sent_ms + hc->h.timeout_ms : b->next_ms;

@@ -33,6 +33,26 @@ struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, char *err, siz
 /* Stops the thread and frees it. */
 void hc_stop(struct hc *hc);
 
+/* The health thread's counters (name, help): it is their one writer. */
+#define HC_COUNTERS(X)                                                                             \
+    X(probes_sent, "OPTIONS probes sent")                                                          \
+    X(probes_answered, "probes answered with an accepted code")                                    \
+    X(probes_timed_out, "probes with no final answer in timeout_ms")                               \
+    X(probes_failed, "probes failed: timed out, refused by ICMP, unsent or unaccepted code")          \
+    X(health_transitions, "backend state changes, holds included")
+
+struct hc_counts {
+#define X(n, h) uint64_t n;
+    HC_COUNTERS(X)
+#undef X
+};
+
+/* Reads the counters (relaxed loads; zeros for a NULL hc). */
+void hc_counts(const struct hc *hc, struct hc_counts *out);
+
+/* Prints them as "name value" lines. */
+void hc_print(FILE *f, const struct hc *hc);
+
 /* What hc_icmp_hint made of an ICMP error. */
 enum hc_hint {
     HC_HINT_NONE = 0, /* no backend has that address */

@@ -199,12 +199,21 @@ static int load_config(int argc, char **argv, struct cfg *c, bool *check)
     return 0;
 }
 
-static void print_stats(int n)
+/* SIGUSR1 and exit: one snapshot of every counter, then per backend and
+ * the health thread's. */
+static void print_stats(int n, const struct hc *hc)
 {
     struct st_worker *st[MAX_WORKERS];
+    struct st_snapshot *s = malloc(sizeof(*s));
+    if (s == NULL)
+        return;
     for (int i = 0; i < n; i++)
         st[i] = &workers[i].st;
-    st_print(stderr, st, n);
+    st_snapshot(st, n, s);
+    st_print(stderr, s);
+    hc_print(stderr, hc);
+    px_print_backends(stderr, px, conf, s);
+    free(s);
 }
 
 static void on_exit_free(void)
@@ -383,7 +392,7 @@ int main(int argc, char **argv)
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGUSR1) {
-            print_stats(n);
+            print_stats(n, hc);
             continue;
         }
         if (sig == SIGHUP) {
@@ -403,8 +412,8 @@ int main(int argc, char **argv)
             status = 1;
         }
     }
+    print_stats(n, hc);
     hc_stop(hc);
-    print_stats(n);
     fprintf(stderr, "viaduct: stopped\n");
     return status;
 }

@@ -243,7 +243,7 @@ static bool emit_message(struct px_ctx *c, struct px_edits *ed)
     if (px_out_edited(&o, c->rx->buf, c->rx->buf + c->msg->msg_len, ed, px_emit, c))
         return true;
     c->tx->niov = 0;
-    ST_INC(c->st, drop_overflow);
+    ST_DROP(c->st, overflow);
     return false;
 }
 
@@ -328,36 +328,36 @@ static int forward_request(struct px_ctx *c)
 
     int r = route_next_hop(c, &ed, &hop);
     if (r < 0)
-        return px_reply(c, 400, SIP_ERURI);
+        return px_reply(c, ST_L_400, SIP_ERURI);
     if (r == 2) {
         /* to the client's NAT binding the flow token names */
         const struct sockaddr *d = (const struct sockaddr *)&c->tx->dst;
         c->tx->sock = px_pick_sock(cfg, c->rx->sock, d->sa_family);
         if (c->tx->sock < 0 || !net_addr_sendable(d)) {
-            ST_INC(c->st, drop_bad_destination);
+            ST_DROP(c->st, bad_destination);
             return 0;
         }
     } else if (r > 0) {
         if (hop.hp.host_type == SIP_HOST_NAME) {
             if (is_ack)
                 return px_drop_ack(c);
-            ST_INC(c->st, drop_unresolvable);
-            return px_reply(c, 503, 0);
+            ST_DROP(c->st, unresolvable);
+            return px_reply(c, ST_L_503, 0);
         }
         if (!px_set_dest(cfg, c->tx, hop.hp.host, hop.hp.port < 0 ? 5060 : hop.hp.port,
                          c->rx->sock)) {
-            ST_INC(c->st, drop_bad_destination);
+            ST_DROP(c->st, bad_destination);
             return 0;
         }
     } else {
         int err = px_select_backend(c);
         if (err == PX_ENOKEY)
-            return is_ack ? px_drop_ack(c) : px_reply(c, 400, 0);
+            return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_400, 0);
         if (err < 0)
-            return is_ack ? px_drop_ack(c) : px_reply(c, 503, 0);
+            return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_503, 0);
         c->tx->sock = px_pick_sock(cfg, c->rx->sock, c->tx->dst.ss_family);
         if (c->tx->sock < 0) {
-            ST_INC(c->st, drop_bad_destination);
+            ST_DROP(c->st, bad_destination);
             return 0;
         }
     }
@@ -389,14 +389,16 @@ static int handle_request(struct px_ctx *c)
     bool is_ack = m->method_id == SIP_M_ACK;
 
     ST_INC(c->st, rx_requests);
+    if (m->method_id < ST_NMETHODS)
+        ST_BUMP(&c->st->method[m->method_id], 1);
     if (in->ruri.scheme == SIP_SCHEME_OTHER)
-        return is_ack ? px_drop_ack(c) : px_reply(c, 416, 0);
+        return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_416, 0);
     if (m->method_id == SIP_M_OPTIONS && names_us(c))
-        return px_reply(c, 200, 0); /* the readiness ping of balancers */
+        return px_reply(c, ST_L_200, 0); /* the readiness ping of balancers */
     if (in->max_fwd == 0)
-        return is_ack ? px_drop_ack(c) : px_reply(c, 483, 0);
+        return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_483, 0);
     if (m->first[SIP_H_PROXY_REQUIRE] >= 0)
-        return is_ack ? px_drop_ack(c) : px_reply(c, 420, 0);
+        return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_420, 0);
     return forward_request(c);
 }
 
@@ -407,16 +409,20 @@ static int handle_response(struct px_ctx *c)
     struct sip_via next;
 
     ST_INC(c->st, rx_responses);
+    if (m->status >= 100 && m->status < 700) {
+        unsigned slot = px_backend_slot(c->cfg, c->rx->src);
+        ST_BE_INC(c->st, slot, responses[m->status / 100 - 1]);
+    }
     if (!px_is_self(c->cfg, top->sent_by.host, top->sent_by.port)) {
-        ST_INC(c->st, drop_not_our_via);
+        ST_DROP(c->st, not_our_via);
         return 0;
     }
     if (m->nvia < 2) {
-        ST_INC(c->st, drop_no_next_via);
+        ST_DROP(c->st, no_next_via);
         return 0;
     }
     if (sip_via_parse(m->via[1], &next) < 0) {
-        ST_INC(c->st, drop_bad_response);
+        ST_DROP(c->st, bad_response);
         return 0;
     }
     /* §18.2.2 and RFC 3581: received and rport say where the client really is */
@@ -427,11 +433,11 @@ static int handle_response(struct px_ctx *c)
     if (next.rport.len > 0)
         port = atoi_span(next.rport);
     if (next.received.p == NULL && next.sent_by.host_type == SIP_HOST_NAME) {
-        ST_INC(c->st, drop_unresolvable);
+        ST_DROP(c->st, unresolvable);
         return 0;
     }
     if (!px_set_dest(c->cfg, c->tx, host, port, c->rx->sock)) {
-        ST_INC(c->st, drop_bad_destination);
+        ST_DROP(c->st, bad_destination);
         return 0;
     }
 
@@ -477,10 +483,10 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
     if (err >= 0)
         err = sip_validate(c.msg, c.info);
     if (rx->truncated || rx->len > cfg->max_msg) {
-        px_reject(&c, 513, 0);
+        px_reject(&c, ST_L_513, 0);
     } else if (err < 0) {
         ST_INC(st, parse_error[-err]);
-        px_reject(&c, err == SIP_EVERSION ? 505 : 400, err);
+        px_reject(&c, err == SIP_EVERSION ? ST_L_505 : ST_L_400, err);
     } else if (c.msg->is_request) {
         handle_request(&c);
     } else {

@@ -69,6 +69,7 @@ struct px_pool {
     _Atomic int64_t *vouched_ms; /* [rt->n]: ICMP hints are ignored until then (a probe
                                   * answered after one: the hint was false) */
     bool *drain;                 /* [rt->n]: configured to drain */
+    uint16_t *slot;              /* [rt->n]: its counters in st_worker.be (stats.h) */
 };
 
 /* Where each backend address is used (a pool and an index into its table),
@@ -115,6 +116,7 @@ struct px_cfg {
     int npools;
     struct px_backend_ref *refs; /* every backend of every pool, sorted by key */
     int nrefs;
+    uint32_t next_slot; /* the first counter slot no backend has had (stats.h) */
     struct px_rule rules[CFG_MAX_RULES];
     int nrules;
     struct px_key key_register, key_other; /* when no rule gives a key */
@@ -151,10 +153,19 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
 void px_cfg_free(struct px_cfg *px);
 
 /* After a reload: backends that keep their name (in a pool that keeps its
- * name) keep a down state, a hold-down and their last change time; the rest
- * start up. */
+ * name) keep a down state, a hold-down, their last change time and their
+ * counter slot; the rest start up, with slots no backend had before (or
+ * ST_NO_SLOT once they run out). */
 void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px_cfg *old,
                          const struct cfg *oldc);
+
+/* Writes one line per backend: pool, name, address, state and its counters
+ * from s ("backend pool=P name=N address=A state=up requests=..."). */
+void px_print_backends(FILE *f, const struct px_cfg *px, const struct cfg *c,
+                       const struct st_snapshot *s);
+
+/* The counter slot of the first backend at address sa, ST_NO_SLOT if none. */
+unsigned px_backend_slot(const struct px_cfg *px, const struct sockaddr *sa);
 
 /* The refs of the backends at address sa (same family, address and port):
  * *first and the count, 0 if none. Lock-free, allocation-free. */

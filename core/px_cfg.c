@@ -154,8 +154,9 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     pp->held_ms = calloc((size_t)n, sizeof(*pp->held_ms));
     pp->vouched_ms = calloc((size_t)n, sizeof(*pp->vouched_ms));
     pp->drain = calloc((size_t)n, sizeof(*pp->drain));
+    pp->slot = calloc((size_t)n, sizeof(*pp->slot));
     if (pp->state == NULL || pp->changed_ms == NULL || pp->held_ms == NULL ||
-        pp->vouched_ms == NULL || pp->drain == NULL) {
+        pp->vouched_ms == NULL || pp->drain == NULL || pp->slot == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -243,6 +244,14 @@ int px_backends_at(const struct px_cfg *px, const struct sockaddr *sa,
     return n;
 }
 
+unsigned px_backend_slot(const struct px_cfg *px, const struct sockaddr *sa)
+{
+    const struct px_backend_ref *r;
+    if (px_backends_at(px, sa, &r) == 0)
+        return ST_NO_SLOT;
+    return px->pools[r->pool].slot[r->index];
+}
+
 int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errlen)
 {
     memset(px, 0, sizeof(*px));
@@ -263,6 +272,9 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
         px->npools = i + 1; /* px_cfg_free releases what was built */
         if (build_pool(&px->pools[i], &c->pools[i], c, px->seed, err, errlen) < 0)
             return -1;
+        for (int b = 0; b < px->pools[i].rt->n; b++)
+            px->pools[i].slot[b] = px->next_slot < ST_MAX_BACKENDS ? (uint16_t)px->next_slot++
+                                                                    : ST_NO_SLOT;
     }
     for (int i = 0; i < c->nrules; i++) {
         const struct cfg_rule *r = &c->rules[i];
@@ -307,6 +319,7 @@ void px_cfg_free(struct px_cfg *px)
         free((void *)(uintptr_t)px->pools[i].held_ms);
         free((void *)(uintptr_t)px->pools[i].vouched_ms);
         free(px->pools[i].drain);
+        free(px->pools[i].slot);
     }
     px->npools = 0;
     free(px->refs);
@@ -317,6 +330,11 @@ void px_cfg_free(struct px_cfg *px)
 void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px_cfg *old,
                          const struct cfg *oldc)
 {
+    /* slots: kept by name, else new ones after every slot the old one gave */
+    px->next_slot = old->next_slot;
+    for (int p = 0; p < px->npools; p++)
+        for (int i = 0; i < px->pools[p].rt->n; i++)
+            px->pools[p].slot[i] = ST_NO_SLOT;
     for (int p = 0; p < px->npools; p++) {
         int q = 0;
         while (q < old->npools && strcmp(oldc->pools[q].name, c->pools[p].name) != 0)
@@ -329,6 +347,7 @@ void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px
             int k = rt_find(op->rt, np->rt->b[i].name);
             if (k < 0)
                 continue;
+            np->slot[i] = op->slot[k];
             /* a drain switched on or off by the reload changed the state
              * now; otherwise the backend keeps its last change time */
             if (np->drain[i] == op->drain[k])
@@ -337,6 +356,39 @@ void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px
                 atomic_store(&np->state[i], RT_DOWN);
             atomic_store(&np->held_ms[i], atomic_load(&op->held_ms[k]));
             atomic_store(&np->vouched_ms[i], atomic_load(&op->vouched_ms[k]));
+        }
+    }
+    for (int p = 0; p < px->npools; p++)
+        for (int i = 0; i < px->pools[p].rt->n; i++)
+            if (px->pools[p].slot[i] == ST_NO_SLOT && px->next_slot < ST_MAX_BACKENDS)
+                px->pools[p].slot[i] = (uint16_t)px->next_slot++;
+}
+
+void px_print_backends(FILE *f, const struct px_cfg *px, const struct cfg *c,
+                       const struct st_snapshot *s)
+{
+    static const char *const state[] = {"up", "down", "draining"};
+    for (int p = 0; p < px->npools; p++) {
+        const struct px_pool *pool = &px->pools[p];
+        for (int i = 0; i < pool->rt->n; i++) {
+            char a[64];
+            unsigned slot = pool->slot[i];
+            int st = atomic_load_explicit(&pool->state[i], memory_order_relaxed);
+            net_addr_format((const struct sockaddr *)&pool->rt->b[i].addr, a, sizeof(a));
+            fprintf(f, "backend pool=%s name=%s address=%s state=%s%s", c->pools[p].name,
+                    pool->rt->b[i].name, a, st <= RT_DRAINING ? state[st] : "?",
+                    atomic_load_explicit(&pool->held_ms[i], memory_order_relaxed) ? " held" : "");
+            if (slot >= ST_MAX_BACKENDS) {
+                fputs(" counters=none\n", f);
+                continue;
+            }
+#define X(n, h) fprintf(f, " %s=%llu", #n, (unsigned long long)s->be[slot].n);
+            ST_BACKEND(X)
+#undef X
+            for (int k = 0; k < 6; k++)
+                fprintf(f, " responses_%dxx=%llu", k + 1,
+                        (unsigned long long)s->be[slot].responses[k]);
+            fputc('\n', f);
         }
     }
 }

@@ -68,8 +68,8 @@ void px_out_sent_by(struct px_out *o, const struct px_listen *l);
 void px_out_hostport(struct px_out *o, const struct px_listen *l);
 
 /* Local answers (px_reply.c). Each returns 0, so callers can tail-call. */
-int px_reply(struct px_ctx *c, int code, int err);  /* info->via1 must be parsed */
-int px_reject(struct px_ctx *c, int code, int err); /* broken or oversized request */
+int px_reply(struct px_ctx *c, enum st_local code, int err);  /* info->via1 must be parsed */
+int px_reject(struct px_ctx *c, enum st_local code, int err); /* broken or oversized request */
 int px_drop_ack(struct px_ctx *c);                  /* ACKs are never answered */
 bool px_stun(struct px_ctx *c);                     /* true if it was STUN (answered or dropped) */
 

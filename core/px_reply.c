@@ -12,34 +12,12 @@
 
 #include <xxhash.h>
 
-static struct span status_line(int code)
-{
-    switch (code) {
-    case 200: return SPAN_LIT("SIP/2.0 200 OK\r\n");
-    case 400: return SPAN_LIT("SIP/2.0 400 Bad Request\r\n");
-    case 416: return SPAN_LIT("SIP/2.0 416 Unsupported URI Scheme\r\n");
-    case 420: return SPAN_LIT("SIP/2.0 420 Bad Extension\r\n");
-    case 483: return SPAN_LIT("SIP/2.0 483 Too Many Hops\r\n");
-    case 503: return SPAN_LIT("SIP/2.0 503 Service Unavailable\r\n");
-    case 505: return SPAN_LIT("SIP/2.0 505 Version Not Supported\r\n");
-    case 513: return SPAN_LIT("SIP/2.0 513 Message Too Large\r\n");
-    default: return SPAN_LIT("SIP/2.0 500 Server Internal Error\r\n");
-    }
-}
-
-static void count_local(struct st_worker *st, int code)
-{
-    switch (code) {
-    case 200: ST_INC(st, local_200); break;
-    case 400: ST_INC(st, local_400); break;
-    case 416: ST_INC(st, local_416); break;
-    case 420: ST_INC(st, local_420); break;
-    case 483: ST_INC(st, local_483); break;
-    case 503: ST_INC(st, local_503); break;
-    case 505: ST_INC(st, local_505); break;
-    default: ST_INC(st, local_513); break;
-    }
-}
+/* Status lines, from the one list of local responses (stats.h). */
+static const struct span status_lines[ST_NLOCAL] = {
+#define X(code, reason) SPAN_LIT("SIP/2.0 " #code " " reason "\r\n"),
+    ST_LOCAL(X)
+#undef X
+};
 
 /* The To tag: a function of what identifies the request, stable across its
  * retransmissions. Kept in c->branch, which ED_TO_TAG writes. */
@@ -56,17 +34,17 @@ static void to_tag_hash(struct px_ctx *c)
 }
 
 /* Lines added after the copied headers, by response code. */
-static void extra_headers(struct px_ctx *c, struct px_out *o, int code, int err)
+static void extra_headers(struct px_ctx *c, struct px_out *o, enum st_local code, int err)
 {
     const struct sip_msg *m = c->msg;
-    if (code == 420) {
+    if (code == ST_L_420) {
         /* §20.40: Unsupported lists what Proxy-Require asked for */
         for (int i = m->first[SIP_H_PROXY_REQUIRE]; i >= 0; i = sip_hnext(m, i)) {
             PX_LIT(o, "Unsupported: ");
             px_out_ref(o, m->hdr[i].value);
             PX_LIT(o, "\r\n");
         }
-    } else if (code == 503) {
+    } else if (code == ST_L_503) {
         PX_LIT(o, "Retry-After: ");
         px_out_uint(o, (uint64_t)c->cfg->retry_after);
         PX_LIT(o, "\r\n");
@@ -80,7 +58,7 @@ static void extra_headers(struct px_ctx *c, struct px_out *o, int code, int err)
     }
 }
 
-int px_reply(struct px_ctx *c, int code, int err)
+int px_reply(struct px_ctx *c, enum st_local code, int err)
 {
     const struct sip_msg *m = c->msg;
     const struct sip_via *v = &c->info->via1;
@@ -91,14 +69,14 @@ int px_reply(struct px_ctx *c, int code, int err)
     int port =
         v->rport.p ? net_addr_port(c->rx->src) : (v->sent_by.port < 0 ? 5060 : v->sent_by.port);
     if (!px_set_dest(c->cfg, tx, px_src_ip(c), port, c->rx->sock)) {
-        ST_INC(c->st, drop_bad_destination);
+        ST_DROP(c->st, bad_destination);
         return 0;
     }
     to_tag_hash(c);
 
     struct px_out o;
     px_out_init(&o, tx);
-    px_out_ref(&o, status_line(code));
+    px_out_ref(&o, status_lines[code]);
     bool top_via_done = false;
     for (int i = 0; i < m->nhdr; i++) {
         const struct sip_hdr *h = &m->hdr[i];
@@ -127,37 +105,37 @@ int px_reply(struct px_ctx *c, int code, int err)
     PX_LIT(&o, "Server: viaduct\r\nContent-Length: 0\r\n\r\n");
     if (o.overflow) {
         tx->niov = 0;
-        ST_INC(c->st, drop_overflow);
+        ST_DROP(c->st, overflow);
         return 0;
     }
-    count_local(c->st, code);
+    ST_BUMP(&c->st->local[code], 1);
     return 0;
 }
 
 int px_drop_ack(struct px_ctx *c)
 {
-    ST_INC(c->st, drop_ack);
+    ST_DROP(c->st, ack);
     return 0;
 }
 
-int px_reject(struct px_ctx *c, int code, int err)
+int px_reject(struct px_ctx *c, enum st_local code, int err)
 {
     const struct sip_msg *m = c->msg;
     if (!m->is_request) {
-        if (code == 513)
-            ST_INC(c->st, drop_too_large);
+        if (code == ST_L_513)
+            ST_DROP(c->st, too_large);
         else
-            ST_INC(c->st, drop_bad_response);
+            ST_DROP(c->st, bad_response);
         return 0;
     }
     if (m->method_id == SIP_M_ACK)
         return px_drop_ack(c);
     /* an answer can only be routed by a readable top Via */
     if (m->nvia == 0 || sip_via_parse(m->via[0], &c->info->via1) < 0) {
-        if (code == 513)
-            ST_INC(c->st, drop_too_large);
+        if (code == ST_L_513)
+            ST_DROP(c->st, too_large);
         else
-            ST_INC(c->st, drop_unreadable_via);
+            ST_DROP(c->st, unreadable_via);
         return 0;
     }
     return px_reply(c, code, err);
@@ -184,7 +162,7 @@ bool px_stun(struct px_ctx *c)
     unsigned type = (unsigned)p[0] << 8 | p[1];
     unsigned mlen = (unsigned)p[2] << 8 | p[3];
     if (type != 0x0001 || mlen + 20 != len || mlen % 4 != 0) {
-        ST_INC(c->st, drop_stun);
+        ST_DROP(c->st, stun);
         return true;
     }
 
@@ -211,7 +189,7 @@ bool px_stun(struct px_ctx *c)
     tx->dstlen = c->rx->srclen;
     tx->sock = c->rx->sock;
     if (!net_addr_sendable(src)) {
-        ST_INC(c->st, drop_bad_destination);
+        ST_DROP(c->st, bad_destination);
         return true;
     }
     struct px_out o;

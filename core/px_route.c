@@ -176,6 +176,7 @@ int px_select_backend(struct px_ctx *c)
     if (b < 0)
         return PX_ENOBACKEND;
     set_backend(&c->tx->dst, &c->tx->dstlen, &t->b[b]);
+    ST_BE_INC(c->st, pool->slot[b], requests);
 
     if (follows_invite) {
         int p = rt_primary(t, h);

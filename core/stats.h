@@ -1,10 +1,20 @@
 /*
- * stats.h - per-worker counters, declared once as an X-macro list (G15).
+ * stats.h - per-worker counters, each declared once with its help text in
+ * an X-macro list (G15), with dimensions: global counters, local responses
+ * by code, drops by reason, requests by method, parse errors by reason, and
+ * per backend (requests sent, responses by class, ICMP errors, resends).
  *
  * Each worker owns one struct st_worker and is its only writer, so an
  * increment is a relaxed load and store (plain moves on x86), never a locked
- * instruction. Readers (SIGUSR1, exit, later the management API) sum the
- * workers' copies with relaxed loads; a sum may be a few packets stale.
+ * instruction. Readers (SIGUSR1, exit, the management API) take one
+ * snapshot that sums the workers' copies with relaxed loads (st_snapshot);
+ * a sum may be a few packets stale.
+ *
+ * A backend's counters live in a slot (0..ST_MAX_BACKENDS-1) that stays the
+ * backend's across reloads (px_cfg_carry_health keeps it by pool and
+ * backend name), so its counters only ever grow; a slot is never given to
+ * another backend, and backends beyond ST_MAX_BACKENDS distinct ones in a
+ * process's life get none (ST_NO_SLOT: counted nowhere, logged once).
  */
 #ifndef VIADUCT_STATS_H
 #define VIADUCT_STATS_H
@@ -15,63 +25,143 @@
 
 #include "parser/sip.h"
 
+/* Counters of their own: name, help. */
 #define ST_COUNTERS(X)                                                                             \
-    X(rx_datagrams)                                                                                \
-    X(rx_keepalive)                                                                                \
-    X(rx_stun)                                                                                     \
-    X(rx_requests)                                                                                 \
-    X(rx_responses)                                                                                \
-    X(fwd_requests)                                                                                \
-    X(fwd_responses)                                                                               \
-    X(fwd_fanout) /* CANCEL or ACK also sent to where its INVITE may be */                         \
-    X(local_200)                                                                                   \
-    X(local_400)                                                                                   \
-    X(local_416)                                                                                   \
-    X(local_420)                                                                                   \
-    X(local_483)                                                                                   \
-    X(local_503)                                                                                   \
-    X(local_505)                                                                                   \
-    X(local_513)                                                                                   \
-    X(stun_responses)                                                                              \
-    X(drop_too_large)       /* over the limit and no Via to answer on */                           \
-    X(drop_unreadable_via)  /* broken request whose top Via cannot be read */                      \
-    X(drop_bad_response)    /* response that does not parse */                                     \
-    X(drop_not_our_via)     /* response whose top Via is not ours (RFC 3261 18.1.2) */             \
-    X(drop_no_next_via)     /* response with no Via left after ours: consumed */                   \
-    X(drop_unresolvable)    /* next hop is a hostname: no DNS on the packet path */                \
-    X(drop_bad_destination) /* broadcast, multicast, unspecified or our own address */             \
-    X(drop_ack)             /* ACK that cannot be forwarded and is never answered */               \
-    X(drop_overflow)        /* rewrite needed more iovecs or scratch than a tx has */              \
-    X(drop_stun)            /* STUN message other than a valid Binding Request */                  \
-    X(tx_lost)          /* a send failed for good: the datagram was not sent */                    \
-    X(tx_retried)       /* a send failed with another datagram's ICMP error: sent again */         \
-    X(icmp_backend)     /* ICMP errors for datagrams sent to a backend */                          \
-    X(icmp_client)      /* ... sent to anyone else (a client, a Route or Via hop) */               \
-    X(icmp_other)       /* local errors for a datagram, and queue entries of no address */         \
-    X(backend_holddowns) /* ICMP errors that started a backend's hold-down */                      \
-    X(rx_enobufs)                                                                                  \
-    X(rx_errors)                                                                                   \
-    X(tx_dropped)
+    X(rx_datagrams, "datagrams received")                                                          \
+    X(rx_keepalive, "CRLF keep-alives received (RFC 5626 3.5.1)")                                  \
+    X(rx_stun, "STUN messages received")                                                           \
+    X(rx_requests, "SIP requests received")                                                        \
+    X(rx_responses, "SIP responses received")                                                      \
+    X(fwd_requests, "requests forwarded")                                                          \
+    X(fwd_responses, "responses forwarded")                                                        \
+    X(fwd_fanout, "CANCELs or ACKs also sent to where their INVITE may be")                        \
+    X(stun_responses, "STUN Binding responses sent")                                               \
+    X(tx_lost, "sends that failed for good: the datagram was not sent")                            \
+    X(tx_retried, "sends failed with another datagram's ICMP error and sent again")                \
+    X(icmp_backend, "ICMP errors for datagrams sent to a backend")                                 \
+    X(icmp_client, "ICMP errors for datagrams sent to anyone else")                                \
+    X(icmp_other, "local errors for a datagram, and error-queue entries with no address")          \
+    X(backend_holddowns, "ICMP errors that started a backend's hold-down")                         \
+    X(rx_enobufs, "times the io_uring engine ran out of receive buffers")                          \
+    X(rx_errors, "receives that completed with an error")                                          \
+    X(tx_dropped, "replies that found no submission slot")
+
+/* Datagrams dropped without an answer, by reason: name, help. */
+#define ST_DROPS(X)                                                                                \
+    X(too_large, "over the size limit, and no Via to answer on")                                   \
+    X(unreadable_via, "broken request whose top Via cannot be read")                               \
+    X(bad_response, "response that does not parse")                                               \
+    X(not_our_via, "response whose top Via is not ours (RFC 3261 18.1.2)")                         \
+    X(no_next_via, "response with no Via left after ours")                                         \
+    X(unresolvable, "next hop is a hostname: no DNS on the packet path")                           \
+    X(bad_destination, "broadcast, multicast, unspecified or our own address")                     \
+    X(ack, "ACK that cannot be forwarded and is never answered")                                   \
+    X(overflow, "rewrite needed more iovecs or scratch than a send holds")                         \
+    X(stun, "STUN message other than a valid Binding Request")
+
+/* Responses viaduct sends itself: code, reason phrase. The one list of them:
+ * px_reply takes an enum st_local, so no other code can go out. */
+#define ST_LOCAL(X)                                                                                \
+    X(200, "OK")                                                                                   \
+    X(400, "Bad Request")                                                                          \
+    X(416, "Unsupported URI Scheme")                                                               \
+    X(420, "Bad Extension")                                                                        \
+    X(482, "Loop Detected")                                                                        \
+    X(483, "Too Many Hops")                                                                        \
+    X(503, "Service Unavailable")                                                                  \
+    X(505, "Version Not Supported")                                                                \
+    X(513, "Message Too Large")
+
+/* Per backend: name, help. responses_Nxx are indexed by class - 1. */
+#define ST_BACKEND(X)                                                                              \
+    X(requests, "requests sent to it by the routing table")                                        \
+    X(icmp_errors, "ICMP errors for datagrams sent to it")                                         \
+    X(retried, "sends to it that were sent again (another datagram's ICMP error)")
+
+enum st_drop {
+#define X(n, h) ST_DROP_##n,
+    ST_DROPS(X)
+#undef X
+        ST_NDROPS
+};
+
+enum st_local {
+#define X(code, r) ST_L_##code,
+    ST_LOCAL(X)
+#undef X
+        ST_NLOCAL
+};
+
+#define ST_NMETHODS (SIP_M_PUBLISH + 1)
+#define ST_MAX_BACKENDS 4096
+#define ST_NO_SLOT 0xffffu
+
+struct st_backend {
+#define X(n, h) atomic_uint_fast64_t n;
+    ST_BACKEND(X)
+#undef X
+    atomic_uint_fast64_t responses[6]; /* by class: [0] 1xx ... [5] 6xx */
+};
 
 struct st_worker {
     _Alignas(64) /* one writer per cache line set: no false sharing between workers */
-#define X(n) atomic_uint_fast64_t n;
+#define X(n, h) atomic_uint_fast64_t n;
         ST_COUNTERS(X)
 #undef X
-        /* parse failures by reason, indexed by -sip_err */
-        atomic_uint_fast64_t parse_error[SIP_NERR + 1];
+    atomic_uint_fast64_t drop[ST_NDROPS];
+    atomic_uint_fast64_t local[ST_NLOCAL];
+    atomic_uint_fast64_t method[ST_NMETHODS]; /* requests received, by enum sip_method */
+    /* parse failures by reason, indexed by -sip_err */
+    atomic_uint_fast64_t parse_error[SIP_NERR + 1];
+    struct st_backend be[ST_MAX_BACKENDS];
 };
 
-#define ST_ADD(st, field, v)                                                                       \
-    atomic_store_explicit(&(st)->field,                                                            \
-                          atomic_load_explicit(&(st)->field, memory_order_relaxed) + (v),          \
+#define ST_BUMP(p, v)                                                                              \
+    atomic_store_explicit((p), atomic_load_explicit((p), memory_order_relaxed) + (v),             \
                           memory_order_relaxed)
+#define ST_ADD(st, field, v) ST_BUMP(&(st)->field, v)
 #define ST_INC(st, field) ST_ADD(st, field, 1)
+#define ST_DROP(st, why) ST_BUMP(&(st)->drop[ST_DROP_##why], 1)
+/* A backend's counter; nothing for ST_NO_SLOT. */
+#define ST_BE_INC(st, slot, field)                                                                 \
+    do {                                                                                           \
+        if ((slot) < ST_MAX_BACKENDS)                                                              \
+            ST_BUMP(&(st)->be[(slot)].field, 1);                                                   \
+    } while (0)
 
-/* Sums n workers' counters and prints "name value" lines (zero ones too). */
-void st_print(FILE *f, struct st_worker *const *w, int n);
+/* The sum of every worker's counters at one moment: what readers use. */
+struct st_snapshot {
+#define X(n, h) uint64_t n;
+    ST_COUNTERS(X)
+#undef X
+    uint64_t drop[ST_NDROPS];
+    uint64_t local[ST_NLOCAL];
+    uint64_t method[ST_NMETHODS];
+    uint64_t parse_error[SIP_NERR + 1];
+    struct {
+#define X(n, h) uint64_t n;
+        ST_BACKEND(X)
+#undef X
+        uint64_t responses[6];
+    } be[ST_MAX_BACKENDS];
+};
 
-/* The sum of one named counter over n workers; -1 if there is no such name. */
+/* Sums n workers into out (big: allocate it). Relaxed loads, no lock. */
+void st_snapshot(struct st_worker *const *w, int n, struct st_snapshot *out);
+
+/* The reason phrase and status line of a local response. */
+int st_local_code(enum st_local l);
+const char *st_local_reason(enum st_local l);
+
+/* Method names by enum sip_method ("other" for SIP_M_OTHER), lower case. */
+extern const char *const st_method_names[ST_NMETHODS];
+
+/* Prints a snapshot as "name value" lines (zero ones too): the global
+ * counters, drop_REASON, local_CODE, method_NAME, parse_error_ID. */
+void st_print(FILE *f, const struct st_snapshot *s);
+
+/* The sum of one named counter (a name st_print prints) over n workers; -1
+ * if there is no such name. For tests. */
 int64_t st_sum(struct st_worker *const *w, int n, const char *name);
 
 #endif

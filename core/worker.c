@@ -54,17 +54,28 @@ static void on_icmp(void *ctx, const struct net_icmp *e)
         return;
     }
     ST_INC(&w->st, icmp_backend);
+    const struct px_backend_ref *r;
+    const struct px_cfg *cfg = atomic_load_explicit(&w->pub->cfg, memory_order_acquire);
+    for (int k = px_backends_at(cfg, e->dst, &r); k > 0; k--, r++)
+        ST_BE_INC(&w->st, cfg->pools[r->pool].slot[r->index], icmp_errors);
     if (hint == HC_HINT_HELD)
         ST_INC(&w->st, backend_holddowns);
 }
 
-static void on_event(void *ctx, int ev)
+static void on_event(void *ctx, int ev, const struct sockaddr *dst)
 {
     struct wk *w = ctx;
     switch (ev) {
     case NET_EV_RX_ENOBUFS: ST_INC(&w->st, rx_enobufs); break;
     case NET_EV_RX_ERROR: ST_INC(&w->st, rx_errors); break;
-    case NET_EV_TX_RETRIED: ST_INC(&w->st, tx_retried); break;
+    case NET_EV_TX_RETRIED:
+        ST_INC(&w->st, tx_retried);
+        if (dst != NULL)
+            ST_BE_INC(&w->st,
+                      px_backend_slot(atomic_load_explicit(&w->pub->cfg, memory_order_acquire),
+                                      dst),
+                      retried);
+        break;
     default: ST_INC(&w->st, tx_dropped); break;
     }
 }

@@ -36,10 +36,16 @@ int net_errq_drain(const struct net_engine_cfg *cfg, int sock);
 #define NET_ERRQ_MAX 1024
 
 /* on_event, if the caller set one. */
-static inline void net_event(const struct net_engine_cfg *cfg, int ev)
+static inline void net_event_to(const struct net_engine_cfg *cfg, int ev,
+                                const struct sockaddr *dst)
 {
     if (cfg->on_event)
-        cfg->on_event(cfg->ctx, ev);
+        cfg->on_event(cfg->ctx, ev, dst);
+}
+
+static inline void net_event(const struct net_engine_cfg *cfg, int ev)
+{
+    net_event_to(cfg, ev, NULL);
 }
 
 static inline void net_send_error(const struct net_engine_cfg *cfg, const struct net_tx *tx,

@@ -106,7 +106,7 @@ static void mm_send(struct mm *m, int sock, unsigned k)
             i += (unsigned)r;
             tries = i < k;
             if (tries)
-                net_event(cfg, NET_EV_TX_RETRIED);
+                net_event_to(cfg, NET_EV_TX_RETRIED, m->smsg[i].msg_hdr.msg_name);
             continue;
         }
         int err = r < 0 ? errno : EAGAIN;
@@ -120,7 +120,7 @@ static void mm_send(struct mm *m, int sock, unsigned k)
         }
         if (net_send_retryable(-err) && tries < NET_SEND_RETRIES) {
             tries++;
-            net_event(cfg, NET_EV_TX_RETRIED);
+            net_event_to(cfg, NET_EV_TX_RETRIED, m->smsg[i].msg_hdr.msg_name);
             continue;
         }
         const struct net_tx *tx = &m->tx[m->sidx[i] & ~MM_DST2];

@@ -90,8 +90,9 @@ struct net_icmp {
 };
 typedef void (*net_icmp_fn)(void *ctx, const struct net_icmp *e);
 
-/* Counted events an engine reports: see enum net_event. */
-typedef void (*net_event_fn)(void *ctx, int event);
+/* Counted events an engine reports: see enum net_event. dst is the
+ * datagram's destination for NET_EV_TX_RETRIED, else NULL. */
+typedef void (*net_event_fn)(void *ctx, int event, const struct sockaddr *dst);
 
 enum net_event {
     NET_EV_RX_ENOBUFS, /* io_uring ran out of provided buffers (datagrams may drop) */

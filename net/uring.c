@@ -275,7 +275,9 @@ static bool ring_resend(struct ring *r, const struct io_uring_cqe *cqe, unsigned
     io_uring_prep_sendmsg(sqe, r->tx[bid].sock, second ? &r->smsg2[bid] : &r->smsg[bid], 0);
     sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, ring_ud_pack(second ? RING_OP_SEND2 : RING_OP_SEND, bid));
-    net_event(r->cfg, NET_EV_TX_RETRIED);
+    const struct net_tx *tx = &r->tx[bid];
+    net_event_to(r->cfg, NET_EV_TX_RETRIED,
+                 (const struct sockaddr *)(second ? &tx->dst2 : &tx->dst));
     return true;
 }
 

@@ -127,8 +127,9 @@ static void h_icmp(void *ctx, const struct net_icmp *e)
     atomic_store(&h->refused_port, (unsigned)net_addr_port(e->dst));
 }
 
-static void h_event(void *ctx, int ev)
+static void h_event(void *ctx, int ev, const struct sockaddr *dst)
 {
+    (void)dst;
     struct harness *h = ctx;
     if (ev >= 0 && ev < NET_EV_COUNT)
         atomic_fetch_add(&h->ev[ev], 1);

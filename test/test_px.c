@@ -312,7 +312,30 @@ static void test_px_answers_local_errors(void **state)
     RUN(f, "INVITE sip:bob@example.com SIP/7.0\r\nVia: SIP/7.0/UDP 198.51.100.7;branch=z9hG4bKv\r\n"
            "Call-ID: c10\r\nCSeq: 1 INVITE\r\n\r\n");
     assert_memory_equal(f->out, "SIP/2.0 505 ", 12);
+
+    /* each went out with its own code and was counted as itself, once */
+    static const char *const sent[] = {"local_483", "local_416", "local_420",
+                                       "local_200", "local_400", "local_505"};
+    for (size_t i = 0; i < sizeof(sent) / sizeof(sent[0]); i++)
+        assert_int_equal(counter(f, sent[i]), strcmp(sent[i], "local_483") == 0 ? 2 : 1);
+    assert_int_equal(counter(f, "local_503"), 0);
+    assert_int_equal(counter(f, "local_513"), 0);
 }
+
+/* The one list of local responses gives every code its reason phrase. */
+static void test_px_local_response_table_is_consistent(void **state)
+{
+    (void)state;
+    for (int l = 0; l < ST_NLOCAL; l++) {
+        assert_true(st_local_code(l) >= 200 && st_local_code(l) < 700);
+        assert_true(strlen(st_local_reason(l)) > 1);
+        for (int k = 0; k < l; k++)
+            assert_int_not_equal(st_local_code(k), st_local_code(l));
+    }
+    assert_int_equal(st_local_code(ST_L_513), 513);
+    assert_string_equal(st_local_reason(ST_L_482), "Loop Detected");
+}
+
 
 static void test_px_never_answers_ack_or_unreadable_via(void **state)
 {
@@ -564,6 +587,57 @@ static void test_px_backends_at_finds_every_pool(void **state)
     assert_int_equal(px_backends_at(&f->cfg, (struct sockaddr *)&ss, &r), 0);
 }
 
+/* Per backend: requests sent by the table, responses from it by class, in
+ * the backend's slot; requests by method. A reload keeps a backend's slot
+ * by name and gives a new backend a slot no one had. */
+static void test_px_counts_per_backend_and_method(void **state)
+{
+    struct fixture *f = *state;
+    char d1[80];
+    RUN(f, CALL("INVITE", "1", ""));
+    dest(f, d1);
+    int b = backend_index(f, d1);
+    unsigned slot = f->cfg.pools[0].slot[b];
+    assert_true(slot < ST_MAX_BACKENDS);
+    assert_int_equal(atomic_load(&f->st.be[slot].requests), 1);
+    assert_int_equal(atomic_load(&f->st.method[SIP_M_INVITE]), 1);
+
+    /* a 180 and a 200 from that backend */
+    assert_int_equal(net_addr_parse(d1, &f->src, &f->srclen), 0);
+    RUN(f, "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx\r\n"
+           "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKdrain\r\n"
+           "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>;tag=b\r\n"
+           "Call-ID: drain-call@example.com\r\nCSeq: 1 INVITE\r\n\r\n");
+    RUN(f, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx\r\n"
+           "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKdrain\r\n"
+           "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>;tag=b\r\n"
+           "Call-ID: drain-call@example.com\r\nCSeq: 1 INVITE\r\n\r\n");
+    assert_int_equal(atomic_load(&f->st.be[slot].responses[0]), 1);
+    assert_int_equal(atomic_load(&f->st.be[slot].responses[1]), 1);
+
+    /* a reload that drops the other backend and adds a new one */
+    struct cfg c2;
+    struct px_cfg px2;
+    char err[CFG_ERR_LEN];
+    cfg_defaults(&c2);
+    c2.nlisten = 1;
+    snprintf(c2.listen[0], CFG_STR, "192.0.2.10:5060");
+    assert_int_equal(cfg_add_backend(&c2, d1, err, sizeof(err)), 0);
+    assert_int_equal(cfg_add_backend(&c2, "203.0.113.99:5060", err, sizeof(err)), 0);
+    assert_int_equal(cfg_validate(&c2, err, sizeof(err)), 0);
+    assert_int_equal(px_cfg_build(&px2, &c2, err, sizeof(err)), 0);
+    px_cfg_carry_health(&px2, &c2, &f->cfg, &f->c);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    assert_int_equal(net_addr_parse(d1, &ss, &len), 0);
+    assert_int_equal(px_backend_slot(&px2, (struct sockaddr *)&ss), slot);
+    assert_int_equal(net_addr_parse("203.0.113.99:5060", &ss, &len), 0);
+    unsigned fresh = px_backend_slot(&px2, (struct sockaddr *)&ss);
+    assert_true(fresh < ST_MAX_BACKENDS && fresh >= f->cfg.next_slot);
+    px_cfg_free(&px2);
+    cfg_free(&c2);
+}
+
 static void test_px_all_backends_down_gives_503(void **state)
 {
     struct fixture *f = *state;
@@ -676,6 +750,8 @@ int main(void)
         T(test_px_all_backends_down_gives_503),
         T(test_px_record_route_and_path_when_configured),
         T(test_px_icmp_hint_holds_a_backend_down_once),
+        T(test_px_local_response_table_is_consistent),
+        T(test_px_counts_per_backend_and_method),
         cmocka_unit_test_setup_teardown(test_px_backends_at_finds_every_pool, setup_pools,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_px_rules_pick_pools_and_missing_keys_get_400,

@@ -117,6 +117,16 @@ def counters_moved(c0, c1, name):
     return c1.get(name, 0) - c0.get(name, 0)
 
 
+def backend_lines(err):
+    """{name: {counter: int}} from the last per-backend block viaduct printed."""
+    out = {}
+    for l in err.splitlines():
+        if l.startswith("backend pool="):
+            f = dict(kv.split("=", 1) for kv in l.split()[1:] if "=" in kv)
+            out[f["name"]] = {k: int(v) for k, v in f.items() if v.isdigit()}
+    return out
+
+
 def no_changes(err, backends, why):
     lines = [l for b in backends for l in tr.transitions(err, b.name)]
     check(not lines, "%s changed state: %r" % (why, lines[:4]))
@@ -172,6 +182,14 @@ def t_dead_among_ten(rig):
     no_changes(err, live, "live backends")
     lines = tr.transitions(err, victim.name)
     check(len(lines) == 1 and "up -> held" in lines[0], "the dead one: %r" % lines)
+    per = backend_lines(err)
+    check(per.get(victim.name, {}).get("icmp_errors", 0) >= 1,
+          "the dead one's icmp_errors: %r" % per.get(victim.name))
+    for b in live:
+        n = len([c for c in cids if before[c] == b.name]) * 2
+        check(per.get(b.name, {}).get("requests", 0) >= n and
+              per[b.name].get("icmp_errors", 1) == 0,
+              "%s: %r, want requests >= %d and no ICMP error" % (b.name, per.get(b.name), n))
     print("   (%s %s: %d victim keys spread over %d, %d retried sends, %d victim requests "
           "lost before the hint)" % (rig.io, rig.ip, len(vkeys), len(spread),
                                       counters_moved(c0, c1, "tx_retried"),
