@@ -140,6 +140,37 @@ int cfg_validate(struct cfg *c, char *err, size_t errlen);
 /* Writes the effective configuration as YAML that cfg_load_file accepts. */
 void cfg_print(FILE *f, const struct cfg *c);
 
+/* getopt_long options for every setting that has a flag (cfg.c's table):
+ * option i gets val = val_base + its setting's number. Returns how many it
+ * wrote (at most cap; no terminator). */
+struct option;
+int cfg_flag_options(struct option *out, int cap, int val_base);
+
+/* One use of a setting's flag: opt is val - val_base, value its argument
+ * (NULL for a switch). */
+struct cfg_arg {
+    int opt;
+    const char *value;
+};
+
+/*
+ * Applies the command line's setting flags on top of c, in the table's order
+ * (so --listen comes before --advertise, whatever their order), each flag's
+ * uses in their order: a switch sets true, a list flag used once replaces the
+ * list and each further use adds to it. c changes only if every flag is
+ * good. 0, or -1 with "--flag: what is wrong" in err.
+ */
+int cfg_apply_flags(struct cfg *c, const struct cfg_arg *args, int n, char *err, size_t errlen);
+
+/* --help's lines for the settings' flags and the list of VIADUCT_* variables. */
+void cfg_print_help(FILE *f);
+
+/* One help line in --help's layout ("  --check    validate ..."), for main's own flags. */
+void cfg_print_help_line(FILE *f, const char *flag, const char *help);
+
+/* The README's table of settings, in Markdown (viaduct --help-config-markdown). */
+void cfg_print_markdown(FILE *f);
+
 /* Adds a backend ("IP:PORT") to the default pool (the --backend flag). 0/-1. */
 int cfg_add_backend(struct cfg *c, const char *address, char *err, size_t errlen);
 
