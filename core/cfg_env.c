@@ -17,6 +17,7 @@
  */
 #include "core/cfg_internal.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,12 +279,13 @@ static int validate_pools(const struct cfg *c, int *largest, char *err, size_t e
     return 0;
 }
 
-static int validate_rule(const struct cfg *c, int i, char *err, size_t errlen)
+static int validate_rule(struct cfg *c, int i, char *err, size_t errlen)
 {
-    const struct cfg_rule *r = &c->rules[i];
+    struct cfg_rule *r = &c->rules[i];
     char msg[CFG_MSG], what[32], dom[CFG_STR];
     snprintf(what, sizeof(what), "rules[%d]", i);
-    if (cfg_pool_find(c, r->pool) < 0) {
+    r->pool_idx = cfg_pool_find(c, r->pool); /* resolved here, once */
+    if (r->pool_idx < 0) {
         snprintf(msg, sizeof(msg), "no pool named '%s'", r->pool);
         return invalid(err, errlen, what, msg);
     }
@@ -299,9 +301,12 @@ static int validate_rule(const struct cfg *c, int i, char *err, size_t errlen)
     for (int j = 0; j < r->nto_domains; j++)
         if (cfg_parse_domain(r->to_domains[j], dom, sizeof(dom), msg, sizeof(msg)) < 0)
             return invalid(err, errlen, what, msg);
-    for (int j = 0; j < r->nsources; j++)
-        if (cfg_check_cidr(r->sources[j], msg, sizeof(msg)) < 0)
-            return invalid(err, errlen, what, msg);
+    for (int j = 0; j < r->nsources; j++) {
+        const struct cfg_cidr *s = &r->sources[j];
+        int bits = s->family == AF_INET ? 32 : s->family == AF_INET6 ? 128 : -1;
+        if (bits < 0 || s->prefix < 0 || s->prefix > bits)
+            return invalid(err, errlen, what, "a source that is not an address prefix");
+    }
     return r->has_key ? validate_key(r->key, r->key_header, what, err, errlen) : 0;
 }
 

@@ -120,11 +120,14 @@ int cfg_parse_bool(const char *s, bool *out);
  * sendable: also refuse what a datagram must not go to (port 0, multicast). */
 int cfg_parse_addr(const char *s, bool sendable, char *out, size_t outlen, char *msg, size_t len);
 
-/* "HOST:PORT" (port_required) or "HOST[:PORT]": an IP literal or a DNS name. */
+/* cfg_parse_hostport, keeping only the verdict. */
 int cfg_check_hostport(const char *s, bool port_required, char *msg, size_t len);
 
-/* "10.0.0.0/8", "2001:db8::/32" or one address, host bits clear. */
-int cfg_check_cidr(const char *s, char *msg, size_t len);
+/* "10.0.0.0/8", "2001:db8::/32" or one address, host bits clear, into out. */
+int cfg_parse_cidr(const char *s, struct cfg_cidr *out, char *msg, size_t len);
+
+/* The text cfg_parse_cidr reads back: "10.0.0.0/8", or the address alone for a host. */
+void cfg_format_cidr(const struct cfg_cidr *c, char *buf, size_t len);
 
 /* A pool or backend name: 1..63 of [A-Za-z0-9._:@-]. */
 int cfg_check_name(const char *s, char *msg, size_t len);

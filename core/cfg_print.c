@@ -75,8 +75,11 @@ static void print_match(FILE *f, const struct cfg_rule *r)
         sep = ", ";
     }
     if (r->nsources) {
+        char cidr[CFG_MAX_MATCH][64];
+        for (int i = 0; i < r->nsources; i++)
+            cfg_format_cidr(&r->sources[i], cidr[i], sizeof(cidr[i]));
         fprintf(f, "%ssource: ", sep);
-        print_list(f, r->sources[0], sizeof(r->sources[0]), r->nsources);
+        print_list(f, cidr[0], sizeof(cidr[0]), r->nsources);
     }
     fputs("}\n", f);
 }

@@ -127,37 +127,42 @@ static bool is_dns_char(char ch)
            ch == '-' || ch == '.' || ch == '_';
 }
 
-int cfg_check_hostport(const char *s, bool port_required, char *msg, size_t len)
+int cfg_parse_hostport(const char *s, bool port_required, struct cfg_hostport *out, char *msg,
+                       size_t len)
 {
     const char *want =
         port_required ? "HOST:PORT or [IPv6]:PORT" : "HOST, HOST:PORT or [IPv6]:PORT";
-    const char *port = NULL;
-    char ip6[64];
+    const char *port = NULL, *h = s;
+    size_t n;
+    struct in6_addr a;
+    memset(out, 0, sizeof(*out));
     if (s[0] == '[') {
         const char *rb = strchr(s, ']');
-        size_t n = rb ? (size_t)(rb - s - 1) : 0;
-        struct in6_addr a;
-        if (rb == NULL || n == 0 || n >= sizeof(ip6))
+        h = s + 1;
+        n = rb ? (size_t)(rb - h) : 0;
+        if (rb == NULL || n == 0 || n >= sizeof(out->host))
             goto bad;
-        memcpy(ip6, s + 1, n);
-        ip6[n] = '\0';
-        if (inet_pton(AF_INET6, ip6, &a) != 1)
+        memcpy(out->host, h, n);
+        if (inet_pton(AF_INET6, out->host, &a) != 1)
             goto bad;
+        out->ip6 = true;
         if (rb[1] == ':')
             port = rb + 2;
         else if (rb[1] != '\0')
             goto bad;
     } else {
         const char *colon = strchr(s, ':');
-        size_t n = colon ? (size_t)(colon - s) : strlen(s);
-        if (n == 0 || n >= 64)
+        n = colon ? (size_t)(colon - s) : strlen(s);
+        if (n == 0 || n >= sizeof(out->host))
             goto bad;
         for (size_t i = 0; i < n; i++)
             if (!is_dns_char(s[i]))
                 goto bad;
+        memcpy(out->host, s, n);
         if (colon)
             port = colon + 1;
     }
+    out->host_len = n;
     if (port == NULL) {
         if (port_required)
             goto bad;
@@ -165,20 +170,30 @@ int cfg_check_hostport(const char *s, bool port_required, char *msg, size_t len)
     }
     uint32_t p;
     char m[CFG_MSG];
-    if (cfg_parse_u32(port, 1, 65535, &p, m, sizeof(m)) == 0)
+    if (cfg_parse_u32(port, 1, 65535, &p, m, sizeof(m)) == 0) {
+        out->port = (int)p;
         return 0;
+    }
 bad:
+    memset(out, 0, sizeof(*out));
     snprintf(msg, len, "'%s' is not a host and port (want %s)", s, want);
     return -1;
 }
 
-int cfg_check_cidr(const char *s, char *msg, size_t len)
+int cfg_check_hostport(const char *s, bool port_required, char *msg, size_t len)
+{
+    struct cfg_hostport hp;
+    return cfg_parse_hostport(s, port_required, &hp, msg, len);
+}
+
+int cfg_parse_cidr(const char *s, struct cfg_cidr *out, char *msg, size_t len)
 {
     char ip[64], canon[INET6_ADDRSTRLEN];
     const char *slash = strchr(s, '/');
     size_t n = slash ? (size_t)(slash - s) : strlen(s);
-    unsigned char a[16];
+    unsigned char a[16] = {0};
     int af = AF_INET, bits = 32;
+    uint32_t prefix;
     if (n == 0 || n >= sizeof(ip))
         goto bad;
     memcpy(ip, s, n);
@@ -189,8 +204,8 @@ int cfg_check_cidr(const char *s, char *msg, size_t len)
         if (inet_pton(AF_INET6, ip, a) != 1)
             goto bad;
     }
+    prefix = (uint32_t)bits;
     if (slash) {
-        uint32_t prefix;
         char m[CFG_MSG];
         if (cfg_parse_u32(slash + 1, 0, (uint32_t)bits, &prefix, m, sizeof(m)) < 0) {
             snprintf(msg, len, "'%s': the prefix length must be 0..%d", s, bits);
@@ -211,11 +226,24 @@ int cfg_check_cidr(const char *s, char *msg, size_t len)
             return -1;
         }
     }
+    out->family = af;
+    memcpy(out->addr, a, sizeof(out->addr));
+    out->prefix = (int)prefix;
     return 0;
 bad:
     snprintf(msg, len, "'%s' is not an address or CIDR (want 10.0.0.0/8, 2001:db8::/32 or one IP)",
              s);
     return -1;
+}
+
+void cfg_format_cidr(const struct cfg_cidr *c, char *buf, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(c->family, c->addr, ip, sizeof(ip));
+    if (c->prefix == (c->family == AF_INET ? 32 : 128))
+        snprintf(buf, len, "%s", ip);
+    else
+        snprintf(buf, len, "%s/%d", ip, c->prefix);
 }
 
 int cfg_check_name(const char *s, char *msg, size_t len)

@@ -397,9 +397,10 @@ static int load_pools(struct ld *ld, yaml_node_t *v)
     return 0;
 }
 
-/* One match condition's values into dst[CFG_MAX_MATCH][cap]. */
-static int load_match_list(struct ld *ld, yaml_node_t *v, const char *path, int what, char *dst,
-                           size_t cap, int *count)
+/* One match condition's values into dst[CFG_MAX_MATCH], stride bytes apart:
+ * what 0 methods and 1 domains (char[cap]), 2 sources (struct cfg_cidr). */
+static int load_match_list(struct ld *ld, yaml_node_t *v, const char *path, int what, void *dst,
+                           size_t stride, size_t cap, int *count)
 {
     struct items l;
     char epath[64], msg[CFG_MSG];
@@ -408,7 +409,7 @@ static int load_match_list(struct ld *ld, yaml_node_t *v, const char *path, int 
         return -1;
     for (int i = 0; i < l.n; i++) {
         yaml_node_t *e = node_at(ld, l.it[i]);
-        char *out = dst + (size_t)i * cap;
+        char *out = (char *)dst + (size_t)i * stride;
         int r;
         snprintf(epath, sizeof(epath), "%s[%d]", path, i);
         if (want_scalar(ld, e, epath, &s) < 0)
@@ -421,10 +422,10 @@ static int load_match_list(struct ld *ld, yaml_node_t *v, const char *path, int 
         else if (what == 1)
             r = cfg_parse_domain(s, out, cap, msg, sizeof(msg));
         else
-            r = cfg_check_cidr(s, msg, sizeof(msg));
+            r = cfg_parse_cidr(s, (struct cfg_cidr *)(void *)out, msg, sizeof(msg));
         if (r < 0)
             return fail(ld, e, "%s: %s", epath, msg);
-        if (what != 1)
+        if (what == 0)
             snprintf(out, cap, "%s", s); /* checked to fit */
     }
     *count = l.n;
@@ -443,16 +444,16 @@ static int load_match(struct ld *ld, yaml_node_t *m, const char *where, struct c
         int rc;
         snprintf(sub, sizeof(sub), "%s.%s", where, k);
         if (strcmp(k, "method") == 0)
-            rc = load_match_list(ld, x, sub, 0, &r->methods[0][0], sizeof(r->methods[0]),
-                                 &r->nmethods);
+            rc = load_match_list(ld, x, sub, 0, r->methods, sizeof(r->methods[0]),
+                                 sizeof(r->methods[0]), &r->nmethods);
         else if (strcmp(k, "ruri_domain") == 0)
-            rc = load_match_list(ld, x, sub, 1, &r->ruri_domains[0][0], sizeof(r->ruri_domains[0]),
-                                 &r->nruri_domains);
+            rc = load_match_list(ld, x, sub, 1, r->ruri_domains, sizeof(r->ruri_domains[0]),
+                                 sizeof(r->ruri_domains[0]), &r->nruri_domains);
         else if (strcmp(k, "to_domain") == 0)
-            rc = load_match_list(ld, x, sub, 1, &r->to_domains[0][0], sizeof(r->to_domains[0]),
-                                 &r->nto_domains);
+            rc = load_match_list(ld, x, sub, 1, r->to_domains, sizeof(r->to_domains[0]),
+                                 sizeof(r->to_domains[0]), &r->nto_domains);
         else
-            rc = load_match_list(ld, x, sub, 2, &r->sources[0][0], sizeof(r->sources[0]),
+            rc = load_match_list(ld, x, sub, 2, r->sources, sizeof(r->sources[0]), 64,
                                  &r->nsources);
         if (rc < 0)
             return -1;

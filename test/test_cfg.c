@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include <cmocka.h>
 
 #include "core/cfg.h"
@@ -150,7 +152,9 @@ static void test_cfg_example_file_loads_with_its_pools_rules_and_keys(void **sta
     assert_string_equal(c.rules[1].ruri_domains[0], "example.com");
     assert_int_equal(c.rules[1].key, CFG_KEY_RURI_AOR);
     assert_int_equal(c.rules[2].nsources, 1);
-    assert_string_equal(c.rules[2].sources[0], "192.0.2.0/24");
+    assert_int_equal(c.rules[2].sources[0].family, AF_INET); /* parsed once, here */
+    assert_memory_equal(c.rules[2].sources[0].addr, "\xc0\x00\x02\x00", 4);
+    assert_int_equal(c.rules[2].sources[0].prefix, 24);
     assert_string_equal(c.rules[2].pool, "default");
     assert_int_equal(c.rules[2].key, CFG_KEY_HEADER);
     assert_string_equal(c.rules[2].key_header, "X-Account");
@@ -218,7 +222,9 @@ static void test_cfg_every_scalar_option_is_read_back(void **state)
     assert_string_equal(c.rules[0].methods[1], "BYE");
     assert_string_equal(c.rules[0].to_domains[0], "example.com"); /* one case */
     assert_int_equal(c.rules[0].nsources, 1);                     /* a single value: a list */
-    assert_string_equal(c.rules[0].sources[0], "::1");
+    assert_int_equal(c.rules[0].sources[0].family, AF_INET6);
+    assert_int_equal(c.rules[0].sources[0].addr[15], 1);
+    assert_int_equal(c.rules[0].sources[0].prefix, 128); /* one address */
     assert_int_equal(c.rules[0].key, CFG_KEY_FROM_AOR);
     assert_false(c.rules[1].has_key);
     assert_int_equal(c.rules[1].nmethods + c.rules[1].nsources, 0);
@@ -613,6 +619,27 @@ static void test_cfg_flags_replace_a_list_once_then_add_and_refuse_as_a_whole(vo
     cfg_free(&c);
 }
 
+static void test_cfg_hostport_is_taken_apart_once_for_the_layers_and_the_proxy(void **state)
+{
+    (void)state;
+    struct cfg_hostport hp;
+    char msg[256];
+    assert_int_equal(cfg_parse_hostport("[2001:db8::1]:5062", true, &hp, msg, sizeof(msg)), 0);
+    assert_string_equal(hp.host, "2001:db8::1");
+    assert_int_equal(hp.host_len, 11);
+    assert_int_equal(hp.port, 5062);
+    assert_true(hp.ip6);
+    assert_int_equal(cfg_parse_hostport("Example.com", false, &hp, msg, sizeof(msg)), 0);
+    assert_string_equal(hp.host, "Example.com");
+    assert_int_equal(hp.port, 0); /* not given */
+    assert_false(hp.ip6);
+    static const char *const bad[] = {"example.com", "::1:5060", "[::1]5060", "h:0", "h:", "[]:1",
+                                      "a b:1"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+        if (cfg_parse_hostport(bad[i], true, &hp, msg, sizeof(msg)) == 0)
+            fail_msg("'%s' accepted", bad[i]);
+}
+
 /* One config that cfg_validate rejects: a file, then the word expected. */
 static const struct {
     const char *yaml, *word;
@@ -708,7 +735,7 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
             assert_string_equal(r->to_domains[j], s->to_domains[j]);
         assert_int_equal(r->nsources, s->nsources);
         for (int j = 0; j < r->nsources; j++)
-            assert_string_equal(r->sources[j], s->sources[j]);
+            assert_memory_equal(&r->sources[j], &s->sources[j], sizeof(r->sources[j]));
         assert_string_equal(r->pool, s->pool);
         assert_int_equal(r->has_key, s->has_key);
         if (r->has_key) {
@@ -834,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_cfg_env_errors_name_the_variable_and_leave_the_config_alone),
         cmocka_unit_test(test_cfg_layers_apply_file_then_env_then_flags),
         cmocka_unit_test(test_cfg_flags_replace_a_list_once_then_add_and_refuse_as_a_whole),
+        cmocka_unit_test(test_cfg_hostport_is_taken_apart_once_for_the_layers_and_the_proxy),
         cmocka_unit_test(test_cfg_validate_checks_the_whole),
         cmocka_unit_test(test_cfg_print_reads_back_to_an_equal_config),
         cmocka_unit_test(test_cfg_free_releases_everything_and_may_repeat),
