@@ -25,7 +25,7 @@
 
 #include <cmocka.h>
 
-#include "core/cfg.h"
+#include "core/cfg_internal.h" /* the table itself, for its shape */
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define DATA "test/data/"
@@ -249,6 +249,33 @@ static void test_cfg_print_flags_keep_their_names(void **state)
     }
 }
 
+static void test_cfg_print_table_declares_each_setting_once_and_whole(void **state)
+{
+    (void)state;
+    for (int i = 0; i < cfg_nopts; i++) {
+        const struct cfg_opt *o = &cfg_opts[i];
+        const char *dot = strchr(o->name, '.');
+        if (o->help == NULL || o->help[0] == '\0')
+            fail_msg("%s has no help", o->name);
+        if (dot && strchr(dot + 1, '.'))
+            fail_msg("%s: cfg_print knows one section level", o->name);
+        if (o->env && strncmp(o->env, "VIADUCT_", 8) != 0)
+            fail_msg("%s: variable %s", o->name, o->env);
+        if (o->env == NULL && o->type != CFG_T_POOLS && o->type != CFG_T_RULES)
+            fail_msg("%s has no variable", o->name);
+        if (cfg_opt_is_list(o) != (o->type >= CFG_T_LISTEN && o->max > 0))
+            fail_msg("%s: a list needs its most items in max", o->name);
+        for (int j = 0; j < i; j++) {
+            const struct cfg_opt *p = &cfg_opts[j];
+            assert_string_not_equal(o->name, p->name);
+            if (o->env && p->env)
+                assert_string_not_equal(o->env, p->env);
+            if (o->flag && p->flag)
+                assert_string_not_equal(o->flag, p->flag);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_cfg_print_readme_table_is_the_generated_one),
         cmocka_unit_test(test_cfg_print_help_names_every_flag_and_variable),
         cmocka_unit_test(test_cfg_print_flags_keep_their_names),
+        cmocka_unit_test(test_cfg_print_table_declares_each_setting_once_and_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
