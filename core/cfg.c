@@ -1,9 +1,14 @@
 /*
- * cfg.c - viaduct's configuration: the declaration table of scalar options,
- * the value checkers every layer shares, the built-in defaults, the
- * lifecycle, and cfg_print. The layers live beside it: cfg_yaml.c reads the
- * file (-c FILE), cfg_env.c the VIADUCT_* environment and --backend, and
- * checks the whole (cfg_validate).
+ * cfg.c - viaduct's configuration: the one declaration table of every
+ * setting (cfg_opts[]: YAML path, type, bounds, default, VIADUCT_* variable,
+ * flag, help), the operations on one setting every layer uses, the built-in
+ * defaults and the lifecycle. The table drives the file (cfg_yaml.c), the
+ * environment and the flags (cfg_env.c), --check, --help and the README's
+ * table of settings (cfg_print.c); the values are parsed in cfg_value.c.
+ * A new setting, or a new section ("admin.port" makes an admin mapping in
+ * the file, VIADUCT_ADMIN_PORT, an admin: block in --check), is one entry
+ * here; a new type of value is a new enum cfg_opt_type, and every switch
+ * over the types that lacks it fails to compile (-Wswitch -Werror).
  *
  * Why libyaml (its document loader) with our own table, not libcyaml: an
  * operator must get "FILE:LINE: what is wrong" for every bad value.
@@ -14,30 +19,19 @@
  * backend and key shorthands below), and the checks it has no words for
  * (addresses, CIDRs, primes, key names, rule -> pool references) would run on
  * its output, where the lines are gone. libyaml's yaml_parser_load gives a
- * node tree in which every node carries its start_mark, so each check below
+ * node tree in which every node carries its start_mark, so each check
  * reports the line of the very key or value it rejects, and syntax errors
  * come with libyaml's own problem_mark. No YAML is parsed by hand here.
  *
- * The file; every key is optional. A list given replaces what an earlier
+ * Every key of the file is optional. A list given replaces what an earlier
  * layer had (listen, aliases, rules, health.codes); a pool replaces the pool
- * of the same name, or is added:
+ * of the same name, or is added. A single value stands for a list of one, ~
+ * for an empty list. The structured settings look like this:
  *
- *   listen: ["127.0.0.1:5060"]   # IP:PORT list, or [{address: IP:PORT, advertise: HOST:PORT}]
- *   advertise: "sip.example.com:5060"   # what to write in Via/Record-Route for the first listen
- *   aliases: ["proxy.example.com"]      # HOST or HOST:PORT: other names of viaduct
- *   workers: auto            # 1..64 threads, or auto: the CPUs the process may use
- *   io: auto                 # auto | uring | mmsg
- *   max_message: 16384       # 1024..65535 bytes; larger requests are answered 513
- *   table_size: 65537        # Maglev slots: a prime, at least the largest pool
- *   retry_after: 5           # seconds, in the 503 of a pool with no live backend
- *   record_route: false      # Record-Route on dialog-creating requests
- *   path: false              # Path on REGISTER with Supported: path
- *   keys: {register: to-aor, default: call-id}   # what REGISTER / other requests hash on
- *   health: {enabled: false, interval_ms: 1000, timeout_ms: 500, down_after: 3,
- *            up_after: 2, jitter_pct: 10, codes: [],      # codes [] = any final response
- *            icmp_holddown_ms: 5000}   # an ICMP error moves a backend's traffic this long
+ *   listen: ["127.0.0.1:5060", {address: "0.0.0.0:5062", advertise: "sip.example.com:5062"}]
+ *   keys: {register: to-aor, default: {header: X-Account}}
  *   pools:
- *     - name: registrars     # "default" fills the pool that --backend also fills
+ *     - name: registrars     # "default" is the pool that --backend also fills
  *       backends:
  *         - {address: "10.0.0.1:5060", name: reg-a, weight: 1, drain: false}
  *         - "10.0.0.2:5060"  # shorthand: the address alone
@@ -46,21 +40,11 @@
  *               source: ["10.0.0.0/8"]}   # every condition given must match
  *       pool: registrars
  *       key: to-aor          # else keys.register / keys.default
- *
- * A key is call-id, to-aor, from-aor, ruri-aor, ruri-user, source-ip or
- * {header: NAME}. A single value stands for a list of one; ~ for an empty
- * list. Bounds of the scalar options are in cfg_opts[] below.
  */
 #include "core/cfg_internal.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#include "net/net.h"
 
 #define ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define OFF(f) offsetof(struct cfg, f)
@@ -71,25 +55,98 @@ const char *const cfg_io_modes[3] = {"auto", "uring", "mmsg"};
 const char *const cfg_key_names[CFG_KEY_HEADER] = {"call-id",  "to-aor",    "from-aor",
                                                    "ruri-aor", "ruri-user", "source-ip"};
 
-/* One line per option: name, type, min, max, default, field. The maxima are
- * what the rest of viaduct can hold (64 workers in main.c, a UDP datagram,
- * uint16_t slot indexes cover 1024 backends at up to 2^24 slots). */
+#define KEY_HELP                                                                                  \
+    "call-id, to-aor, from-aor, ruri-aor, ruri-user, source-ip, or {header: NAME} (header:NAME "  \
+    "in a variable)"
+
+/* Every setting, in the order --check prints them. The maxima are what the
+ * rest of viaduct can hold (64 workers in main.c, a UDP datagram, uint16_t
+ * slot indexes cover 1024 backends at up to 2^24 slots, the fixed arrays of
+ * struct cfg). Help texts end without a full stop: --help and the README
+ * add their own. */
 const struct cfg_opt cfg_opts[] = {
-    {"workers", CFG_T_INT_AUTO, 1, 64, 0, OFF(workers)},
-    {"io", CFG_T_IO, 0, 2, 0, OFF(io)},
-    {"max_message", CFG_T_U32, 1024, 65535, 16384, OFF(max_msg)},
-    {"table_size", CFG_T_PRIME, 2, 1 << 24, 65537, OFF(table_size)},
-    {"retry_after", CFG_T_U32, 0, 86400, 5, OFF(retry_after)},
-    {"record_route", CFG_T_BOOL, 0, 1, 0, OFF(record_route)},
-    {"path", CFG_T_BOOL, 0, 1, 0, OFF(path)},
-    {"health.enabled", CFG_T_BOOL, 0, 1, 0, OFF(health.enabled)},
-    {"health.interval_ms", CFG_T_U32, 50, 3600000, 1000, OFF(health.interval_ms)},
-    {"health.timeout_ms", CFG_T_U32, 10, 3600000, 500, OFF(health.timeout_ms)},
-    {"health.down_after", CFG_T_U32, 1, 100, 3, OFF(health.down_after)},
-    {"health.up_after", CFG_T_U32, 1, 100, 2, OFF(health.up_after)},
-    {"health.jitter_pct", CFG_T_U32, 0, 50, 10, OFF(health.jitter_pct)},
-    /* below PX_FOLLOW_MS, so a CANCEL still follows its INVITE past a hold's end */
-    {"health.icmp_holddown_ms", CFG_T_U32, 100, 60000, 5000, OFF(health.icmp_holddown_ms)},
+    {.name = "config", .type = CFG_T_CONFIG, .env = "VIADUCT_CONFIG", .flag = "config",
+     .arg = "FILE", .dflt = "none", .fl = CFG_NO_FILE,
+     .help = "the YAML configuration file; the environment and the flags override it"},
+    {.name = "listen", .type = CFG_T_LISTEN, .max = CFG_MAX_LISTEN, .env = "VIADUCT_LISTEN",
+     .flag = "listen", .arg = "ADDR:PORT", .dflt = "127.0.0.1:5060",
+     .help = "where to receive SIP over UDP (IPv6 as [::1]:5060); in the file an entry may be "
+             "{address: ADDR:PORT, advertise: HOST:PORT}"},
+    {.name = "advertise", .type = CFG_T_ADVERTISE, .max = CFG_MAX_LISTEN,
+     .env = "VIADUCT_ADVERTISE", .flag = "advertise", .arg = "HOST:PORT",
+     .dflt = "the listen address",
+     .help = "sent-by of our Via (and Record-Route, Path) for the listen address at the same "
+             "position; required for a wildcard listen address"},
+    {.name = "aliases", .type = CFG_T_ALIASES, .max = CFG_MAX_ALIASES, .env = "VIADUCT_ALIASES",
+     .flag = "alias", .arg = "HOST[:PORT]", .dflt = "none",
+     .help = "other names of viaduct: a Route or Request-URI naming one means us (port 5060 "
+             "when not given)"},
+    {.name = "backends", .type = CFG_T_BACKENDS, .max = CFG_MAX_BACKENDS,
+     .env = "VIADUCT_BACKENDS", .flag = "backend", .arg = "ADDR:PORT", .dflt = "none",
+     .fl = CFG_NO_FILE,
+     .help = "backends of the default pool, replacing the file's (in the file: pools)"},
+    {.name = "workers", .type = CFG_T_INT_AUTO, .min = 1, .max = 64, .off = OFF(workers),
+     .env = "VIADUCT_WORKERS", .flag = "workers", .arg = "N",
+     .help = "worker threads, each pinned to a CPU; auto: one per CPU the process may use"},
+    {.name = "io", .type = CFG_T_IO, .max = 2, .off = OFF(io), .env = "VIADUCT_IO", .flag = "io",
+     .arg = "uring|mmsg|auto",
+     .help = "packet engine; auto uses io_uring where the kernel and seccomp allow it (Docker's "
+             "default profile does not), else recvmmsg/sendmmsg"},
+    {.name = "max_message", .type = CFG_T_U32, .min = 1024, .max = 65535, .def = 16384,
+     .off = OFF(max_msg), .env = "VIADUCT_MAX_MESSAGE", .flag = "max-msg", .arg = "BYTES",
+     .help = "largest request accepted, in bytes; larger ones are answered 513"},
+    {.name = "table_size", .type = CFG_T_PRIME, .min = 2, .max = 1 << 24, .def = 65537,
+     .off = OFF(table_size), .env = "VIADUCT_TABLE_SIZE",
+     .help = "Maglev slots of each pool's table: a prime, at least the largest pool; larger "
+             "balances finer"},
+    {.name = "retry_after", .type = CFG_T_U32, .max = 86400, .def = 5, .off = OFF(retry_after),
+     .env = "VIADUCT_RETRY_AFTER",
+     .help = "seconds, in the Retry-After of the 503 sent when a pool has no live backend"},
+    {.name = "record_route", .type = CFG_T_BOOL, .max = 1, .off = OFF(record_route),
+     .env = "VIADUCT_RECORD_ROUTE", .flag = "record-route",
+     .help = "insert Record-Route on dialog-creating requests, so in-dialog requests come "
+             "back through viaduct"},
+    {.name = "path", .type = CFG_T_BOOL, .max = 1, .off = OFF(path), .env = "VIADUCT_PATH",
+     .flag = "path", .help = "insert Path on REGISTERs that carry Supported: path (RFC 3327)"},
+    {.name = "keys.register", .type = CFG_T_KEY, .def = CFG_KEY_TO_AOR, .off = OFF(key_register),
+     .aux = OFF(key_header_register), .env = "VIADUCT_KEY_REGISTER",
+     .help = "what a REGISTER is hashed on when no rule says: " KEY_HELP},
+    {.name = "keys.default", .type = CFG_T_KEY, .def = CFG_KEY_CALL_ID, .off = OFF(key_other),
+     .aux = OFF(key_header_other), .env = "VIADUCT_KEY_DEFAULT",
+     .help = "what other requests are hashed on when no rule says (the same keys)"},
+    {.name = "health.enabled", .type = CFG_T_BOOL, .max = 1, .off = OFF(health.enabled),
+     .env = "VIADUCT_HEALTH_ENABLED",
+     .help = "probe every backend with OPTIONS; off by default, as backends that ignore "
+             "OPTIONS would all be taken down"},
+    {.name = "health.interval_ms", .type = CFG_T_U32, .min = 50, .max = 3600000, .def = 1000,
+     .off = OFF(health.interval_ms), .env = "VIADUCT_HEALTH_INTERVAL_MS",
+     .help = "milliseconds between two probes of one backend"},
+    {.name = "health.timeout_ms", .type = CFG_T_U32, .min = 10, .max = 3600000, .def = 500,
+     .off = OFF(health.timeout_ms), .env = "VIADUCT_HEALTH_TIMEOUT_MS",
+     .help = "milliseconds a probe waits for its answer"},
+    {.name = "health.down_after", .type = CFG_T_U32, .min = 1, .max = 100, .def = 3,
+     .off = OFF(health.down_after), .env = "VIADUCT_HEALTH_DOWN_AFTER",
+     .help = "missed probes in a row that take a backend down"},
+    {.name = "health.up_after", .type = CFG_T_U32, .min = 1, .max = 100, .def = 2,
+     .off = OFF(health.up_after), .env = "VIADUCT_HEALTH_UP_AFTER",
+     .help = "answered probes in a row that bring it back"},
+    {.name = "health.jitter_pct", .type = CFG_T_U32, .max = 50, .def = 10,
+     .off = OFF(health.jitter_pct), .env = "VIADUCT_HEALTH_JITTER_PCT",
+     .help = "percent by which each probe's interval varies, so probes do not bunch"},
+    /* at most 60 s: below PX_FOLLOW_MS, so a CANCEL still follows its INVITE past a hold's end */
+    {.name = "health.icmp_holddown_ms", .type = CFG_T_U32, .min = 100, .max = 60000,
+     .def = 5000, .off = OFF(health.icmp_holddown_ms), .env = "VIADUCT_HEALTH_ICMP_HOLDDOWN_MS",
+     .help = "how long an ICMP error for a backend moves its new traffic to the fallback; "
+             "probes, when on, confirm or end it early"},
+    {.name = "health.codes", .type = CFG_T_CODES, .max = 16, .env = "VIADUCT_HEALTH_CODES",
+     .dflt = "any final response",
+     .help = "the response codes that count a probe as answered"},
+    {.name = "pools", .type = CFG_T_POOLS, .max = CFG_MAX_POOLS, .dflt = "default, empty",
+     .help = "named pools: {name: NAME, backends: [ADDR:PORT or {address, name, weight, "
+             "drain}]}; pool default is the one --backend fills"},
+    {.name = "rules", .type = CFG_T_RULES, .max = CFG_MAX_RULES, .dflt = "none",
+     .help = "in order, the first match wins: {match: {method, ruri_domain, to_domain, "
+             "source}, pool: NAME, key: KEY}; no match: pool default"},
 };
 const int cfg_nopts = ARRAY_LEN(cfg_opts);
 
@@ -101,6 +158,13 @@ const struct cfg_opt *cfg_opt_find(const char *name)
     return NULL;
 }
 
+bool cfg_opt_is_list(const struct cfg_opt *o)
+{
+    return o->type >= CFG_T_LISTEN && o->type <= CFG_T_RULES;
+}
+
+/* ---- scalars ---- */
+
 static void opt_store(struct cfg *c, const struct cfg_opt *o, int64_t v)
 {
     void *f = (char *)c + o->off;
@@ -110,6 +174,11 @@ static void opt_store(struct cfg *c, const struct cfg_opt *o, int64_t v)
     case CFG_T_PRIME: *(uint32_t *)f = (uint32_t)v; break;
     case CFG_T_BOOL: *(bool *)f = v != 0; break;
     case CFG_T_IO: snprintf(f, sizeof(c->io), "%s", cfg_io_modes[v]); break;
+    case CFG_T_KEY:
+        *(enum cfg_key *)f = (enum cfg_key)v;
+        *((char *)c + o->aux) = '\0';
+        break;
+    default: break; /* lists start empty */
     }
 }
 
@@ -127,89 +196,24 @@ static int64_t opt_value(const struct cfg *c, const struct cfg_opt *o)
             if (strcmp(f, cfg_io_modes[i]) == 0)
                 return i;
         return -1;
+    case CFG_T_KEY: return *(const enum cfg_key *)f;
+    default: return -1;
     }
-    return -1;
 }
 
-static bool is_prime(uint64_t n)
-{
-    if (n < 2)
-        return false;
-    for (uint64_t d = 2; d * d <= n; d++)
-        if (n % d == 0)
-            return false;
-    return true;
-}
-
-/* Decimal digits with an optional '-'; saturates far beyond any bound. */
-static int parse_i64(const char *s, int64_t *v)
-{
-    bool neg = *s == '-';
-    int64_t x = 0;
-    if (neg)
-        s++;
-    if (*s == '\0')
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        x = x < INT64_MAX / 100 ? x * 10 + (*s - '0') : INT64_MAX / 100;
-    }
-    *v = neg ? -x : x;
-    return 0;
-}
-
-/* v (spelled s) within [min, max], else a reason. */
-static int check_range(const char *s, int64_t v, int64_t min, int64_t max, char *msg, size_t len)
-{
-    if (v < min) {
-        snprintf(msg, len, "%s is below the minimum %lld", s, (long long)min);
-        return -1;
-    }
-    if (v > max) {
-        snprintf(msg, len, "%s is above the maximum %lld", s, (long long)max);
-        return -1;
-    }
-    return 0;
-}
-
-int cfg_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out, char *msg, size_t len)
-{
-    int64_t v;
-    if (parse_i64(s, &v) < 0) {
-        snprintf(msg, len, "expected a number, got '%s'", s);
-        return -1;
-    }
-    if (check_range(s, v, min, max, msg, len) < 0)
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-static int check_prime(const char *s, int64_t v, char *msg, size_t len)
-{
-    if (is_prime((uint64_t)v))
-        return 0;
-    int64_t up = v + 1;
-    while (!is_prime((uint64_t)up))
-        up++;
-    snprintf(msg, len, "%s is not prime (try %lld)", s, (long long)up);
-    return -1;
-}
-
-int cfg_opt_set(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg, size_t len)
+static int set_scalar(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg, size_t len)
 {
     int64_t v;
     bool b;
-    switch (o->type) {
-    case CFG_T_BOOL:
+    if (o->type == CFG_T_BOOL) {
         if (cfg_parse_bool(s, &b) < 0) {
             snprintf(msg, len, "expected true or false, got '%s'", s);
             return -1;
         }
         opt_store(c, o, b);
         return 0;
-    case CFG_T_IO:
+    }
+    if (o->type == CFG_T_IO) {
         for (int i = 0; i < ARRAY_LEN(cfg_io_modes); i++) {
             if (strcmp(s, cfg_io_modes[i]) == 0) {
                 opt_store(c, o, i);
@@ -218,27 +222,161 @@ int cfg_opt_set(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg
         }
         snprintf(msg, len, "expected auto, uring or mmsg, got '%s'", s);
         return -1;
-    case CFG_T_INT_AUTO:
-        if (strcmp(s, "auto") == 0) {
-            opt_store(c, o, 0);
-            return 0;
-        }
-        /* fall through */
-    case CFG_T_U32:
-    case CFG_T_PRIME:
-        if (parse_i64(s, &v) < 0) {
-            snprintf(msg, len, "expected a number%s, got '%s'",
-                     o->type == CFG_T_INT_AUTO ? " or auto" : "", s);
-            return -1;
-        }
-        if (check_range(s, v, o->min, o->max, msg, len) < 0)
-            return -1;
-        if (o->type == CFG_T_PRIME && check_prime(s, v, msg, len) < 0)
-            return -1;
-        opt_store(c, o, v);
+    }
+    if (o->type == CFG_T_INT_AUTO && strcmp(s, "auto") == 0) {
+        opt_store(c, o, 0);
         return 0;
     }
+    if (cfg_parse_i64(s, &v) < 0) {
+        snprintf(msg, len, "expected a number%s, got '%s'",
+                 o->type == CFG_T_INT_AUTO ? " or auto" : "", s);
+        return -1;
+    }
+    if (cfg_check_range(s, v, o->min, o->max, msg, len) < 0)
+        return -1;
+    if (o->type == CFG_T_PRIME && cfg_check_prime(s, v, msg, len) < 0)
+        return -1;
+    opt_store(c, o, v);
+    return 0;
+}
+
+/* ---- list items ---- */
+
+static int too_many(const struct cfg_opt *o, char *msg, size_t len)
+{
+    snprintf(msg, len, "more than %lld items", (long long)o->max);
     return -1;
+}
+
+static int fits(const char *s, size_t cap, char *msg, size_t len)
+{
+    if (strlen(s) < cap)
+        return 0;
+    snprintf(msg, len, "'%.40s...' is too long (at most %zu characters)", s, cap - 1);
+    return -1;
+}
+
+static int add_listen(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg, size_t len)
+{
+    int n = c->nlisten;
+    if (n == o->max)
+        return too_many(o, msg, len);
+    if (cfg_parse_addr(s, false, c->listen[n], CFG_STR, msg, len) < 0)
+        return -1;
+    for (int j = 0; j < n; j++) {
+        if (strcmp(c->listen[j], c->listen[n]) == 0) {
+            snprintf(msg, len, "%s is listed twice", c->listen[n]);
+            return -1;
+        }
+    }
+    c->nlisten = n + 1;
+    return 0;
+}
+
+/* The next position without an advertise address: they go by position. */
+static int add_advertise(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg,
+                         size_t len)
+{
+    int n = 0;
+    while (n < o->max && c->advertise[n][0])
+        n++;
+    if (n == o->max)
+        return too_many(o, msg, len);
+    if (fits(s, CFG_STR, msg, len) < 0 || cfg_check_hostport(s, true, msg, len) < 0)
+        return -1;
+    snprintf(c->advertise[n], CFG_STR, "%s", s);
+    return 0;
+}
+
+static int add_alias(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg, size_t len)
+{
+    if (c->naliases == o->max)
+        return too_many(o, msg, len);
+    if (fits(s, CFG_STR, msg, len) < 0 || cfg_check_hostport(s, false, msg, len) < 0)
+        return -1;
+    snprintf(c->aliases[c->naliases++], CFG_STR, "%s", s);
+    return 0;
+}
+
+static int add_code(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg, size_t len)
+{
+    uint32_t code;
+    if (c->health.ncodes == o->max)
+        return too_many(o, msg, len);
+    if (cfg_parse_u32(s, 200, 699, &code, msg, len) < 0) {
+        size_t k = strlen(msg);
+        snprintf(msg + k, len - k, " (a final response code)");
+        return -1;
+    }
+    c->health.codes[c->health.ncodes++] = (uint16_t)code;
+    return 0;
+}
+
+int cfg_pool_add(struct cfg_pool *p, const char *address, char *msg, size_t len)
+{
+    struct cfg_backend b = {.weight = 1};
+    if (cfg_parse_addr(address, true, b.address, sizeof(b.address), msg, len) < 0)
+        return -1;
+    for (int i = 0; i < p->nbackends; i++) {
+        if (strcmp(cfg_backend_id(&p->backends[i]), b.address) == 0) {
+            snprintf(msg, len, "pool '%s' already has a backend named %s", p->name, b.address);
+            return -1;
+        }
+    }
+    if (p->nbackends == CFG_MAX_BACKENDS) {
+        snprintf(msg, len, "more than %d items", CFG_MAX_BACKENDS);
+        return -1;
+    }
+    struct cfg_backend *nb = realloc(p->backends, (size_t)(p->nbackends + 1) * sizeof(b));
+    if (nb == NULL) {
+        snprintf(msg, len, "out of memory");
+        return -1;
+    }
+    nb[p->nbackends++] = b;
+    p->backends = nb;
+    return 0;
+}
+
+int cfg_opt_set(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg, size_t len)
+{
+    switch (o->type) {
+    case CFG_T_INT_AUTO:
+    case CFG_T_U32:
+    case CFG_T_PRIME:
+    case CFG_T_BOOL:
+    case CFG_T_IO: return set_scalar(c, o, s, msg, len);
+    case CFG_T_KEY:
+        return cfg_parse_key(s, (enum cfg_key *)(void *)((char *)c + o->off), (char *)c + o->aux,
+                             sizeof(c->key_header_register), msg, len);
+    case CFG_T_LISTEN: return add_listen(c, o, s, msg, len);
+    case CFG_T_ADVERTISE: return add_advertise(c, o, s, msg, len);
+    case CFG_T_ALIASES: return add_alias(c, o, s, msg, len);
+    case CFG_T_CODES: return add_code(c, o, s, msg, len);
+    case CFG_T_BACKENDS: return cfg_pool_add(&c->pools[0], s, msg, len);
+    case CFG_T_POOLS:
+    case CFG_T_RULES: snprintf(msg, len, "is given only in the configuration file"); return -1;
+    case CFG_T_CONFIG: return 0; /* main reads it before every layer */
+    }
+    return -1;
+}
+
+void cfg_opt_clear(struct cfg *c, const struct cfg_opt *o)
+{
+    switch (o->type) {
+    case CFG_T_LISTEN:
+        c->nlisten = 0;
+        memset(c->advertise, 0, sizeof(c->advertise)); /* they belonged to the old list */
+        break;
+    case CFG_T_ADVERTISE: memset(c->advertise, 0, sizeof(c->advertise)); break;
+    case CFG_T_ALIASES: c->naliases = 0; break;
+    case CFG_T_CODES: c->health.ncodes = 0; break;
+    case CFG_T_BACKENDS:
+        free(c->pools[0].backends);
+        c->pools[0].backends = NULL;
+        c->pools[0].nbackends = 0;
+        break;
+    default: break; /* scalars are overwritten; pools and rules have their own loaders */
+    }
 }
 
 int cfg_opt_check(const struct cfg *c, const struct cfg_opt *o, char *msg, size_t len)
@@ -251,12 +389,12 @@ int cfg_opt_check(const struct cfg *c, const struct cfg_opt *o, char *msg, size_
         snprintf(msg, len, "expected auto, uring or mmsg, got '%.16s'", c->io);
         return -1;
     }
-    if (o->type == CFG_T_BOOL || (o->type == CFG_T_INT_AUTO && v == 0))
-        return 0;
+    if (o->type > CFG_T_IO || o->type == CFG_T_BOOL || (o->type == CFG_T_INT_AUTO && v == 0))
+        return 0; /* keys and lists: cfg_validate checks them */
     snprintf(s, sizeof(s), "%lld", (long long)v);
-    if (check_range(s, v, o->min, o->max, msg, len) < 0)
+    if (cfg_check_range(s, v, o->min, o->max, msg, len) < 0)
         return -1;
-    return o->type == CFG_T_PRIME ? check_prime(s, v, msg, len) : 0;
+    return o->type == CFG_T_PRIME ? cfg_check_prime(s, v, msg, len) : 0;
 }
 
 void cfg_opt_format(const struct cfg *c, const struct cfg_opt *o, char *buf, size_t len)
@@ -272,252 +410,39 @@ void cfg_opt_format(const struct cfg *c, const struct cfg_opt *o, char *buf, siz
         snprintf(buf, len, "%lld", (long long)v);
 }
 
-/* ---- value checkers ---- */
-
-int cfg_parse_bool(const char *s, bool *out)
+void cfg_opt_default(const struct cfg_opt *o, char *buf, size_t len)
 {
-    static const char *const t[] = {"true", "yes", "on", "1"}, *const f[] = {"false", "no", "off",
-                                                                             "0"};
-    for (int i = 0; i < ARRAY_LEN(t); i++) {
-        if (strcasecmp(s, t[i]) == 0 || strcasecmp(s, f[i]) == 0) {
-            *out = strcasecmp(s, t[i]) == 0;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-int cfg_parse_addr(const char *s, bool sendable, char *out, size_t outlen, char *msg, size_t len)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    if (net_addr_parse(s, &ss, &sl) < 0) {
-        snprintf(msg, len, "'%s' is not an address (want IP:PORT or [IPv6]:PORT)", s);
-        return -1;
-    }
-    if (sendable && !net_addr_sendable((const struct sockaddr *)&ss)) {
-        snprintf(msg, len,
-                 "%s cannot receive datagrams (port 0, multicast, broadcast or unspecified)", s);
-        return -1;
-    }
-    if (net_addr_format((const struct sockaddr *)&ss, out, outlen) < 0) {
-        snprintf(msg, len, "'%s' is too long", s);
-        return -1;
-    }
-    return 0;
-}
-
-static bool is_dns_char(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           ch == '-' || ch == '.' || ch == '_';
-}
-
-int cfg_check_hostport(const char *s, bool port_required, char *msg, size_t len)
-{
-    const char *want =
-        port_required ? "HOST:PORT or [IPv6]:PORT" : "HOST, HOST:PORT or [IPv6]:PORT";
-    const char *port = NULL;
-    char ip6[64];
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-        size_t n = rb ? (size_t)(rb - s - 1) : 0;
-        struct in6_addr a;
-        if (rb == NULL || n == 0 || n >= sizeof(ip6))
-            goto bad;
-        memcpy(ip6, s + 1, n);
-        ip6[n] = '\0';
-        if (inet_pton(AF_INET6, ip6, &a) != 1)
-            goto bad;
-        if (rb[1] == ':')
-            port = rb + 2;
-        else if (rb[1] != '\0')
-            goto bad;
+    struct cfg c;
+    if (o->dflt) {
+        snprintf(buf, len, "%s", o->dflt);
+    } else if (o->type == CFG_T_KEY) {
+        snprintf(buf, len, "%s", cfg_key_names[o->def]);
     } else {
-        const char *colon = strchr(s, ':');
-        size_t n = colon ? (size_t)(colon - s) : strlen(s);
-        if (n == 0 || n >= 64)
-            goto bad;
-        for (size_t i = 0; i < n; i++)
-            if (!is_dns_char(s[i]))
-                goto bad;
-        if (colon)
-            port = colon + 1;
+        memset(&c, 0, sizeof(c));
+        opt_store(&c, o, o->def);
+        cfg_opt_format(&c, o, buf, len);
     }
-    if (port == NULL) {
-        if (port_required)
-            goto bad;
-        return 0;
-    }
-    uint32_t p;
-    char m[CFG_MSG];
-    if (cfg_parse_u32(port, 1, 65535, &p, m, sizeof(m)) == 0)
-        return 0;
-bad:
-    snprintf(msg, len, "'%s' is not a host and port (want %s)", s, want);
-    return -1;
 }
 
-int cfg_check_cidr(const char *s, char *msg, size_t len)
+void cfg_opt_values(const struct cfg_opt *o, char *buf, size_t len)
 {
-    char ip[64], canon[INET6_ADDRSTRLEN];
-    const char *slash = strchr(s, '/');
-    size_t n = slash ? (size_t)(slash - s) : strlen(s);
-    unsigned char a[16];
-    int af = AF_INET, bits = 32;
-    if (n == 0 || n >= sizeof(ip))
-        goto bad;
-    memcpy(ip, s, n);
-    ip[n] = '\0';
-    if (inet_pton(AF_INET, ip, a) != 1) {
-        af = AF_INET6;
-        bits = 128;
-        if (inet_pton(AF_INET6, ip, a) != 1)
-            goto bad;
+    long long lo = (long long)o->min, hi = (long long)o->max;
+    switch (o->type) {
+    case CFG_T_INT_AUTO: snprintf(buf, len, "%lld..%lld or auto", lo, hi); break;
+    case CFG_T_U32: snprintf(buf, len, "%lld..%lld", lo, hi); break;
+    case CFG_T_PRIME: snprintf(buf, len, "a prime in %lld..%lld", lo, hi); break;
+    case CFG_T_BOOL: snprintf(buf, len, "true or false"); break;
+    case CFG_T_IO: snprintf(buf, len, "auto, uring or mmsg"); break;
+    case CFG_T_KEY: snprintf(buf, len, "a key"); break;
+    case CFG_T_LISTEN:
+    case CFG_T_BACKENDS: snprintf(buf, len, "up to %lld ADDR:PORT", hi); break;
+    case CFG_T_ADVERTISE: snprintf(buf, len, "up to %lld HOST:PORT", hi); break;
+    case CFG_T_ALIASES: snprintf(buf, len, "up to %lld HOST[:PORT]", hi); break;
+    case CFG_T_CODES: snprintf(buf, len, "up to %lld codes in 200..699", hi); break;
+    case CFG_T_POOLS: snprintf(buf, len, "up to %lld pools", hi); break;
+    case CFG_T_RULES: snprintf(buf, len, "up to %lld rules", hi); break;
+    case CFG_T_CONFIG: snprintf(buf, len, "a file"); break;
     }
-    if (slash) {
-        uint32_t prefix;
-        char m[CFG_MSG];
-        if (cfg_parse_u32(slash + 1, 0, (uint32_t)bits, &prefix, m, sizeof(m)) < 0) {
-            snprintf(msg, len, "'%s': the prefix length must be 0..%d", s, bits);
-            return -1;
-        }
-        bool host_bits = false;
-        for (int i = 0; i < bits / 8; i++) {
-            int keep = (int)prefix - i * 8;
-            unsigned char mask = keep >= 8   ? 0xff
-                                 : keep <= 0 ? 0
-                                             : (unsigned char)(0xff << (8 - keep));
-            host_bits |= (a[i] & ~mask) != 0;
-            a[i] &= mask;
-        }
-        if (host_bits) {
-            inet_ntop(af, a, canon, sizeof(canon));
-            snprintf(msg, len, "'%s' has host bits set (did you mean %s/%u?)", s, canon, prefix);
-            return -1;
-        }
-    }
-    return 0;
-bad:
-    snprintf(msg, len, "'%s' is not an address or CIDR (want 10.0.0.0/8, 2001:db8::/32 or one IP)",
-             s);
-    return -1;
-}
-
-int cfg_check_name(const char *s, char *msg, size_t len)
-{
-    size_t n = strlen(s);
-    bool ok = n > 0 && n < 64;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = is_dns_char(s[i]) || s[i] == ':' || s[i] == '@' || s[i] == '[' || s[i] == ']';
-    if (!ok)
-        snprintf(msg, len, "'%s' is not a name (1 to 63 of letters, digits, . _ - : @ [ ])", s);
-    return ok ? 0 : -1;
-}
-
-int cfg_check_token(const char *s, size_t cap, char *msg, size_t len)
-{
-    size_t n = strlen(s);
-    bool ok = n > 0 && n < cap;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-             (s[i] >= '0' && s[i] <= '9') || strchr("-.!%*_+`'~", s[i]) != NULL;
-    if (!ok)
-        snprintf(msg, len, "'%s' is not a SIP token (1 to %zu letters, digits or -.!%%*_+`'~)", s,
-                 cap - 1);
-    return ok ? 0 : -1;
-}
-
-int cfg_parse_domain(const char *s, char *out, size_t outlen, char *msg, size_t len)
-{
-    size_t n = strlen(s);
-    bool ok = n > 0 && n < outlen && strcmp(s, ".") != 0;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = is_dns_char(s[i]) || s[i] == ':' || s[i] == '[' || s[i] == ']';
-    if (!ok) {
-        snprintf(msg, len, "'%s' is not a domain (want example.com, or .example.com for a suffix)",
-                 s);
-        return -1;
-    }
-    /* Host names compare case-insensitively: store one case. */
-    for (size_t i = 0; i <= n; i++)
-        out[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
-    return 0;
-}
-
-int cfg_parse_key(const char *s, enum cfg_key *key, char *hdr, size_t hdrlen, char *msg, size_t len)
-{
-    for (int i = 0; i < ARRAY_LEN(cfg_key_names); i++) {
-        if (strcmp(s, cfg_key_names[i]) == 0) {
-            *key = (enum cfg_key)i;
-            hdr[0] = '\0';
-            return 0;
-        }
-    }
-    if (strncmp(s, "header:", 7) == 0) {
-        const char *h = s + 7 + strspn(s + 7, " ");
-        if (cfg_check_token(h, hdrlen, msg, len) < 0)
-            return -1;
-        *key = CFG_KEY_HEADER;
-        snprintf(hdr, hdrlen, "%s", h);
-        return 0;
-    }
-    const char *sug = cfg_suggest(s, cfg_key_names, ARRAY_LEN(cfg_key_names));
-    snprintf(msg, len,
-             "'%s' is not a key (call-id, to-aor, from-aor, ruri-aor, ruri-user, source-ip or "
-             "{header: NAME})%s%s%s",
-             s, sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
-    return -1;
-}
-
-/* Levenshtein distance, case-insensitive, for names of at most 63 chars. */
-static int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    int row[64];
-    if (la > 63 || lb > 63)
-        return 99;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int sub = diag + ((a[i - 1] | 0x20) != (b[j - 1] | 0x20));
-            int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
-            row[j] = sub < best ? sub : best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-const char *cfg_suggest(const char *s, const char *const *cands, int n)
-{
-    const char *best = NULL;
-    int bd = 3; /* more than two edits away is a different word */
-    for (int i = 0; i < n; i++) {
-        int d = edit_distance(s, cands[i]);
-        if (d < bd && d < (int)strlen(cands[i])) {
-            bd = d;
-            best = cands[i];
-        }
-    }
-    return best;
-}
-
-const char *cfg_backend_id(const struct cfg_backend *b)
-{
-    return b->name[0] ? b->name : b->address;
-}
-
-int cfg_pool_find(const struct cfg *c, const char *name)
-{
-    for (int i = 0; i < c->npools; i++)
-        if (strcmp(c->pools[i].name, name) == 0)
-            return i;
-    return -1;
 }
 
 /* ---- lifecycle ---- */
@@ -527,8 +452,6 @@ void cfg_defaults(struct cfg *c)
     memset(c, 0, sizeof(*c));
     for (int i = 0; i < cfg_nopts; i++)
         opt_store(c, &cfg_opts[i], cfg_opts[i].def);
-    c->key_register = CFG_KEY_TO_AOR;
-    c->key_other = CFG_KEY_CALL_ID;
     c->npools = 1;
     snprintf(c->pools[0].name, sizeof(c->pools[0].name), "default");
 }
@@ -572,145 +495,3 @@ void cfg_replace(struct cfg *to, struct cfg *from)
     free(from);
 }
 
-/* ---- printing ---- */
-
-/* A double-quoted YAML string; the checkers admit no control characters,
- * but escape them anyway so the output always parses. */
-static void print_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20 || ch == 0x7f)
-            fprintf(f, "\\x%02x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
-/* ["a", "b"] from n strings stride bytes apart. */
-static void print_list(FILE *f, const char *first, size_t stride, int n)
-{
-    fputc('[', f);
-    for (int i = 0; i < n; i++) {
-        if (i)
-            fputs(", ", f);
-        print_str(f, first + (size_t)i * stride);
-    }
-    fputc(']', f);
-}
-
-static void print_key(FILE *f, enum cfg_key k, const char *hdr)
-{
-    if (k == CFG_KEY_HEADER) {
-        fputs("{header: ", f);
-        print_str(f, hdr);
-        fputc('}', f);
-    } else if ((int)k >= 0 && k < CFG_KEY_HEADER) {
-        fputs(cfg_key_names[k], f);
-    }
-}
-
-static void print_match(FILE *f, const struct cfg_rule *r)
-{
-    const char *sep = "";
-    fputs("  - match: {", f);
-    if (r->nmethods) {
-        fputs("method: ", f);
-        print_list(f, r->methods[0], sizeof(r->methods[0]), r->nmethods);
-        sep = ", ";
-    }
-    if (r->nruri_domains) {
-        fprintf(f, "%sruri_domain: ", sep);
-        print_list(f, r->ruri_domains[0], sizeof(r->ruri_domains[0]), r->nruri_domains);
-        sep = ", ";
-    }
-    if (r->nto_domains) {
-        fprintf(f, "%sto_domain: ", sep);
-        print_list(f, r->to_domains[0], sizeof(r->to_domains[0]), r->nto_domains);
-        sep = ", ";
-    }
-    if (r->nsources) {
-        fprintf(f, "%ssource: ", sep);
-        print_list(f, r->sources[0], sizeof(r->sources[0]), r->nsources);
-    }
-    fputs("}\n", f);
-}
-
-void cfg_print(FILE *f, const struct cfg *c)
-{
-    char v[32];
-    fprintf(f, "# viaduct: the effective configuration\nlisten:%s\n", c->nlisten ? "" : " []");
-    for (int i = 0; i < c->nlisten; i++) {
-        fputs("  - address: ", f);
-        print_str(f, c->listen[i]);
-        if (c->advertise[i][0]) {
-            fputs("\n    advertise: ", f);
-            print_str(f, c->advertise[i]);
-        }
-        fputc('\n', f);
-    }
-    if (c->nlisten == 0 && c->advertise[0][0]) {
-        fputs("advertise: ", f);
-        print_str(f, c->advertise[0]);
-        fputc('\n', f);
-    }
-    fputs("aliases: ", f);
-    print_list(f, c->aliases[0], sizeof(c->aliases[0]), c->naliases);
-    fputc('\n', f);
-    for (int i = 0; i < cfg_nopts; i++) {
-        if (strchr(cfg_opts[i].name, '.'))
-            continue;
-        cfg_opt_format(c, &cfg_opts[i], v, sizeof(v));
-        fprintf(f, "%s: %s\n", cfg_opts[i].name, v);
-    }
-    fputs("keys:\n  register: ", f);
-    print_key(f, c->key_register, c->key_header_register);
-    fputs("\n  default: ", f);
-    print_key(f, c->key_other, c->key_header_other);
-    fputs("\nhealth:\n", f);
-    for (int i = 0; i < cfg_nopts; i++) {
-        if (strncmp(cfg_opts[i].name, "health.", 7) != 0)
-            continue;
-        cfg_opt_format(c, &cfg_opts[i], v, sizeof(v));
-        fprintf(f, "  %s: %s\n", cfg_opts[i].name + 7, v);
-    }
-    fputs("  codes: [", f);
-    for (int i = 0; i < c->health.ncodes; i++)
-        fprintf(f, "%s%u", i ? ", " : "", c->health.codes[i]);
-    fputs("]\npools:\n", f);
-    for (int i = 0; i < c->npools; i++) {
-        const struct cfg_pool *p = &c->pools[i];
-        fputs("  - name: ", f);
-        print_str(f, p->name);
-        fprintf(f, "\n    backends:%s\n", p->nbackends ? "" : " []");
-        for (int j = 0; j < p->nbackends; j++) {
-            const struct cfg_backend *b = &p->backends[j];
-            fputs("      - {address: ", f);
-            print_str(f, b->address);
-            if (b->name[0]) {
-                fputs(", name: ", f);
-                print_str(f, b->name);
-            }
-            fprintf(f, ", weight: %u, drain: %s}\n", b->weight, b->drain ? "true" : "false");
-        }
-    }
-    fprintf(f, "rules:%s\n", c->nrules ? "" : " []");
-    for (int i = 0; i < c->nrules; i++) {
-        const struct cfg_rule *r = &c->rules[i];
-        bool any = r->nmethods || r->nruri_domains || r->nto_domains || r->nsources;
-        if (any)
-            print_match(f, r);
-        fputs(any ? "    pool: " : "  - pool: ", f);
-        print_str(f, r->pool);
-        fputc('\n', f);
-        if (r->has_key) {
-            fputs("    key: ", f);
-            print_key(f, r->key, r->key_header);
-            fputc('\n', f);
-        }
-    }
-}

@@ -35,6 +35,21 @@ enum cfg_key {
     CFG_KEY_HEADER, /* the value of a header named by key_header */
 };
 
+/* A source condition of a rule: an address prefix, host bits clear. */
+struct cfg_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    int prefix; /* 0..32 or 0..128 */
+};
+
+/* HOST:PORT or HOST, as advertise and aliases give it (cfg_parse_hostport). */
+struct cfg_hostport {
+    char host[64]; /* an IP literal without brackets, or a DNS name */
+    size_t host_len;
+    int port;  /* 0 when not given */
+    bool ip6;  /* was in brackets: write it back in brackets */
+};
+
 struct cfg_backend {
     char address[CFG_STR]; /* "IP:PORT" or "[IPv6]:PORT" */
     char name[64];         /* stable identity; "" means the address */
@@ -58,8 +73,9 @@ struct cfg_rule {
     int nto_domains;
     char to_domains[CFG_MAX_MATCH][CFG_STR];
     int nsources;
-    char sources[CFG_MAX_MATCH][64]; /* CIDR: "10.0.0.0/8", "2001:db8::/32", or one address */
-    char pool[64];                   /* must name a pool */
+    struct cfg_cidr sources[CFG_MAX_MATCH]; /* "10.0.0.0/8", "2001:db8::/32", or one address */
+    char pool[64];                          /* must name a pool */
+    int pool_idx;                           /* its index in pools[], set by cfg_validate */
     bool has_key;                    /* else the defaults below by method */
     enum cfg_key key;
     char key_header[64];
@@ -137,8 +153,46 @@ int cfg_apply_env(struct cfg *c, char *const *envp, char *err, size_t errlen);
  * parse, table_size prime and >= the largest pool. 0 or -1 with err. */
 int cfg_validate(struct cfg *c, char *err, size_t errlen);
 
+/* "HOST:PORT" (port_required) or "HOST[:PORT]", HOST an IP literal ("[v6]")
+ * or a DNS name: the one parser of advertise and alias values, used by the
+ * layers to check them and by the proxy to take them apart. 0, or -1 with a
+ * reason in msg. */
+int cfg_parse_hostport(const char *s, bool port_required, struct cfg_hostport *out, char *msg,
+                       size_t len);
+
 /* Writes the effective configuration as YAML that cfg_load_file accepts. */
 void cfg_print(FILE *f, const struct cfg *c);
+
+/* getopt_long options for every setting that has a flag (cfg.c's table):
+ * option i gets val = val_base + its setting's number. Returns how many it
+ * wrote (at most cap; no terminator). */
+struct option;
+int cfg_flag_options(struct option *out, int cap, int val_base);
+
+/* One use of a setting's flag: opt is val - val_base, value its argument
+ * (NULL for a switch). */
+struct cfg_arg {
+    int opt;
+    const char *value;
+};
+
+/*
+ * Applies the command line's setting flags on top of c, in the table's order
+ * (so --listen comes before --advertise, whatever their order), each flag's
+ * uses in their order: a switch sets true, a list flag used once replaces the
+ * list and each further use adds to it. c changes only if every flag is
+ * good. 0, or -1 with "--flag: what is wrong" in err.
+ */
+int cfg_apply_flags(struct cfg *c, const struct cfg_arg *args, int n, char *err, size_t errlen);
+
+/* --help's lines for the settings' flags and the list of VIADUCT_* variables. */
+void cfg_print_help(FILE *f);
+
+/* One help line in --help's layout ("  --check    validate ..."), for main's own flags. */
+void cfg_print_help_line(FILE *f, const char *flag, const char *help);
+
+/* The README's table of settings, in Markdown (viaduct --help-config-markdown). */
+void cfg_print_markdown(FILE *f);
 
 /* Adds a backend ("IP:PORT") to the default pool (the --backend flag). 0/-1. */
 int cfg_add_backend(struct cfg *c, const char *address, char *err, size_t errlen);

@@ -1,26 +1,24 @@
 /*
  * cfg_env.c - the layers after the file, and the check of the whole:
- * VIADUCT_* environment variables (for containers), --backend
- * (cfg_add_backend), and cfg_validate's cross-field rules.
+ * VIADUCT_* environment variables (for containers), the command line's
+ * setting flags, and cfg_validate's cross-field rules.
  *
- * Every scalar option in cfg_opts[] is also a variable: VIADUCT_ + its YAML
- * name upper-cased, '.' as '_' (health.interval_ms is
- * VIADUCT_HEALTH_INTERVAL_MS, max_message VIADUCT_MAX_MESSAGE). The others
- * take comma-separated lists; an empty value empties the list:
+ * Both layers come from the declaration table: a setting's variable is its
+ * .env, its flag its .flag, and its value is parsed by cfg_opt_set as the
+ * file's is. A list takes a comma-separated value in a variable (an empty
+ * value empties it); a list flag replaces the list on its first use and
+ * adds on each further one. Both apply in the table's order, so
+ * VIADUCT_LISTEN resets the advertise list before VIADUCT_ADVERTISE fills
+ * it, whatever the order of envp or of the command line.
  *
- *   VIADUCT_LISTEN=IP:PORT,...        replaces the listen addresses (and their advertise)
- *   VIADUCT_ADVERTISE=HOST:PORT,...   one per listen address, in order
- *   VIADUCT_ALIASES=HOST[:PORT],...
- *   VIADUCT_BACKENDS=IP:PORT,...      replaces the default pool's backends
- *   VIADUCT_KEY_REGISTER=to-aor       a key name, or header:NAME
- *   VIADUCT_KEY_DEFAULT=call-id
- *   VIADUCT_HEALTH_CODES=200,404
- *
- * VIADUCT_CONFIG belongs to main (the default of -c) and is skipped here;
- * any other unknown VIADUCT_ name is an error, so a typo is never ignored.
+ * VIADUCT_CONFIG and --config are in the table too (main reads them before
+ * the file); any other unknown VIADUCT_ name is an error, so a typo is never
+ * ignored.
  */
 #include "core/cfg_internal.h"
 
+#include <arpa/inet.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,213 +48,113 @@ static int next_item(const char **p, char *item, size_t cap, char *msg, size_t l
     return 1;
 }
 
-static int too_many(int max, char *msg, size_t len)
-{
-    snprintf(msg, len, "more than %d items", max);
-    return -1;
-}
-
-static int env_listen(struct cfg *c, const char *v, char *msg, size_t len)
-{
-    char item[CFG_STR];
-    int n = 0, r;
-    memset(c->advertise, 0, sizeof(c->advertise)); /* they belonged to the old list */
-    while ((r = next_item(&v, item, sizeof(item), msg, len)) > 0) {
-        if (n == CFG_MAX_LISTEN)
-            return too_many(CFG_MAX_LISTEN, msg, len);
-        if (cfg_parse_addr(item, false, c->listen[n], CFG_STR, msg, len) < 0)
-            return -1;
-        for (int j = 0; j < n; j++) {
-            if (strcmp(c->listen[j], c->listen[n]) == 0) {
-                snprintf(msg, len, "%s is listed twice", c->listen[n]);
-                return -1;
-            }
-        }
-        n++;
-    }
-    c->nlisten = n;
-    return r;
-}
-
-static int env_advertise(struct cfg *c, const char *v, char *msg, size_t len)
-{
-    char item[CFG_STR];
-    int n = 0, r;
-    memset(c->advertise, 0, sizeof(c->advertise));
-    while ((r = next_item(&v, item, sizeof(item), msg, len)) > 0) {
-        if (n == CFG_MAX_LISTEN)
-            return too_many(CFG_MAX_LISTEN, msg, len);
-        if (cfg_check_hostport(item, true, msg, len) < 0)
-            return -1;
-        memcpy(c->advertise[n++], item, sizeof(item));
-    }
-    return r;
-}
-
-static int env_aliases(struct cfg *c, const char *v, char *msg, size_t len)
-{
-    char item[CFG_STR];
-    int n = 0, r;
-    while ((r = next_item(&v, item, sizeof(item), msg, len)) > 0) {
-        if (n == CFG_MAX_ALIASES)
-            return too_many(CFG_MAX_ALIASES, msg, len);
-        if (cfg_check_hostport(item, false, msg, len) < 0)
-            return -1;
-        memcpy(c->aliases[n++], item, sizeof(item));
-    }
-    c->naliases = n;
-    return r;
-}
-
-/* Appends a backend with this address to pool p unless its identity is
- * taken. 0, or -1 with a reason. */
-static int pool_add(struct cfg_pool *p, const char *address, char *msg, size_t len)
-{
-    struct cfg_backend b = {.weight = 1};
-    if (cfg_parse_addr(address, true, b.address, sizeof(b.address), msg, len) < 0)
-        return -1;
-    for (int i = 0; i < p->nbackends; i++) {
-        if (strcmp(cfg_backend_id(&p->backends[i]), b.address) == 0) {
-            snprintf(msg, len, "pool '%s' already has a backend named %s", p->name, b.address);
-            return -1;
-        }
-    }
-    if (p->nbackends == CFG_MAX_BACKENDS)
-        return too_many(CFG_MAX_BACKENDS, msg, len);
-    struct cfg_backend *nb = realloc(p->backends, (size_t)(p->nbackends + 1) * sizeof(b));
-    if (nb == NULL) {
-        snprintf(msg, len, "out of memory");
-        return -1;
-    }
-    nb[p->nbackends++] = b;
-    p->backends = nb;
-    return 0;
-}
-
-static int env_backends(struct cfg *c, const char *v, char *msg, size_t len)
+/* One variable's value into setting o: a scalar whole, a list by items. */
+static int env_set(struct cfg *c, const struct cfg_opt *o, const char *v, char *msg, size_t len)
 {
     char item[CFG_STR];
     int r;
-    struct cfg_pool *p = &c->pools[0];
-    free(p->backends);
-    p->backends = NULL;
-    p->nbackends = 0;
+    if (!cfg_opt_is_list(o))
+        return cfg_opt_set(c, o, v, msg, len);
+    cfg_opt_clear(c, o);
     while ((r = next_item(&v, item, sizeof(item), msg, len)) > 0)
-        if (pool_add(p, item, msg, len) < 0)
+        if (cfg_opt_set(c, o, item, msg, len) < 0)
             return -1;
     return r;
 }
 
-static int env_key_register(struct cfg *c, const char *v, char *msg, size_t len)
+static const struct cfg_opt *env_find(const char *name, size_t n)
 {
-    return cfg_parse_key(v, &c->key_register, c->key_header_register,
-                         sizeof(c->key_header_register), msg, len);
+    for (int i = 0; i < cfg_nopts; i++)
+        if (cfg_opts[i].env && strlen(cfg_opts[i].env) == n &&
+            strncmp(cfg_opts[i].env, name, n) == 0)
+            return &cfg_opts[i];
+    return NULL;
 }
 
-static int env_key_default(struct cfg *c, const char *v, char *msg, size_t len)
+static int env_unknown(const char *var, size_t n, char *err, size_t errlen)
 {
-    return cfg_parse_key(v, &c->key_other, c->key_header_other, sizeof(c->key_header_other), msg,
-                         len);
-}
-
-static int env_codes(struct cfg *c, const char *v, char *msg, size_t len)
-{
-    char item[16];
-    int n = 0, r;
-    uint32_t code;
-    while ((r = next_item(&v, item, sizeof(item), msg, len)) > 0) {
-        if (n == ARRAY_LEN(c->health.codes))
-            return too_many(ARRAY_LEN(c->health.codes), msg, len);
-        if (cfg_parse_u32(item, 200, 699, &code, msg, len) < 0)
-            return -1;
-        c->health.codes[n++] = (uint16_t)code;
-    }
-    c->health.ncodes = n;
-    return r;
-}
-
-static const struct {
-    const char *name;
-    int (*apply)(struct cfg *c, const char *value, char *msg, size_t len);
-} env_lists[] = {
-    {"VIADUCT_LISTEN", env_listen},
-    {"VIADUCT_ADVERTISE", env_advertise},
-    {"VIADUCT_ALIASES", env_aliases},
-    {"VIADUCT_BACKENDS", env_backends},
-    {"VIADUCT_KEY_REGISTER", env_key_register},
-    {"VIADUCT_KEY_DEFAULT", env_key_default},
-    {"VIADUCT_HEALTH_CODES", env_codes},
-};
-
-/* VIADUCT_HEALTH_INTERVAL_MS for health.interval_ms. */
-static void env_name(const struct cfg_opt *o, char *buf, size_t len)
-{
-    size_t n = (size_t)snprintf(buf, len, ENV_PREFIX "%s", o->name);
-    for (size_t i = 0; i < n && i < len; i++)
-        buf[i] = buf[i] == '.' ? '_' : (buf[i] >= 'a' && buf[i] <= 'z') ? buf[i] - 32 : buf[i];
-}
-
-static int env_unknown(const char *name, char *err, size_t errlen)
-{
-    char names[48][40];
-    const char *cands[48];
-    int n = 0;
-    for (int i = 0; i < ARRAY_LEN(env_lists); i++)
-        cands[n++] = env_lists[i].name;
-    for (int i = 0; i < cfg_nopts && n < ARRAY_LEN(cands); i++, n++) {
-        env_name(&cfg_opts[i], names[n], sizeof(names[n]));
-        cands[n] = names[n];
-    }
-    const char *s = cfg_suggest(name, cands, n);
+    const char *cands[64];
+    char name[64];
+    int k = 0;
+    for (int i = 0; i < cfg_nopts && k < ARRAY_LEN(cands); i++)
+        if (cfg_opts[i].env)
+            cands[k++] = cfg_opts[i].env;
+    snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1), var);
+    const char *s = cfg_suggest(name, cands, k);
     snprintf(err, errlen, "%s: unknown variable%s%s%s", name, s ? " (did you mean " : "",
              s ? s : "", s ? "?)" : "");
     return -1;
 }
 
-/* Applies one VIADUCT_ variable; err gets "NAME: reason". */
-static int env_one(struct cfg *c, const char *name, const char *value, char *err, size_t errlen)
-{
-    char msg[CFG_MSG], opt[40];
-    int r = 1;
-    for (int i = 0; i < ARRAY_LEN(env_lists) && r > 0; i++)
-        if (strcmp(name, env_lists[i].name) == 0)
-            r = env_lists[i].apply(c, value, msg, sizeof(msg));
-    for (int i = 0; i < cfg_nopts && r > 0; i++) {
-        env_name(&cfg_opts[i], opt, sizeof(opt));
-        if (strcmp(name, opt) == 0)
-            r = cfg_opt_set(c, &cfg_opts[i], value, msg, sizeof(msg));
-    }
-    if (r > 0)
-        return env_unknown(name, err, errlen);
-    if (r < 0)
-        snprintf(err, errlen, "%s: %s", name, msg);
-    return r;
-}
-
 int cfg_apply_env(struct cfg *c, char *const *envp, char *err, size_t errlen)
 {
+    char msg[CFG_MSG];
+    /* every VIADUCT_ name known, before anything is applied */
+    for (char *const *e = envp; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq && strncmp(*e, ENV_PREFIX, strlen(ENV_PREFIX)) == 0 &&
+            env_find(*e, (size_t)(eq - *e)) == NULL)
+            return env_unknown(*e, (size_t)(eq - *e), err, errlen);
+    }
     struct cfg *t = cfg_dup(c); /* c changes only if every variable is good */
-    char name[64];
-    int r = 0;
     if (t == NULL) {
         snprintf(err, errlen, "environment: out of memory");
         return -1;
     }
-    /* Two passes: VIADUCT_LISTEN resets the advertise list, so it goes
-     * before VIADUCT_ADVERTISE whatever their order in envp. */
-    for (int pass = 0; pass < 2 && r == 0 && envp; pass++) {
-        for (char *const *e = envp; *e && r == 0; e++) {
-            const char *eq = strchr(*e, '=');
-            size_t n = eq ? (size_t)(eq - *e) : 0;
-            if (eq == NULL || strncmp(*e, ENV_PREFIX, strlen(ENV_PREFIX)) != 0)
+    int r = 0;
+    for (int i = 0; i < cfg_nopts && r == 0; i++) {
+        const struct cfg_opt *o = &cfg_opts[i];
+        const char *v = NULL;
+        size_t n = o->env ? strlen(o->env) : 0;
+        for (char *const *e = envp; n && e && *e; e++)
+            if (strncmp(*e, o->env, n) == 0 && (*e)[n] == '=')
+                v = *e + n + 1; /* the last one wins, as it would in a shell */
+        if (v && (r = env_set(t, o, v, msg, sizeof(msg))) < 0)
+            snprintf(err, errlen, "%s: %s", o->env, msg);
+    }
+    if (r == 0) {
+        cfg_replace(c, t);
+    } else {
+        cfg_free(t);
+        free(t);
+    }
+    return r;
+}
+
+int cfg_flag_options(struct option *out, int cap, int val_base)
+{
+    int n = 0;
+    for (int i = 0; i < cfg_nopts && n < cap; i++) {
+        if (cfg_opts[i].flag == NULL)
+            continue;
+        out[n++] = (struct option){cfg_opts[i].flag,
+                                   cfg_opts[i].arg ? required_argument : no_argument, NULL,
+                                   val_base + i};
+    }
+    return n;
+}
+
+int cfg_apply_flags(struct cfg *c, const struct cfg_arg *args, int n, char *err, size_t errlen)
+{
+    char msg[CFG_MSG];
+    struct cfg *t = cfg_dup(c); /* c changes only if every flag is good */
+    int r = 0;
+    if (t == NULL) {
+        snprintf(err, errlen, "flags: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < cfg_nopts && r == 0; i++) {
+        const struct cfg_opt *o = &cfg_opts[i];
+        bool first = true;
+        for (int k = 0; k < n && r == 0; k++) {
+            if (args[k].opt != i)
                 continue;
-            snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1),
-                     *e);
-            if (strcmp(name, "VIADUCT_CONFIG") == 0 ||
-                (strcmp(name, "VIADUCT_LISTEN") == 0) != (pass == 0))
-                continue;
-            r = n < sizeof(name) ? env_one(t, name, eq + 1, err, errlen)
-                                 : env_unknown(name, err, errlen);
+            if (first)
+                cfg_opt_clear(t, o);
+            first = false;
+            const char *v = o->arg ? args[k].value : "true"; /* a switch */
+            if ((r = cfg_opt_set(t, o, v ? v : "", msg, sizeof(msg))) < 0)
+                snprintf(err, errlen, "--%s: %s", o->flag ? o->flag : o->name, msg);
         }
     }
     if (r == 0) {
@@ -270,7 +168,7 @@ int cfg_apply_env(struct cfg *c, char *const *envp, char *err, size_t errlen)
 
 int cfg_add_backend(struct cfg *c, const char *address, char *err, size_t errlen)
 {
-    return pool_add(&c->pools[0], address, err, errlen);
+    return cfg_pool_add(&c->pools[0], address, err, errlen);
 }
 
 /* ---- the whole ---- */
@@ -381,12 +279,13 @@ static int validate_pools(const struct cfg *c, int *largest, char *err, size_t e
     return 0;
 }
 
-static int validate_rule(const struct cfg *c, int i, char *err, size_t errlen)
+static int validate_rule(struct cfg *c, int i, char *err, size_t errlen)
 {
-    const struct cfg_rule *r = &c->rules[i];
+    struct cfg_rule *r = &c->rules[i];
     char msg[CFG_MSG], what[32], dom[CFG_STR];
     snprintf(what, sizeof(what), "rules[%d]", i);
-    if (cfg_pool_find(c, r->pool) < 0) {
+    r->pool_idx = cfg_pool_find(c, r->pool); /* resolved here, once */
+    if (r->pool_idx < 0) {
         snprintf(msg, sizeof(msg), "no pool named '%s'", r->pool);
         return invalid(err, errlen, what, msg);
     }
@@ -402,9 +301,12 @@ static int validate_rule(const struct cfg *c, int i, char *err, size_t errlen)
     for (int j = 0; j < r->nto_domains; j++)
         if (cfg_parse_domain(r->to_domains[j], dom, sizeof(dom), msg, sizeof(msg)) < 0)
             return invalid(err, errlen, what, msg);
-    for (int j = 0; j < r->nsources; j++)
-        if (cfg_check_cidr(r->sources[j], msg, sizeof(msg)) < 0)
-            return invalid(err, errlen, what, msg);
+    for (int j = 0; j < r->nsources; j++) {
+        const struct cfg_cidr *s = &r->sources[j];
+        int bits = s->family == AF_INET ? 32 : s->family == AF_INET6 ? 128 : -1;
+        if (bits < 0 || s->prefix < 0 || s->prefix > bits)
+            return invalid(err, errlen, what, "a source that is not an address prefix");
+    }
     return r->has_key ? validate_key(r->key, r->key_header, what, err, errlen) : 0;
 }
 

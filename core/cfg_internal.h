@@ -1,9 +1,9 @@
 /*
- * cfg_internal.h - what cfg.c (table, defaults, printing), cfg_yaml.c (the
- * file) and cfg_env.c (the environment, --backend, validation) share: the
- * declaration table of scalar options and the value checkers every layer
- * uses, so a value is judged the same way whether it came from the file, the
- * environment or a flag. Not for use outside core/cfg*.c.
+ * cfg_internal.h - what the configuration's files share: the declaration
+ * table of every setting (cfg.c), the value parsers every layer uses
+ * (cfg_value.c), so a value is judged the same way whether it came from the
+ * file (cfg_yaml.c), the environment or a flag (cfg_env.c), and what prints
+ * it (cfg_print.c). Not for use outside core/cfg*.c.
  *
  * The checkers write a plain reason without a location ("10 is below the
  * minimum 50"); callers prefix "FILE:LINE: name: " or "VIADUCT_X: ".
@@ -22,21 +22,50 @@
 #define CFG_MSG 256 /* a checker's reason */
 
 enum cfg_opt_type {
+    /* scalars: one value in every layer */
     CFG_T_INT_AUTO, /* int in [min, max], or "auto" stored as 0 */
     CFG_T_U32,      /* uint32_t in [min, max] */
     CFG_T_PRIME,    /* uint32_t in [min, max] and prime */
-    CFG_T_BOOL,     /* bool: true/false, yes/no, on/off, 1/0 */
+    CFG_T_BOOL,     /* bool: true/false, yes/no, on/off, 1/0; as a flag, a switch */
     CFG_T_IO,       /* char[8]: one of auto, uring, mmsg */
+    CFG_T_KEY,      /* enum cfg_key at off, its header name (char[64]) at aux */
+    /* lists of at most max items: a YAML list (or one value), a comma list in
+     * the environment, a flag that replaces the list on its first use and
+     * adds on each further one */
+    CFG_T_LISTEN,    /* listen[]: IP:PORT; in the file also {address, advertise} */
+    CFG_T_ADVERTISE, /* advertise[]: HOST:PORT by position of the listen address */
+    CFG_T_ALIASES,   /* aliases[]: HOST[:PORT] */
+    CFG_T_CODES,     /* health.codes[]: final response codes */
+    CFG_T_BACKENDS,  /* the default pool's backends, IP:PORT (the file has pools) */
+    /* structured: the file only, each with its own loader in cfg_yaml.c */
+    CFG_T_POOLS,
+    CFG_T_RULES,
+    CFG_T_CONFIG, /* the file's own path: main reads it before any layer */
 };
 
-/* One scalar option (G16). name is its YAML path; its environment variable
- * is VIADUCT_ + the name upper-cased with '.' as '_'. */
+#define CFG_NO_FILE 1u /* not a YAML key (backends, config) */
+
+/*
+ * One setting (G16): everything every layer, --help, --check and the
+ * README's table know about it. name is its YAML path ("health.interval_ms"
+ * is interval_ms in the health mapping); a name with a dot makes its section
+ * known to the loader and the printer, so a section is added by adding its
+ * lines. The table's order is the order of --check's output, of the
+ * environment layer's application (listen before advertise, whatever the
+ * order of envp) and of the flags'.
+ */
 struct cfg_opt {
     const char *name;
     enum cfg_opt_type type;
-    int64_t min, max;
-    int64_t def; /* for CFG_T_IO: index into cfg_io_modes */
-    size_t off;  /* of the field in struct cfg */
+    int64_t min, max; /* scalars: bounds; lists: max is the most items */
+    int64_t def;      /* scalars; for CFG_T_IO an index into cfg_io_modes, CFG_T_KEY an enum cfg_key */
+    size_t off, aux;  /* of the field(s) in struct cfg */
+    const char *env;  /* its VIADUCT_ variable */
+    const char *flag; /* its long flag without "--", or NULL */
+    const char *arg;  /* the flag's value in --help ("ADDR:PORT"); NULL for a switch */
+    const char *dflt; /* the default as the help shows it, for what has no def */
+    const char *help; /* one sentence: what it does, what it is for */
+    unsigned fl;      /* CFG_NO_FILE */
 };
 
 extern const struct cfg_opt cfg_opts[];
@@ -47,14 +76,39 @@ extern const char *const cfg_key_names[CFG_KEY_HEADER]; /* by enum cfg_key */
 /* The option with this exact name, or NULL. */
 const struct cfg_opt *cfg_opt_find(const char *name);
 
-/* Parses text into the option's field of c. 0, or -1 with a reason in msg. */
+/* True for the list types (they take cfg_opt_clear and one item per cfg_opt_set). */
+bool cfg_opt_is_list(const struct cfg_opt *o);
+
+/* Parses text into the option's field of c: a scalar's value, or one more
+ * item of a list. 0, or -1 with a reason in msg. */
 int cfg_opt_set(struct cfg *c, const struct cfg_opt *o, const char *text, char *msg, size_t len);
 
-/* Checks the field's current value against the option's bounds. 0 or -1. */
+/* Empties a list (the start of a layer that gives it); no-op for a scalar. */
+void cfg_opt_clear(struct cfg *c, const struct cfg_opt *o);
+
+/* Checks a scalar's current value against its bounds. 0 or -1. */
 int cfg_opt_check(const struct cfg *c, const struct cfg_opt *o, char *msg, size_t len);
 
-/* Writes the field's value as YAML text ("auto", "true", "16384"). */
+/* Writes a scalar's value as YAML text ("auto", "true", "16384"). */
 void cfg_opt_format(const struct cfg *c, const struct cfg_opt *o, char *buf, size_t len);
+
+/* The default as text ("16384", "auto", "127.0.0.1:5060", "none"). */
+void cfg_opt_default(const struct cfg_opt *o, char *buf, size_t len);
+
+/* What values it takes ("1024..65535", "a prime in 2..16777216"). */
+void cfg_opt_values(const struct cfg_opt *o, char *buf, size_t len);
+
+/* Appends a backend with this address to pool p. 0, or -1 with a reason. */
+int cfg_pool_add(struct cfg_pool *p, const char *address, char *msg, size_t len);
+
+/* Decimal digits with an optional '-', saturating far beyond any bound. 0 or -1. */
+int cfg_parse_i64(const char *s, int64_t *v);
+
+/* v (spelled s) within [min, max], else -1 and a reason. */
+int cfg_check_range(const char *s, int64_t v, int64_t min, int64_t max, char *msg, size_t len);
+
+/* v (spelled s) prime, else -1 and a reason that names the next prime. */
+int cfg_check_prime(const char *s, int64_t v, char *msg, size_t len);
 
 /* Decimal in [min, max]. 0, or -1 with a reason. */
 int cfg_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out, char *msg, size_t len);
@@ -66,11 +120,14 @@ int cfg_parse_bool(const char *s, bool *out);
  * sendable: also refuse what a datagram must not go to (port 0, multicast). */
 int cfg_parse_addr(const char *s, bool sendable, char *out, size_t outlen, char *msg, size_t len);
 
-/* "HOST:PORT" (port_required) or "HOST[:PORT]": an IP literal or a DNS name. */
+/* cfg_parse_hostport, keeping only the verdict. */
 int cfg_check_hostport(const char *s, bool port_required, char *msg, size_t len);
 
-/* "10.0.0.0/8", "2001:db8::/32" or one address, host bits clear. */
-int cfg_check_cidr(const char *s, char *msg, size_t len);
+/* "10.0.0.0/8", "2001:db8::/32" or one address, host bits clear, into out. */
+int cfg_parse_cidr(const char *s, struct cfg_cidr *out, char *msg, size_t len);
+
+/* The text cfg_parse_cidr reads back: "10.0.0.0/8", or the address alone for a host. */
+void cfg_format_cidr(const struct cfg_cidr *c, char *buf, size_t len);
 
 /* A pool or backend name: 1..63 of [A-Za-z0-9._:@-]. */
 int cfg_check_name(const char *s, char *msg, size_t len);

@@ -27,6 +27,7 @@ struct ld {
     int rule_line[CFG_MAX_RULES]; /* line of each rule's pool, 0: not from this file */
     int pool_line[CFG_MAX_POOLS]; /* where this file defined each pool, 0: it did not */
     int advertise_line;           /* where this file gave listen[0] an advertise, or 0 */
+    yaml_node_t *advertise;       /* the top-level advertise, applied after listen */
 };
 
 /* A list's items; a single value stands for a list of one, ~ for none. */
@@ -163,25 +164,6 @@ static bool pair(struct ld *ld, const yaml_node_t *map, int i, const char **k, y
     return true;
 }
 
-/* The table's keys in one section: "health" gives interval_ms, ...; NULL
- * the top-level ones. extra: the section's structured keys. */
-static int section_keys(const char *sect, const char *const *extra, int nextra, const char **out,
-                        int cap)
-{
-    size_t sl = sect ? strlen(sect) : 0;
-    int n = 0;
-    for (int i = 0; i < cfg_nopts && n < cap; i++) {
-        const char *name = cfg_opts[i].name, *dot = strchr(name, '.');
-        if (sect == NULL && dot == NULL)
-            out[n++] = name;
-        else if (sect && dot && (size_t)(dot - name) == sl && strncmp(name, sect, sl) == 0)
-            out[n++] = dot + 1;
-    }
-    for (int i = 0; i < nextra && n < cap; i++)
-        out[n++] = extra[i];
-    return n;
-}
-
 static int load_opt(struct ld *ld, const struct cfg_opt *o, const yaml_node_t *v)
 {
     const char *s;
@@ -216,16 +198,37 @@ static int load_hostport(struct ld *ld, const yaml_node_t *v, const char *path, 
     return 0;
 }
 
-static int load_listen(struct ld *ld, yaml_node_t *v)
+/* A simple list (aliases, health.codes): each item one cfg_opt_set. */
+static int load_items(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
+{
+    struct items l;
+    char path[80], msg[CFG_MSG];
+    const char *s;
+    if (want_list(ld, v, o->name, (int)o->max, &l) < 0)
+        return -1;
+    cfg_opt_clear(ld->c, o);
+    for (int i = 0; i < l.n; i++) {
+        yaml_node_t *e = node_at(ld, l.it[i]);
+        snprintf(path, sizeof(path), "%s[%d]", o->name, i);
+        if (want_scalar(ld, e, path, &s) < 0)
+            return -1;
+        if (cfg_opt_set(ld->c, o, s, msg, sizeof(msg)) < 0)
+            return fail(ld, e, "%s: %s", path, msg);
+    }
+    return 0;
+}
+
+/* listen: a list of addresses, or of {address, advertise} mappings. */
+static int load_listen(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
 {
     static const char *const keys[] = {"address", "advertise"};
     struct cfg *c = ld->c;
     struct items l;
-    char path[64], sub[80];
-    if (want_list(ld, v, "listen", CFG_MAX_LISTEN, &l) < 0)
+    char path[64], sub[80], msg[CFG_MSG];
+    const char *s;
+    if (want_list(ld, v, o->name, (int)o->max, &l) < 0)
         return -1;
-    memset(c->advertise, 0, sizeof(c->advertise));
-    c->nlisten = 0;
+    cfg_opt_clear(c, o);
     for (int i = 0; i < l.n; i++) {
         yaml_node_t *e = node_at(ld, l.it[i]), *addr = e;
         const char *k;
@@ -248,29 +251,10 @@ static int load_listen(struct ld *ld, yaml_node_t *v)
             if (addr == NULL)
                 return fail(ld, e, "%s: a listen entry needs an address", path);
         }
-        if (load_addr(ld, addr, path, false, c->listen[i], CFG_STR) < 0)
+        if (want_scalar(ld, addr, path, &s) < 0)
             return -1;
-        for (int j = 0; j < i; j++)
-            if (strcmp(c->listen[j], c->listen[i]) == 0)
-                return fail(ld, addr, "%s: %s is listed twice", path, c->listen[i]);
-        c->nlisten = i + 1;
-    }
-    return 0;
-}
-
-static int load_aliases(struct ld *ld, yaml_node_t *v)
-{
-    struct cfg *c = ld->c;
-    struct items l;
-    char path[32];
-    if (want_list(ld, v, "aliases", CFG_MAX_ALIASES, &l) < 0)
-        return -1;
-    c->naliases = 0;
-    for (int i = 0; i < l.n; i++) {
-        snprintf(path, sizeof(path), "aliases[%d]", i);
-        if (load_hostport(ld, node_at(ld, l.it[i]), path, false, c->aliases[i], CFG_STR) < 0)
-            return -1;
-        c->naliases = i + 1;
+        if (cfg_opt_set(c, o, s, msg, sizeof(msg)) < 0)
+            return fail(ld, addr, "%s: %s", path, msg);
     }
     return 0;
 }
@@ -300,60 +284,6 @@ static int load_key(struct ld *ld, yaml_node_t *v, const char *path, enum cfg_ke
     }
     if (cfg_parse_key(s, key, hdr, hdrlen, msg, sizeof(msg)) < 0)
         return fail(ld, v, "%s: %s", path, msg);
-    return 0;
-}
-
-static int load_keys(struct ld *ld, yaml_node_t *v)
-{
-    static const char *const keys[] = {"register", "default"};
-    struct cfg *c = ld->c;
-    const char *k;
-    yaml_node_t *x;
-    if (want_map(ld, v, "keys", keys, ARRAY_LEN(keys)) < 0)
-        return -1;
-    for (int kv = 0; pair(ld, v, kv, &k, &x); kv++) {
-        bool reg = strcmp(k, "register") == 0;
-        if (load_key(ld, x, reg ? "keys.register" : "keys.default",
-                     reg ? &c->key_register : &c->key_other,
-                     reg ? c->key_header_register : c->key_header_other, 64) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int load_health(struct ld *ld, yaml_node_t *v)
-{
-    static const char *const extra[] = {"codes"};
-    const char *keys[16], *k, *s;
-    char name[48], path[32], msg[CFG_MSG];
-    struct cfg_health *h = &ld->c->health;
-    struct items l;
-    yaml_node_t *x;
-    int n = section_keys("health", extra, ARRAY_LEN(extra), keys, ARRAY_LEN(keys));
-    if (want_map(ld, v, "health", keys, n) < 0)
-        return -1;
-    for (int kv = 0; pair(ld, v, kv, &k, &x); kv++) {
-        snprintf(name, sizeof(name), "health.%s", k);
-        const struct cfg_opt *o = cfg_opt_find(name);
-        if (o) {
-            if (load_opt(ld, o, x) < 0)
-                return -1;
-            continue;
-        }
-        if (want_list(ld, x, "health.codes", ARRAY_LEN(h->codes), &l) < 0)
-            return -1;
-        h->ncodes = 0;
-        for (int i = 0; i < l.n; i++) {
-            yaml_node_t *e = node_at(ld, l.it[i]);
-            uint32_t code;
-            snprintf(path, sizeof(path), "health.codes[%d]", i);
-            if (want_scalar(ld, e, path, &s) < 0)
-                return -1;
-            if (cfg_parse_u32(s, 200, 699, &code, msg, sizeof(msg)) < 0)
-                return fail(ld, e, "%s: %s (a final response code)", path, msg);
-            h->codes[h->ncodes++] = (uint16_t)code;
-        }
-    }
     return 0;
 }
 
@@ -467,9 +397,10 @@ static int load_pools(struct ld *ld, yaml_node_t *v)
     return 0;
 }
 
-/* One match condition's values into dst[CFG_MAX_MATCH][cap]. */
-static int load_match_list(struct ld *ld, yaml_node_t *v, const char *path, int what, char *dst,
-                           size_t cap, int *count)
+/* One match condition's values into dst[CFG_MAX_MATCH], stride bytes apart:
+ * what 0 methods and 1 domains (char[cap]), 2 sources (struct cfg_cidr). */
+static int load_match_list(struct ld *ld, yaml_node_t *v, const char *path, int what, void *dst,
+                           size_t stride, size_t cap, int *count)
 {
     struct items l;
     char epath[64], msg[CFG_MSG];
@@ -478,7 +409,7 @@ static int load_match_list(struct ld *ld, yaml_node_t *v, const char *path, int 
         return -1;
     for (int i = 0; i < l.n; i++) {
         yaml_node_t *e = node_at(ld, l.it[i]);
-        char *out = dst + (size_t)i * cap;
+        char *out = (char *)dst + (size_t)i * stride;
         int r;
         snprintf(epath, sizeof(epath), "%s[%d]", path, i);
         if (want_scalar(ld, e, epath, &s) < 0)
@@ -491,10 +422,10 @@ static int load_match_list(struct ld *ld, yaml_node_t *v, const char *path, int 
         else if (what == 1)
             r = cfg_parse_domain(s, out, cap, msg, sizeof(msg));
         else
-            r = cfg_check_cidr(s, msg, sizeof(msg));
+            r = cfg_parse_cidr(s, (struct cfg_cidr *)(void *)out, msg, sizeof(msg));
         if (r < 0)
             return fail(ld, e, "%s: %s", epath, msg);
-        if (what != 1)
+        if (what == 0)
             snprintf(out, cap, "%s", s); /* checked to fit */
     }
     *count = l.n;
@@ -513,16 +444,16 @@ static int load_match(struct ld *ld, yaml_node_t *m, const char *where, struct c
         int rc;
         snprintf(sub, sizeof(sub), "%s.%s", where, k);
         if (strcmp(k, "method") == 0)
-            rc = load_match_list(ld, x, sub, 0, &r->methods[0][0], sizeof(r->methods[0]),
-                                 &r->nmethods);
+            rc = load_match_list(ld, x, sub, 0, r->methods, sizeof(r->methods[0]),
+                                 sizeof(r->methods[0]), &r->nmethods);
         else if (strcmp(k, "ruri_domain") == 0)
-            rc = load_match_list(ld, x, sub, 1, &r->ruri_domains[0][0], sizeof(r->ruri_domains[0]),
-                                 &r->nruri_domains);
+            rc = load_match_list(ld, x, sub, 1, r->ruri_domains, sizeof(r->ruri_domains[0]),
+                                 sizeof(r->ruri_domains[0]), &r->nruri_domains);
         else if (strcmp(k, "to_domain") == 0)
-            rc = load_match_list(ld, x, sub, 1, &r->to_domains[0][0], sizeof(r->to_domains[0]),
-                                 &r->nto_domains);
+            rc = load_match_list(ld, x, sub, 1, r->to_domains, sizeof(r->to_domains[0]),
+                                 sizeof(r->to_domains[0]), &r->nto_domains);
         else
-            rc = load_match_list(ld, x, sub, 2, &r->sources[0][0], sizeof(r->sources[0]),
+            rc = load_match_list(ld, x, sub, 2, r->sources, sizeof(r->sources[0]), 64,
                                  &r->nsources);
         if (rc < 0)
             return -1;
@@ -576,36 +507,99 @@ static int load_rules(struct ld *ld, yaml_node_t *v)
     return 0;
 }
 
-static int load_top(struct ld *ld, yaml_node_t *root)
+/* A key: a name, or {header: NAME}, into a CFG_T_KEY setting. */
+static int load_key_opt(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
 {
-    static const char *const extra[] = {"listen", "advertise", "aliases", "keys",
-                                        "health", "pools",     "rules"};
-    const char *keys[32], *k;
-    yaml_node_t *v, *advertise = NULL;
-    int n = section_keys(NULL, extra, ARRAY_LEN(extra), keys, ARRAY_LEN(keys)), r = 0;
-    if (want_map(ld, root, "the top level", keys, n) < 0)
+    return load_key(ld, v, o->name, (enum cfg_key *)(void *)((char *)ld->c + o->off),
+                    (char *)ld->c + o->aux, sizeof(ld->c->key_header_register));
+}
+
+static int load_section(struct ld *ld, yaml_node_t *n, const char *prefix);
+
+/* One setting of the table from its node. Every type has a case: a type
+ * added without one does not compile (-Wswitch), so no setting can be read
+ * by another's loader or skipped. */
+static int load_setting(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
+{
+    switch (o->type) {
+    case CFG_T_INT_AUTO:
+    case CFG_T_U32:
+    case CFG_T_PRIME:
+    case CFG_T_BOOL:
+    case CFG_T_IO: return load_opt(ld, o, v);
+    case CFG_T_KEY: return load_key_opt(ld, o, v);
+    case CFG_T_LISTEN: return load_listen(ld, o, v);
+    case CFG_T_ADVERTISE:
+        ld->advertise = v; /* after listen, which resets the advertise list */
+        return 0;
+    case CFG_T_ALIASES:
+    case CFG_T_CODES: return load_items(ld, o, v);
+    case CFG_T_POOLS: return load_pools(ld, v);
+    case CFG_T_RULES: return load_rules(ld, v);
+    case CFG_T_BACKENDS: /* CFG_NO_FILE: not a key, want_map refused it */
+    case CFG_T_CONFIG: break;
+    }
+    return fail(ld, v, "%s: not a setting of the file", o->name);
+}
+
+/*
+ * The keys of the section prefix ("" the top level, "health." ...): the
+ * first name component of every file setting under it, each once, into
+ * keys[] (pointing into buf). Returns how many.
+ */
+static int section_keys(const char *prefix, const char **keys, char (*buf)[40], int cap)
+{
+    size_t pl = strlen(prefix);
+    int n = 0;
+    for (int i = 0; i < cfg_nopts && n < cap; i++) {
+        const char *name = cfg_opts[i].name;
+        if ((cfg_opts[i].fl & CFG_NO_FILE) || strncmp(name, prefix, pl) != 0)
+            continue;
+        size_t kl = strcspn(name + pl, ".");
+        snprintf(buf[n], sizeof(buf[n]), "%.*s", (int)kl, name + pl);
+        int j = 0;
+        while (j < n && strcmp(buf[j], buf[n]) != 0)
+            j++;
+        if (j == n) {
+            keys[n] = buf[n];
+            n++;
+        }
+    }
+    return n;
+}
+
+/* A mapping of settings: each key a setting of the table, or a section of
+ * them (a name that prefixes some "name.x"), which recurses. */
+static int load_section(struct ld *ld, yaml_node_t *n, const char *prefix)
+{
+    char buf[48][40], where[48], full[96];
+    const char *keys[48], *k;
+    yaml_node_t *v;
+    int nk = section_keys(prefix, keys, buf, ARRAY_LEN(keys));
+    snprintf(where, sizeof(where), "%.*s", (int)(prefix[0] ? strlen(prefix) - 1 : 0), prefix);
+    if (want_map(ld, n, prefix[0] ? where : "the top level", keys, nk) < 0)
         return -1;
-    for (int kv = 0; pair(ld, root, kv, &k, &v); kv++) {
-        const struct cfg_opt *o = cfg_opt_find(k);
-        if (o)
-            r = load_opt(ld, o, v);
-        else if (strcmp(k, "listen") == 0)
-            r = load_listen(ld, v);
-        else if (strcmp(k, "advertise") == 0)
-            advertise = v; /* after listen, which resets the advertise list */
-        else if (strcmp(k, "aliases") == 0)
-            r = load_aliases(ld, v);
-        else if (strcmp(k, "keys") == 0)
-            r = load_keys(ld, v);
-        else if (strcmp(k, "health") == 0)
-            r = load_health(ld, v);
-        else if (strcmp(k, "pools") == 0)
-            r = load_pools(ld, v);
-        else
-            r = load_rules(ld, v);
+    for (int kv = 0; pair(ld, n, kv, &k, &v); kv++) {
+        snprintf(full, sizeof(full), "%s%s", prefix, k);
+        const struct cfg_opt *o = cfg_opt_find(full);
+        int r;
+        if (o) {
+            r = load_setting(ld, o, v);
+        } else {
+            snprintf(full, sizeof(full), "%s%s.", prefix, k);
+            r = load_section(ld, v, full);
+        }
         if (r < 0)
             return -1;
     }
+    return 0;
+}
+
+static int load_top(struct ld *ld, yaml_node_t *root)
+{
+    if (load_section(ld, root, "") < 0)
+        return -1;
+    yaml_node_t *advertise = ld->advertise;
     /* An earlier layer's advertise gives way; one from this file's listen conflicts. */
     if (advertise && ld->advertise_line)
         return fail(ld, advertise, "advertise: listen[0] already has one (at line %d)",

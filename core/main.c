@@ -30,28 +30,6 @@ extern char **environ;
 #define VIADUCT_VERSION "0.1.0"
 #define MAX_WORKERS 64
 
-static const char usage[] =
-    "usage: viaduct [options]\n"
-    "  -c, --config FILE      YAML configuration (default $VIADUCT_CONFIG); see the README\n"
-    "  --check                validate the configuration, print it as YAML, exit 0 or 1\n"
-    "  --listen ADDR:PORT     where to receive SIP over UDP (repeatable; IPv6 as [::1]:5060;\n"
-    "                         default 127.0.0.1:5060)\n"
-    "  --backend ADDR:PORT    a backend of the default pool (repeatable; replaces the file's)\n"
-    "  --advertise HOST:PORT  sent-by of our Via for the listen address of the same position\n"
-    "                         (repeatable; default: that listen address)\n"
-    "  --alias HOST[:PORT]    another name of viaduct: a Route or Request-URI naming it is\n"
-    "                         ours (repeatable; port 5060 when not given)\n"
-    "  --workers N            worker threads, each pinned to a CPU (default: online CPUs)\n"
-    "  --io uring|mmsg|auto   packet engine (default auto: io_uring where the kernel allows it)\n"
-    "  --max-msg BYTES        largest request forwarded; larger ones get 513 (default 16384)\n"
-    "  --record-route         insert Record-Route on dialog-creating requests\n"
-    "  --path                 insert Path on REGISTERs that carry Supported: path\n"
-    "  --version, --help\n"
-    "Every setting can also come from VIADUCT_* environment variables (VIADUCT_LISTEN,\n"
-    "VIADUCT_BACKENDS=10.0.0.1:5060,10.0.0.2:5060, ...). Signals: SIGUSR1 prints counters to\n"
-    "stderr; SIGHUP reloads the configuration (pools, rules, keys, health); SIGTERM/SIGINT\n"
-    "stop, print counters, exit 0.\n";
-
 static int die(const char *fmt, const char *arg)
 {
     fprintf(stderr, "viaduct: ");
@@ -78,95 +56,76 @@ static struct wk_pub pub;
 static struct wk workers[MAX_WORKERS];
 static atomic_bool stop_flag;
 
-/* Flags override the file and the environment: a list flag given once
- * replaces that list, and each further use adds to it. */
+/* main's own flags; the settings' flags come from the configuration's table. */
+enum { OPT_CHECK = 1, OPT_VERSION, OPT_HELP, OPT_MARKDOWN, OPT_SETTING = 256 };
+static const struct {
+    struct option o;
+    const char *help;
+} commands[] = {
+    {{"check", no_argument, NULL, OPT_CHECK},
+     "validate the configuration, print it as YAML, exit 0 or 1"},
+    {{"help-config-markdown", no_argument, NULL, OPT_MARKDOWN},
+     "print the table of settings (the README's) in Markdown"},
+    {{"version", no_argument, NULL, OPT_VERSION}, "print the version"},
+    {{"help", no_argument, NULL, OPT_HELP}, "print this"},
+};
+
+static void usage(FILE *f)
+{
+    char flag[32];
+    fputs("usage: viaduct [options]\n", f);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        snprintf(flag, sizeof(flag), "--%s", commands[i].o.name);
+        cfg_print_help_line(f, flag, commands[i].help);
+    }
+    cfg_print_help(f);
+    fputs("Signals: SIGUSR1 prints counters to stderr; SIGHUP reloads the configuration\n"
+          "(pools, rules, keys, health); SIGTERM/SIGINT stop, print counters, exit 0.\n",
+          f);
+}
+
+/* Flags override the file and the environment (cfg_apply_flags says how). */
 static int parse_flags(int argc, char **argv, struct cfg *c, bool *check)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check", no_argument, NULL, 'C'},
-        {"listen", required_argument, NULL, 'l'},
-        {"backend", required_argument, NULL, 'b'},
-        {"advertise", required_argument, NULL, 'a'},
-        {"alias", required_argument, NULL, 'A'},
-        {"workers", required_argument, NULL, 'w'},
-        {"io", required_argument, NULL, 'i'},
-        {"max-msg", required_argument, NULL, 'm'},
-        {"record-route", no_argument, NULL, 'R'},
-        {"path", no_argument, NULL, 'P'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    bool seen_listen = false, seen_backend = false, seen_adv = false, seen_alias = false;
-    char err[CFG_ERR_LEN], *end;
-    int opt;
+    enum { NCMD = sizeof(commands) / sizeof(commands[0]) };
+    struct option longopts[64 + NCMD + 1];
+    struct cfg_arg *args = calloc((size_t)argc + 1, sizeof(*args));
+    char err[CFG_ERR_LEN];
+    int n = cfg_flag_options(longopts, 64, OPT_SETTING), nargs = 0, opt, config = -1;
+    if (args == NULL)
+        return die("out of memory%s", "");
+    for (int i = 0; i < n; i++)
+        if (strcmp(longopts[i].name, "config") == 0)
+            config = longopts[i].val - OPT_SETTING;
+    for (int i = 0; i < NCMD; i++)
+        longopts[n++] = commands[i].o;
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
     optind = 1;
+    /* -c is --config, the one short flag */
     while ((opt = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+        if (opt >= OPT_SETTING || opt == 'c') {
+            args[nargs++] = (struct cfg_arg){opt == 'c' ? config : opt - OPT_SETTING, optarg};
+            continue;
+        }
         switch (opt) {
-        case 'c': break; /* read before the flags, see main */
-        case 'C': *check = true; break;
-        case 'l':
-            if (!seen_listen)
-                c->nlisten = 0;
-            seen_listen = true;
-            if (c->nlisten == CFG_MAX_LISTEN)
-                return die("too many --listen (at most %s)", "16");
-            snprintf(c->listen[c->nlisten], CFG_STR, "%s", optarg);
-            c->advertise[c->nlisten++][0] = '\0';
-            break;
-        case 'a': {
-            static int nadv;
-            if (!seen_adv)
-                nadv = 0;
-            seen_adv = true;
-            if (nadv == CFG_MAX_LISTEN)
-                return die("too many --advertise (at most %s)", "16");
-            snprintf(c->advertise[nadv++], CFG_STR, "%s", optarg);
-            break;
+        case OPT_CHECK: *check = true; break;
+        case OPT_VERSION: printf("viaduct %s\n", VIADUCT_VERSION); break;
+        case OPT_HELP: usage(stdout); break;
+        case OPT_MARKDOWN: cfg_print_markdown(stdout); break;
+        default: usage(stderr); free(args); return 1;
         }
-        case 'A':
-            if (!seen_alias)
-                c->naliases = 0;
-            seen_alias = true;
-            if (c->naliases == CFG_MAX_ALIASES)
-                return die("too many --alias (at most %s)", "16");
-            snprintf(c->aliases[c->naliases++], CFG_STR, "%s", optarg);
-            break;
-        case 'b':
-            if (!seen_backend)
-                c->pools[0].nbackends = 0;
-            seen_backend = true;
-            if (cfg_add_backend(c, optarg, err, sizeof(err)) < 0)
-                return die("--backend: %s", err);
-            break;
-        case 'w':
-            c->workers = (int)strtol(optarg, &end, 10);
-            if (*end != '\0' || c->workers < 1 || c->workers > MAX_WORKERS)
-                return die("bad --workers '%s' (1 to 64)", optarg);
-            break;
-        case 'i':
-            if (strcmp(optarg, "uring") && strcmp(optarg, "mmsg") && strcmp(optarg, "auto"))
-                return die("bad --io '%s' (uring, mmsg or auto)", optarg);
-            snprintf(c->io, sizeof(c->io), "%s", optarg);
-            break;
-        case 'm': {
-            long v = strtol(optarg, &end, 10);
-            if (*end != '\0' || v < 1024 || v > 65535)
-                return die("bad --max-msg '%s' (1024 to 65535)", optarg);
-            c->max_msg = (uint32_t)v;
-            break;
-        }
-        case 'R': c->record_route = true; break;
-        case 'P': c->path = true; break;
-        case 'V': printf("viaduct %s\n", VIADUCT_VERSION); exit(0);
-        case 'h': fputs(usage, stdout); exit(0);
-        default: fputs(usage, stderr); return 1;
+        if (opt != OPT_CHECK) {
+            free(args);
+            exit(0);
         }
     }
-    if (optind < argc)
+    if (optind < argc) {
+        free(args);
         return die("unexpected argument '%s'", argv[optind]);
-    return 0;
+    }
+    int r = cfg_apply_flags(c, args, nargs, err, sizeof(err));
+    free(args);
+    return r < 0 ? die("%s", err) : 0;
 }
 
 /* The -c/--config argument, before the other flags are applied. */

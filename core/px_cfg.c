@@ -1,6 +1,9 @@
 /*
- * px_cfg.c - turning flag strings into the proxy's addresses: listen,
- * advertise, alias. Start-up code: may use C strings and snprintf.
+ * px_cfg.c - turning a validated configuration into the proxy's runtime
+ * one: listen sockets' addresses, advertise and alias hosts (taken apart by
+ * cfg_parse_hostport, the configuration's one HOST:PORT parser), one Maglev
+ * table per pool, rules with the pool index and source prefixes the
+ * configuration already resolved. Start-up code: may use C strings.
  */
 #include "core/px.h"
 
@@ -10,33 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "HOST:PORT" or "[v6]:PORT" into host/port; 0 or -1. */
-static int parse_hostport(const char *s, char *host, size_t cap, size_t *host_len, int *port,
-                          bool *ip6)
+/* An advertise or alias value, by the configuration's one HOST:PORT parser. */
+static int parse_hostport(const char *s, bool port_required, char *host, size_t *host_len,
+                          int *port, bool *ip6)
 {
-    const char *colon = strrchr(s, ':');
-    const char *h = s, *hend = colon;
-    char *end;
-    if (colon == NULL || colon[1] == '\0')
+    struct cfg_hostport hp;
+    char msg[CFG_ERR_LEN];
+    if (cfg_parse_hostport(s, port_required, &hp, msg, sizeof(msg)) < 0 ||
+        hp.host_len >= PX_HOST_MAX)
         return -1;
-    long p = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || p < 1 || p > 65535)
-        return -1;
-    *ip6 = false;
-    if (*s == '[') {
-        if (colon == s || colon[-1] != ']')
-            return -1;
-        h = s + 1;
-        hend = colon - 1;
-        *ip6 = true;
-    } else if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
-        return -1; /* an IPv6 literal needs brackets */
-    }
-    if (hend <= h || (size_t)(hend - h) >= cap)
-        return -1;
-    memcpy(host, h, (size_t)(hend - h));
-    *host_len = (size_t)(hend - h);
-    *port = (int)p;
+    memcpy(host, hp.host, hp.host_len + 1);
+    *host_len = hp.host_len;
+    *port = hp.port ? hp.port : 5060; /* a bare HOST means port 5060 */
+    *ip6 = hp.ip6;
     return 0;
 }
 
@@ -67,8 +56,7 @@ int px_listen_init(struct px_listen *l, const char *listen, const char *advertis
         net_addr_format((const struct sockaddr *)&l->addr, buf, sizeof(buf));
         advertise = buf;
     }
-    if (parse_hostport(advertise, l->host, sizeof(l->host), &l->host_len, &l->port,
-                       &l->host_is_ip6) < 0) {
+    if (parse_hostport(advertise, true, l->host, &l->host_len, &l->port, &l->host_is_ip6) < 0) {
         snprintf(err, errlen, "bad --advertise '%s' (want HOST:PORT or [IPv6]:PORT)", advertise);
         return -1;
     }
@@ -77,47 +65,8 @@ int px_listen_init(struct px_listen *l, const char *listen, const char *advertis
 
 int px_alias_init(struct px_alias *a, const char *s)
 {
-    char buf[PX_HOST_MAX + 8];
     bool ip6;
-    /* a bare HOST means port 5060 */
-    size_t n = strlen(s);
-    if (strchr(s, ':') == NULL || (n > 0 && s[0] == '[' && s[n - 1] == ']')) {
-        if (snprintf(buf, sizeof(buf), "%s:5060", s) >= (int)sizeof(buf))
-            return -1;
-        s = buf;
-    }
-    return parse_hostport(s, a->host, sizeof(a->host), &a->host_len, &a->port, &ip6);
-}
-
-/* "10.0.0.0/8", "2001:db8::/32" or a single address. */
-static int parse_cidr(const char *s, struct px_cidr *c)
-{
-    char ip[64];
-    const char *slash = strchr(s, '/');
-    size_t n = slash ? (size_t)(slash - s) : strlen(s);
-    struct sockaddr_storage ss;
-    socklen_t len;
-    if (n == 0 || n >= sizeof(ip))
-        return -1;
-    memcpy(ip, s, n);
-    ip[n] = '\0';
-    if (net_addr_from_ip(ip, n, 0, &ss, &len) < 0)
-        return -1;
-    c->family = ss.ss_family;
-    int max = c->family == AF_INET ? 32 : 128;
-    if (c->family == AF_INET)
-        memcpy(c->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-    else
-        memcpy(c->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-    c->prefix = max;
-    if (slash) {
-        char *end;
-        long p = strtol(slash + 1, &end, 10);
-        if (*end != '\0' || end == slash + 1 || p < 0 || p > max)
-            return -1;
-        c->prefix = (int)p;
-    }
-    return 0;
+    return parse_hostport(s, false, a->host, &a->host_len, &a->port, &ip6);
 }
 
 static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struct cfg *c,
@@ -280,19 +229,16 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
         const struct cfg_rule *r = &c->rules[i];
         struct px_rule *pr = &px->rules[i];
         pr->r = r;
-        pr->pool = -1;
-        for (int p = 0; p < c->npools; p++)
-            if (strcmp(c->pools[p].name, r->pool) == 0)
-                pr->pool = p;
-        if (pr->pool < 0) {
+        pr->pool = r->pool_idx; /* cfg_validate resolved the name */
+        if (pr->pool < 0 || pr->pool >= c->npools ||
+            strcmp(c->pools[pr->pool].name, r->pool) != 0) {
             snprintf(err, errlen, "rule %d names pool '%s', which does not exist", i + 1, r->pool);
             return -1;
         }
         for (int k = 0; k < r->nsources; k++) {
-            if (parse_cidr(r->sources[k], &pr->src[k]) < 0) {
-                snprintf(err, errlen, "rule %d: bad source '%s'", i + 1, r->sources[k]);
-                return -1;
-            }
+            pr->src[k].family = r->sources[k].family; /* parsed once, by the loader */
+            memcpy(pr->src[k].addr, r->sources[k].addr, sizeof(pr->src[k].addr));
+            pr->src[k].prefix = r->sources[k].prefix;
         }
         pr->nsrc = r->nsources;
     }

@@ -9,6 +9,7 @@
  * read from test/data/registrar-cluster.yaml. Built with ASan/LSan, so a
  * missing cfg_free fails the run.
  */
+#include <getopt.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -94,6 +97,7 @@ static void test_cfg_defaults_are_the_documented_ones(void **state)
     assert_int_equal(c.health.down_after, 3);
     assert_int_equal(c.health.up_after, 2);
     assert_int_equal(c.health.jitter_pct, 10);
+    assert_int_equal(c.health.icmp_holddown_ms, 5000);
     assert_int_equal(c.health.ncodes, 0);
 
     /* No backend anywhere: not a usable config. */
@@ -148,7 +152,9 @@ static void test_cfg_example_file_loads_with_its_pools_rules_and_keys(void **sta
     assert_string_equal(c.rules[1].ruri_domains[0], "example.com");
     assert_int_equal(c.rules[1].key, CFG_KEY_RURI_AOR);
     assert_int_equal(c.rules[2].nsources, 1);
-    assert_string_equal(c.rules[2].sources[0], "192.0.2.0/24");
+    assert_int_equal(c.rules[2].sources[0].family, AF_INET); /* parsed once, here */
+    assert_memory_equal(c.rules[2].sources[0].addr, "\xc0\x00\x02\x00", 4);
+    assert_int_equal(c.rules[2].sources[0].prefix, 24);
     assert_string_equal(c.rules[2].pool, "default");
     assert_int_equal(c.rules[2].key, CFG_KEY_HEADER);
     assert_string_equal(c.rules[2].key_header, "X-Account");
@@ -216,7 +222,9 @@ static void test_cfg_every_scalar_option_is_read_back(void **state)
     assert_string_equal(c.rules[0].methods[1], "BYE");
     assert_string_equal(c.rules[0].to_domains[0], "example.com"); /* one case */
     assert_int_equal(c.rules[0].nsources, 1);                     /* a single value: a list */
-    assert_string_equal(c.rules[0].sources[0], "::1");
+    assert_int_equal(c.rules[0].sources[0].family, AF_INET6);
+    assert_int_equal(c.rules[0].sources[0].addr[15], 1);
+    assert_int_equal(c.rules[0].sources[0].prefix, 128); /* one address */
     assert_int_equal(c.rules[0].key, CFG_KEY_FROM_AOR);
     assert_false(c.rules[1].has_key);
     assert_int_equal(c.rules[1].nmethods + c.rules[1].nsources, 0);
@@ -298,6 +306,10 @@ static const struct file_case file_cases[] = {
     {"table_size: 65536\n", 1, "65536 is not prime (try 65537)"},
     {"\nhealth:\n  jitter_pct: 80\n", 3, "health.jitter_pct: 80 is above the maximum 50"},
     {"health: {interval_ms: 10}\n", 1, "health.interval_ms: 10 is below the minimum 50"},
+    {"health:\n  icmp_holddown_ms: 99\n", 2, "health.icmp_holddown_ms: 99 is below the minimum 100"},
+    {"health: {icmp_holddown_ms: 60001}\n", 1, "above the maximum 60000"},
+    {"backends: [\"10.0.0.1:5060\"]\n", 1, "unknown key 'backends' in the top level"},
+    {"config: x.yaml\n", 1, "unknown key 'config'"},
     {"retry_after: 99999999999999999999999\n", 1, "above the maximum"},
     {"health: {codes: [200, 180]}\n", 1, "health.codes[1]: 180 is below the minimum 200"},
     {"pools:\n  - name: p\n    backends: [{address: \"10.0.0.1:5060\", weight: 0}]\n", 3,
@@ -484,6 +496,8 @@ static const struct {
     {"VIADUCT_MAX_MESSAGE=70000", "VIADUCT_MAX_MESSAGE: 70000 is above the maximum 65535"},
     {"VIADUCT_IO=epoll", "VIADUCT_IO: expected auto, uring or mmsg"},
     {"VIADUCT_HEALTH_CODES=200,100", "VIADUCT_HEALTH_CODES: 100 is below the minimum 200"},
+    {"VIADUCT_HEALTH_ICMP_HOLDDOWN_MS=50",
+     "VIADUCT_HEALTH_ICMP_HOLDDOWN_MS: 50 is below the minimum 100"},
 };
 
 static void test_cfg_env_errors_name_the_variable_and_leave_the_config_alone(void **state)
@@ -539,6 +553,91 @@ static void test_cfg_layers_apply_file_then_env_then_flags(void **state)
     assert_has(err, "is not an address");
     assert_int_equal(c.pools[0].nbackends, 3);
     cfg_free(&c);
+}
+
+/* A setting flag's number, as main's getopt loop gets it. */
+static int flag(const char *name)
+{
+    struct option o[64];
+    int n = cfg_flag_options(o, 64, 0);
+    for (int i = 0; i < n; i++)
+        if (strcmp(o[i].name, name) == 0)
+            return o[i].val;
+    fail_msg("no flag --%s", name);
+    return -1;
+}
+
+static void test_cfg_flags_replace_a_list_once_then_add_and_refuse_as_a_whole(void **state)
+{
+    (void)state;
+    struct cfg c;
+    char err[CFG_ERR_LEN];
+    /* the file's listen[1] had an advertise: a --listen replaces both lists */
+    load_ok(&c, "listen: [\"127.0.0.1:5060\", {address: \"0.0.0.0:5061\", advertise: \"a:1\"}]\n"
+                "aliases: [x.example]\nworkers: 2\n"
+                "pools: [{name: default, backends: [\"10.0.0.1:5060\"]}]\n");
+    const struct cfg_arg args[] = {
+        {flag("advertise"), "b.example:5070"}, /* before --listen on the line: still applies */
+        {flag("listen"), "0.0.0.0:5070"},
+        {flag("listen"), "127.0.0.1:5071"},
+        {flag("backend"), "10.0.0.7:5060"},
+        {flag("workers"), "auto"},
+        {flag("record-route"), NULL},
+        {flag("config"), "ignored.yaml"}, /* main reads it before the file */
+    };
+    assert_int_equal(cfg_apply_flags(&c, args, ARRAY_LEN(args), err, sizeof(err)), 0);
+    assert_int_equal(c.nlisten, 2);
+    assert_string_equal(c.listen[0], "0.0.0.0:5070");
+    assert_string_equal(c.advertise[0], "b.example:5070");
+    assert_string_equal(c.advertise[1], "");
+    assert_int_equal(c.naliases, 1); /* not given: the file's */
+    assert_int_equal(c.pools[0].nbackends, 1);
+    assert_string_equal(c.pools[0].backends[0].address, "10.0.0.7:5060");
+    assert_int_equal(c.workers, 0);
+    assert_true(c.record_route);
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), 0);
+
+    /* one bad flag: "--flag: reason", and nothing of the others sticks */
+    static const struct {
+        const char *flag, *value, *want;
+    } bad[] = {
+        {"workers", "65", "--workers: 65 is above the maximum 64"},
+        {"max-msg", "100", "--max-msg: 100 is below the minimum 1024"},
+        {"io", "epoll", "--io: expected auto, uring or mmsg, got 'epoll'"},
+        {"listen", "127.0.0.1", "--listen: '127.0.0.1' is not an address"},
+        {"backend", "10.0.0.1", "--backend: '10.0.0.1' is not an address"},
+        {"alias", "a b", "--alias: 'a b' is not a host and port"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        const struct cfg_arg two[] = {{flag("path"), NULL}, {flag(bad[i].flag), bad[i].value}};
+        assert_int_equal(cfg_apply_flags(&c, two, 2, err, sizeof(err)), -1);
+        show(err);
+        if (strncmp(err, bad[i].want, strlen(bad[i].want)) != 0)
+            fail_msg("got \"%s\", want \"%s\"", err, bad[i].want);
+        assert_false(c.path);
+    }
+    cfg_free(&c);
+}
+
+static void test_cfg_hostport_is_taken_apart_once_for_the_layers_and_the_proxy(void **state)
+{
+    (void)state;
+    struct cfg_hostport hp;
+    char msg[256];
+    assert_int_equal(cfg_parse_hostport("[2001:db8::1]:5062", true, &hp, msg, sizeof(msg)), 0);
+    assert_string_equal(hp.host, "2001:db8::1");
+    assert_int_equal(hp.host_len, 11);
+    assert_int_equal(hp.port, 5062);
+    assert_true(hp.ip6);
+    assert_int_equal(cfg_parse_hostport("Example.com", false, &hp, msg, sizeof(msg)), 0);
+    assert_string_equal(hp.host, "Example.com");
+    assert_int_equal(hp.port, 0); /* not given */
+    assert_false(hp.ip6);
+    static const char *const bad[] = {"example.com", "::1:5060", "[::1]5060", "h:0", "h:", "[]:1",
+                                      "a b:1"};
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++)
+        if (cfg_parse_hostport(bad[i], true, &hp, msg, sizeof(msg)) == 0)
+            fail_msg("'%s' accepted", bad[i]);
 }
 
 /* One config that cfg_validate rejects: a file, then the word expected. */
@@ -636,7 +735,7 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
             assert_string_equal(r->to_domains[j], s->to_domains[j]);
         assert_int_equal(r->nsources, s->nsources);
         for (int j = 0; j < r->nsources; j++)
-            assert_string_equal(r->sources[j], s->sources[j]);
+            assert_memory_equal(&r->sources[j], &s->sources[j], sizeof(r->sources[j]));
         assert_string_equal(r->pool, s->pool);
         assert_int_equal(r->has_key, s->has_key);
         if (r->has_key) {
@@ -651,6 +750,7 @@ static void assert_cfg_equal(const struct cfg *a, const struct cfg *b)
     assert_int_equal(h->down_after, g->down_after);
     assert_int_equal(h->up_after, g->up_after);
     assert_int_equal(h->jitter_pct, g->jitter_pct);
+    assert_int_equal(h->icmp_holddown_ms, g->icmp_holddown_ms);
     assert_int_equal(h->ncodes, g->ncodes);
     for (int i = 0; i < h->ncodes; i++)
         assert_int_equal(h->codes[i], g->codes[i]);
@@ -760,6 +860,8 @@ int main(void)
         cmocka_unit_test(test_cfg_env_overrides),
         cmocka_unit_test(test_cfg_env_errors_name_the_variable_and_leave_the_config_alone),
         cmocka_unit_test(test_cfg_layers_apply_file_then_env_then_flags),
+        cmocka_unit_test(test_cfg_flags_replace_a_list_once_then_add_and_refuse_as_a_whole),
+        cmocka_unit_test(test_cfg_hostport_is_taken_apart_once_for_the_layers_and_the_proxy),
         cmocka_unit_test(test_cfg_validate_checks_the_whole),
         cmocka_unit_test(test_cfg_print_reads_back_to_an_equal_config),
         cmocka_unit_test(test_cfg_free_releases_everything_and_may_repeat),
