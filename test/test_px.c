@@ -424,6 +424,33 @@ static void test_px_register_key_is_the_to_aor(void **state)
     }
 }
 
+/* A To without a user part is keyed on its host alone: before the fix aor()
+ * passed the absent user (NULL) to memcpy, which UBSan stops on. */
+static void test_px_register_to_without_user_is_keyed_on_the_host(void **state)
+{
+    struct fixture *f = *state;
+    const struct rt_table *t = f->cfg.pools[0].rt;
+    static const char *const hosts[] = {"example.com", "b.example", "c.example", "d.example",
+                                        "e.example",   "f.example", "g.example", "h.example"};
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        char msg[512], want[80], got[80];
+        /* the host upper-cased and with the default port: the same key */
+        snprintf(msg, sizeof(msg),
+                 "REGISTER sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKnu%zu\r\n"
+                 "From: <sip:%s>;tag=1\r\nTo: <sip:%c%s:5060>\r\nCall-ID: nu-%zu\r\n"
+                 "CSeq: 1 REGISTER\r\n\r\n",
+                 hosts[i], i, hosts[i], hosts[i][0] - 32, hosts[i] + 1, i);
+        uint64_t before = counter(f, "fwd_requests");
+        run(f, msg, strlen(msg));
+        assert_int_equal(counter(f, "fwd_requests"), before + 1);
+        int b = rt_pick(t, rt_hash(t, span_make(hosts[i], strlen(hosts[i]))), f->cfg.pools[0].state,
+                        RT_ACCEPT_UP);
+        net_addr_format((const struct sockaddr *)&t->b[b].addr, want, sizeof(want));
+        net_addr_format((struct sockaddr *)&f->tx.dst, got, sizeof(got));
+        assert_string_equal(got, want);
+    }
+}
+
 /* The backend a request went to, as "ip:port". */
 static const char *dest(struct fixture *f, char *buf)
 {
@@ -671,6 +698,7 @@ int main(void)
         T(test_px_drops_responses_it_cannot_route),
         T(test_px_answers_stun_binding_request),
         T(test_px_register_key_is_the_to_aor),
+        T(test_px_register_to_without_user_is_keyed_on_the_host),
         T(test_px_drain_moves_new_calls_and_keeps_dialogs),
         T(test_px_cancel_follows_its_invite_across_a_change),
         T(test_px_all_backends_down_gives_503),

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""test_hardening.py - defects found by black-box testing, kept as tests through the real binary.
+
+    python3 test/integ/test_hardening.py --bin build/san/viaduct     (run.sh does this in a netns)
+
+Each test is a message (or a file) that viaduct once mishandled (issue 10, part 3): a REGISTER
+whose To has no user part (the sanitizer build died on it).
+
+Each family runs against one viaduct on a wildcard address (0.0.0.0:5060 or [::]:5060,
+advertised as sip.test:5060, as test/data/registrar-cluster.yaml does) with backends IP:6001
+and IP:6002; the client is IP:7000. IP is 127.0.0.1 or ::1. The viaduct must survive every test
+and, under ASan, print no sanitizer report.
+"""
+
+import os
+import random
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sipnet import (Endpoint, Failure, StartError, Tally, check, dialog,  # noqa: E402
+                    hostport, netns_problem, parse, parse_args, recv_any, request,
+                    sanitizer_report, start_viaduct, wait_port_free)
+
+FAMILY = {
+    "v4": {"ip": "127.0.0.1", "wild": "0.0.0.0"},
+    "v6": {"ip": "::1", "wild": "::"},
+}
+VD_PORT, B1, B2, CLIENT = 5060, 6001, 6002, 7000
+ADVERTISE = "sip.test:5060"
+
+
+class Env:
+    def __init__(self, binary, fam):
+        f = FAMILY[fam]
+        self.binary, self.fam = binary, fam
+        self.ip, self.wild = f["ip"], f["wild"]
+        self.vd_addr = (self.ip, VD_PORT)
+        self.client = Endpoint(self.ip, CLIENT)
+        self.b1 = Endpoint(self.ip, B1)
+        self.b2 = Endpoint(self.ip, B2)
+        self.backends = [self.b1, self.b2]
+        self.all = [self.client] + self.backends
+        self.vd = None
+        self.n = 0
+
+    def start(self):
+        check(wait_port_free(self.ip, VD_PORT), "port %d still bound after 2 s" % VD_PORT)
+        self.vd = start_viaduct(self.binary, [
+            "--listen", hostport(self.wild, VD_PORT), "--advertise", ADVERTISE,
+            "--backend", hostport(self.ip, B1), "--backend", hostport(self.ip, B2),
+            "--workers", "1", "--io", "mmsg"])
+
+    def close(self):
+        for ep in self.all:
+            ep.close()
+
+    def uniq(self, what):
+        self.n += 1
+        return "%s-%s-%d-%08x" % (what, self.fam, self.n, random.getrandbits(32))
+
+    def via(self, ep=None):
+        ep = ep or self.client
+        return "SIP/2.0/UDP %s;branch=z9hG4bK%s" % (hostport(*ep.addr), self.uniq("b"))
+
+
+def collect(eps, timeout=0.3):
+    """Every datagram that reaches any of eps until timeout passes with none: [(ep, bytes)]."""
+    got = []
+    while len(got) < 1000:
+        r = recv_any(eps, timeout)
+        if r is None:
+            return got
+        got.append((r[0], r[1]))
+    return got
+
+# ---------------------------------------------------------------- the tests
+
+
+def t_register_to_without_user(env):
+    # before the fix aor() passed the absent user to memcpy and the sanitizer build died
+    dests = set()
+    for to in ("<sip:example.com>", "<sip:EXAMPLE.com:5060>", "sip:example.com"):
+        cid = env.uniq("reg")
+        hdrs = [("Max-Forwards", "70"), ("From", "<sip:example.com>;tag=f1"), ("To", to),
+                ("Call-ID", cid), ("CSeq", "1 REGISTER"),
+                ("Contact", "<sip:%s>" % hostport(*env.client.addr))]
+        env.client.send(request("REGISTER", "sip:example.com", [env.via()], hdrs), env.vd_addr)
+        got = collect(env.backends, 0.5)
+        check(len(got) == 1, "To %s: %d datagrams reached the backends, want 1" % (to, len(got)))
+        m = parse(got[0][1])
+        check(m.method == "REGISTER" and m.get("Call-ID") == cid, "forwarded %r" % m.start)
+        dests.add(got[0][0].addr)
+        check(env.vd.alive(), "viaduct exited on To %s: %s" % (to, env.vd.stderr_text()[-500:]))
+    check(len(dests) == 1, "one AOR reached %d backends: %s" % (len(dests), sorted(dests)))
+
+
+TESTS = [
+    ("register_to_without_user", t_register_to_without_user),
+]
+
+# ---------------------------------------------------------------- running
+
+
+def run_family(t, binary, fam):
+    try:
+        env = Env(binary, fam)
+    except OSError as e:
+        t.run(fam + " setup", lambda: check(False, "cannot bind the test sockets: %s" % e))
+        return
+    try:
+        try:
+            env.start()
+        except (StartError, Failure) as e:
+            t.run(fam + " start", lambda: check(False, str(e)))
+            return
+        only = os.environ.get("INTEG_ONLY", "")
+        for tname, fn in TESTS:
+            if only not in tname:
+                continue
+            for ep in env.all:
+                ep.drain()
+            t.run("%s %s" % (fam, tname), fn, env)
+            if not env.vd.alive():
+                code, err = env.vd.stop()
+                t.run("%s alive_after_%s" % (fam, tname),
+                      lambda: check(False, "viaduct exited %s: %s" % (code, err[-2000:])))
+                env.start()
+        code, err = env.vd.stop()
+        t.run("%s exits_0" % fam, lambda: check(code == 0, "exit %s" % code))
+        t.run("%s no_sanitizer_report" % fam,
+              lambda: check(sanitizer_report(err) is None, "stderr: %s" % sanitizer_report(err)))
+    finally:
+        if env.vd is not None and env.vd.alive():
+            env.vd.stop()
+        env.close()
+
+
+def main():
+    args = parse_args()
+    t = Tally()
+    why = netns_problem()
+    if why:
+        t.run("netns", lambda: check(False, why))
+        sys.exit(t.finish())
+    for fam in ("v4", "v6"):
+        run_family(t, args.bin, fam)
+    sys.exit(t.finish())
+
+
+if __name__ == "__main__":
+    main()
