@@ -11,10 +11,50 @@
 
 #include <xxhash.h>
 
+/* True if sa's IP is an address of this host: one getifaddrs listed, or
+ * any of 127/8, all of which Linux delivers locally. */
+static bool is_local(const struct px_cfg *cfg, const struct sockaddr *sa)
+{
+    const uint8_t *a;
+    size_t n;
+    if (sa->sa_family == AF_INET) {
+        a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+        n = 4;
+        if (a[0] == 127)
+            return true;
+    } else {
+        a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+        n = 16;
+    }
+    for (int i = 0; i < cfg->nlocal; i++)
+        if (cfg->local[i].family == sa->sa_family && memcmp(cfg->local[i].addr, a, n) == 0)
+            return true;
+    return false;
+}
+
+/* The port is compared first: most next hops are not on a port of ours, and
+ * then no address is looked at. The sockets are IPV6_V6ONLY, so a wildcard
+ * receives only its own family. */
+bool px_addr_is_self(const struct px_cfg *cfg, const struct sockaddr *sa)
+{
+    int port = net_addr_port(sa);
+    for (int i = 0; i < cfg->nlisten; i++) {
+        const struct px_listen *l = &cfg->listen[i];
+        const struct sockaddr *la = (const struct sockaddr *)&l->addr;
+        if (net_addr_port(la) != port || la->sa_family != sa->sa_family)
+            continue;
+        if (l->wildcard ? is_local(cfg, sa) : net_addr_equal(sa, la))
+            return true;
+    }
+    return false;
+}
+
 /*
  * Compared as text first: our own Via and Record-Route come back exactly as
- * we wrote them, and a text compare costs no address conversion. Only an
- * IPv6 literal, which has many spellings, is compared as an address.
+ * we wrote them, and a text compare costs no address conversion. An IPv6
+ * literal, which has many spellings, is compared as an address, and so is
+ * any IP literal when a listener is a wildcard: then every local address is
+ * ours, and the listen strings name none of them.
  */
 bool px_is_self(const struct px_cfg *cfg, struct span host, int port)
 {
@@ -32,14 +72,11 @@ bool px_is_self(const struct px_cfg *cfg, struct span host, int port)
         if (cfg->alias[i].port == port &&
             span_eq_nocase(host, span_make(cfg->alias[i].host, cfg->alias[i].host_len)))
             return true;
-    if (host.len > 0 && memchr(host.p, ':', host.len) != NULL) {
+    if (host.len > 0 && (cfg->any_wildcard || memchr(host.p, ':', host.len) != NULL)) {
         struct sockaddr_storage ss;
         socklen_t sslen;
         if (net_addr_from_ip(host.p, host.len, port, &ss, &sslen) == 0)
-            for (int i = 0; i < cfg->nlisten; i++)
-                if (net_addr_equal((const struct sockaddr *)&ss,
-                                   (const struct sockaddr *)&cfg->listen[i].addr))
-                    return true;
+            return px_addr_is_self(cfg, (const struct sockaddr *)&ss);
     }
     return false;
 }
@@ -67,19 +104,24 @@ int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family)
     return -1;
 }
 
-/* Sets tx's destination to ip:port if it may be sent to; false otherwise. */
-bool px_set_dest(const struct px_cfg *cfg, struct net_tx *tx, struct span ip, int port, int rx_sock)
+bool px_set_dest(struct px_ctx *c, struct span ip, int port)
 {
-    if (net_addr_from_ip(ip.p, ip.len, port, &tx->dst, &tx->dstlen) < 0)
+    struct net_tx *tx = c->tx;
+    if (net_addr_from_ip(ip.p, ip.len, port, &tx->dst, &tx->dstlen) < 0) {
+        ST_INC(c->st, drop_bad_destination);
         return false;
+    }
     const struct sockaddr *d = (const struct sockaddr *)&tx->dst;
-    if (!net_addr_sendable(d))
+    if (px_addr_is_self(c->cfg, d)) {
+        ST_INC(c->st, drop_to_self); /* a datagram to ourselves would loop */
         return false;
-    for (int i = 0; i < cfg->nlisten; i++)
-        if (net_addr_equal(d, (const struct sockaddr *)&cfg->listen[i].addr))
-            return false; /* a datagram to ourselves would loop */
-    tx->sock = px_pick_sock(cfg, rx_sock, d->sa_family);
-    return tx->sock >= 0;
+    }
+    tx->sock = px_pick_sock(c->cfg, c->rx->sock, d->sa_family);
+    if (!net_addr_sendable(d) || tx->sock < 0) {
+        ST_INC(c->st, drop_bad_destination);
+        return false;
+    }
+    return true;
 }
 
 /*
@@ -332,6 +374,10 @@ static int forward_request(struct px_ctx *c)
     if (r == 2) {
         /* to the client's NAT binding the flow token names */
         const struct sockaddr *d = (const struct sockaddr *)&c->tx->dst;
+        if (px_addr_is_self(cfg, d)) {
+            ST_INC(c->st, drop_to_self);
+            return 0;
+        }
         c->tx->sock = px_pick_sock(cfg, c->rx->sock, d->sa_family);
         if (c->tx->sock < 0 || !net_addr_sendable(d)) {
             ST_INC(c->st, drop_bad_destination);
@@ -344,11 +390,8 @@ static int forward_request(struct px_ctx *c)
             ST_INC(c->st, drop_unresolvable);
             return px_reply(c, 503, 0);
         }
-        if (!px_set_dest(cfg, c->tx, hop.hp.host, hop.hp.port < 0 ? 5060 : hop.hp.port,
-                         c->rx->sock)) {
-            ST_INC(c->st, drop_bad_destination);
+        if (!px_set_dest(c, hop.hp.host, hop.hp.port < 0 ? 5060 : hop.hp.port))
             return 0;
-        }
     } else {
         int err = px_select_backend(c);
         if (err == PX_ENOKEY)
@@ -430,10 +473,8 @@ static int handle_response(struct px_ctx *c)
         ST_INC(c->st, drop_unresolvable);
         return 0;
     }
-    if (!px_set_dest(c->cfg, c->tx, host, port, c->rx->sock)) {
-        ST_INC(c->st, drop_bad_destination);
+    if (!px_set_dest(c, host, port))
         return 0;
-    }
 
     struct px_edits ed = {0};
     if (m->via_hdr[0] == m->via_hdr[1])

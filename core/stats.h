@@ -39,7 +39,8 @@
     X(drop_not_our_via)     /* response whose top Via is not ours (RFC 3261 18.1.2) */             \
     X(drop_no_next_via)     /* response with no Via left after ours: consumed */                   \
     X(drop_unresolvable)    /* next hop is a hostname: no DNS on the packet path */                \
-    X(drop_bad_destination) /* broadcast, multicast, unspecified or our own address */             \
+    X(drop_bad_destination) /* broadcast, multicast or unspecified address */                      \
+    X(drop_to_self)         /* next hop is one of our own sockets: it would loop */                \
     X(drop_ack)             /* ACK that cannot be forwarded and is never answered */               \
     X(drop_overflow)        /* rewrite needed more iovecs or scratch than a tx has */              \
     X(drop_stun)            /* STUN message other than a valid Binding Request */                  \

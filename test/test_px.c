@@ -31,16 +31,19 @@ struct fixture {
     int64_t now_ms; /* the fake clock px_handle is given */
 };
 
-/* viaduct at 192.0.2.10:5060 with two backends in the default pool and,
- * when pools is set, a "registrars" pool that takes REGISTERs. */
-static struct fixture *fx_new(bool pools)
+/* viaduct at 192.0.2.10:5060 (wild: at 0.0.0.0:5060 as sip.test:5060) with
+ * two backends in the default pool and, when pools is set, a "registrars"
+ * pool that takes REGISTERs. */
+static struct fixture *fx_new(bool pools, bool wild)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     char err[CFG_ERR_LEN];
     assert_non_null(f);
     cfg_defaults(&f->c);
     f->c.nlisten = 1;
-    snprintf(f->c.listen[0], CFG_STR, "192.0.2.10:5060");
+    snprintf(f->c.listen[0], CFG_STR, wild ? "0.0.0.0:5060" : "192.0.2.10:5060");
+    if (wild)
+        snprintf(f->c.advertise[0], CFG_STR, "sip.test:5060");
     assert_int_equal(cfg_add_backend(&f->c, "203.0.113.12:5060", err, sizeof(err)), 0);
     assert_int_equal(cfg_add_backend(&f->c, "203.0.113.13:5060", err, sizeof(err)), 0);
     if (pools) {
@@ -61,18 +64,31 @@ static struct fixture *fx_new(bool pools)
         fail_msg("px_cfg_build: %s", err);
     assert_int_equal(net_addr_parse("198.51.100.7:5060", &f->src, &f->srclen), 0);
     f->now_ms = 86400 * 1000; /* a day after boot: windows of 200 s fit before it */
+    if (wild) {
+        /* a local address whatever host runs the test: 192.0.2.77 */
+        assert_true(f->cfg.nlocal < PX_MAX_LOCAL);
+        struct px_local *l = &f->cfg.local[f->cfg.nlocal++];
+        l->family = AF_INET;
+        memcpy(l->addr, (const uint8_t[]){192, 0, 2, 77}, 4);
+    }
     return f;
 }
 
 static int setup(void **state)
 {
-    *state = fx_new(false);
+    *state = fx_new(false, false);
     return 0;
 }
 
 static int setup_pools(void **state)
 {
-    *state = fx_new(true);
+    *state = fx_new(true, false);
+    return 0;
+}
+
+static int setup_wild(void **state)
+{
+    *state = fx_new(false, true);
     return 0;
 }
 
@@ -102,6 +118,8 @@ static size_t run(struct fixture *f, const char *msg, size_t len)
 }
 
 #define RUN(f, s) run((f), (s), sizeof(s) - 1)
+
+static const char *dest(struct fixture *f, char *buf);
 
 static void assert_dest(struct fixture *f, const char *want)
 {
@@ -267,6 +285,82 @@ static void test_px_removes_own_route_line_and_uses_the_table(void **state)
     assert_int_equal(counter(f, "fwd_requests"), 1);
 }
 
+/* 0.0.0.0:5060 receives on every local address: a Route or Request-URI
+ * naming one with port 5060 means us (before the fix such a Route was
+ * followed, to ourselves, until Max-Forwards ran out). */
+static void test_px_wildcard_listener_takes_every_local_address_as_us(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *ruri, *route, *dest; /* dest NULL: one of the backends */
+    } cases[] = {
+        {"sip:bob@example.com", "<sip:192.0.2.77;lr>", NULL},
+        {"sip:bob@example.com", "<sip:127.0.0.5:5060;lr>", NULL}, /* all of 127/8 is local */
+        {"sip:bob@127.0.0.1", "<sip:192.0.2.77;lr>", NULL},       /* R-URI is us: the table */
+        {"sip:bob@192.0.2.77:5060", "<sip:sip.test;lr>", NULL},
+        {"sip:bob@198.51.100.23", "<sip:192.0.2.77;lr>", "198.51.100.23:5060"},
+        {"sip:bob@example.com", "<sip:192.0.2.77:5070;lr>", "192.0.2.77:5070"}, /* not our port */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char msg[1024], d[80];
+        snprintf(msg, sizeof(msg),
+                 "MESSAGE %s SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKw%zu\r\n"
+                 "Route: %s\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+                 "Call-ID: wild-%zu\r\nCSeq: 1 MESSAGE\r\n\r\n",
+                 cases[i].ruri, i, cases[i].route, i);
+        run(f, msg, strlen(msg));
+        dest(f, d);
+        if (cases[i].dest != NULL) {
+            assert_string_equal(d, cases[i].dest);
+            continue;
+        }
+        if (strcmp(d, "203.0.113.12:5060") != 0 && strcmp(d, "203.0.113.13:5060") != 0)
+            fail_msg("case %zu went to %s, not to a backend", i, d);
+        assert_null(strstr(f->out, "\r\nRoute:"));
+    }
+    assert_int_equal(counter(f, "fwd_requests"), sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Whatever names it (a response's next Via, a flow token, the source of a
+ * request answered locally), nothing is sent to one of our own sockets. */
+static void test_px_never_sends_to_its_own_address(void **state)
+{
+    struct fixture *f = *state;
+    RUN(f, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP sip.test:5060;branch=z9hG4bKo\r\n"
+           "Via: SIP/2.0/UDP 192.0.2.77:5060;branch=z9hG4bKn\r\nFrom: <sip:a@x.com>;tag=1\r\n"
+           "To: <sip:b@x.com>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n");
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "drop_to_self"), 1);
+
+    /* a flow token for 192.0.2.77:5060: what a REGISTER from there gets */
+    char v[128], req[1024];
+    f->cfg.path = true;
+    assert_int_equal(net_addr_parse("192.0.2.77:5060", &f->src, &f->srclen), 0);
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.77;branch=z9hG4bKr\r\n"
+           "Supported: path\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+           "Call-ID: r1\r\nCSeq: 1 REGISTER\r\n\r\n");
+    assert_non_null(header(f, "Path", v, sizeof(v)));
+    *strchr(v, '>') = '\0';
+    assert_int_equal(net_addr_parse("203.0.113.12:5060", &f->src, &f->srclen), 0);
+    snprintf(req, sizeof(req),
+             "INVITE sip:a@198.51.100.7 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.12;branch=z9hG4bKp\r\n"
+             "Route: %s>\r\nFrom: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+             "Call-ID: p1\r\nCSeq: 1 INVITE\r\n\r\n",
+             v);
+    run(f, req, strlen(req));
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "drop_to_self"), 2);
+
+    /* a broken request "from" our own address is not answered there */
+    assert_int_equal(net_addr_parse("127.0.0.1:5060", &f->src, &f->srclen), 0);
+    RUN(f, "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKb\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: c9\r\nCSeq: 1 BYE\r\n\r\n");
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "drop_to_self"), 3);
+    assert_int_equal(counter(f, "fwd_requests") + counter(f, "fwd_responses"), 1); /* REGISTER */
+}
+
 static void test_px_answers_local_errors(void **state)
 {
     struct fixture *f = *state;
@@ -373,7 +467,7 @@ static void test_px_drops_responses_it_cannot_route(void **state)
         {"Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx\r\nVia: SIP/2.0/UDP 224.0.0.1\r\n",
          "drop_bad_destination"},
         {"Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx\r\nVia: SIP/2.0/UDP 192.0.2.10:5060\r\n",
-         "drop_bad_destination"},
+         "drop_to_self"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char msg[1024];
@@ -693,6 +787,9 @@ int main(void)
         T(test_px_removes_own_route_line_and_uses_the_table),
         T(test_px_own_route_then_ip_request_uri_goes_there),
         T(test_px_answers_local_errors),
+#define W(name) cmocka_unit_test_setup_teardown(name, setup_wild, teardown)
+        W(test_px_wildcard_listener_takes_every_local_address_as_us),
+        W(test_px_never_sends_to_its_own_address),
         T(test_px_never_answers_ack_or_unreadable_via),
         T(test_px_forwards_response_without_our_via),
         T(test_px_drops_responses_it_cannot_route),
@@ -709,6 +806,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_px_rules_pick_pools_and_missing_keys_get_400,
                                         setup_pools, teardown),
 #undef T
+#undef W
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

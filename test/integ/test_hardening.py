@@ -4,7 +4,9 @@
     python3 test/integ/test_hardening.py --bin build/san/viaduct     (run.sh does this in a netns)
 
 Each test is a message (or a file) that viaduct once mishandled (issue 10, part 3): a REGISTER
-whose To has no user part (the sanitizer build died on it).
+whose To has no user part (the sanitizer build died on it); a Route, Request-URI, flow token or
+response Via naming one of viaduct's own addresses behind a wildcard listener (it forwarded to
+itself until Max-Forwards ran out: one datagram became 141).
 
 Each family runs against one viaduct on a wildcard address (0.0.0.0:5060 or [::]:5060,
 advertised as sip.test:5060, as test/data/registrar-cluster.yaml does) with backends IP:6001
@@ -18,14 +20,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipnet import (Endpoint, Failure, StartError, Tally, check, dialog,  # noqa: E402
-                    hostport, netns_problem, parse, parse_args, recv_any, request,
+                    hostport, netns_problem, parse, parse_args, recv_any, request, response,
                     sanitizer_report, start_viaduct, wait_port_free)
 
-FAMILY = {
-    "v4": {"ip": "127.0.0.1", "wild": "0.0.0.0"},
-    "v6": {"ip": "::1", "wild": "::"},
+FAMILY = {  # other: another address of the host, on lo (run.sh adds it)
+    "v4": {"ip": "127.0.0.1", "wild": "0.0.0.0", "other": "192.0.2.1"},
+    "v6": {"ip": "::1", "wild": "::", "other": "2001:db8::1"},
 }
-VD_PORT, B1, B2, CLIENT = 5060, 6001, 6002, 7000
+VD_PORT, HELPER_PORT, B1, B2, CLIENT = 5060, 5062, 6001, 6002, 7000
 ADVERTISE = "sip.test:5060"
 
 
@@ -33,7 +35,8 @@ class Env:
     def __init__(self, binary, fam):
         f = FAMILY[fam]
         self.binary, self.fam = binary, fam
-        self.ip, self.wild = f["ip"], f["wild"]
+        self.ip, self.wild, self.other = f["ip"], f["wild"], f["other"]
+        self.token = None
         self.vd_addr = (self.ip, VD_PORT)
         self.client = Endpoint(self.ip, CLIENT)
         self.b1 = Endpoint(self.ip, B1)
@@ -50,6 +53,27 @@ class Env:
             "--backend", hostport(self.ip, B1), "--backend", hostport(self.ip, B2),
             "--workers", "1", "--io", "mmsg"])
 
+    def learn_token(self):
+        """The flow token of IP:5060, viaduct's own address: what a REGISTER from there gets
+        in its Path. Asked of a helper viaduct (same fixed seed) before ours holds the port."""
+        helper = start_viaduct(self.binary, [
+            "--listen", hostport(self.wild, HELPER_PORT), "--advertise", "sip.test:5062",
+            "--backend", hostport(self.ip, B1), "--path", "--workers", "1", "--io", "mmsg"])
+        me = Endpoint(self.ip, VD_PORT)
+        try:
+            hdrs = dialog("REGISTER", self.uniq("tok"), to_uri="sip:me@example.com") + [
+                ("Supported", "path")]
+            me.send(request("REGISTER", "sip:example.com", [self.via(me)], hdrs),
+                    (self.ip, HELPER_PORT))
+            r = self.b1.recv(2.0)
+            check(r is not None, "the helper viaduct forwarded no REGISTER")
+            path = parse(r[0]).get("Path") or ""
+            check(path.startswith("<sip:vdf-"), "Path %r" % path)
+            self.token = path[len("<sip:"):path.index("@")]
+        finally:
+            me.close()
+            helper.stop()
+
     def close(self):
         for ep in self.all:
             ep.close()
@@ -57,6 +81,9 @@ class Env:
     def uniq(self, what):
         self.n += 1
         return "%s-%s-%d-%08x" % (what, self.fam, self.n, random.getrandbits(32))
+
+    def hp(self, ip, port=VD_PORT):
+        return hostport(ip, port)
 
     def via(self, ep=None):
         ep = ep or self.client
@@ -94,8 +121,72 @@ def t_register_to_without_user(env):
     check(len(dests) == 1, "one AOR reached %d backends: %s" % (len(dests), sorted(dests)))
 
 
+def sent_once(env, data, what, sender=None):
+    """Sends data; exactly one datagram must reach a backend and none the sender, and
+    viaduct must count exactly one forward. Returns the forwarded message."""
+    sender = sender or env.client
+    before = env.vd.counters()
+    sender.send(data, env.vd_addr)
+    got = collect(env.all, 0.5)
+    after = env.vd.counters()
+    fwd = after["fwd_requests"] - before["fwd_requests"]
+    check(fwd == 1, "%s: forwarded %d times (%d datagrams arrived), want once" %
+          (what, fwd, len(got)))
+    check(len(got) == 1 and got[0][0] in env.backends,
+          "%s: %s, want one datagram at a backend" %
+          (what, [(ep.addr, d[:40]) for ep, d in got]))
+    return parse(got[0][1])
+
+
+def t_self_route_consumed(env):
+    for host in (env.ip, env.other):
+        route = "<sip:%s;lr>" % env.hp(host)
+        m = sent_once(env, request("INVITE", "sip:bob@example.com", [env.via()],
+                                   dialog("INVITE", env.uniq("sr")) + [("Route", route)]),
+                      "Route %s" % route)
+        check(m.get("Route") is None, "our Route was kept: %r" % m.get("Route"))
+
+
+def t_self_ruri_after_own_route(env):
+    # our Route, then a Request-URI naming another of our addresses: the table decides
+    sent_once(env, request("MESSAGE", "sip:bob@%s" % env.hp(env.other), [env.via()],
+                           dialog("MESSAGE", env.uniq("ru")) + [("Route", "<sip:sip.test;lr>")]),
+              "Request-URI on our own address")
+
+
+def quiet_drop(env, sender, data, counter, what):
+    before = env.vd.counters()
+    sender.send(data, env.vd_addr)
+    got = collect(env.all, 0.5)
+    after = env.vd.counters()
+    check(not got, "%s: %s arrived" % (what, [(ep.addr, d[:40]) for ep, d in got]))
+    moved = {k: after.get(k, 0) - before.get(k, 0) for k in ("fwd_requests", "fwd_responses", counter)}
+    check(moved == {"fwd_requests": 0, "fwd_responses": 0, counter: 1},
+          "%s: counters moved %s" % (what, moved))
+
+
+def t_flow_token_to_self_dropped(env):
+    check(env.token, "no flow token was learnt")
+    route = "<sip:%s@%s;lr>" % (env.token, ADVERTISE)
+    quiet_drop(env, env.b1, request("INVITE", "sip:me@example.com", [env.via(env.b1)],
+                                    dialog("INVITE", env.uniq("ft")) + [("Route", route)]),
+               "drop_to_self", "flow token naming %s" % env.hp(env.ip))
+
+
+def t_response_via_to_self_dropped(env):
+    vias = ["SIP/2.0/UDP %s;branch=z9hG4bK%s" % (ADVERTISE, env.uniq("o")),
+            "SIP/2.0/UDP %s;branch=z9hG4bK%s" % (env.hp(env.other), env.uniq("n"))]
+    quiet_drop(env, env.b1, response(200, "OK", vias, dialog("INVITE", env.uniq("rv"),
+                                                             to_tag="t1")),
+               "drop_to_self", "response whose next Via is %s" % env.hp(env.other))
+
+
 TESTS = [
     ("register_to_without_user", t_register_to_without_user),
+    ("self_route_consumed", t_self_route_consumed),
+    ("self_ruri_after_own_route", t_self_ruri_after_own_route),
+    ("flow_token_to_self_dropped", t_flow_token_to_self_dropped),
+    ("response_via_to_self_dropped", t_response_via_to_self_dropped),
 ]
 
 # ---------------------------------------------------------------- running
@@ -108,6 +199,10 @@ def run_family(t, binary, fam):
         t.run(fam + " setup", lambda: check(False, "cannot bind the test sockets: %s" % e))
         return
     try:
+        try:
+            env.learn_token()
+        except (StartError, Failure, OSError) as e:
+            t.run(fam + " learn_token", lambda: check(False, str(e)))
         try:
             env.start()
         except (StartError, Failure) as e:
