@@ -125,12 +125,15 @@ bool px_set_dest(struct px_ctx *c, struct span ip, int port)
 }
 
 /*
- * The branch of our Via (RFC 3261 §16.11): a function of what identifies the
- * client transaction, so a retransmission, the CANCEL of an INVITE and the
- * ACK of a non-2xx final response all get the INVITE's branch. With the
- * magic cookie that is the received branch and sent-by; without it (RFC 2543
- * clients) the top Via, From tag, Call-ID, CSeq number and Request-URI. The
- * To tag is left out on purpose: the ACK for a non-2xx response carries the
+ * The branch of our Via (RFC 3261 §16.11) has two parts:
+ * "z9hG4bK" TRANSACTION(32 hex) "." LOOP(16 hex).
+ *
+ * The transaction part is a function of what identifies the client
+ * transaction, so a retransmission, the CANCEL of an INVITE and the ACK of a
+ * non-2xx final response all get the INVITE's branch. With the magic cookie
+ * that is the received branch and sent-by; without it (RFC 2543 clients)
+ * the top Via, From tag, Call-ID, CSeq number and Request-URI. The To tag is
+ * left out on purpose: the ACK for a non-2xx response carries the
  * response's To tag, which the INVITE did not have, and must still match.
  * 128 bits as 32 hex digits, however long the received branch is.
  */
@@ -153,6 +156,71 @@ static void branch_hash(const struct px_cfg *cfg, const struct sip_msg *m,
         }
         h[lane] = x;
     }
+}
+
+/*
+ * The loop part (§16.6 step 8, used by §16.3 step 4): a hash of what does
+ * not change while a request goes round a loop, and is the same for an
+ * INVITE, its CANCEL and the ACK of a non-2xx answer (so the branch stays
+ * one): the Request-URI, Call-ID, From tag, CSeq number and every Route and
+ * Proxy-Require value, as received. Left out: the Vias and Max-Forwards
+ * (every hop changes them; §16.6 step 8 lists the top Via, which would hide
+ * any loop through another proxy), the To tag (see above; no proxy changes
+ * it) and the CSeq method. A spiral changes the Request-URI, and a route set
+ * that visits us twice changes the Route values, so neither matches.
+ * When the configuration routes by source address, the same message from
+ * another peer may rightly go elsewhere, so the source IP is hashed too; a
+ * loop then shows one round later, when a source repeats.
+ */
+static uint64_t loop_hash(struct px_ctx *c)
+{
+    const struct sip_msg *m = c->msg;
+    const struct sip_info *in = c->info;
+    uint32_t cseq = in->cseq;
+    uint64_t x = c->cfg->seed ^ 0x6c6f6f70u; /* "loop" */
+    x = XXH3_64bits_withSeed(m->ruri.p, m->ruri.len, x);
+    x = XXH3_64bits_withSeed(in->callid.p, in->callid.len, x);
+    x = XXH3_64bits_withSeed(in->from.tag.p, in->from.tag.len, x);
+    x = XXH3_64bits_withSeed(&cseq, sizeof(cseq), x);
+    for (int i = m->first[SIP_H_ROUTE]; i >= 0; i = sip_hnext(m, i))
+        x = XXH3_64bits_withSeed(m->hdr[i].value.p, m->hdr[i].value.len, x);
+    for (int i = m->first[SIP_H_PROXY_REQUIRE]; i >= 0; i = sip_hnext(m, i))
+        x = XXH3_64bits_withSeed(m->hdr[i].value.p, m->hdr[i].value.len, x);
+    if (c->cfg->route_by_source) {
+        struct span ip = px_src_ip(c);
+        x = XXH3_64bits_withSeed(ip.p, ip.len, x);
+    }
+    return x;
+}
+
+#define BRANCH_LOOP_AT (7 + 32 + 1) /* "z9hG4bK", the transaction part, "." */
+
+/*
+ * §16.3 step 4: a Via of ours (our sent-by) whose branch ends in the loop
+ * part computed now means this request passed here before unchanged. Our
+ * Vias are found by their text first: a Via without the 16 digits is not
+ * parsed at all, so a request from a client (one Via) costs one short scan.
+ */
+static bool looped(struct px_ctx *c)
+{
+    const struct sip_msg *m = c->msg;
+    char hex[16];
+    for (int i = 0; i < 16; i++)
+        hex[i] = "0123456789abcdef"[(c->loop >> (60 - 4 * i)) & 0xf];
+    for (int i = 0; i < m->nvia; i++) {
+        if (m->via[i].len < sizeof(hex) || memmem(m->via[i].p, m->via[i].len, hex, 16) == NULL)
+            continue;
+        struct sip_via v;
+        if (i == 0)
+            v = c->info->via1;
+        else if (sip_via_parse(m->via[i], &v) < 0)
+            continue;
+        if (v.branch.len == BRANCH_LOOP_AT + 16 && v.branch.p[BRANCH_LOOP_AT - 1] == '.' &&
+            memcmp(v.branch.p + BRANCH_LOOP_AT, hex, 16) == 0 &&
+            px_is_self(c->cfg, v.sent_by.host, v.sent_by.port))
+            return true;
+    }
+    return false;
 }
 
 /* Writes "host:port" as advertised for listening socket l. */
@@ -215,6 +283,8 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
         PX_LIT(o, ";branch=z9hG4bK");
         px_out_hex(o, c->branch[0], 16);
         px_out_hex(o, c->branch[1], 16);
+        PX_LIT(o, ".");
+        px_out_hex(o, c->loop, 16);
         PX_LIT(o, "\r\n");
         if (c->add_rr) {
             PX_LIT(o, "Record-Route: <sip:");
@@ -438,6 +508,9 @@ static int handle_request(struct px_ctx *c)
         return px_reply(c, 200, 0); /* the readiness ping of balancers */
     if (in->max_fwd == 0)
         return is_ack ? px_drop_ack(c) : px_reply(c, 483, 0);
+    c->loop = loop_hash(c); /* §16.3: loop detection after Max-Forwards, before Proxy-Require */
+    if (looped(c))
+        return is_ack ? px_drop_ack(c) : px_reply(c, 482, 0);
     if (m->first[SIP_H_PROXY_REQUIRE] >= 0)
         return is_ack ? px_drop_ack(c) : px_reply(c, 420, 0);
     return forward_request(c);

@@ -125,6 +125,7 @@ struct px_cfg {
     struct px_local local[PX_MAX_LOCAL];
     int nlocal;
     bool any_wildcard; /* some listener is a wildcard: px_is_self compares addresses */
+    bool route_by_source; /* a rule matches or a key hashes the source: loop_hash covers it */
     struct px_alias alias[PX_MAX_ALIASES];
     int nalias;
     struct px_pool pools[CFG_MAX_POOLS]; /* pools[0]: the default pool */

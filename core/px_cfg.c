@@ -332,6 +332,11 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
     px->nrules = c->nrules;
     if (build_refs(px, err, errlen) < 0)
         return -1;
+    px->route_by_source =
+        c->key_register == CFG_KEY_SOURCE_IP || c->key_other == CFG_KEY_SOURCE_IP;
+    for (int i = 0; i < c->nrules; i++)
+        px->route_by_source |= c->rules[i].nsources > 0 ||
+                               (c->rules[i].has_key && c->rules[i].key == CFG_KEY_SOURCE_IP);
     px->key_register.kind = (uint8_t)c->key_register;
     px->key_register.header = span_make(c->key_header_register, strlen(c->key_header_register));
     px->key_other.kind = (uint8_t)c->key_other;

@@ -19,6 +19,7 @@ static struct span status_line(int code)
     case 400: return SPAN_LIT("SIP/2.0 400 Bad Request\r\n");
     case 416: return SPAN_LIT("SIP/2.0 416 Unsupported URI Scheme\r\n");
     case 420: return SPAN_LIT("SIP/2.0 420 Bad Extension\r\n");
+    case 482: return SPAN_LIT("SIP/2.0 482 Loop Detected\r\n");
     case 483: return SPAN_LIT("SIP/2.0 483 Too Many Hops\r\n");
     case 503: return SPAN_LIT("SIP/2.0 503 Service Unavailable\r\n");
     case 505: return SPAN_LIT("SIP/2.0 505 Version Not Supported\r\n");
@@ -34,6 +35,7 @@ static void count_local(struct st_worker *st, int code)
     case 400: ST_INC(st, local_400); break;
     case 416: ST_INC(st, local_416); break;
     case 420: ST_INC(st, local_420); break;
+    case 482: ST_INC(st, local_482); break;
     case 483: ST_INC(st, local_483); break;
     case 503: ST_INC(st, local_503); break;
     case 505: ST_INC(st, local_505); break;

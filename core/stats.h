@@ -28,6 +28,7 @@
     X(local_400)                                                                                   \
     X(local_416)                                                                                   \
     X(local_420)                                                                                   \
+    X(local_482) /* a request that passed here before, unchanged (RFC 3261 16.3 step 4) */         \
     X(local_483)                                                                                   \
     X(local_503)                                                                                   \
     X(local_505)                                                                                   \

@@ -118,6 +118,7 @@ static size_t run(struct fixture *f, const char *msg, size_t len)
 }
 
 #define RUN(f, s) run((f), (s), sizeof(s) - 1)
+#define ASSERT_STARTS(f, s) assert_memory_equal((f)->out, (s), sizeof(s) - 1)
 
 static const char *dest(struct fixture *f, char *buf);
 
@@ -167,8 +168,10 @@ static void test_px_forwards_request_with_our_via_and_decremented_max_forwards(v
     assert_memory_equal(f->out, want_prefix, strlen(want_prefix));
     const char *rest = strstr(f->out, "\r\nVia: SIP/2.0/UDP 198.51.100.7");
     assert_non_null(rest);
-    /* the branch is 32 hex digits after the cookie, then the line ends */
-    assert_int_equal(rest - f->out, (long)strlen(want_prefix) + 32);
+    /* after the cookie: 32 hex digits (the transaction), '.', 16 (the loop
+     * check), then the line ends */
+    assert_int_equal(rest - f->out, (long)strlen(want_prefix) + 32 + 1 + 16);
+    assert_int_equal(f->out[strlen(want_prefix) + 32], '.');
     assert_non_null(strstr(f->out, "\r\nMax-Forwards: 69\r\n"));
     /* sent-by equals the source: no received; bytes past Content-Length not sent */
     assert_null(strstr(f->out, "received="));
@@ -359,6 +362,63 @@ static void test_px_never_sends_to_its_own_address(void **state)
     assert_int_equal(f->tx.niov, 0);
     assert_int_equal(counter(f, "drop_to_self"), 3);
     assert_int_equal(counter(f, "fwd_requests") + counter(f, "fwd_responses"), 1); /* REGISTER */
+}
+
+/* What a next hop at 203.0.113.12 sends back of the request viaduct just
+ * forwarded (f->out): its Via on top, the Request-URI replaced by ruri
+ * when given, extra lines (or "") after its Via. */
+static size_t back_through(struct fixture *f, const char *ruri, const char *extra, char *buf,
+                           size_t cap)
+{
+    const char *eol = strstr(f->out, "\r\n") + 2;
+    const char *uri = strchr(f->out, ' ') + 1;
+    int n = snprintf(buf, cap, "%.*s%s%s\r\nVia: SIP/2.0/UDP 203.0.113.12:5060;branch=z9hG4bKhop\r\n%s%s",
+                     (int)(uri - f->out), f->out, ruri ? ruri : "",
+                     ruri ? " SIP/2.0" : "", extra, eol);
+    if (ruri == NULL) /* the request line as it was */
+        n = snprintf(buf, cap, "%.*sVia: SIP/2.0/UDP 203.0.113.12:5060;branch=z9hG4bKhop\r\n%s%s",
+                     (int)(eol - f->out), f->out, extra, eol);
+    assert_true(n > 0 && (size_t)n < cap);
+    assert_int_equal(net_addr_parse("203.0.113.12:5060", &f->src, &f->srclen), 0);
+    return (size_t)n;
+}
+
+/* RFC 3261 §16.3 step 4: before the fix a request that came back through
+ * another proxy unchanged was forwarded again (to the same backend, the
+ * same hash) until Max-Forwards ran out. */
+static void test_px_request_back_unchanged_is_482_and_a_spiral_is_not(void **state)
+{
+    struct fixture *f = *state;
+    char ours[160], back[4096], v[160];
+    RUN(f, INVITE_HEAD "\r\n");
+    header(f, "Via", ours, sizeof(ours));
+    run(f, back, back_through(f, NULL, "", back, sizeof(back)));
+    ASSERT_STARTS(f, "SIP/2.0 482 Loop Detected\r\n");
+    assert_dest(f, "203.0.113.12:5060");
+    assert_int_equal(counter(f, "local_482"), 1);
+
+    /* the ACK of that 482 comes back the same way: dropped, never answered */
+    RUN(f, INVITE_HEAD "\r\n");
+    memcpy(strstr(f->out, "CSeq: 1 INVITE"), "CSeq: 1 ACK   ", 14);
+    memcpy(f->out, "ACK   ", 6);
+    assert_int_equal(run(f, back, back_through(f, NULL, "", back, sizeof(back))), 0);
+
+    /* a spiral: the next hop retargeted it */
+    assert_int_equal(net_addr_parse("198.51.100.7:5060", &f->src, &f->srclen), 0);
+    RUN(f, INVITE_HEAD "\r\n");
+    run(f, back, back_through(f, "sip:carol@example.com", "", back, sizeof(back)));
+    ASSERT_STARTS(f, "INVITE sip:carol@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10");
+    assert_non_null(strstr(f->out, ours)); /* our first Via is still there, lower */
+    assert_string_not_equal(header(f, "Via", v, sizeof(v)), ours);
+
+    /* a route set that visits us twice: the Route values differ */
+    assert_int_equal(net_addr_parse("198.51.100.7:5060", &f->src, &f->srclen), 0);
+    RUN(f, INVITE_HEAD "\r\n");
+    run(f, back, back_through(f, NULL, "Route: <sip:192.0.2.10;lr>\r\n", back, sizeof(back)));
+    ASSERT_STARTS(f, "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10");
+    assert_int_equal(counter(f, "fwd_requests"), 6);
+    assert_int_equal(counter(f, "local_482"), 1);
+    assert_int_equal(counter(f, "drop_ack"), 1);
 }
 
 static void test_px_answers_local_errors(void **state)
@@ -787,6 +847,7 @@ int main(void)
         T(test_px_removes_own_route_line_and_uses_the_table),
         T(test_px_own_route_then_ip_request_uri_goes_there),
         T(test_px_answers_local_errors),
+        T(test_px_request_back_unchanged_is_482_and_a_spiral_is_not),
 #define W(name) cmocka_unit_test_setup_teardown(name, setup_wild, teardown)
         W(test_px_wildcard_listener_takes_every_local_address_as_us),
         W(test_px_never_sends_to_its_own_address),

@@ -6,7 +6,9 @@
 Each test is a message (or a file) that viaduct once mishandled (issue 10, part 3): a REGISTER
 whose To has no user part (the sanitizer build died on it); a Route, Request-URI, flow token or
 response Via naming one of viaduct's own addresses behind a wildcard listener (it forwarded to
-itself until Max-Forwards ran out: one datagram became 141).
+itself until Max-Forwards ran out: one datagram became 141); a request that comes back through
+another proxy unchanged (forwarded again and again: now 482, RFC 3261 §16.3 step 4), while a
+spiral (Request-URI changed) is still forwarded.
 
 Each family runs against one viaduct on a wildcard address (0.0.0.0:5060 or [::]:5060,
 advertised as sip.test:5060, as test/data/registrar-cluster.yaml does) with backends IP:6001
@@ -181,12 +183,55 @@ def t_response_via_to_self_dropped(env):
                "drop_to_self", "response whose next Via is %s" % env.hp(env.other))
 
 
+def through_hop(env, ruri=None):
+    """A client's INVITE through viaduct to a backend, and that backend's copy sent back to
+    viaduct as a proxy would (its Via on top), the Request-URI replaced by ruri if given.
+    Returns (backend endpoint, what viaduct forwarded, parsed; what the backend sends back)."""
+    cid = env.uniq("loop")
+    env.client.send(request("INVITE", "sip:bob@example.com", [env.via()], dialog("INVITE", cid)),
+                    env.vd_addr)
+    got = collect(env.all, 0.5)
+    check(len(got) == 1 and got[0][0] in env.backends, "first pass: %d datagrams" % len(got))
+    hop, data = got[0]
+    line, rest = data.split(b"\r\n", 1)
+    if ruri:
+        line = b"INVITE " + ruri.encode() + b" SIP/2.0"
+    via = "Via: %s\r\n" % env.via(hop)
+    return hop, parse(data), line + b"\r\n" + via.encode() + rest
+
+
+def t_loop_through_second_hop_482(env):
+    hop, _, back = through_hop(env)
+    before = env.vd.counters()
+    hop.send(back, env.vd_addr)
+    got = collect(env.all, 0.5)
+    after = env.vd.counters()
+    check(len(got) == 1 and got[0][0] is hop, "want one answer to %s, got %s" %
+          (hop.addr, [(ep.addr, d[:40]) for ep, d in got]))
+    m = parse(got[0][1])
+    check(m.status == 482, "answered %r, want 482" % m.start)
+    moved = after["fwd_requests"] - before["fwd_requests"]
+    check(moved == 0, "forwarded %d more times" % moved)
+    check(after.get("local_482", 0) - before.get("local_482", 0) == 1, "local_482 did not move")
+
+
+def t_spiral_forwarded(env):
+    _, first, back = through_hop(env, "sip:carol@example.com")
+    m = sent_once(env, back, "spiral", sender=env.backends[0])
+    ours = [v for v in m.get_all("Via") if v.startswith("SIP/2.0/UDP %s;" % ADVERTISE)]
+    check(m.ruri == "sip:carol@example.com" and len(ours) == 2,
+          "forwarded %r with %d Vias of ours" % (m.start, len(ours)))
+    check(ours[1] == first.get("Via"), "our first Via changed: %r" % ours[1])
+
+
 TESTS = [
     ("register_to_without_user", t_register_to_without_user),
     ("self_route_consumed", t_self_route_consumed),
     ("self_ruri_after_own_route", t_self_ruri_after_own_route),
     ("flow_token_to_self_dropped", t_flow_token_to_self_dropped),
     ("response_via_to_self_dropped", t_response_via_to_self_dropped),
+    ("loop_through_second_hop_482", t_loop_through_second_hop_482),
+    ("spiral_forwarded", t_spiral_forwarded),
 ]
 
 # ---------------------------------------------------------------- running
