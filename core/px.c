@@ -586,6 +586,20 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
     }
     if (px_stun(&c))
         return;
+    /* RFC 3261 §7.5: CRLFs before the start line are ignored (a keep-alive
+     * glued to a request by a lenient peer); the message goes on without
+     * them, as if it had come alone. A datagram of nothing else was a
+     * keep-alive above. */
+    struct net_rx trimmed;
+    size_t skip = 0;
+    while (skip < rx->len && (rx->buf[skip] == '\r' || rx->buf[skip] == '\n'))
+        skip++;
+    if (skip > 0) {
+        trimmed = *rx;
+        trimmed.buf += skip;
+        trimmed.len -= skip;
+        rx = c.rx = &trimmed;
+    }
 
     int err = sip_parse(rx->buf, rx->len, c.msg);
     if (err >= 0)

@@ -181,6 +181,21 @@ static void test_px_forwards_request_with_our_via_and_decremented_max_forwards(v
     assert_true(strcmp(a, "203.0.113.12:5060") == 0 || strcmp(a, "203.0.113.13:5060") == 0);
 }
 
+/* RFC 3261 §7.5: empty lines before the request line (a keep-alive glued
+ * to a request) are dropped and the request is forwarded; before the fix
+ * the whole datagram was refused as malformed. */
+static void test_px_forwards_request_after_leading_crlf(void **state)
+{
+    struct fixture *f = *state;
+    char plain[4096];
+    RUN(f, INVITE_HEAD "\r\n");
+    memcpy(plain, f->out, f->outlen + 1);
+    RUN(f, "\r\n\r\n\n" INVITE_HEAD "\r\n");
+    assert_string_equal(f->out, plain); /* the same bytes as without the CRLFs */
+    assert_int_equal(counter(f, "fwd_requests"), 2);
+    assert_int_equal(counter(f, "rx_keepalive"), 0);
+}
+
 static void test_px_adds_max_forwards_70_when_absent(void **state)
 {
     struct fixture *f = *state;
@@ -839,6 +854,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_px_forwards_request_with_our_via_and_decremented_max_forwards),
+        T(test_px_forwards_request_after_leading_crlf),
         T(test_px_adds_max_forwards_70_when_absent),
         T(test_px_adds_received_and_rport),
         T(test_px_same_branch_for_retransmission_cancel_and_non2xx_ack),

@@ -8,7 +8,8 @@ whose To has no user part (the sanitizer build died on it); a Route, Request-URI
 response Via naming one of viaduct's own addresses behind a wildcard listener (it forwarded to
 itself until Max-Forwards ran out: one datagram became 141); a request that comes back through
 another proxy unchanged (forwarded again and again: now 482, RFC 3261 §16.3 step 4), while a
-spiral (Request-URI changed) is still forwarded.
+spiral (Request-URI changed) is still forwarded; a request after empty lines (a keep-alive glued
+to it: dropped, now forwarded without them, RFC 3261 §7.5).
 
 Each family runs against one viaduct on a wildcard address (0.0.0.0:5060 or [::]:5060,
 advertised as sip.test:5060, as test/data/registrar-cluster.yaml does) with backends IP:6001
@@ -224,6 +225,15 @@ def t_spiral_forwarded(env):
     check(ours[1] == first.get("Via"), "our first Via changed: %r" % ours[1])
 
 
+def t_leading_crlf_forwarded(env):
+    cid = env.uniq("crlf")
+    req = request("OPTIONS", "sip:bob@example.com", [env.via()], dialog("OPTIONS", cid))
+    m = sent_once(env, b"\r\n\r\n" + req, "request after two CRLFs")
+    check(m.raw.startswith(b"OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP sip.test"),
+          "forwarded %r" % m.raw[:60])
+    check(m.get("Call-ID") == cid and m.raw.endswith(b"\r\n\r\n"), "forwarded %r" % m.raw)
+
+
 TESTS = [
     ("register_to_without_user", t_register_to_without_user),
     ("self_route_consumed", t_self_route_consumed),
@@ -232,6 +242,7 @@ TESTS = [
     ("response_via_to_self_dropped", t_response_via_to_self_dropped),
     ("loop_through_second_hop_482", t_loop_through_second_hop_482),
     ("spiral_forwarded", t_spiral_forwarded),
+    ("leading_crlf_forwarded", t_leading_crlf_forwarded),
 ]
 
 # ---------------------------------------------------------------- running
