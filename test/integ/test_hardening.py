@@ -9,7 +9,8 @@ response Via naming one of viaduct's own addresses behind a wildcard listener (i
 itself until Max-Forwards ran out: one datagram became 141); a request that comes back through
 another proxy unchanged (forwarded again and again: now 482, RFC 3261 §16.3 step 4), while a
 spiral (Request-URI changed) is still forwarded; a request after empty lines (a keep-alive glued
-to it: dropped, now forwarded without them, RFC 3261 §7.5).
+to it: dropped, now forwarded without them, RFC 3261 §7.5); and a 200 KB configuration file of
+nested brackets, which `--check` took a minute over (libyaml is quadratic in nesting depth).
 
 Each family runs against one viaduct on a wildcard address (0.0.0.0:5060 or [::]:5060,
 advertised as sip.test:5060, as test/data/registrar-cluster.yaml does) with backends IP:6001
@@ -19,7 +20,10 @@ and, under ASan, print no sanitizer report.
 
 import os
 import random
+import subprocess
 import sys
+import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipnet import (Endpoint, Failure, StartError, Tally, check, dialog,  # noqa: E402
@@ -245,6 +249,35 @@ TESTS = [
     ("leading_crlf_forwarded", t_leading_crlf_forwarded),
 ]
 
+def check_file(binary, text):
+    """viaduct -c FILE --check on text: (exit code, stderr, seconds, file name)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(text)
+    try:
+        t0 = time.monotonic()
+        p = subprocess.run([binary, "-c", f.name, "--check"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+        return p.returncode, p.stderr.decode("latin-1"), time.monotonic() - t0, f.name
+    except subprocess.TimeoutExpired:
+        raise Failure("--check still running after 30 s")
+    finally:
+        os.unlink(f.name)
+
+
+def t_check_refuses_deep_nesting(binary):
+    code, err, secs, name = check_file(binary, "# 200 KB of brackets\nlisten: " +
+                                       "[" * 100000 + "]" * 100000 + "\n")
+    want = "%s:2: nesting deeper than 64" % name
+    check(code == 1 and want in err, "exit %s, stderr %r; want 1 and %r" % (code, err[:300], want))
+    check(secs < 2.0, "refusing took %.1f s" % secs)
+
+
+def t_check_accepts_the_example(binary):
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "data", "registrar-cluster.yaml")) as f:
+        code, err, _, _ = check_file(binary, f.read())
+    check(code == 0, "exit %s: %s" % (code, err[-300:]))
+
 # ---------------------------------------------------------------- running
 
 
@@ -293,6 +326,8 @@ def main():
     if why:
         t.run("netns", lambda: check(False, why))
         sys.exit(t.finish())
+    t.run("check_refuses_deep_nesting", t_check_refuses_deep_nesting, args.bin)
+    t.run("check_accepts_the_example", t_check_accepts_the_example, args.bin)
     for fam in ("v4", "v6"):
         run_family(t, args.bin, fam)
     sys.exit(t.finish())
