@@ -195,29 +195,46 @@ static uint64_t loop_hash(struct px_ctx *c)
 
 #define BRANCH_LOOP_AT (7 + 32 + 1) /* "z9hG4bK", the transaction part, "." */
 
+static void loop_hex(uint64_t loop, char hex[16])
+{
+    for (int i = 0; i < 16; i++)
+        hex[i] = "0123456789abcdef"[(loop >> (60 - 4 * i)) & 0xf];
+}
+
+/* v is ours (our sent-by) and its branch ends in the loop part hex. */
+static bool ours_with_loop(const struct px_cfg *cfg, const struct sip_via *v, const char hex[16])
+{
+    return v->branch.len == BRANCH_LOOP_AT + 16 && v->branch.p[BRANCH_LOOP_AT - 1] == '.' &&
+           memcmp(v->branch.p + BRANCH_LOOP_AT, hex, 16) == 0 &&
+           px_is_self(cfg, v->sent_by.host, v->sent_by.port);
+}
+
 /*
  * §16.3 step 4: a Via of ours (our sent-by) whose branch ends in the loop
- * part computed now means this request passed here before unchanged. Our
- * Vias are found by their text first: a Via without the 16 digits is not
- * parsed at all, so a request from a client (one Via) costs one short scan.
+ * part computed now means this request passed here before unchanged. The
+ * top Via is parsed already, and a branch not of our length and shape costs
+ * two compares; a lower Via is parsed only when its text holds the 16
+ * digits, so neither a client's one-Via request nor most others parse more.
  */
 static bool looped(struct px_ctx *c)
 {
     const struct sip_msg *m = c->msg;
+    const struct sip_via *top = &c->info->via1;
     char hex[16];
-    for (int i = 0; i < 16; i++)
-        hex[i] = "0123456789abcdef"[(c->loop >> (60 - 4 * i)) & 0xf];
-    for (int i = 0; i < m->nvia; i++) {
-        if (m->via[i].len < sizeof(hex) || memmem(m->via[i].p, m->via[i].len, hex, 16) == NULL)
-            continue;
+    bool have_hex = false;
+    if (top->branch.len == BRANCH_LOOP_AT + 16 && top->branch.p[BRANCH_LOOP_AT - 1] == '.') {
+        loop_hex(c->loop, hex);
+        have_hex = true;
+        if (ours_with_loop(c->cfg, top, hex))
+            return true;
+    }
+    for (int i = 1; i < m->nvia; i++) {
+        if (!have_hex)
+            loop_hex(c->loop, hex);
+        have_hex = true;
         struct sip_via v;
-        if (i == 0)
-            v = c->info->via1;
-        else if (sip_via_parse(m->via[i], &v) < 0)
-            continue;
-        if (v.branch.len == BRANCH_LOOP_AT + 16 && v.branch.p[BRANCH_LOOP_AT - 1] == '.' &&
-            memcmp(v.branch.p + BRANCH_LOOP_AT, hex, 16) == 0 &&
-            px_is_self(c->cfg, v.sent_by.host, v.sent_by.port))
+        if (memmem(m->via[i].p, m->via[i].len, hex, 16) != NULL &&
+            sip_via_parse(m->via[i], &v) == 0 && ours_with_loop(c->cfg, &v, hex))
             return true;
     }
     return false;
