@@ -118,14 +118,16 @@ $(BUILD)/test/test_px: $(BUILD)/obj/test/test_px.o $(CORE_OBJ) $(NET_LIB) $(PARS
 # The configuration layers: libyaml reads the file, net/ checks addresses.
 $(BUILD)/test/test_cfg: $(BUILD)/obj/test/test_cfg.o $(BUILD)/obj/core/cfg.o \
 		$(BUILD)/obj/core/cfg_value.o $(BUILD)/obj/core/cfg_print.o \
-		$(BUILD)/obj/core/cfg_yaml.o $(BUILD)/obj/core/cfg_env.o $(NET_LIB)
+		$(BUILD)/obj/core/cfg_yaml.o $(BUILD)/obj/core/cfg_scan.o $(BUILD)/obj/core/cfg_env.o \
+		$(NET_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lyaml
 
 # What the table prints: --check of test/data/, the README's table, --help.
 $(BUILD)/test/test_cfg_print: $(BUILD)/obj/test/test_cfg_print.o $(BUILD)/obj/core/cfg.o \
 		$(BUILD)/obj/core/cfg_value.o $(BUILD)/obj/core/cfg_print.o \
-		$(BUILD)/obj/core/cfg_yaml.o $(BUILD)/obj/core/cfg_env.o $(NET_LIB)
+		$(BUILD)/obj/core/cfg_yaml.o $(BUILD)/obj/core/cfg_scan.o $(BUILD)/obj/core/cfg_env.o \
+		$(NET_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lyaml
 

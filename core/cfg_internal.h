@@ -157,4 +157,14 @@ struct cfg *cfg_dup(const struct cfg *c);
 /* Moves *from into *to (freeing what *to held), then frees from itself. */
 void cfg_replace(struct cfg *to, struct cfg *from);
 
+/*
+ * Refuses, before libyaml sees it, a file libyaml would take minutes over:
+ * more than CFG_FILE_MAX bytes, or nested (block levels plus [ and {) deeper
+ * than CFG_DEPTH_MAX (cfg_scan.c). 0, or -1 with "FILE:LINE: nesting deeper
+ * than 64" (or "FILE: N bytes, larger than ...") in err.
+ */
+#define CFG_FILE_MAX (1024 * 1024)
+#define CFG_DEPTH_MAX 64
+int cfg_yaml_bound(const char *buf, size_t len, const char *file, char *err, size_t errlen);
+
 #endif

@@ -637,22 +637,47 @@ static void syntax_error(const yaml_parser_t *p, const char *file, char *err, si
                  p->context_mark.line + 1);
 }
 
+/* The whole file, up to one byte past CFG_FILE_MAX (so a larger one shows);
+ * NULL with err filled. */
+static char *read_bounded(const char *path, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = f ? malloc(CFG_FILE_MAX + 1) : NULL;
+    if (buf == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, f ? "out of memory" : strerror(errno));
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    *len = fread(buf, 1, CFG_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
 int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
 {
     yaml_parser_t parser;
     yaml_document_t doc, extra;
-    FILE *f = fopen(path, "rb");
+    size_t len;
+    char *buf = read_bounded(path, &len, err, errlen);
     int r = -1;
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (buf == NULL)
+        return -1;
+    if (cfg_yaml_bound(buf, len, path, err, errlen) < 0) {
+        free(buf);
         return -1;
     }
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, errlen, "%s: out of memory", path);
-        fclose(f);
+        free(buf);
         return -1;
     }
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     if (!yaml_parser_load(&parser, &doc)) {
         syntax_error(&parser, path, err, errlen);
         goto out;
@@ -692,6 +717,6 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen)
     yaml_document_delete(&doc);
 out:
     yaml_parser_delete(&parser);
-    fclose(f);
+    free(buf);
     return r;
 }

@@ -11,10 +11,50 @@
 
 #include <xxhash.h>
 
+/* True if sa's IP is an address of this host: one getifaddrs listed, or
+ * any of 127/8, all of which Linux delivers locally. */
+static bool is_local(const struct px_cfg *cfg, const struct sockaddr *sa)
+{
+    const uint8_t *a;
+    size_t n;
+    if (sa->sa_family == AF_INET) {
+        a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+        n = 4;
+        if (a[0] == 127)
+            return true;
+    } else {
+        a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+        n = 16;
+    }
+    for (int i = 0; i < cfg->nlocal; i++)
+        if (cfg->local[i].family == sa->sa_family && memcmp(cfg->local[i].addr, a, n) == 0)
+            return true;
+    return false;
+}
+
+/* The port is compared first: most next hops are not on a port of ours, and
+ * then no address is looked at. The sockets are IPV6_V6ONLY, so a wildcard
+ * receives only its own family. */
+bool px_addr_is_self(const struct px_cfg *cfg, const struct sockaddr *sa)
+{
+    int port = net_addr_port(sa);
+    for (int i = 0; i < cfg->nlisten; i++) {
+        const struct px_listen *l = &cfg->listen[i];
+        const struct sockaddr *la = (const struct sockaddr *)&l->addr;
+        if (net_addr_port(la) != port || la->sa_family != sa->sa_family)
+            continue;
+        if (l->wildcard ? is_local(cfg, sa) : net_addr_equal(sa, la))
+            return true;
+    }
+    return false;
+}
+
 /*
  * Compared as text first: our own Via and Record-Route come back exactly as
- * we wrote them, and a text compare costs no address conversion. Only an
- * IPv6 literal, which has many spellings, is compared as an address.
+ * we wrote them, and a text compare costs no address conversion. An IPv6
+ * literal, which has many spellings, is compared as an address, and so is
+ * any IP literal when a listener is a wildcard: then every local address is
+ * ours, and the listen strings name none of them.
  */
 bool px_is_self(const struct px_cfg *cfg, struct span host, int port)
 {
@@ -32,14 +72,11 @@ bool px_is_self(const struct px_cfg *cfg, struct span host, int port)
         if (cfg->alias[i].port == port &&
             span_eq_nocase(host, span_make(cfg->alias[i].host, cfg->alias[i].host_len)))
             return true;
-    if (host.len > 0 && memchr(host.p, ':', host.len) != NULL) {
+    if (host.len > 0 && (cfg->any_wildcard || memchr(host.p, ':', host.len) != NULL)) {
         struct sockaddr_storage ss;
         socklen_t sslen;
         if (net_addr_from_ip(host.p, host.len, port, &ss, &sslen) == 0)
-            for (int i = 0; i < cfg->nlisten; i++)
-                if (net_addr_equal((const struct sockaddr *)&ss,
-                                   (const struct sockaddr *)&cfg->listen[i].addr))
-                    return true;
+            return px_addr_is_self(cfg, (const struct sockaddr *)&ss);
     }
     return false;
 }
@@ -67,28 +104,36 @@ int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family)
     return -1;
 }
 
-/* Sets tx's destination to ip:port if it may be sent to; false otherwise. */
-bool px_set_dest(const struct px_cfg *cfg, struct net_tx *tx, struct span ip, int port, int rx_sock)
+bool px_set_dest(struct px_ctx *c, struct span ip, int port)
 {
-    if (net_addr_from_ip(ip.p, ip.len, port, &tx->dst, &tx->dstlen) < 0)
+    struct net_tx *tx = c->tx;
+    if (net_addr_from_ip(ip.p, ip.len, port, &tx->dst, &tx->dstlen) < 0) {
+        ST_DROP(c->st, bad_destination);
         return false;
+    }
     const struct sockaddr *d = (const struct sockaddr *)&tx->dst;
-    if (!net_addr_sendable(d))
+    if (px_addr_is_self(c->cfg, d)) {
+        ST_DROP(c->st, to_self); /* a datagram to ourselves would loop */
         return false;
-    for (int i = 0; i < cfg->nlisten; i++)
-        if (net_addr_equal(d, (const struct sockaddr *)&cfg->listen[i].addr))
-            return false; /* a datagram to ourselves would loop */
-    tx->sock = px_pick_sock(cfg, rx_sock, d->sa_family);
-    return tx->sock >= 0;
+    }
+    tx->sock = px_pick_sock(c->cfg, c->rx->sock, d->sa_family);
+    if (!net_addr_sendable(d) || tx->sock < 0) {
+        ST_DROP(c->st, bad_destination);
+        return false;
+    }
+    return true;
 }
 
 /*
- * The branch of our Via (RFC 3261 §16.11): a function of what identifies the
- * client transaction, so a retransmission, the CANCEL of an INVITE and the
- * ACK of a non-2xx final response all get the INVITE's branch. With the
- * magic cookie that is the received branch and sent-by; without it (RFC 2543
- * clients) the top Via, From tag, Call-ID, CSeq number and Request-URI. The
- * To tag is left out on purpose: the ACK for a non-2xx response carries the
+ * The branch of our Via (RFC 3261 §16.11) has two parts:
+ * "z9hG4bK" TRANSACTION(32 hex) "." LOOP(16 hex).
+ *
+ * The transaction part is a function of what identifies the client
+ * transaction, so a retransmission, the CANCEL of an INVITE and the ACK of a
+ * non-2xx final response all get the INVITE's branch. With the magic cookie
+ * that is the received branch and sent-by; without it (RFC 2543 clients)
+ * the top Via, From tag, Call-ID, CSeq number and Request-URI. The To tag is
+ * left out on purpose: the ACK for a non-2xx response carries the
  * response's To tag, which the INVITE did not have, and must still match.
  * 128 bits as 32 hex digits, however long the received branch is.
  */
@@ -111,6 +156,88 @@ static void branch_hash(const struct px_cfg *cfg, const struct sip_msg *m,
         }
         h[lane] = x;
     }
+}
+
+/*
+ * The loop part (§16.6 step 8, used by §16.3 step 4): a hash of what does
+ * not change while a request goes round a loop, and is the same for an
+ * INVITE, its CANCEL and the ACK of a non-2xx answer (so the branch stays
+ * one): the Request-URI, Call-ID, From tag, CSeq number and every Route and
+ * Proxy-Require value, as received. Left out: the Vias and Max-Forwards
+ * (every hop changes them; §16.6 step 8 lists the top Via, which would hide
+ * any loop through another proxy), the To tag (see above; no proxy changes
+ * it) and the CSeq method. A spiral changes the Request-URI, and a route set
+ * that visits us twice changes the Route values, so neither matches.
+ * When the configuration routes by source address, the same message from
+ * another peer may rightly go elsewhere, so the source IP is hashed too; a
+ * loop then shows one round later, when a source repeats.
+ */
+static uint64_t loop_hash(struct px_ctx *c)
+{
+    const struct sip_msg *m = c->msg;
+    const struct sip_info *in = c->info;
+    uint32_t cseq = in->cseq;
+    uint64_t x = c->cfg->seed ^ 0x6c6f6f70u; /* "loop" */
+    x = XXH3_64bits_withSeed(m->ruri.p, m->ruri.len, x);
+    x = XXH3_64bits_withSeed(in->callid.p, in->callid.len, x);
+    x = XXH3_64bits_withSeed(in->from.tag.p, in->from.tag.len, x);
+    x = XXH3_64bits_withSeed(&cseq, sizeof(cseq), x);
+    for (int i = m->first[SIP_H_ROUTE]; i >= 0; i = sip_hnext(m, i))
+        x = XXH3_64bits_withSeed(m->hdr[i].value.p, m->hdr[i].value.len, x);
+    for (int i = m->first[SIP_H_PROXY_REQUIRE]; i >= 0; i = sip_hnext(m, i))
+        x = XXH3_64bits_withSeed(m->hdr[i].value.p, m->hdr[i].value.len, x);
+    if (c->cfg->route_by_source) {
+        struct span ip = px_src_ip(c);
+        x = XXH3_64bits_withSeed(ip.p, ip.len, x);
+    }
+    return x;
+}
+
+#define BRANCH_LOOP_AT (7 + 32 + 1) /* "z9hG4bK", the transaction part, "." */
+
+static void loop_hex(uint64_t loop, char hex[16])
+{
+    for (int i = 0; i < 16; i++)
+        hex[i] = "0123456789abcdef"[(loop >> (60 - 4 * i)) & 0xf];
+}
+
+/* v is ours (our sent-by) and its branch ends in the loop part hex. */
+static bool ours_with_loop(const struct px_cfg *cfg, const struct sip_via *v, const char hex[16])
+{
+    return v->branch.len == BRANCH_LOOP_AT + 16 && v->branch.p[BRANCH_LOOP_AT - 1] == '.' &&
+           memcmp(v->branch.p + BRANCH_LOOP_AT, hex, 16) == 0 &&
+           px_is_self(cfg, v->sent_by.host, v->sent_by.port);
+}
+
+/*
+ * §16.3 step 4: a Via of ours (our sent-by) whose branch ends in the loop
+ * part computed now means this request passed here before unchanged. The
+ * top Via is parsed already, and a branch not of our length and shape costs
+ * two compares; a lower Via is parsed only when its text holds the 16
+ * digits, so neither a client's one-Via request nor most others parse more.
+ */
+static bool looped(struct px_ctx *c)
+{
+    const struct sip_msg *m = c->msg;
+    const struct sip_via *top = &c->info->via1;
+    char hex[16];
+    bool have_hex = false;
+    if (top->branch.len == BRANCH_LOOP_AT + 16 && top->branch.p[BRANCH_LOOP_AT - 1] == '.') {
+        loop_hex(c->loop, hex);
+        have_hex = true;
+        if (ours_with_loop(c->cfg, top, hex))
+            return true;
+    }
+    for (int i = 1; i < m->nvia; i++) {
+        if (!have_hex)
+            loop_hex(c->loop, hex);
+        have_hex = true;
+        struct sip_via v;
+        if (memmem(m->via[i].p, m->via[i].len, hex, 16) != NULL &&
+            sip_via_parse(m->via[i], &v) == 0 && ours_with_loop(c->cfg, &v, hex))
+            return true;
+    }
+    return false;
 }
 
 /* Writes "host:port" as advertised for listening socket l. */
@@ -173,6 +300,8 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
         PX_LIT(o, ";branch=z9hG4bK");
         px_out_hex(o, c->branch[0], 16);
         px_out_hex(o, c->branch[1], 16);
+        PX_LIT(o, ".");
+        px_out_hex(o, c->loop, 16);
         PX_LIT(o, "\r\n");
         if (c->add_rr) {
             PX_LIT(o, "Record-Route: <sip:");
@@ -332,6 +461,10 @@ static int forward_request(struct px_ctx *c)
     if (r == 2) {
         /* to the client's NAT binding the flow token names */
         const struct sockaddr *d = (const struct sockaddr *)&c->tx->dst;
+        if (px_addr_is_self(cfg, d)) {
+            ST_DROP(c->st, to_self);
+            return 0;
+        }
         c->tx->sock = px_pick_sock(cfg, c->rx->sock, d->sa_family);
         if (c->tx->sock < 0 || !net_addr_sendable(d)) {
             ST_DROP(c->st, bad_destination);
@@ -344,11 +477,8 @@ static int forward_request(struct px_ctx *c)
             ST_DROP(c->st, unresolvable);
             return px_reply(c, ST_L_503, 0);
         }
-        if (!px_set_dest(cfg, c->tx, hop.hp.host, hop.hp.port < 0 ? 5060 : hop.hp.port,
-                         c->rx->sock)) {
-            ST_DROP(c->st, bad_destination);
+        if (!px_set_dest(c, hop.hp.host, hop.hp.port < 0 ? 5060 : hop.hp.port))
             return 0;
-        }
     } else {
         int err = px_select_backend(c);
         if (err == PX_ENOKEY)
@@ -397,6 +527,9 @@ static int handle_request(struct px_ctx *c)
         return px_reply(c, ST_L_200, 0); /* the readiness ping of balancers */
     if (in->max_fwd == 0)
         return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_483, 0);
+    c->loop = loop_hash(c); /* §16.3: loop detection after Max-Forwards, before Proxy-Require */
+    if (looped(c))
+        return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_482, 0);
     if (m->first[SIP_H_PROXY_REQUIRE] >= 0)
         return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_420, 0);
     return forward_request(c);
@@ -436,10 +569,8 @@ static int handle_response(struct px_ctx *c)
         ST_DROP(c->st, unresolvable);
         return 0;
     }
-    if (!px_set_dest(c->cfg, c->tx, host, port, c->rx->sock)) {
-        ST_DROP(c->st, bad_destination);
+    if (!px_set_dest(c, host, port))
         return 0;
-    }
 
     struct px_edits ed = {0};
     if (m->via_hdr[0] == m->via_hdr[1])
@@ -478,6 +609,20 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
     }
     if (px_stun(&c))
         return;
+    /* RFC 3261 §7.5: CRLFs before the start line are ignored (a keep-alive
+     * glued to a request by a lenient peer); the message goes on without
+     * them, as if it had come alone. A datagram of nothing else was a
+     * keep-alive above. */
+    struct net_rx trimmed;
+    size_t skip = 0;
+    while (skip < rx->len && (rx->buf[skip] == '\r' || rx->buf[skip] == '\n'))
+        skip++;
+    if (skip > 0) {
+        trimmed = *rx;
+        trimmed.buf += skip;
+        trimmed.len -= skip;
+        rx = c.rx = &trimmed;
+    }
 
     int err = sip_parse(rx->buf, rx->len, c.msg);
     if (err >= 0)

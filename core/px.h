@@ -31,6 +31,7 @@ struct px_listen {
     bool host_is_ip6; /* write the host in brackets */
     char ip[48];      /* the listen address's IP as text, compared with Via and Route hosts */
     size_t ip_len;
+    bool wildcard; /* 0.0.0.0 or ::: receives on every local address of its family */
 };
 
 /*
@@ -107,9 +108,25 @@ struct px_rule {
  * would be too short. */
 #define PX_FOLLOW_MS (200 * 1000)
 
+/* One address of this host (getifaddrs), to know when a next hop is us. */
+struct px_local {
+    uint8_t family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+};
+
+/* A host with more addresses than this cannot use a wildcard listener:
+ * px_cfg_build refuses it rather than miss a loop through one it dropped. */
+#define PX_MAX_LOCAL 256
+
 struct px_cfg {
     struct px_listen listen[PX_MAX_LISTEN];
     int nlisten;
+    /* the host's addresses when the config was built (start, every reload);
+     * read only for wildcard listeners, so no syscall on the packet path */
+    struct px_local local[PX_MAX_LOCAL];
+    int nlocal;
+    bool any_wildcard; /* some listener is a wildcard: px_is_self compares addresses */
+    bool route_by_source; /* a rule matches or a key hashes the source: loop_hash covers it */
     struct px_alias alias[PX_MAX_ALIASES];
     int nalias;
     struct px_pool pools[CFG_MAX_POOLS]; /* pools[0]: the default pool */
@@ -172,7 +189,14 @@ unsigned px_backend_slot(const struct px_cfg *px, const struct sockaddr *sa);
 int px_backends_at(const struct px_cfg *px, const struct sockaddr *sa,
                    const struct px_backend_ref **first);
 
-/* True if host:port (port -1 meaning the default 5060) is one of ours. */
+/* True if host:port (port -1 meaning the default 5060) is one of ours: an
+ * advertised host, an alias, a listen address, or, for a wildcard listener,
+ * any local address of its family with its port. */
 bool px_is_self(const struct px_cfg *cfg, struct span host, int port);
+
+/* True if a datagram sent to sa would reach one of our own sockets: sa is
+ * a listen address, or a local address (127/8 included) with the port of a
+ * wildcard listener of its family. */
+bool px_addr_is_self(const struct px_cfg *cfg, const struct sockaddr *sa);
 
 #endif

@@ -9,6 +9,8 @@
 
 #include "core/clock.h"
 
+#include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +49,9 @@ int px_listen_init(struct px_listen *l, const char *listen, const char *advertis
     }
     int n = net_addr_format_ip((const struct sockaddr *)&l->addr, l->ip, sizeof(l->ip));
     l->ip_len = n > 0 ? (size_t)n : 0;
+    l->wildcard = is_wildcard(&l->addr);
     if (advertise == NULL) {
-        if (is_wildcard(&l->addr)) {
+        if (l->wildcard) {
             snprintf(err, errlen, "--listen %s is a wildcard address: give --advertise HOST:PORT",
                      listen);
             return -1;
@@ -201,6 +204,44 @@ unsigned px_backend_slot(const struct px_cfg *px, const struct sockaddr *sa)
     return px->pools[r->pool].slot[r->index];
 }
 
+/*
+ * The host's IPv4 and IPv6 addresses, for px_addr_is_self. Read once per
+ * build, never per packet; an address added later counts from the next
+ * reload. Only a wildcard listener needs them, so only then is a failure
+ * (or a host with more than PX_MAX_LOCAL addresses) an error.
+ */
+static int collect_local(struct px_cfg *px, char *err, size_t errlen)
+{
+    struct ifaddrs *ifa, *i;
+    if (getifaddrs(&ifa) < 0) {
+        snprintf(err, errlen, "cannot list local addresses (getifaddrs: %s)", strerror(errno));
+        return -1;
+    }
+    int r = 0;
+    for (i = ifa; i != NULL && r == 0; i = i->ifa_next) {
+        const struct sockaddr *sa = i->ifa_addr;
+        if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+            continue;
+        if (px->nlocal == PX_MAX_LOCAL) {
+            snprintf(err, errlen,
+                     "more than %d local addresses: a wildcard listener would miss loops "
+                     "through the rest; listen on specific addresses",
+                     PX_MAX_LOCAL);
+            r = -1;
+            break;
+        }
+        struct px_local *l = &px->local[px->nlocal++];
+        l->family = (uint8_t)sa->sa_family;
+        if (sa->sa_family == AF_INET)
+            memcpy(l->addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+        else
+            memcpy(l->addr, ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr,
+                   16);
+    }
+    freeifaddrs(ifa);
+    return r;
+}
+
 int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errlen)
 {
     memset(px, 0, sizeof(*px));
@@ -209,6 +250,10 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
                            c->advertise[i][0] ? c->advertise[i] : NULL, err, errlen) < 0)
             return -1;
     px->nlisten = c->nlisten;
+    for (int i = 0; i < px->nlisten; i++)
+        px->any_wildcard |= px->listen[i].wildcard;
+    if (px->any_wildcard && collect_local(px, err, errlen) < 0)
+        return -1;
     for (int i = 0; i < c->naliases; i++) {
         if (px_alias_init(&px->alias[i], c->aliases[i]) < 0) {
             snprintf(err, errlen, "bad alias '%s' (want HOST or HOST:PORT)", c->aliases[i]);
@@ -245,6 +290,11 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
     px->nrules = c->nrules;
     if (build_refs(px, err, errlen) < 0)
         return -1;
+    px->route_by_source =
+        c->key_register == CFG_KEY_SOURCE_IP || c->key_other == CFG_KEY_SOURCE_IP;
+    for (int i = 0; i < c->nrules; i++)
+        px->route_by_source |= c->rules[i].nsources > 0 ||
+                               (c->rules[i].has_key && c->rules[i].key == CFG_KEY_SOURCE_IP);
     px->key_register.kind = (uint8_t)c->key_register;
     px->key_register.header = span_make(c->key_header_register, strlen(c->key_header_register));
     px->key_other.kind = (uint8_t)c->key_other;

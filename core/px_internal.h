@@ -32,6 +32,7 @@ struct px_ctx {
     struct net_tx *tx;
     int64_t now_ms;     /* when rx arrived (px_handle's caller says) */
     uint64_t branch[2]; /* our Via branch, or the To tag of a local response */
+    uint64_t loop;      /* the loop-detection part of our branch (px.c loop_hash) */
     bool add_rr, add_path, path_ob;
     char src_ip[INET6_ADDRSTRLEN];
     size_t src_ip_len;
@@ -60,8 +61,10 @@ enum { PX_ENOKEY = -1, PX_ENOBACKEND = -2 };
 int px_select_backend(struct px_ctx *c);
 
 int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family);
-bool px_set_dest(const struct px_cfg *cfg, struct net_tx *tx, struct span ip, int port,
-                 int rx_sock);
+/* Sets tx's destination to ip:port and picks the socket. False, with the
+ * datagram counted as drop_to_self or drop_bad_destination, if it must not
+ * be sent there. */
+bool px_set_dest(struct px_ctx *c, struct span ip, int port);
 void px_emit(struct px_out *o, const struct px_edit *e, void *ctx);
 void px_via_edits(struct px_ctx *c, struct px_edits *ed);
 void px_out_sent_by(struct px_out *o, const struct px_listen *l);

@@ -68,10 +68,8 @@ int px_reply(struct px_ctx *c, enum st_local code, int err)
      * else to the sent-by port, always at the address the packet came from */
     int port =
         v->rport.p ? net_addr_port(c->rx->src) : (v->sent_by.port < 0 ? 5060 : v->sent_by.port);
-    if (!px_set_dest(c->cfg, tx, px_src_ip(c), port, c->rx->sock)) {
-        ST_DROP(c->st, bad_destination);
+    if (!px_set_dest(c, px_src_ip(c), port))
         return 0;
-    }
     to_tag_hash(c);
 
     struct px_out o;

@@ -84,8 +84,17 @@ static bool rule_matches(struct px_ctx *c, const struct px_rule *pr)
     return true;
 }
 
-/* user@host of a URI, host lower-cased, the scheme's default port dropped;
- * a non-SIP URI as it stands. Written into buf; SPAN_NULL if it won't fit. */
+/*
+ * user@host of a URI, host lower-cased, the scheme's default port dropped;
+ * a non-SIP URI as it stands. Written into buf; SPAN_NULL if it won't fit.
+ *
+ * A URI without a user part (To: <sip:example.com>, a domain registering
+ * for itself, or a device registering by host) gives just "host": that is
+ * the URI a registrar stores minus its scheme, and it can never equal a
+ * user@host key, which always has an '@'. An empty user ("sip:@host") is
+ * the same as none. The parser leaves user.p NULL when there is no user, so
+ * it is never handed to memcpy.
+ */
 static struct span aor(struct span uri_text, char *buf, size_t cap)
 {
     struct sip_uri u;
@@ -96,9 +105,11 @@ static struct span aor(struct span uri_text, char *buf, size_t cap)
     if (u.user.len + u.hp.host.len + 8 > cap)
         return SPAN_NULL;
     size_t n = 0;
-    memcpy(buf, u.user.p, u.user.len);
-    n += u.user.len;
-    buf[n++] = '@';
+    if (u.user.len > 0) {
+        memcpy(buf, u.user.p, u.user.len);
+        n += u.user.len;
+        buf[n++] = '@';
+    }
     for (size_t i = 0; i < u.hp.host.len; i++)
         buf[n++] = (char)span_lower_ascii((unsigned char)u.hp.host.p[i]);
     int dflt = u.scheme == SIP_SCHEME_SIPS ? 5061 : 5060;

@@ -54,7 +54,8 @@
     X(not_our_via, "response whose top Via is not ours (RFC 3261 18.1.2)")                         \
     X(no_next_via, "response with no Via left after ours")                                         \
     X(unresolvable, "next hop is a hostname: no DNS on the packet path")                           \
-    X(bad_destination, "broadcast, multicast, unspecified or our own address")                     \
+    X(bad_destination, "broadcast, multicast or unspecified destination, or no socket for it")      \
+    X(to_self, "a destination that is one of viaduct's own sockets (a loop)")                      \
     X(ack, "ACK that cannot be forwarded and is never answered")                                   \
     X(overflow, "rewrite needed more iovecs or scratch than a send holds")                         \
     X(stun, "STUN message other than a valid Binding Request")

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/socket.h>
@@ -382,6 +383,112 @@ static void test_cfg_file_errors_name_the_line_and_leave_the_config_alone(void *
         assert_int_equal(c.nrules, 0);
         cfg_free(&c);
     }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Loads text (n bytes) from a file; returns what cfg_load_file did, err filled. */
+static int load_text(struct cfg *c, const char *text, size_t n, char *path, char *err)
+{
+    strcpy(path, "/tmp/test_cfg_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, n), (ssize_t)n);
+    close(fd);
+    cfg_defaults(c);
+    int r = cfg_load_file(c, path, err, CFG_ERR_LEN);
+    unlink(path);
+    return r;
+}
+
+/* libyaml is quadratic in nesting depth: before the bound, the 200 KB file
+ * of nested brackets below took a minute to refuse. */
+static void test_cfg_deep_nesting_is_refused_fast_with_its_line(void **state)
+{
+    (void)state;
+    const size_t n = 100000;
+    char *text = malloc(2 * n + 64), path[32], err[CFG_ERR_LEN], want[64];
+    struct cfg c;
+    assert_non_null(text);
+    int k = sprintf(text, "# brackets\nlisten: ");
+    memset(text + k, '[', n);
+    memset(text + k + n, ']', n);
+    double t0 = now_s();
+    assert_int_equal(load_text(&c, text, (size_t)k + 2 * n, path, err), -1);
+    double took = now_s() - t0;
+    show(err);
+    snprintf(want, sizeof(want), "%s:2: nesting deeper than 64", path);
+    assert_string_equal(err, want);
+    if (took > 0.5)
+        fail_msg("refusing took %.2f s", took);
+
+    /* block levels count too: 70 keys, each indented one more */
+    size_t m = 0;
+    for (int i = 0; i < 70; i++)
+        m += (size_t)sprintf(text + m, "%*sk%d:\n", i, "", i);
+    assert_int_equal(load_text(&c, text, m, path, err), -1);
+    snprintf(want, sizeof(want), "%s:65: nesting deeper than 64", path); /* the 65th level */
+    assert_string_equal(err, want);
+    /* and so does each "- " of a sequence entry, and flow inside block */
+    m = (size_t)sprintf(text, "a:\n  b:\n    - ");
+    for (int i = 0; i < 30; i++)
+        m += (size_t)sprintf(text + m, "- ");
+    memset(text + m, '{', 40);
+    m += 40;
+    assert_int_equal(load_text(&c, text, m, path, err), -1);
+    assert_has(err, ":3: nesting deeper than 64");
+    cfg_free(&c);
+    free(text);
+}
+
+/* What nests nothing is not counted: brackets in quotes, comments, plain
+ * scalars and block scalars, and nesting up to the bound itself. */
+static void test_cfg_nesting_bound_counts_only_structure(void **state)
+{
+    (void)state;
+    char text[4096], path[32], err[CFG_ERR_LEN];
+    struct cfg c;
+    size_t m = (size_t)sprintf(text, "listen: ");
+    memset(text + m, '[', 62);
+    memset(text + m + 62, ']', 62);
+    m += 124;
+    assert_int_equal(load_text(&c, text, m, path, err), -1); /* a schema error, not nesting */
+    show(err);
+    assert_null(strstr(err, "nesting"));
+    m = (size_t)sprintf(text, "# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
+                              "aliases: [\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\",\n"
+                              "  'it''s [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[']\n"
+                              "workers: 2 # {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\n"
+                              "io: a[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
+                              "retry_after: |\n");
+    for (int i = 0; i < 70; i++)
+        m += (size_t)sprintf(text + m, "  %*sx\n", i, "");
+    assert_int_equal(load_text(&c, text, m, path, err), -1);
+    show(err);
+    assert_null(strstr(err, "nesting"));
+    cfg_free(&c);
+}
+
+static void test_cfg_file_over_1mib_is_refused(void **state)
+{
+    (void)state;
+    size_t n = 1024 * 1024 + 1;
+    char *text = malloc(n), path[32], err[CFG_ERR_LEN];
+    struct cfg c;
+    assert_non_null(text);
+    memset(text, ' ', n);
+    text[0] = '#';
+    assert_int_equal(load_text(&c, text, n, path, err), -1);
+    show(err);
+    assert_has(err, "larger than 1048576");
+    assert_int_equal(load_text(&c, text, n - 1, path, err), 0); /* 1 MiB of comment is fine */
+    cfg_free(&c);
+    free(text);
 }
 
 static void test_cfg_missing_file_is_named(void **state)
@@ -857,6 +964,9 @@ int main(void)
         cmocka_unit_test(test_cfg_a_later_file_overrides_and_keeps_what_it_does_not_name),
         cmocka_unit_test(test_cfg_file_errors_name_the_line_and_leave_the_config_alone),
         cmocka_unit_test(test_cfg_missing_file_is_named),
+        cmocka_unit_test(test_cfg_deep_nesting_is_refused_fast_with_its_line),
+        cmocka_unit_test(test_cfg_nesting_bound_counts_only_structure),
+        cmocka_unit_test(test_cfg_file_over_1mib_is_refused),
         cmocka_unit_test(test_cfg_env_overrides),
         cmocka_unit_test(test_cfg_env_errors_name_the_variable_and_leave_the_config_alone),
         cmocka_unit_test(test_cfg_layers_apply_file_then_env_then_flags),

@@ -31,16 +31,19 @@ struct fixture {
     int64_t now_ms; /* the fake clock px_handle is given */
 };
 
-/* viaduct at 192.0.2.10:5060 with two backends in the default pool and,
- * when pools is set, a "registrars" pool that takes REGISTERs. */
-static struct fixture *fx_new(bool pools)
+/* viaduct at 192.0.2.10:5060 (wild: at 0.0.0.0:5060 as sip.test:5060) with
+ * two backends in the default pool and, when pools is set, a "registrars"
+ * pool that takes REGISTERs. */
+static struct fixture *fx_new(bool pools, bool wild)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     char err[CFG_ERR_LEN];
     assert_non_null(f);
     cfg_defaults(&f->c);
     f->c.nlisten = 1;
-    snprintf(f->c.listen[0], CFG_STR, "192.0.2.10:5060");
+    snprintf(f->c.listen[0], CFG_STR, wild ? "0.0.0.0:5060" : "192.0.2.10:5060");
+    if (wild)
+        snprintf(f->c.advertise[0], CFG_STR, "sip.test:5060");
     assert_int_equal(cfg_add_backend(&f->c, "203.0.113.12:5060", err, sizeof(err)), 0);
     assert_int_equal(cfg_add_backend(&f->c, "203.0.113.13:5060", err, sizeof(err)), 0);
     if (pools) {
@@ -61,18 +64,31 @@ static struct fixture *fx_new(bool pools)
         fail_msg("px_cfg_build: %s", err);
     assert_int_equal(net_addr_parse("198.51.100.7:5060", &f->src, &f->srclen), 0);
     f->now_ms = 86400 * 1000; /* a day after boot: windows of 200 s fit before it */
+    if (wild) {
+        /* a local address whatever host runs the test: 192.0.2.77 */
+        assert_true(f->cfg.nlocal < PX_MAX_LOCAL);
+        struct px_local *l = &f->cfg.local[f->cfg.nlocal++];
+        l->family = AF_INET;
+        memcpy(l->addr, (const uint8_t[]){192, 0, 2, 77}, 4);
+    }
     return f;
 }
 
 static int setup(void **state)
 {
-    *state = fx_new(false);
+    *state = fx_new(false, false);
     return 0;
 }
 
 static int setup_pools(void **state)
 {
-    *state = fx_new(true);
+    *state = fx_new(true, false);
+    return 0;
+}
+
+static int setup_wild(void **state)
+{
+    *state = fx_new(false, true);
     return 0;
 }
 
@@ -102,6 +118,9 @@ static size_t run(struct fixture *f, const char *msg, size_t len)
 }
 
 #define RUN(f, s) run((f), (s), sizeof(s) - 1)
+#define ASSERT_STARTS(f, s) assert_memory_equal((f)->out, (s), sizeof(s) - 1)
+
+static const char *dest(struct fixture *f, char *buf);
 
 static void assert_dest(struct fixture *f, const char *want)
 {
@@ -149,8 +168,10 @@ static void test_px_forwards_request_with_our_via_and_decremented_max_forwards(v
     assert_memory_equal(f->out, want_prefix, strlen(want_prefix));
     const char *rest = strstr(f->out, "\r\nVia: SIP/2.0/UDP 198.51.100.7");
     assert_non_null(rest);
-    /* the branch is 32 hex digits after the cookie, then the line ends */
-    assert_int_equal(rest - f->out, (long)strlen(want_prefix) + 32);
+    /* after the cookie: 32 hex digits (the transaction), '.', 16 (the loop
+     * check), then the line ends */
+    assert_int_equal(rest - f->out, (long)strlen(want_prefix) + 32 + 1 + 16);
+    assert_int_equal(f->out[strlen(want_prefix) + 32], '.');
     assert_non_null(strstr(f->out, "\r\nMax-Forwards: 69\r\n"));
     /* sent-by equals the source: no received; bytes past Content-Length not sent */
     assert_null(strstr(f->out, "received="));
@@ -158,6 +179,21 @@ static void test_px_forwards_request_with_our_via_and_decremented_max_forwards(v
     char a[80];
     net_addr_format((struct sockaddr *)&f->tx.dst, a, sizeof(a));
     assert_true(strcmp(a, "203.0.113.12:5060") == 0 || strcmp(a, "203.0.113.13:5060") == 0);
+}
+
+/* RFC 3261 §7.5: empty lines before the request line (a keep-alive glued
+ * to a request) are dropped and the request is forwarded; before the fix
+ * the whole datagram was refused as malformed. */
+static void test_px_forwards_request_after_leading_crlf(void **state)
+{
+    struct fixture *f = *state;
+    char plain[4096];
+    RUN(f, INVITE_HEAD "\r\n");
+    memcpy(plain, f->out, f->outlen + 1);
+    RUN(f, "\r\n\r\n\n" INVITE_HEAD "\r\n");
+    assert_string_equal(f->out, plain); /* the same bytes as without the CRLFs */
+    assert_int_equal(counter(f, "fwd_requests"), 2);
+    assert_int_equal(counter(f, "rx_keepalive"), 0);
 }
 
 static void test_px_adds_max_forwards_70_when_absent(void **state)
@@ -265,6 +301,139 @@ static void test_px_removes_own_route_line_and_uses_the_table(void **state)
            "Call-ID: c4\r\nCSeq: 1 MESSAGE\r\n\r\n");
     assert_null(strstr(f->out, "Route:"));
     assert_int_equal(counter(f, "fwd_requests"), 1);
+}
+
+/* 0.0.0.0:5060 receives on every local address: a Route or Request-URI
+ * naming one with port 5060 means us (before the fix such a Route was
+ * followed, to ourselves, until Max-Forwards ran out). */
+static void test_px_wildcard_listener_takes_every_local_address_as_us(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *ruri, *route, *dest; /* dest NULL: one of the backends */
+    } cases[] = {
+        {"sip:bob@example.com", "<sip:192.0.2.77;lr>", NULL},
+        {"sip:bob@example.com", "<sip:127.0.0.5:5060;lr>", NULL}, /* all of 127/8 is local */
+        {"sip:bob@127.0.0.1", "<sip:192.0.2.77;lr>", NULL},       /* R-URI is us: the table */
+        {"sip:bob@192.0.2.77:5060", "<sip:sip.test;lr>", NULL},
+        {"sip:bob@198.51.100.23", "<sip:192.0.2.77;lr>", "198.51.100.23:5060"},
+        {"sip:bob@example.com", "<sip:192.0.2.77:5070;lr>", "192.0.2.77:5070"}, /* not our port */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char msg[1024], d[80];
+        snprintf(msg, sizeof(msg),
+                 "MESSAGE %s SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKw%zu\r\n"
+                 "Route: %s\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+                 "Call-ID: wild-%zu\r\nCSeq: 1 MESSAGE\r\n\r\n",
+                 cases[i].ruri, i, cases[i].route, i);
+        run(f, msg, strlen(msg));
+        dest(f, d);
+        if (cases[i].dest != NULL) {
+            assert_string_equal(d, cases[i].dest);
+            continue;
+        }
+        if (strcmp(d, "203.0.113.12:5060") != 0 && strcmp(d, "203.0.113.13:5060") != 0)
+            fail_msg("case %zu went to %s, not to a backend", i, d);
+        assert_null(strstr(f->out, "\r\nRoute:"));
+    }
+    assert_int_equal(counter(f, "fwd_requests"), sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Whatever names it (a response's next Via, a flow token, the source of a
+ * request answered locally), nothing is sent to one of our own sockets. */
+static void test_px_never_sends_to_its_own_address(void **state)
+{
+    struct fixture *f = *state;
+    RUN(f, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP sip.test:5060;branch=z9hG4bKo\r\n"
+           "Via: SIP/2.0/UDP 192.0.2.77:5060;branch=z9hG4bKn\r\nFrom: <sip:a@x.com>;tag=1\r\n"
+           "To: <sip:b@x.com>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n");
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "drop_to_self"), 1);
+
+    /* a flow token for 192.0.2.77:5060: what a REGISTER from there gets */
+    char v[128], req[1024];
+    f->cfg.path = true;
+    assert_int_equal(net_addr_parse("192.0.2.77:5060", &f->src, &f->srclen), 0);
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.77;branch=z9hG4bKr\r\n"
+           "Supported: path\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+           "Call-ID: r1\r\nCSeq: 1 REGISTER\r\n\r\n");
+    assert_non_null(header(f, "Path", v, sizeof(v)));
+    *strchr(v, '>') = '\0';
+    assert_int_equal(net_addr_parse("203.0.113.12:5060", &f->src, &f->srclen), 0);
+    snprintf(req, sizeof(req),
+             "INVITE sip:a@198.51.100.7 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.12;branch=z9hG4bKp\r\n"
+             "Route: %s>\r\nFrom: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+             "Call-ID: p1\r\nCSeq: 1 INVITE\r\n\r\n",
+             v);
+    run(f, req, strlen(req));
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "drop_to_self"), 2);
+
+    /* a broken request "from" our own address is not answered there */
+    assert_int_equal(net_addr_parse("127.0.0.1:5060", &f->src, &f->srclen), 0);
+    RUN(f, "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKb\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: c9\r\nCSeq: 1 BYE\r\n\r\n");
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "drop_to_self"), 3);
+    assert_int_equal(counter(f, "fwd_requests") + counter(f, "fwd_responses"), 1); /* REGISTER */
+}
+
+/* What a next hop at 203.0.113.12 sends back of the request viaduct just
+ * forwarded (f->out): its Via on top, the Request-URI replaced by ruri
+ * when given, extra lines (or "") after its Via. */
+static size_t back_through(struct fixture *f, const char *ruri, const char *extra, char *buf,
+                           size_t cap)
+{
+    const char *eol = strstr(f->out, "\r\n") + 2;
+    const char *uri = strchr(f->out, ' ') + 1;
+    int n = snprintf(buf, cap, "%.*s%s%s\r\nVia: SIP/2.0/UDP 203.0.113.12:5060;branch=z9hG4bKhop\r\n%s%s",
+                     (int)(uri - f->out), f->out, ruri ? ruri : "",
+                     ruri ? " SIP/2.0" : "", extra, eol);
+    if (ruri == NULL) /* the request line as it was */
+        n = snprintf(buf, cap, "%.*sVia: SIP/2.0/UDP 203.0.113.12:5060;branch=z9hG4bKhop\r\n%s%s",
+                     (int)(eol - f->out), f->out, extra, eol);
+    assert_true(n > 0 && (size_t)n < cap);
+    assert_int_equal(net_addr_parse("203.0.113.12:5060", &f->src, &f->srclen), 0);
+    return (size_t)n;
+}
+
+/* RFC 3261 §16.3 step 4: before the fix a request that came back through
+ * another proxy unchanged was forwarded again (to the same backend, the
+ * same hash) until Max-Forwards ran out. */
+static void test_px_request_back_unchanged_is_482_and_a_spiral_is_not(void **state)
+{
+    struct fixture *f = *state;
+    char ours[160], back[4096], v[160];
+    RUN(f, INVITE_HEAD "\r\n");
+    header(f, "Via", ours, sizeof(ours));
+    run(f, back, back_through(f, NULL, "", back, sizeof(back)));
+    ASSERT_STARTS(f, "SIP/2.0 482 Loop Detected\r\n");
+    assert_dest(f, "203.0.113.12:5060");
+    assert_int_equal(counter(f, "local_482"), 1);
+
+    /* the ACK of that 482 comes back the same way: dropped, never answered */
+    RUN(f, INVITE_HEAD "\r\n");
+    memcpy(strstr(f->out, "CSeq: 1 INVITE"), "CSeq: 1 ACK   ", 14);
+    memcpy(f->out, "ACK   ", 6);
+    assert_int_equal(run(f, back, back_through(f, NULL, "", back, sizeof(back))), 0);
+
+    /* a spiral: the next hop retargeted it */
+    assert_int_equal(net_addr_parse("198.51.100.7:5060", &f->src, &f->srclen), 0);
+    RUN(f, INVITE_HEAD "\r\n");
+    run(f, back, back_through(f, "sip:carol@example.com", "", back, sizeof(back)));
+    ASSERT_STARTS(f, "INVITE sip:carol@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10");
+    assert_non_null(strstr(f->out, ours)); /* our first Via is still there, lower */
+    assert_string_not_equal(header(f, "Via", v, sizeof(v)), ours);
+
+    /* a route set that visits us twice: the Route values differ */
+    assert_int_equal(net_addr_parse("198.51.100.7:5060", &f->src, &f->srclen), 0);
+    RUN(f, INVITE_HEAD "\r\n");
+    run(f, back, back_through(f, NULL, "Route: <sip:192.0.2.10;lr>\r\n", back, sizeof(back)));
+    ASSERT_STARTS(f, "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10");
+    assert_int_equal(counter(f, "fwd_requests"), 6);
+    assert_int_equal(counter(f, "local_482"), 1);
+    assert_int_equal(counter(f, "drop_ack"), 1);
 }
 
 static void test_px_answers_local_errors(void **state)
@@ -396,7 +565,7 @@ static void test_px_drops_responses_it_cannot_route(void **state)
         {"Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx\r\nVia: SIP/2.0/UDP 224.0.0.1\r\n",
          "drop_bad_destination"},
         {"Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKx\r\nVia: SIP/2.0/UDP 192.0.2.10:5060\r\n",
-         "drop_bad_destination"},
+         "drop_to_self"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char msg[1024];
@@ -444,6 +613,33 @@ static void test_px_register_key_is_the_to_aor(void **state)
         net_addr_format((struct sockaddr *)&f->tx.dst, i ? d : first, 80);
         if (i)
             assert_string_equal(d, first);
+    }
+}
+
+/* A To without a user part is keyed on its host alone: before the fix aor()
+ * passed the absent user (NULL) to memcpy, which UBSan stops on. */
+static void test_px_register_to_without_user_is_keyed_on_the_host(void **state)
+{
+    struct fixture *f = *state;
+    const struct rt_table *t = f->cfg.pools[0].rt;
+    static const char *const hosts[] = {"example.com", "b.example", "c.example", "d.example",
+                                        "e.example",   "f.example", "g.example", "h.example"};
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        char msg[512], want[80], got[80];
+        /* the host upper-cased and with the default port: the same key */
+        snprintf(msg, sizeof(msg),
+                 "REGISTER sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKnu%zu\r\n"
+                 "From: <sip:%s>;tag=1\r\nTo: <sip:%c%s:5060>\r\nCall-ID: nu-%zu\r\n"
+                 "CSeq: 1 REGISTER\r\n\r\n",
+                 hosts[i], i, hosts[i], hosts[i][0] - 32, hosts[i] + 1, i);
+        uint64_t before = counter(f, "fwd_requests");
+        run(f, msg, strlen(msg));
+        assert_int_equal(counter(f, "fwd_requests"), before + 1);
+        int b = rt_pick(t, rt_hash(t, span_make(hosts[i], strlen(hosts[i]))), f->cfg.pools[0].state,
+                        RT_ACCEPT_UP);
+        net_addr_format((const struct sockaddr *)&t->b[b].addr, want, sizeof(want));
+        net_addr_format((struct sockaddr *)&f->tx.dst, got, sizeof(got));
+        assert_string_equal(got, want);
     }
 }
 
@@ -732,6 +928,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         T(test_px_forwards_request_with_our_via_and_decremented_max_forwards),
+        T(test_px_forwards_request_after_leading_crlf),
         T(test_px_adds_max_forwards_70_when_absent),
         T(test_px_adds_received_and_rport),
         T(test_px_same_branch_for_retransmission_cancel_and_non2xx_ack),
@@ -740,11 +937,16 @@ int main(void)
         T(test_px_removes_own_route_line_and_uses_the_table),
         T(test_px_own_route_then_ip_request_uri_goes_there),
         T(test_px_answers_local_errors),
+        T(test_px_request_back_unchanged_is_482_and_a_spiral_is_not),
+#define W(name) cmocka_unit_test_setup_teardown(name, setup_wild, teardown)
+        W(test_px_wildcard_listener_takes_every_local_address_as_us),
+        W(test_px_never_sends_to_its_own_address),
         T(test_px_never_answers_ack_or_unreadable_via),
         T(test_px_forwards_response_without_our_via),
         T(test_px_drops_responses_it_cannot_route),
         T(test_px_answers_stun_binding_request),
         T(test_px_register_key_is_the_to_aor),
+        T(test_px_register_to_without_user_is_keyed_on_the_host),
         T(test_px_drain_moves_new_calls_and_keeps_dialogs),
         T(test_px_cancel_follows_its_invite_across_a_change),
         T(test_px_all_backends_down_gives_503),
@@ -757,6 +959,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_px_rules_pick_pools_and_missing_keys_get_400,
                                         setup_pools, teardown),
 #undef T
+#undef W
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -735,7 +735,7 @@ def t_response_bad_destination_dropped(env):
         dropped_response(env, [fake_our_via(env), nxt], "drop_bad_destination",
                          "next Via %s" % d)
     dropped_response(env, [fake_our_via(env), "SIP/2.0/UDP %s;branch=z9hG4bKself" % env.vd_hp],
-                     "drop_bad_destination", "next Via is viaduct itself")
+                     "drop_to_self", "next Via is viaduct itself")
 
 # ---------------------------------------------------------------- keep-alives
 

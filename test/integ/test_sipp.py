@@ -51,7 +51,8 @@ RATE = 200
 # counters that must not move while SIPp's well-formed traffic goes through
 MUST_STAY_ZERO = ("local_400", "local_416", "local_420", "local_483", "local_503", "local_505",
                   "local_513", "drop_unreadable_via", "drop_bad_response", "drop_not_our_via",
-                  "drop_no_next_via", "drop_unresolvable", "drop_bad_destination", "drop_ack",
+                  "drop_no_next_via", "drop_unresolvable", "drop_bad_destination", "drop_to_self",
+                  "drop_ack",
                   "drop_overflow", "tx_lost", "rx_errors", "tx_dropped")
 
 
