@@ -1,9 +1,9 @@
 /*
  * clock.h - the one clock viaduct's health and routing decisions use:
  * CLOCK_MONOTONIC in milliseconds. Hot-path code never reads it itself: the
- * worker reads it once per datagram (the coarse variant, a load from the
- * vDSO page, a few ns) and passes it down, so px_handle stays a function of
- * its arguments and tests drive it with a fake clock.
+ * worker reads it once per batch of datagrams (the coarse variant, from the
+ * vDSO page) and passes it down, so px_handle stays a function of its
+ * arguments and tests drive it with a fake clock.
  */
 #ifndef VIADUCT_CLOCK_H
 #define VIADUCT_CLOCK_H
@@ -20,7 +20,7 @@ static inline int64_t clk_now_ms(void)
 }
 
 /* The same clock at the resolution of the kernel's tick (1-4 ms): for
- * windows of seconds, read per datagram. */
+ * windows of seconds. */
 static inline int64_t clk_coarse_ms(void)
 {
     struct timespec t;

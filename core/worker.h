@@ -36,7 +36,8 @@ struct wk {
     struct wk_pub *pub;
     atomic_uint_fast64_t seen_gen; /* pub->gen at this worker's last quiescent point */
     const atomic_bool *stop;
-    int result; /* the engine's return: 0 or -errno */
+    int result;     /* the engine's return: 0 or -errno */
+    int64_t now_ms; /* clk_coarse_ms() at the start of the current batch */
     pthread_t thread;
     struct st_worker st;
     struct px_state ps;

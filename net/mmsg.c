@@ -201,6 +201,8 @@ static void mm_recv(struct mm *m, int sock)
                 net_event(cfg, NET_EV_RX_ERROR);
             continue;
         }
+        if (n > 0 && cfg->on_batch != NULL)
+            cfg->on_batch(cfg->ctx);
         for (int i = 0; i < n; i++) {
             const struct msghdr *h = &m->rmsg[i].msg_hdr;
             struct net_rx rx = {

@@ -145,6 +145,10 @@ struct net_engine_cfg {
      * handler holds no pointer from earlier calls (used to free a replaced
      * config only once every worker has passed one). May be NULL. */
     void (*on_quiescent)(void *ctx);
+    /* Called before each batch of handler calls (datagrams that arrived
+     * together): where the caller reads its clock once for the batch rather
+     * than once per datagram. May be NULL. */
+    void (*on_batch)(void *ctx);
     void *ctx;
     const atomic_bool *stop; /* the loop returns within about 100 ms of it turning true */
 };

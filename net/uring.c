@@ -360,6 +360,8 @@ static int ring_step(struct ring *r, long long ns)
         ret != -EBADR)
         return ret;
     unsigned n = io_uring_peek_batch_cqe(&r->uring, r->cqes, r->cfg->batch);
+    if (n > 0 && r->cfg->on_batch != NULL)
+        r->cfg->on_batch(r->cfg->ctx);
     for (unsigned i = 0; i < n; i++)
         ring_handle_cqe(r, r->cqes[i]);
     /* One CQ head store per batch rather than io_uring_cqe_seen per CQE. */
