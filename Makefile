@@ -115,6 +115,11 @@ $(BUILD)/test/test_px: $(BUILD)/obj/test/test_px.o $(CORE_OBJ) $(NET_LIB) $(PARS
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lyaml
 
+# The running process: real threads and sockets on loopback, no flags or files.
+$(BUILD)/test/test_server: $(BUILD)/obj/test/test_server.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lyaml
+
 # The configuration layers: libyaml reads the file, net/ checks addresses.
 $(BUILD)/test/test_cfg: $(BUILD)/obj/test/test_cfg.o $(BUILD)/obj/core/cfg.o \
 		$(BUILD)/obj/core/cfg_value.o $(BUILD)/obj/core/cfg_print.o \

@@ -17,18 +17,20 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipnet import (Endpoint, Tally, check, dialog, netns_problem, parse_args,  # noqa: E402
-                    recv_any, request, sanitizer_report, start_viaduct)
+from sipnet import (Endpoint, Tally, check, dialog, netns_problem, parse,  # noqa: E402
+                    parse_args, recv_any, request, sanitizer_report, start_viaduct)
 
 LISTEN = ("127.0.0.1", 5060)
 CLIENT = ("127.0.0.1", 7100)
 
 
 def write_config(path, backends, listen="127.0.0.1:5060"):
-    with open(path, "w") as f:
+    """Writes the file whole, by rename: a reload never reads half of it."""
+    with open(path + ".tmp", "w") as f:
         f.write("listen: [\"%s\"]\nworkers: 2\npools:\n  - name: default\n    backends:\n" % listen)
         for b in backends:
             f.write("      - \"127.0.0.1:%d\"\n" % b)
+    os.replace(path + ".tmp", path)
 
 
 def invite(n):
@@ -48,13 +50,125 @@ def spread(client, backends, first, count):
     return got
 
 
-def wait_line(vd, text, timeout=3.0):
+def wait_line(vd, text, timeout=3.0, count=1):
+    """True once text is in count lines of the log."""
     end = time.time() + timeout
     while time.time() < end:
-        if text in vd.stderr_text():
+        if vd.stderr_text().count(text) >= count:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_good_reload_says_what_changed(binary, tmp):
+    path = os.path.join(tmp, "viaduct.yaml")
+    write_config(path, [6101])
+    eps = [Endpoint("127.0.0.1", p) for p in (6101, 6102, 6103)]
+    client = Endpoint(*CLIENT)
+    vd = start_viaduct(binary, ["-c", path])
+    try:
+        check(spread(client, eps, 0, 10) == {6101: 10}, "before the reload")
+        write_config(path, [6102, 6103])
+        os.kill(vd.pid, signal.SIGHUP)
+        check(wait_line(vd, "configuration reloaded: 2 backends in 1 pools"),
+              "no reload line:\n" + vd.stderr_text())
+        check("viaduct: pool default: 2 backends, 65537 of 65537 slots changed" in
+              vd.stderr_text(), "no pool line:\n" + vd.stderr_text())
+        got = spread(client, eps, 100, 40)
+        check(set(got) == {6102, 6103}, "after: %s" % got)
+    finally:
+        code, err = vd.stop()
+        for ep in eps + [client]:
+            ep.close()
+    check(code == 0, "exit code %s" % code)
+    check("reload refused" not in err and "slow to move on" not in err, err)
+    bad = sanitizer_report(err)
+    check(bad is None, "sanitizer: %s" % bad)
+
+
+def test_rapid_reloads_under_traffic_lose_nothing(binary, tmp):
+    """20 SIGHUPs, each sent as soon as the one before has taken effect,
+    each with another backend set, all of them listening: every request
+    sent meanwhile reaches one backend, exactly once."""
+    path = os.path.join(tmp, "viaduct.yaml")
+    sets = ([6101, 6102], [6103, 6104], [6101, 6103, 6104])
+    write_config(path, sets[0])
+    eps = [Endpoint("127.0.0.1", p) for p in (6101, 6102, 6103, 6104)]
+    client = Endpoint(*CLIENT)
+    vd = start_viaduct(binary, ["-c", path])
+    seen, dup = set(), []
+    stop = threading.Event()
+
+    def collect():
+        while not stop.is_set():
+            hit = recv_any(eps, timeout=0.1)
+            if hit is None:
+                continue
+            cid = parse(hit[1]).get("Call-ID")
+            if cid in seen:
+                dup.append(cid)
+            seen.add(cid)
+    rx = threading.Thread(target=collect)
+    rx.start()
+    sent = []
+    try:
+        def flood():
+            n = 20000
+            while not stop.is_set():
+                client.send(invite(n), LISTEN)
+                sent.append("reload-%d@example.com" % n)
+                n += 1
+                time.sleep(0.001)
+        t0 = time.time()
+        tx = threading.Thread(target=flood)
+        tx.start()
+        try:
+            for i in range(20):
+                write_config(path, sets[(i + 1) % len(sets)])
+                os.kill(vd.pid, signal.SIGHUP)
+                check(wait_line(vd, "configuration reloaded", count=i + 1),
+                      "reload %d did not take effect:\n%s" % (i + 1, vd.stderr_text()))
+            time.sleep(0.3)
+        finally:
+            secs = time.time() - t0
+            stop.set()
+            tx.join()
+        stop.clear()
+        rx = threading.Thread(target=collect)  # what is still in flight
+        rx.start()
+        time.sleep(0.5)
+        stop.set()
+        rx.join()
+        check(wait_line(vd, "configuration reloaded"), "no reload:\n" + vd.stderr_text())
+        lost = [c for c in sent if c not in seen]
+        check(not lost, "%d of %d requests lost (%s ...), %.1f s of traffic" %
+              (len(lost), len(sent), lost[:3], secs))
+        check(not dup, "%d requests arrived twice" % len(dup))
+        check(len(sent) > 100, "only %d requests sent" % len(sent))
+        print("   (%d requests in %.2f s, all arrived; %d reloads took effect, %d kept a slow "
+              "worker's generation)" % (len(sent), secs,
+                                        vd.stderr_text().count("configuration reloaded"),
+                                        vd.stderr_text().count("slow to move on")))
+
+        # after the storm the last file is the one running
+        n0 = vd.stderr_text().count("configuration reloaded")
+        write_config(path, [6102])
+        os.kill(vd.pid, signal.SIGHUP)
+        check(wait_line(vd, "configuration reloaded", count=n0 + 1), "last reload missing")
+        for ep in eps:
+            ep.drain()
+        check(spread(client, eps, 900, 10) == {6102: 10}, "the last reload did not take effect")
+        check(vd.alive(), "viaduct died during the reloads")
+    finally:
+        stop.set()
+        rx.join()
+        code, err = vd.stop()
+        for ep in eps + [client]:
+            ep.close()
+    check(code == 0, "exit code %s" % code)
+    check("reload refused" not in err, "a reload was refused:\n" + err)
+    bad = sanitizer_report(err)
+    check(bad is None, "sanitizer: %s" % bad)
 
 
 def test_reload_moves_traffic_to_the_new_backends(binary, tmp):
@@ -116,18 +230,30 @@ def test_bad_reload_keeps_the_running_configuration(binary, tmp):
             f.write("listen: [\"127.0.0.1:5060\"]\nworkers: 2\nbogus_key: 1\n")
         os.kill(vd.pid, signal.SIGHUP)
         check(wait_line(vd, "reload refused"), "no refusal:\n" + vd.stderr_text())
-        check(":3:" in vd.stderr_text(), "the refusal does not name line 3:\n" + vd.stderr_text())
+        check("viaduct: %s:3: " % path in vd.stderr_text(),
+              "the refusal does not name the file's line 3:\n" + vd.stderr_text())
+        check(spread(client, [ep], 0, 5) == {6101: 5}, "after the bad file")
         write_config(path, [6101], listen="127.0.0.1:5070")
         os.kill(vd.pid, signal.SIGHUP)
         check(wait_line(vd, "change only with a restart"), "listen change not refused:\n" +
               vd.stderr_text())
-        got = spread(client, [ep], 0, 5)
+        check("viaduct: reload refused: listen, advertise, workers, io and max_message change "
+              "only with a restart" in vd.stderr_text(), "another refusal line")
+        got = spread(client, [ep], 10, 5)
         check(got == {6101: 5}, "after refused reloads: %s" % got)
+        check("configuration reloaded" not in vd.stderr_text(), "a refused reload took effect")
+        # a good file after the refusals still reloads
+        write_config(path, [6101])
+        os.kill(vd.pid, signal.SIGHUP)
+        check(wait_line(vd, "configuration reloaded"), "no reload after the refusals")
+        check(spread(client, [ep], 20, 5) == {6101: 5}, "after the good reload")
     finally:
         code, err = vd.stop()
         ep.close()
         client.close()
     check(code == 0, "exit code %s" % code)
+    bad = sanitizer_report(err)
+    check(bad is None, "sanitizer: %s" % bad)
 
 
 def main():
@@ -138,10 +264,13 @@ def main():
         t.run("private network namespace", lambda: check(False, why))
         return t.finish()
     with tempfile.TemporaryDirectory() as tmp:
+        t.run("good_reload_says_what_changed", test_good_reload_says_what_changed, args.bin, tmp)
         t.run("reload_moves_traffic_to_the_new_backends",
               test_reload_moves_traffic_to_the_new_backends, args.bin, tmp)
         t.run("bad_reload_keeps_the_running_configuration",
               test_bad_reload_keeps_the_running_configuration, args.bin, tmp)
+        t.run("rapid_reloads_under_traffic_lose_nothing",
+              test_rapid_reloads_under_traffic_lose_nothing, args.bin, tmp)
     return t.finish()
 
 

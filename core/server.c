@@ -1,0 +1,320 @@
+/*
+ * server.c - see server.h. Start-up, reload and shutdown of the running
+ * process; the log lines here are the ones operators and the integration
+ * tests read, so their wording is part of the interface.
+ */
+#include "core/server.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void server_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One "viaduct: ..." line on stderr: the log. */
+static void server_log(const char *fmt, ...)
+{
+    char line[CFG_ERR_LEN + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "viaduct: %s\n", line);
+}
+
+static void gen_free(struct server_gen *g)
+{
+    if (g == NULL)
+        return;
+    px_cfg_free(&g->px);
+    cfg_free(&g->cfg);
+    free(g);
+}
+
+/* A new generation loaded from every layer, or NULL with the reason in err. */
+static struct server_gen *gen_load(struct server *s, char *err, size_t errlen)
+{
+    struct server_gen *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (s->load(s->load_arg, &g->cfg, err, errlen) != 0) {
+        gen_free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static int count_backends(const struct px_cfg *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->npools; i++)
+        n += p->pools[i].rt->n;
+    return n;
+}
+
+/* Listening addresses, advertised names and the worker count are fixed by
+ * the sockets and threads already running: a reload may not change them. */
+static bool same_sockets(const struct cfg *a, const struct cfg *b)
+{
+    if (a->nlisten != b->nlisten || a->workers != b->workers || strcmp(a->io, b->io) != 0 ||
+        a->max_msg != b->max_msg)
+        return false;
+    for (int i = 0; i < a->nlisten; i++)
+        if (strcmp(a->listen[i], b->listen[i]) != 0 || strcmp(a->advertise[i], b->advertise[i]))
+            return false;
+    return true;
+}
+
+static int allowed_cpus(int *cpus, int max)
+{
+    cpu_set_t set;
+    int n = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return 0;
+    for (int c = 0; c < CPU_SETSIZE && n < max; c++)
+        if (CPU_ISSET(c, &set))
+            cpus[n++] = c;
+    return n;
+}
+
+static int64_t realtime_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int server_init(struct server *s, server_load_fn *load, void *arg, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof(*s));
+    s->load = load;
+    s->load_arg = arg;
+    pthread_mutex_init(&s->mu, NULL);
+    s->cur = gen_load(s, err, errlen);
+    if (s->cur == NULL)
+        return -1;
+    s->cur->id = 1;
+    s->last.gen = 1;
+    return 0;
+}
+
+/* Closes the sockets of the first n workers (opened, never started). */
+static void close_workers(struct server *s, int n)
+{
+    for (int j = 0; j < n; j++)
+        for (int k = 0; k < s->workers[j].nfds; k++)
+            close(s->workers[j].fds[k]);
+}
+
+static void log_banner(const struct server *s, const char *version)
+{
+    const struct px_cfg *px = &s->cur->px;
+    char a[80];
+    int n = s->nworkers, nbackends = count_backends(px);
+    net_addr_format((const struct sockaddr *)&px->listen[0].addr, a, sizeof(a));
+    fprintf(stderr,
+            "viaduct %s: %d worker%s (%s), listening on %s (+%d more), %d backend%s in %d "
+            "pool%s\n",
+            version, n, n == 1 ? "" : "s", s->io == WK_IO_URING ? "io_uring" : "recvmmsg", a,
+            px->nlisten - 1, nbackends, nbackends == 1 ? "" : "s", px->npools,
+            px->npools == 1 ? "" : "s");
+}
+
+int server_start(struct server *s, const char *version, char *err, size_t errlen)
+{
+    const struct cfg *c = &s->cur->cfg;
+    int cpus[SERVER_MAX_WORKERS];
+    int ncpu = allowed_cpus(cpus, SERVER_MAX_WORKERS);
+    if (px_cfg_build(&s->cur->px, c, err, errlen) < 0)
+        return -1;
+    atomic_store(&s->pub.cfg, &s->cur->px);
+
+    s->io = WK_IO_MMSG;
+    if (strcmp(c->io, "uring") == 0 || (strcmp(c->io, "auto") == 0 && net_uring_available()))
+        s->io = WK_IO_URING;
+    int n = c->workers > 0 ? c->workers : (ncpu > 0 ? ncpu : 1);
+    s->workers = calloc((size_t)n, sizeof(*s->workers));
+    if (s->workers == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        struct wk *w = &s->workers[i];
+        w->id = i;
+        w->cpu = ncpu > 0 ? cpus[i % ncpu] : -1;
+        w->io = s->io;
+        w->nbufs = 1024;
+        w->buf_size = c->max_msg;
+        w->pub = &s->pub;
+        w->batch = 64;
+        w->stop = &s->stop;
+        if (wk_open(w, &s->cur->px, err, errlen) < 0) {
+            close_workers(s, i);
+            return -1;
+        }
+    }
+    s->hc = hc_start(&s->cur->px, c, err, errlen);
+    if (s->hc == NULL) {
+        close_workers(s, n);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (wk_start(&s->workers[i]) < 0) {
+            atomic_store(&s->stop, true);
+            for (int j = 0; j < i; j++)
+                wk_join(&s->workers[j]);
+            close_workers(s, n); /* wk_join closed those it joined: nfds is 0 there */
+            hc_stop(s->hc);
+            s->hc = NULL;
+            snprintf(err, errlen, "cannot start worker threads");
+            return -1;
+        }
+    }
+    s->nworkers = n;
+    s->started = true;
+    log_banner(s, version);
+    return 0;
+}
+
+/* The "pool NAME: N backends, M of K slots changed" lines of a reload. */
+static void log_pool_changes(const struct server_gen *ng, const struct server_gen *og)
+{
+    for (int p = 0; p < ng->px.npools; p++)
+        for (int q = 0; q < og->px.npools; q++)
+            if (strcmp(ng->cfg.pools[p].name, og->cfg.pools[q].name) == 0)
+                server_log("pool %s: %d backends, %u of %u slots changed", ng->cfg.pools[p].name,
+                           ng->px.pools[p].rt->n,
+                           rt_slots_changed(og->px.pools[q].rt, ng->px.pools[p].rt),
+                           ng->px.pools[p].rt->m);
+}
+
+/*
+ * The reload proper, under s->mu: 0 or -1 with the reason in err, every
+ * line logged. A configuration that does not load, or that would change
+ * the sockets, is refused and the running one kept.
+ */
+static int reload_locked(struct server *s, char *err, size_t errlen)
+{
+    if (!s->started || s->stopped) {
+        snprintf(err, errlen, "viaduct is not running");
+        server_log("reload refused: %s", err);
+        return -1;
+    }
+    struct server_gen *ng = gen_load(s, err, errlen), *og = s->cur;
+    if (ng == NULL) {
+        server_log("%s", err);
+        server_log("reload refused, the running configuration stays");
+        return -1;
+    }
+    if (!same_sockets(&ng->cfg, &og->cfg)) {
+        snprintf(err, errlen,
+                 "listen, advertise, workers, io and max_message change only with a restart");
+        server_log("reload refused: %s", err);
+        gen_free(ng);
+        return -1;
+    }
+    if (px_cfg_build(&ng->px, &ng->cfg, err, errlen) < 0) {
+        server_log("reload refused: %s", err);
+        gen_free(ng);
+        return -1;
+    }
+    px_cfg_carry_health(&ng->px, &ng->cfg, &og->px, &og->cfg);
+    ng->id = og->id + 1;
+    hc_stop(s->hc); /* it reads the old pools */
+    s->hc = NULL;
+    const struct px_cfg *old =
+        wk_publish(&s->pub, s->workers, s->nworkers, &ng->px, SERVER_PUBLISH_MS);
+    s->cur = ng;
+    if (old != NULL) {
+        log_pool_changes(ng, og);
+        gen_free(og);
+    } else {
+        /* a worker did not pass a quiescent point: it may still read the old
+         * generation, which is therefore kept rather than freed */
+        server_log("a worker is slow to move on: the old configuration is kept");
+        og->next = s->kept;
+        s->kept = og;
+    }
+    err[0] = '\0';
+    s->hc = hc_start(&ng->px, &ng->cfg, err, errlen);
+    if (s->hc == NULL)
+        server_log("after the reload: %s (health checks stopped)", err);
+    server_log("configuration reloaded: %d backends in %d pools", count_backends(&ng->px),
+               ng->px.npools);
+    return 0;
+}
+
+int server_reload(struct server *s, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = reload_locked(s, err, errlen);
+    s->last.gen = s->cur->id;
+    s->last.at_ms = realtime_ms();
+    s->last.rc = rc;
+    snprintf(s->last.err, sizeof(s->last.err), "%s", err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void server_last_reload(struct server *s, struct server_reload_result *out)
+{
+    pthread_mutex_lock(&s->mu);
+    *out = s->last;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void server_print_counters(struct server *s, FILE *f)
+{
+    struct st_worker *st[SERVER_MAX_WORKERS];
+    struct st_snapshot *snap = malloc(sizeof(*snap));
+    if (snap == NULL)
+        return;
+    for (int i = 0; i < s->nworkers; i++)
+        st[i] = &s->workers[i].st;
+    st_snapshot(st, s->nworkers, snap);
+    pthread_mutex_lock(&s->mu); /* a reload replaces the health thread and the pools */
+    st_print(f, snap);
+    hc_print(f, s->hc);
+    px_print_backends(f, &s->cur->px, &s->cur->cfg, snap);
+    pthread_mutex_unlock(&s->mu);
+    free(snap);
+}
+
+int server_stop(struct server *s)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    atomic_store(&s->stop, true);
+    for (int i = 0; s->started && !s->stopped && i < s->nworkers; i++) {
+        wk_join(&s->workers[i]);
+        if (s->workers[i].result < 0) {
+            server_log("worker %d: packet engine failed: %s", i, strerror(-s->workers[i].result));
+            rc = -1;
+        }
+    }
+    s->stopped = true;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void server_free(struct server *s)
+{
+    hc_stop(s->hc);
+    s->hc = NULL;
+    gen_free(s->cur);
+    s->cur = NULL;
+    while (s->kept != NULL) {
+        struct server_gen *g = s->kept;
+        s->kept = g->next;
+        gen_free(g);
+    }
+    free(s->workers);
+    s->workers = NULL;
+    pthread_mutex_destroy(&s->mu);
+}
