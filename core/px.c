@@ -162,12 +162,14 @@ static void branch_hash(const struct px_cfg *cfg, const struct sip_msg *m,
  * The loop part (§16.6 step 8, used by §16.3 step 4): a hash of what does
  * not change while a request goes round a loop, and is the same for an
  * INVITE, its CANCEL and the ACK of a non-2xx answer (so the branch stays
- * one): the Request-URI, Call-ID, From tag, CSeq number and every Route and
- * Proxy-Require value, as received. Left out: the Vias and Max-Forwards
- * (every hop changes them; §16.6 step 8 lists the top Via, which would hide
- * any loop through another proxy), the To tag (see above; no proxy changes
- * it) and the CSeq method. A spiral changes the Request-URI, and a route set
- * that visits us twice changes the Route values, so neither matches.
+ * one): the Request-URI and every Route and Proxy-Require value, as
+ * received. A spiral changes the Request-URI, and a route set that visits us
+ * twice changes the Route values, so neither matches. What identifies the
+ * request (Call-ID, From tag, CSeq) is left out: the check only compares
+ * with a Via of ours that this very message carries, which a proxy copies
+ * into no other request. So are the Vias and Max-Forwards (every hop changes
+ * them; §16.6 step 8 lists the top Via, which would hide any loop through
+ * another proxy). Each field left out is an XXH3 call saved per request.
  * When the configuration routes by source address, the same message from
  * another peer may rightly go elsewhere, so the source IP is hashed too; a
  * loop then shows one round later, when a source repeats.
@@ -175,13 +177,8 @@ static void branch_hash(const struct px_cfg *cfg, const struct sip_msg *m,
 static uint64_t loop_hash(struct px_ctx *c)
 {
     const struct sip_msg *m = c->msg;
-    const struct sip_info *in = c->info;
-    uint32_t cseq = in->cseq;
     uint64_t x = c->cfg->seed ^ 0x6c6f6f70u; /* "loop" */
     x = XXH3_64bits_withSeed(m->ruri.p, m->ruri.len, x);
-    x = XXH3_64bits_withSeed(in->callid.p, in->callid.len, x);
-    x = XXH3_64bits_withSeed(in->from.tag.p, in->from.tag.len, x);
-    x = XXH3_64bits_withSeed(&cseq, sizeof(cseq), x);
     for (int i = m->first[SIP_H_ROUTE]; i >= 0; i = sip_hnext(m, i))
         x = XXH3_64bits_withSeed(m->hdr[i].value.p, m->hdr[i].value.len, x);
     for (int i = m->first[SIP_H_PROXY_REQUIRE]; i >= 0; i = sip_hnext(m, i))
@@ -197,8 +194,7 @@ static uint64_t loop_hash(struct px_ctx *c)
 
 static void loop_hex(uint64_t loop, char hex[16])
 {
-    for (int i = 0; i < 16; i++)
-        hex[i] = "0123456789abcdef"[(loop >> (60 - 4 * i)) & 0xf];
+    px_hex16(loop, hex);
 }
 
 /* v is ours (our sent-by) and its branch ends in the loop part hex. */

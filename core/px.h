@@ -74,10 +74,10 @@ struct px_pool {
 };
 
 /* Where each backend address is used (a pool and an index into its table),
- * sorted by address so an ICMP error or a response from a backend finds its
- * backends in O(log n) without allocating. */
+ * sorted by address and hashed, so an ICMP error or a response from a
+ * backend finds its backends in one or two probes without allocating. */
 struct px_backend_ref {
-    uint8_t key[19]; /* family (4 or 6), IPv6 or v4-mapped address, port: memcmp-ordered */
+    uint64_t key[3]; /* family and port, address (px_cfg.c: ref_key) */
     uint8_t pool;
     uint16_t index;
 };
@@ -133,6 +133,8 @@ struct px_cfg {
     int npools;
     struct px_backend_ref *refs; /* every backend of every pool, sorted by key */
     int nrefs;
+    uint32_t *ref_hash; /* [1 << ref_bits]: 1 + the first ref of an address, 0 empty */
+    unsigned ref_bits;
     uint32_t next_slot; /* the first counter slot no backend has had (stats.h) */
     struct px_rule rules[CFG_MAX_RULES];
     int nrules;

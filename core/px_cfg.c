@@ -129,38 +129,58 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     return 0;
 }
 
-/* An address as a memcmp-ordered key: IPv4 as v4-mapped IPv6, so one key
- * layout serves both; the family byte keeps the two apart. */
-static void ref_key(const struct sockaddr *sa, uint8_t key[19])
+/* An address as a key of three words: family and port, then the address
+ * (an IPv4 one in the first of the two). Equal addresses give equal keys;
+ * words compare and hash faster than bytes. */
+static void ref_key(const struct sockaddr *sa, uint64_t key[3])
 {
-    memset(key, 0, 19);
+    key[1] = key[2] = 0;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)sa;
-        key[0] = 4;
-        key[11] = key[12] = 0xff;
-        memcpy(key + 13, &a->sin_addr, 4);
-        memcpy(key + 17, &a->sin_port, 2);
+        uint32_t ip;
+        memcpy(&ip, &a->sin_addr, 4);
+        key[0] = 4 | (uint64_t)a->sin_port << 16;
+        key[1] = ip;
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)sa;
-        key[0] = 6;
-        memcpy(key + 1, &a->sin6_addr, 16);
-        memcpy(key + 17, &a->sin6_port, 2);
+        key[0] = 6 | (uint64_t)a->sin6_port << 16;
+        memcpy(&key[1], &a->sin6_addr, 16);
+    } else {
+        key[0] = 0;
     }
+}
+
+static bool key_eq(const uint64_t a[3], const uint64_t b[3])
+{
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2])) == 0;
+}
+
+static uint32_t key_hash(const uint64_t k[3], unsigned bits)
+{
+    uint64_t h = (k[0] * 0x9e3779b97f4a7c15ULL) ^ (k[1] * 0xc2b2ae3d27d4eb4fULL) ^
+                 (k[2] * 0x165667b19e3779f9ULL);
+    return (uint32_t)((h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ULL >> (64 - bits));
 }
 
 static int ref_cmp(const void *a, const void *b)
 {
     return memcmp(((const struct px_backend_ref *)a)->key, ((const struct px_backend_ref *)b)->key,
-                  19);
+                  sizeof(((const struct px_backend_ref *)a)->key));
 }
 
+/* refs sorted (equal addresses side by side) and an open-addressing hash
+ * of the first ref of each address, at most half full. */
 static int build_refs(struct px_cfg *px, char *err, size_t errlen)
 {
     int n = 0;
     for (int p = 0; p < px->npools; p++)
         n += px->pools[p].rt->n;
+    px->ref_bits = 4;
+    while ((1 << px->ref_bits) < 2 * n)
+        px->ref_bits++;
     px->refs = calloc((size_t)(n > 0 ? n : 1), sizeof(*px->refs));
-    if (px->refs == NULL) {
+    px->ref_hash = calloc((size_t)1 << px->ref_bits, sizeof(*px->ref_hash));
+    if (px->refs == NULL || px->ref_hash == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -173,27 +193,39 @@ static int build_refs(struct px_cfg *px, char *err, size_t errlen)
         }
     }
     qsort(px->refs, (size_t)px->nrefs, sizeof(*px->refs), ref_cmp);
+    uint32_t mask = (1u << px->ref_bits) - 1;
+    for (int i = 0; i < px->nrefs; i++) {
+        if (i > 0 && key_eq(px->refs[i].key, px->refs[i - 1].key))
+            continue;
+        uint32_t h = key_hash(px->refs[i].key, px->ref_bits);
+        while (px->ref_hash[h] != 0)
+            h = (h + 1) & mask;
+        px->ref_hash[h] = (uint32_t)i + 1;
+    }
     return 0;
 }
 
 int px_backends_at(const struct px_cfg *px, const struct sockaddr *sa,
                    const struct px_backend_ref **first)
 {
-    uint8_t key[19];
+    uint64_t key[3];
     ref_key(sa, key);
-    int lo = 0, hi = px->nrefs; /* the first ref whose key is >= key */
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (memcmp(px->refs[mid].key, key, sizeof(key)) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    *first = px->refs;
+    if (px->ref_hash == NULL)
+        return 0;
+    uint32_t mask = (1u << px->ref_bits) - 1;
+    for (uint32_t h = key_hash(key, px->ref_bits);; h = (h + 1) & mask) {
+        uint32_t e = px->ref_hash[h];
+        if (e == 0)
+            return 0;
+        if (key_eq(px->refs[e - 1].key, key)) {
+            int n = 1;
+            while ((int)e - 1 + n < px->nrefs && key_eq(px->refs[e - 1 + n].key, key))
+                n++;
+            *first = &px->refs[e - 1];
+            return n;
+        }
     }
-    int n = 0;
-    while (lo + n < px->nrefs && memcmp(px->refs[lo + n].key, key, sizeof(key)) == 0)
-        n++;
-    *first = &px->refs[lo];
-    return n;
 }
 
 unsigned px_backend_slot(const struct px_cfg *px, const struct sockaddr *sa)
@@ -319,7 +351,9 @@ void px_cfg_free(struct px_cfg *px)
     }
     px->npools = 0;
     free(px->refs);
+    free(px->ref_hash);
     px->refs = NULL;
+    px->ref_hash = NULL;
     px->nrefs = 0;
 }
 

@@ -40,6 +40,8 @@ void px_out_ref(struct px_out *o, struct span s);
 void px_out_put(struct px_out *o, struct span s);
 void px_out_uint(struct px_out *o, uint64_t v);
 void px_out_hex(struct px_out *o, uint64_t v, int digits);
+/* v as 16 lower-case hex digits, most significant first (no NUL). */
+void px_hex16(uint64_t v, char out[16]);
 void px_out_bytes(struct px_out *o, const void *p, size_t n);
 
 /* Literals are copied into scratch, not referenced: an inserted block (our
