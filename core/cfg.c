@@ -59,6 +59,17 @@ const char *const cfg_key_names[CFG_KEY_HEADER] = {"call-id",  "to-aor",    "fro
     "call-id, to-aor, from-aor, ruri-aor, ruri-user, source-ip, or {header: NAME} (header:NAME "  \
     "in a variable)"
 
+/* admin.listen: an address to bind, or off. */
+static int check_admin_listen(const char *s, char *msg, size_t len)
+{
+    char a[CFG_STR];
+    if (strcmp(s, "off") == 0)
+        return 0;
+    if (cfg_parse_addr(s, false, a, sizeof(a), msg, len) < 0)
+        return -1;
+    return 0;
+}
+
 /* Every setting, in the order --check prints them. The maxima are what the
  * rest of viaduct can hold (64 workers in main.c, a UDP datagram, uint16_t
  * slot indexes cover 1024 backends at up to 2^24 slots, the fixed arrays of
@@ -141,6 +152,20 @@ const struct cfg_opt cfg_opts[] = {
     {.name = "health.codes", .type = CFG_T_CODES, .max = 16, .env = "VIADUCT_HEALTH_CODES",
      .dflt = "any final response",
      .help = "the response codes that count a probe as answered"},
+    {.name = "admin.listen", .type = CFG_T_STR, .off = OFF(admin.listen),
+     .env = "VIADUCT_ADMIN_LISTEN", .flag = "admin", .arg = "ADDR:PORT|off",
+     .dflt = "127.0.0.1:8060", .check = check_admin_listen,
+     .help = "the management HTTP listener (/metrics, /healthz, /readyz, /backends, /config, "
+             "POST /backends/..., /reload); off: none"},
+    {.name = "admin.token_file", .type = CFG_T_STR, .off = OFF(admin.token_file),
+     .env = "VIADUCT_ADMIN_TOKEN_FILE", .flag = "admin-token-file", .arg = "FILE",
+     .dflt = "none",
+     .help = "a file holding the bearer token the management API's POST endpoints require "
+             "(read at each request); with no token they are allowed on a loopback listener "
+             "only"},
+    {.name = "admin.token", .type = CFG_T_STR, .off = OFF(admin.token),
+     .env = "VIADUCT_ADMIN_TOKEN", .dflt = "none", .fl = CFG_NO_FILE,
+     .help = "the bearer token itself, instead of admin.token_file; never printed"},
     {.name = "pools", .type = CFG_T_POOLS, .max = CFG_MAX_POOLS, .dflt = "default, empty",
      .help = "named pools: {name: NAME, backends: [ADDR:PORT or {address, name, weight, "
              "drain}]}; pool default is the one --backend fills"},
@@ -177,6 +202,10 @@ static void opt_store(struct cfg *c, const struct cfg_opt *o, int64_t v)
     case CFG_T_KEY:
         *(enum cfg_key *)f = (enum cfg_key)v;
         *((char *)c + o->aux) = '\0';
+        break;
+    case CFG_T_STR:
+        /* the default the help shows, unless that is the word for nothing */
+        snprintf(f, CFG_STR, "%s", o->dflt && strcmp(o->dflt, "none") != 0 ? o->dflt : "");
         break;
     default: break; /* lists start empty */
     }
@@ -348,6 +377,11 @@ int cfg_opt_set(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg
     case CFG_T_KEY:
         return cfg_parse_key(s, (enum cfg_key *)(void *)((char *)c + o->off), (char *)c + o->aux,
                              sizeof(c->key_header_register), msg, len);
+    case CFG_T_STR:
+        if (fits(s, CFG_STR, msg, len) < 0 || (o->check && o->check(s, msg, len) < 0))
+            return -1;
+        snprintf((char *)c + o->off, CFG_STR, "%s", s);
+        return 0;
     case CFG_T_LISTEN: return add_listen(c, o, s, msg, len);
     case CFG_T_ADVERTISE: return add_advertise(c, o, s, msg, len);
     case CFG_T_ALIASES: return add_alias(c, o, s, msg, len);
@@ -400,7 +434,9 @@ int cfg_opt_check(const struct cfg *c, const struct cfg_opt *o, char *msg, size_
 void cfg_opt_format(const struct cfg *c, const struct cfg_opt *o, char *buf, size_t len)
 {
     int64_t v = opt_value(c, o);
-    if (o->type == CFG_T_BOOL)
+    if (o->type == CFG_T_STR)
+        snprintf(buf, len, "%s", (const char *)c + o->off);
+    else if (o->type == CFG_T_BOOL)
         snprintf(buf, len, "%s", v ? "true" : "false");
     else if (o->type == CFG_T_IO)
         snprintf(buf, len, "%s", v >= 0 ? cfg_io_modes[v] : "auto");
@@ -434,6 +470,7 @@ void cfg_opt_values(const struct cfg_opt *o, char *buf, size_t len)
     case CFG_T_BOOL: snprintf(buf, len, "true or false"); break;
     case CFG_T_IO: snprintf(buf, len, "auto, uring or mmsg"); break;
     case CFG_T_KEY: snprintf(buf, len, "a key"); break;
+    case CFG_T_STR: snprintf(buf, len, "%s", o->arg ? o->arg : "a string"); break;
     case CFG_T_LISTEN:
     case CFG_T_BACKENDS: snprintf(buf, len, "up to %lld ADDR:PORT", hi); break;
     case CFG_T_ADVERTISE: snprintf(buf, len, "up to %lld HOST:PORT", hi); break;

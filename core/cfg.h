@@ -101,6 +101,13 @@ struct cfg_health {
     uint16_t codes[16];   /* else only these codes */
 };
 
+/* The management listener (admin.c). */
+struct cfg_admin {
+    char listen[CFG_STR];     /* "IP:PORT", or "off" */
+    char token_file[CFG_STR]; /* "" none; else the file the bearer token is read from */
+    char token[CFG_STR];      /* VIADUCT_ADMIN_TOKEN: the token itself; never printed */
+};
+
 struct cfg {
     int nlisten;
     char listen[CFG_MAX_LISTEN][CFG_STR];    /* "IP:PORT" */
@@ -123,6 +130,7 @@ struct cfg {
     int nrules;
     struct cfg_rule rules[CFG_MAX_RULES];
     struct cfg_health health;
+    struct cfg_admin admin;
 };
 
 /* Fills c with the built-in defaults (an empty "default" pool, no listen

@@ -336,6 +336,9 @@ int cfg_validate(struct cfg *c, char *err, size_t errlen)
     }
     if (c->nrules < 0 || c->nrules > CFG_MAX_RULES)
         return invalid(err, errlen, "rules", "at most 64 rules");
+    if (c->admin.token[0] != '\0' && c->admin.token_file[0] != '\0')
+        return invalid(err, errlen, "admin.token_file",
+                       "give the token in VIADUCT_ADMIN_TOKEN or in a file, not both");
     for (int i = 0; i < c->nrules; i++)
         if (validate_rule(c, i, err, errlen) < 0)
             return -1;

@@ -29,6 +29,7 @@ enum cfg_opt_type {
     CFG_T_BOOL,     /* bool: true/false, yes/no, on/off, 1/0; as a flag, a switch */
     CFG_T_IO,       /* char[8]: one of auto, uring, mmsg */
     CFG_T_KEY,      /* enum cfg_key at off, its header name (char[64]) at aux */
+    CFG_T_STR,      /* char[CFG_STR] at off, checked by the option's check() if it has one */
     /* lists of at most max items: a YAML list (or one value), a comma list in
      * the environment, a flag that replaces the list on its first use and
      * adds on each further one */
@@ -66,6 +67,8 @@ struct cfg_opt {
     const char *dflt; /* the default as the help shows it, for what has no def */
     const char *help; /* one sentence: what it does, what it is for */
     unsigned fl;      /* CFG_NO_FILE */
+    /* CFG_T_STR: judges a value (0, or -1 with a reason in msg); NULL takes any */
+    int (*check)(const char *s, char *msg, size_t len);
 };
 
 extern const struct cfg_opt cfg_opts[];

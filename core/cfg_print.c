@@ -158,6 +158,13 @@ static void print_opt(FILE *f, const struct cfg *c, const struct cfg_opt *o, con
         print_key(f, *(const enum cfg_key *)(const void *)field, (const char *)c + o->aux);
         fputc('\n', f);
         break;
+    case CFG_T_STR:
+        if (field[0] != '\0') { /* an empty one is the default: no value */
+            fprintf(f, "%s%s: ", ind, key);
+            print_str(f, field);
+            fputc('\n', f);
+        }
+        break;
     case CFG_T_LISTEN: print_listen(f, c); break;
     case CFG_T_ADVERTISE:
         /* an advertise without a listen address yet (validate adds the default one) */

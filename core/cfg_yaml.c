@@ -526,7 +526,8 @@ static int load_setting(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
     case CFG_T_U32:
     case CFG_T_PRIME:
     case CFG_T_BOOL:
-    case CFG_T_IO: return load_opt(ld, o, v);
+    case CFG_T_IO:
+    case CFG_T_STR: return load_opt(ld, o, v);
     case CFG_T_KEY: return load_key_opt(ld, o, v);
     case CFG_T_LISTEN: return load_listen(ld, o, v);
     case CFG_T_ADVERTISE:
