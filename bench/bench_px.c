@@ -97,7 +97,7 @@ static size_t handle(struct bench *b, char *buf, size_t len)
 {
     struct net_rx rx = {
         .buf = buf, .len = len, .src = (struct sockaddr *)&b->src, .srclen = b->srclen};
-    px_handle(&b->cfg, &b->ps, &b->st, &rx, &b->tx, 1000);
+    px_handle(&b->cfg, &b->ps, &b->st, &rx, &b->tx, 1000, 1700000000000000);
     size_t n = 0;
     for (int i = 0; i < b->tx.niov; i++)
         n += b->tx.iov[i].iov_len;

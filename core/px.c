@@ -298,6 +298,8 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
         px_out_hex(o, c->branch[1], 16);
         PX_LIT(o, ".");
         px_out_hex(o, c->loop, 16);
+        PX_LIT(o, PX_VDT); /* a parameter of its own: the branch stays the same on resends */
+        px_out_hex(o, (uint64_t)(c->now_us / PX_VDT_UNIT_US) & 0xffffffffu, 8);
         PX_LIT(o, "\r\n");
         if (c->add_rr) {
             PX_LIT(o, "Record-Route: <sip:");
@@ -531,6 +533,50 @@ static int handle_request(struct px_ctx *c)
     return forward_request(c);
 }
 
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch |= 0x20;
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/*
+ * The latency of a response to a request we forwarded (PX_VDT): the send
+ * time from our Via, looked for right after the branch (where we wrote it),
+ * else anywhere in its parameters; a Via without one (a request forwarded
+ * before the parameter existed) is not measured, a bad one is counted.
+ */
+static void measure(struct px_ctx *c, unsigned slot, int status)
+{
+    const struct sip_via *v = &c->info->via1;
+    const char *end = span_end(v->params), *p = v->branch.p ? span_end(v->branch) : v->params.p;
+    size_t k = sizeof(PX_VDT) - 1;
+    if (p == NULL || slot >= ST_MAX_BACKENDS)
+        return;
+    if ((size_t)(end - p) < k || memcmp(p, PX_VDT, k) != 0) {
+        p = memmem(v->params.p, v->params.len, PX_VDT, k);
+        if (p == NULL)
+            return;
+    }
+    p += k;
+    uint32_t sent = 0;
+    int i = 0;
+    for (; i < 8 && p + i < end; i++) {
+        int d = hexval(p[i]);
+        if (d < 0)
+            break;
+        sent = sent << 4 | (uint32_t)d;
+    }
+    int32_t units = (int32_t)((uint32_t)(c->now_us / PX_VDT_UNIT_US) - sent);
+    if (i != 8 || (p + 8 < end && p[8] != ';') || units < 0 ||
+        (int64_t)units * PX_VDT_UNIT_US > ST_LAT_MAX_US) {
+        ST_INC(c->st, latency_implausible);
+        return;
+    }
+    st_lat_add(c->st, slot, status >= 200, (uint32_t)units * PX_VDT_UNIT_US);
+}
+
 static int handle_response(struct px_ctx *c)
 {
     const struct sip_msg *m = c->msg;
@@ -538,14 +584,16 @@ static int handle_response(struct px_ctx *c)
     struct sip_via next;
 
     ST_INC(c->st, rx_responses);
+    unsigned slot = ST_NO_SLOT;
     if (m->status >= 100 && m->status < 700) {
-        unsigned slot = px_backend_slot(c->cfg, c->rx->src);
+        slot = px_backend_slot(c->cfg, c->rx->src);
         ST_BE_INC(c->st, slot, responses[m->status / 100 - 1]);
     }
     if (!px_is_self(c->cfg, top->sent_by.host, top->sent_by.port)) {
         ST_DROP(c->st, not_our_via);
         return 0;
     }
+    measure(c, slot, m->status);
     if (m->nvia < 2) {
         ST_DROP(c->st, no_next_via);
         return 0;
@@ -587,7 +635,7 @@ static bool only_crlf(const char *p, size_t len)
 }
 
 void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
-               const struct net_rx *rx, struct net_tx *tx, int64_t now_ms)
+               const struct net_rx *rx, struct net_tx *tx, int64_t now_ms, int64_t now_us)
 {
     struct px_ctx c = {.cfg = cfg,
                        .msg = &ps->msg,
@@ -595,7 +643,8 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
                        .st = st,
                        .rx = rx,
                        .tx = tx,
-                       .now_ms = now_ms};
+                       .now_ms = now_ms,
+                       .now_us = now_us};
     tx->niov = 0;
     tx->dst2len = 0;
     ST_INC(st, rx_datagrams);

@@ -154,13 +154,28 @@ struct px_state {
 
 /*
  * Handles one received datagram that arrived at now_ms (clock.h's clock: it
- * times the CANCEL follow window). Fills tx with the datagram to send
- * (iovecs into rx->buf and tx->scratch, destination, socket index) or leaves
- * tx->niov == 0. Counts the outcome in st. Never allocates, locks, blocks or
- * reads a clock.
+ * times the CANCEL follow window) and wall-clock time now_us (CLOCK_REALTIME
+ * in microseconds: the send time our Via carries, PX_VDT, and what a
+ * response's latency is measured against). Fills tx with the datagram to
+ * send (iovecs into rx->buf and tx->scratch, destination, socket index) or
+ * leaves tx->niov == 0. Counts the outcome in st. Never allocates, locks,
+ * blocks or reads a clock.
  */
 void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
-               const struct net_rx *rx, struct net_tx *tx, int64_t now_ms);
+               const struct net_rx *rx, struct net_tx *tx, int64_t now_ms, int64_t now_us);
+
+/*
+ * The send-time parameter of our Via: ";vdt=" and 8 hex digits, the
+ * request's CLOCK_REALTIME in units of 10 us, modulo 2^32 (it wraps every
+ * 11.9 h; a difference is taken modulo 2^32 too). CLOCK_REALTIME because
+ * the response may come back to another instance (stateless, same
+ * configuration) on another host, whose monotonic clock has another origin;
+ * NTP keeps wall clocks within a fraction of a millisecond. A difference
+ * that is negative or over 30 s, or a parameter that is not 8 hex digits, is
+ * implausible (mangled, forged, or clocks apart): counted, not measured.
+ */
+#define PX_VDT ";vdt="
+#define PX_VDT_UNIT_US 10
 
 /*
  * Builds the runtime config from a validated cfg: listening addresses,

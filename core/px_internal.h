@@ -31,6 +31,7 @@ struct px_ctx {
     const struct net_rx *rx;
     struct net_tx *tx;
     int64_t now_ms;     /* when rx arrived (px_handle's caller says) */
+    int64_t now_us;     /* the same on CLOCK_REALTIME, in microseconds */
     uint64_t branch[2]; /* our Via branch, or the To tag of a local response */
     uint64_t loop;      /* the loop-detection part of our branch (px.c loop_hash) */
     bool add_rr, add_path, path_ob;

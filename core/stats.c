@@ -30,6 +30,10 @@ const char *const st_method_names[ST_NMETHODS] = {
     [SIP_M_MESSAGE] = "message", [SIP_M_REFER] = "refer",       [SIP_M_PUBLISH] = "publish",
 };
 
+const uint32_t st_lat_bounds_us[ST_NLAT] = {ST_LAT_BOUNDS_US};
+_Static_assert(sizeof((uint32_t[]){ST_LAT_BOUNDS_US}) / sizeof(uint32_t) == ST_NLAT,
+               "ST_NLAT counts ST_LAT_BOUNDS_US");
+
 int st_local_code(enum st_local l)
 {
     return local_code[l];
@@ -47,6 +51,14 @@ static uint64_t ld(const atomic_uint_fast64_t *p)
 
 void st_snapshot(struct st_worker *const *w, int n, struct st_snapshot *out)
 {
+    st_snapshot_slots(w, n, ST_MAX_BACKENDS, out);
+}
+
+void st_snapshot_slots(struct st_worker *const *w, int n, unsigned nslots,
+                       struct st_snapshot *out)
+{
+    if (nslots > ST_MAX_BACKENDS)
+        nslots = ST_MAX_BACKENDS;
     memset(out, 0, sizeof(*out));
     for (int k = 0; k < n; k++) {
         const struct st_worker *s = w[k];
@@ -61,12 +73,17 @@ void st_snapshot(struct st_worker *const *w, int n, struct st_snapshot *out)
             out->method[i] += ld(&s->method[i]);
         for (int i = 0; i <= SIP_NERR; i++)
             out->parse_error[i] += ld(&s->parse_error[i]);
-        for (int b = 0; b < ST_MAX_BACKENDS; b++) {
+        for (unsigned b = 0; b < nslots; b++) {
 #define X(f, h) out->be[b].f += ld(&s->be[b].f);
             ST_BACKEND(X)
 #undef X
             for (int c = 0; c < 6; c++)
                 out->be[b].responses[c] += ld(&s->be[b].responses[c]);
+            for (int c = 0; c < 2; c++) {
+                for (int q = 0; q < ST_NLAT; q++)
+                    out->be[b].lat[c].bucket[q] += ld(&s->be[b].lat[c].bucket[q]);
+                out->be[b].lat[c].sum_us += ld(&s->be[b].lat[c].sum_us);
+            }
         }
     }
 }

@@ -44,7 +44,9 @@
     X(backend_holddowns, "ICMP errors that started a backend's hold-down")                         \
     X(rx_enobufs, "times the io_uring engine ran out of receive buffers")                          \
     X(rx_errors, "receives that completed with an error")                                          \
-    X(tx_dropped, "replies that found no submission slot")
+    X(tx_dropped, "replies that found no submission slot")                                       \
+    X(latency_implausible, "responses whose send-time Via parameter was mangled, forged, "         \
+                           "negative or over 30 s: not measured")
 
 /* Datagrams dropped without an answer, by reason: name, help. */
 #define ST_DROPS(X)                                                                                \
@@ -93,6 +95,44 @@ enum st_local {
         ST_NLOCAL
 };
 
+/*
+ * Response latency per backend, without transaction state: our Via carries
+ * the time the request was sent (px.c, ";vdt="), the response brings it back
+ * and the difference lands in one of these buckets. Upper bounds in
+ * microseconds, 100 us to 30 s, at most a third apart (1, 1.25, 1.5, 2, 2.5,
+ * 3, 4, 5, 6, 8 per decade): histogram_quantile interpolates inside a bucket,
+ * so a median lands within half a bucket's width, <= 17%, of the true one.
+ */
+#define ST_LAT_BOUNDS_US                                                                           \
+    100, 125, 150, 200, 250, 300, 400, 500, 600, 800, 1000, 1250, 1500, 2000, 2500, 3000, 4000,    \
+        5000, 6000, 8000, 10000, 12500, 15000, 20000, 25000, 30000, 40000, 50000, 60000, 80000,    \
+        100000, 125000, 150000, 200000, 250000, 300000, 400000, 500000, 600000, 800000, 1000000,   \
+        1250000, 1500000, 2000000, 2500000, 3000000, 4000000, 5000000, 6000000, 8000000,           \
+        10000000, 12500000, 15000000, 20000000, 25000000, 30000000
+#define ST_NLAT 56          /* bounds; bucket ST_NLAT is +Inf (never filled: > 30 s is implausible) */
+#define ST_LAT_MAX_US 30000000
+extern const uint32_t st_lat_bounds_us[ST_NLAT];
+
+/* Index of the bucket of a latency of us microseconds (0 <= us <= ST_LAT_MAX_US). */
+static inline unsigned st_lat_bucket(uint32_t us)
+{
+    unsigned lo = 0, hi = ST_NLAT - 1; /* the first bound >= us: a binary search, 6 steps */
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (st_lat_bounds_us[mid] >= us)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* One histogram: counts per bucket (not cumulative) and the sum. */
+struct st_lat {
+    atomic_uint_fast64_t bucket[ST_NLAT];
+    atomic_uint_fast64_t sum_us;
+};
+
 #define ST_NMETHODS (SIP_M_PUBLISH + 1)
 #define ST_MAX_BACKENDS 4096
 #define ST_NO_SLOT 0xffffu
@@ -102,6 +142,7 @@ struct st_backend {
     ST_BACKEND(X)
 #undef X
     atomic_uint_fast64_t responses[6]; /* by class: [0] 1xx ... [5] 6xx */
+    struct st_lat lat[2];              /* [0] provisional, [1] final responses */
 };
 
 struct st_worker {
@@ -144,11 +185,31 @@ struct st_snapshot {
         ST_BACKEND(X)
 #undef X
         uint64_t responses[6];
+        struct {
+            uint64_t bucket[ST_NLAT];
+            uint64_t sum_us;
+        } lat[2];
     } be[ST_MAX_BACKENDS];
 };
 
 /* Sums n workers into out (big: allocate it). Relaxed loads, no lock. */
 void st_snapshot(struct st_worker *const *w, int n, struct st_snapshot *out);
+
+/* The same for backend slots below nslots only (the rest left zero): what a
+ * scrape needs, px_cfg.next_slot being the first slot no backend has had. */
+void st_snapshot_slots(struct st_worker *const *w, int n, unsigned nslots,
+                       struct st_snapshot *out);
+
+/* Adds a latency of us microseconds to a backend's histogram (cls 0:
+ * provisional, 1: final); nothing for ST_NO_SLOT. */
+static inline void st_lat_add(struct st_worker *st, unsigned slot, int cls, uint32_t us)
+{
+    if (slot >= ST_MAX_BACKENDS)
+        return;
+    struct st_lat *l = &st->be[slot].lat[cls];
+    ST_BUMP(&l->bucket[st_lat_bucket(us)], 1);
+    ST_BUMP(&l->sum_us, us);
+}
 
 /* The reason phrase and status line of a local response. */
 int st_local_code(enum st_local l);

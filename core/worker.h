@@ -38,6 +38,10 @@ struct wk {
     const atomic_bool *stop;
     int result;     /* the engine's return: 0 or -errno */
     int64_t now_ms; /* clk_coarse_ms() at the start of the current batch */
+    int64_t now_us; /* clk_real_us() at the same moment */
+    /* clk_coarse_ms() at its last quiescent point (the engines pass one at
+     * least every few hundred ms even when idle): /healthz reads it */
+    _Atomic int64_t quiescent_ms;
     pthread_t thread;
     struct st_worker st;
     struct px_state ps;

@@ -29,6 +29,7 @@ struct fixture {
     char out[70000];
     size_t outlen;
     int64_t now_ms; /* the fake clock px_handle is given */
+    int64_t now_us; /* its wall clock, in microseconds */
 };
 
 /* viaduct at 192.0.2.10:5060 (wild: at 0.0.0.0:5060 as sip.test:5060) with
@@ -64,6 +65,7 @@ static struct fixture *fx_new(bool pools, bool wild)
         fail_msg("px_cfg_build: %s", err);
     assert_int_equal(net_addr_parse("198.51.100.7:5060", &f->src, &f->srclen), 0);
     f->now_ms = 86400 * 1000; /* a day after boot: windows of 200 s fit before it */
+    f->now_us = 1700000000000000; /* 2023-11-14: vdt=" 9e4d9600"... fixed, so outputs are */
     if (wild) {
         /* a local address whatever host runs the test: 192.0.2.77 */
         assert_true(f->cfg.nlocal < PX_MAX_LOCAL);
@@ -107,7 +109,7 @@ static size_t run(struct fixture *f, const char *msg, size_t len)
     memcpy(f->rxbuf, msg, len);
     struct net_rx rx = {
         .buf = f->rxbuf, .len = len, .src = (struct sockaddr *)&f->src, .srclen = f->srclen};
-    px_handle(&f->cfg, &f->ps, &f->st, &rx, &f->tx, f->now_ms);
+    px_handle(&f->cfg, &f->ps, &f->st, &rx, &f->tx, f->now_ms, f->now_us);
     f->outlen = 0;
     for (int i = 0; i < f->tx.niov; i++) {
         memcpy(f->out + f->outlen, f->tx.iov[i].iov_base, f->tx.iov[i].iov_len);
@@ -169,9 +171,11 @@ static void test_px_forwards_request_with_our_via_and_decremented_max_forwards(v
     const char *rest = strstr(f->out, "\r\nVia: SIP/2.0/UDP 198.51.100.7");
     assert_non_null(rest);
     /* after the cookie: 32 hex digits (the transaction), '.', 16 (the loop
-     * check), then the line ends */
-    assert_int_equal(rest - f->out, (long)strlen(want_prefix) + 32 + 1 + 16);
+     * check), then the send time (10 us units of the fake wall clock, mod
+     * 2^32) and the line ends */
+    assert_int_equal(rest - f->out, (long)strlen(want_prefix) + 32 + 1 + 16 + 13);
     assert_int_equal(f->out[strlen(want_prefix) + 32], '.');
+    assert_memory_equal(f->out + strlen(want_prefix) + 32 + 1 + 16, ";vdt=359ca000", 13);
     assert_non_null(strstr(f->out, "\r\nMax-Forwards: 69\r\n"));
     /* sent-by equals the source: no received; bytes past Content-Length not sent */
     assert_null(strstr(f->out, "received="));
@@ -923,6 +927,68 @@ static void test_px_rules_pick_pools_and_missing_keys_get_400(void **state)
     assert_string_equal(dest(f, d), "203.0.113.50:5060");
 }
 
+/* A response's latency: the send time of our Via against the wall clock it
+ * arrives at, into the backend's histogram by class; a bad parameter is
+ * counted and not measured, a Via without one is neither. */
+static void test_px_measures_latency_from_our_via(void **state)
+{
+    struct fixture *f = *state;
+    char d1[80], msg[1024];
+    RUN(f, INVITE_HEAD "Content-Length: 0\r\n\r\n");
+    dest(f, d1);
+    const char *vdt = strstr(f->out, ";vdt=");
+    assert_non_null(vdt);
+    char sent[9];
+    memcpy(sent, vdt + 5, 8);
+    sent[8] = '\0';
+    assert_int_equal(net_addr_parse(d1, &f->src, &f->srclen), 0);
+    unsigned slot = px_backend_slot(&f->cfg, (struct sockaddr *)&f->src);
+    assert_true(slot < ST_MAX_BACKENDS);
+    static const struct {
+        const char *param; /* NULL: the one the request got */
+        int code;
+        int64_t after_us;
+        int cls, bucket; /* bucket -1: not measured */
+        uint64_t implausible;
+    } cases[] = {
+        {NULL, 180, 2100, 0, 14, 0},           /* 2.1 ms: (2, 2.5] ms */
+        {NULL, 200, 20100, 1, 24, 0},          /* 20.1 ms: (20, 25] ms */
+        {NULL, 200, 0, 1, 0, 0},               /* at once: the first bucket */
+        {NULL, 200, 31000000, 1, -1, 1},       /* over 30 s */
+        {NULL, 200, -1000, 1, -1, 1},          /* negative: clocks apart, or forged */
+        {";vdt=zz", 200, 0, 1, -1, 1},         /* mangled */
+        {";vdt=359ca0001", 200, 0, 1, -1, 1},  /* too long */
+        {"", 200, 0, 1, -1, 0},                /* none: not ours to measure */
+    };
+    uint64_t implausible = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct st_backend *be = &f->st.be[slot];
+        uint64_t before[ST_NLAT];
+        for (int k = 0; k < ST_NLAT; k++)
+            before[k] = atomic_load(&be->lat[cases[i].cls].bucket[k]);
+        char p[32];
+        snprintf(p, sizeof(p), ";vdt=%s", sent);
+        int n = snprintf(msg, sizeof(msg),
+                         "SIP/2.0 %d X\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx%s\r\n"
+                         "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKabc\r\n"
+                         "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>;tag=b\r\n"
+                         "Call-ID: call-1@example.com\r\nCSeq: 1 INVITE\r\n\r\n",
+                         cases[i].code, cases[i].param ? cases[i].param : p);
+        int64_t keep = f->now_us;
+        f->now_us += cases[i].after_us;
+        run(f, msg, (size_t)n);
+        f->now_us = keep;
+        assert_int_equal(counter(f, "fwd_responses"), i + 1);
+        implausible += cases[i].implausible;
+        assert_int_equal(counter(f, "latency_implausible"), implausible);
+        for (int k = 0; k < ST_NLAT; k++)
+            assert_int_equal(atomic_load(&be->lat[cases[i].cls].bucket[k]) - before[k],
+                             k == cases[i].bucket);
+    }
+    assert_int_equal(atomic_load(&f->st.be[slot].lat[0].sum_us), 2100);
+    assert_int_equal(atomic_load(&f->st.be[slot].lat[1].sum_us), 20100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -954,6 +1020,7 @@ int main(void)
         T(test_px_icmp_hint_holds_a_backend_down_once),
         T(test_px_local_response_table_is_consistent),
         T(test_px_counts_per_backend_and_method),
+        T(test_px_measures_latency_from_our_via),
         cmocka_unit_test_setup_teardown(test_px_backends_at_finds_every_pool, setup_pools,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_px_rules_pick_pools_and_missing_keys_get_400,

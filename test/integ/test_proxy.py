@@ -91,7 +91,9 @@ class Env:
                                                 branch or "z9hG4bK" + self.uniq("b"), params)
 
     def our_via_re(self):
-        return re.compile(r"^SIP/2\.0/UDP %s;branch=(z9hG4bK%s)$" % (re.escape(self.vd_hp), TOKEN))
+        # the branch, then the send time (core/px.h PX_VDT), which is no part of it
+        return re.compile(r"^SIP/2\.0/UDP %s;branch=(z9hG4bK%s);vdt=[0-9a-f]{8}$" %
+                          (re.escape(self.vd_hp), TOKEN))
 
 # ---------------------------------------------------------------- helpers
 
