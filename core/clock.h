@@ -19,6 +19,14 @@ static inline int64_t clk_now_ms(void)
     return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* The same clock in microseconds: probe round trips. */
+static inline int64_t clk_now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
 /* The same clock at the resolution of the kernel's tick (1-4 ms): for
  * windows of seconds. */
 static inline int64_t clk_coarse_ms(void)

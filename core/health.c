@@ -37,9 +37,11 @@ struct hc_backend {
     bool drain;
     bool waiting; /* a probe is in flight */
     bool holding; /* an ICMP hint holds it down (held_ms set, state RT_DOWN) */
+    uint8_t override; /* the operator's word this thread has folded in (px.h) */
     uint32_t seq;
     uint32_t fails, oks;
     int64_t sent_ms, next_ms;
+    int64_t sent_us; /* for the round trip */
 };
 
 struct hc {
@@ -54,24 +56,24 @@ struct hc {
     bool thread_started;
     uint64_t rng;
     struct sip_msg msg; /* the probe answer being read */
-#define X(n, h) atomic_uint_fast64_t n;
-    HC_COUNTERS(X)
-#undef X
+    struct hc_stats *st;
 };
 
-#define HC_INC(hc, n) ST_BUMP(&(hc)->n, 1)
+#define HC_INC(hc, n) ST_BUMP(&(hc)->st->n, 1)
 
-void hc_counts(const struct hc *hc, struct hc_counts *out)
+void hc_counts(const struct hc_stats *st, struct hc_counts *out)
 {
-#define X(n, h) out->n = hc ? atomic_load_explicit(&hc->n, memory_order_relaxed) : 0;
+#define X(n, h) out->n = atomic_load_explicit(&st->n, memory_order_relaxed);
     HC_COUNTERS(X)
 #undef X
+    for (int i = 0; i < PX_NCAUSES; i++)
+        out->by_cause[i] = atomic_load_explicit(&st->by_cause[i], memory_order_relaxed);
 }
 
-void hc_print(FILE *f, const struct hc *hc)
+void hc_print(FILE *f, const struct hc_stats *st)
 {
     struct hc_counts c;
-    hc_counts(hc, &c);
+    hc_counts(st, &c);
 #define X(n, h) fprintf(f, "%s %llu\n", #n, (unsigned long long)c.n);
     HC_COUNTERS(X)
 #undef X
@@ -84,19 +86,31 @@ static const char *state_name(int s, bool held)
 }
 
 static void log_change(struct hc *hc, int pool, int i, const char *from, const char *to,
-                       const char *cause)
+                       int cause_id, const char *cause)
 {
     HC_INC(hc, health_transitions);
+    if (cause_id >= 0 && cause_id < PX_NCAUSES)
+        ST_BUMP(&hc->st->by_cause[cause_id], 1);
+    atomic_store_explicit(&hc->px->pools[pool].cause[i], (uint8_t)cause_id, memory_order_relaxed);
     fprintf(stderr, "viaduct: backend %s (pool %s): %s -> %s (%s)\n",
             hc->px->pools[pool].rt->b[i].name, hc->pool_name[pool], from, to, cause);
 }
 
+/* The state the verdict, the drain flag and the operator's override give. */
+static int state_of(const struct hc_backend *b)
+{
+    if (!b->healthy || b->override == PX_OV_DOWN)
+        return RT_DOWN;
+    return b->drain || b->override == PX_OV_DRAIN ? RT_DRAINING : RT_UP;
+}
+
 /* Sets the state the verdict and the drain flag give, ending a hold. */
-static void verdict(struct hc *hc, int pool, int i, bool healthy, const char *cause)
+static void verdict(struct hc *hc, int pool, int i, bool healthy, int cause_id, const char *cause)
 {
     const struct px_pool *p = &hc->px->pools[pool];
     struct hc_backend *b = &hc->b[pool][i];
-    int state = healthy ? (b->drain ? RT_DRAINING : RT_UP) : RT_DOWN;
+    b->healthy = healthy;
+    int state = state_of(b);
     int old = atomic_load_explicit(&p->state[i], memory_order_relaxed);
     bool was_held = b->holding;
     b->healthy = healthy;
@@ -106,7 +120,32 @@ static void verdict(struct hc *hc, int pool, int i, bool healthy, const char *ca
         return;
     atomic_store_explicit(&p->state[i], (uint8_t)state, memory_order_release);
     atomic_store_explicit(&p->changed_ms[i], clk_now_ms(), memory_order_relaxed);
-    log_change(hc, pool, i, state_name(old, was_held), state_name(state, false), cause);
+    log_change(hc, pool, i, state_name(old, was_held), state_name(state, false), cause_id, cause);
+}
+
+/* The operator's override changed (the management API wrote it): fold it
+ * in now, unless a hold-down is on (its end folds it in), and say so. */
+static void follow_override(struct hc *hc, int pool, int i)
+{
+    const struct px_pool *p = &hc->px->pools[pool];
+    struct hc_backend *b = &hc->b[pool][i];
+    uint8_t ov = atomic_load_explicit(&p->override[i], memory_order_relaxed);
+    if (ov == b->override)
+        return;
+    b->override = ov;
+    if (!b->holding) {
+        int old = atomic_load_explicit(&p->state[i], memory_order_relaxed), state = state_of(b);
+        if (old != state) {
+            char why[64];
+            atomic_store_explicit(&p->state[i], (uint8_t)state, memory_order_release);
+            atomic_store_explicit(&p->changed_ms[i], clk_now_ms(), memory_order_relaxed);
+            snprintf(why, sizeof(why), "operator: %s", ov == PX_OV_NONE ? "override lifted"
+                                                                        : px_override_name(ov));
+            log_change(hc, pool, i, state_name(old, false), state_name(state, false),
+                       PX_CAUSE_OPERATOR, why);
+        }
+    }
+    atomic_store_explicit(&p->override_seen[i], ov, memory_order_release);
 }
 
 static void probe_failed(struct hc *hc, int pool, int i, const char *cause)
@@ -118,13 +157,13 @@ static void probe_failed(struct hc *hc, int pool, int i, const char *cause)
     if (b->holding) { /* the probes agree with the ICMP error */
         char why[96];
         snprintf(why, sizeof(why), "%s: the ICMP error is confirmed", cause);
-        verdict(hc, pool, i, false, why);
+        verdict(hc, pool, i, false, PX_CAUSE_PROBES_FAILED, why);
         return;
     }
     if (++b->fails >= hc->h.down_after && b->healthy) {
         char why[96];
         snprintf(why, sizeof(why), "%s, %u probes failed", cause, b->fails);
-        verdict(hc, pool, i, false, why);
+        verdict(hc, pool, i, false, PX_CAUSE_PROBES_FAILED, why);
     }
 }
 
@@ -134,19 +173,21 @@ static void probe_ok(struct hc *hc, int pool, int i, int code)
     HC_INC(hc, probes_answered);
     b->waiting = false;
     b->fails = 0;
+    atomic_store_explicit(&hc->px->pools[pool].rtt_us[i], clk_now_us() - b->sent_us,
+                          memory_order_relaxed);
     if (b->holding) { /* the ICMP error was wrong, or forged */
         const struct px_pool *p = &hc->px->pools[pool];
         char why[64];
         atomic_store_explicit(&p->vouched_ms[i], clk_now_ms() + hc->h.icmp_holddown_ms,
                               memory_order_relaxed);
         snprintf(why, sizeof(why), "a probe answered %d", code);
-        verdict(hc, pool, i, true, why);
+        verdict(hc, pool, i, true, PX_CAUSE_PROBES_ANSWERED, why);
         return;
     }
     if (++b->oks >= hc->h.up_after && !b->healthy) {
         char why[64];
         snprintf(why, sizeof(why), "%u probes answered, last %d", b->oks, code);
-        verdict(hc, pool, i, true, why);
+        verdict(hc, pool, i, true, PX_CAUSE_PROBES_ANSWERED, why);
     }
 }
 
@@ -178,6 +219,7 @@ static void send_probe(struct hc *hc, int pool, int i, int64_t now)
     b->waiting = true;
     HC_INC(hc, probes_sent);
     b->sent_ms = now;
+    b->sent_us = clk_now_us();
     b->next_ms = now + jittered(hc);
     if (hc->fd[fam] < 0) {
         probe_failed(hc, pool, i, "no socket of its address family");
@@ -273,12 +315,12 @@ static void follow_hint(struct hc *hc, int pool, int i, int64_t now)
         b->holding = true;
         snprintf(why, sizeof(why), "ICMP error for a datagram sent to it, for %u ms",
                  hc->h.icmp_holddown_ms);
-        log_change(hc, pool, i, b->drain ? "draining" : "up", "held", why);
+        log_change(hc, pool, i, state_name(state_of(b), false), "held", PX_CAUSE_ICMP, why);
         if (hc->h.enabled && !b->waiting)
             b->next_ms = now; /* let a probe say whether it is true */
     }
     if (now - held >= (int64_t)hc->h.icmp_holddown_ms)
-        verdict(hc, pool, i, true, "hold-down over: trying it again");
+        verdict(hc, pool, i, true, PX_CAUSE_HOLD_OVER, "hold-down over: trying it again");
 }
 
 static void *hc_main(void *arg)
@@ -290,6 +332,7 @@ static void *hc_main(void *arg)
         for (int p = 0; p < hc->px->npools; p++) {
             for (int i = 0; i < hc->px->pools[p].rt->n; i++) {
                 struct hc_backend *b = &hc->b[p][i];
+                follow_override(hc, p, i);
                 follow_hint(hc, p, i, now);
                 if (!hc->h.enabled)
                     continue;
@@ -354,12 +397,14 @@ static int open_socket(struct hc *hc, int fam, char *err, size_t errlen)
     return 0;
 }
 
-struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, char *err, size_t errlen)
+struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, struct hc_stats *st, char *err,
+                    size_t errlen)
 {
     struct hc *hc = calloc(1, sizeof(*hc));
     if (hc == NULL)
         return NULL;
     hc->px = px;
+    hc->st = st;
     hc->h = c->health;
     hc->fd[0] = hc->fd[1] = -1;
     hc->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)clk_now_ms();
@@ -378,7 +423,11 @@ struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, char *err, siz
             /* until probes say otherwise; a reload carries a down state over,
              * and a hold (follow_hint takes it up again) */
             b->holding = atomic_load(&px->pools[p].held_ms[i]) != 0;
-            b->healthy = atomic_load(&px->pools[p].state[i]) != RT_DOWN || b->holding;
+            /* an operator's down says nothing of health: probes will */
+            b->override = atomic_load(&px->pools[p].override[i]);
+            atomic_store(&px->pools[p].override_seen[i], b->override);
+            b->healthy = atomic_load(&px->pools[p].state[i]) != RT_DOWN || b->holding ||
+                         b->override == PX_OV_DOWN;
             b->next_ms =
                 now + (int64_t)(hc->rng % (hc->h.interval_ms + 1)); /* spread the first round */
             hc->rng = hc->rng * 6364136223846793005ULL + 1442695040888963407ULL;

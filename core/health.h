@@ -22,13 +22,17 @@
 #include "core/px.h"
 
 struct hc;
+struct hc_stats;
 
 /*
  * Starts the health thread for every pool of px (probing per c->health;
- * with probes off it only runs the hold-downs). Returns NULL with a reason
- * in err if its sockets cannot be opened. px must outlive hc_stop.
+ * with probes off it only runs the hold-downs), counting into st, which
+ * the caller owns and keeps across reloads (one health thread at a time is
+ * its writer). Returns NULL with a reason in err if its sockets cannot be
+ * opened. px and st must outlive hc_stop.
  */
-struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, char *err, size_t errlen);
+struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, struct hc_stats *st, char *err,
+                    size_t errlen);
 
 /* Stops the thread and frees it. */
 void hc_stop(struct hc *hc);
@@ -41,17 +45,26 @@ void hc_stop(struct hc *hc);
     X(probes_failed, "probes failed: timed out, refused by ICMP, unsent or unaccepted code")          \
     X(health_transitions, "backend state changes, holds included")
 
+/* What the health threads count, kept by the caller across reloads. */
+struct hc_stats {
+#define X(n, h) atomic_uint_fast64_t n;
+    HC_COUNTERS(X)
+#undef X
+    atomic_uint_fast64_t by_cause[PX_NCAUSES]; /* health_transitions by enum px_cause */
+};
+
 struct hc_counts {
 #define X(n, h) uint64_t n;
     HC_COUNTERS(X)
 #undef X
+    uint64_t by_cause[PX_NCAUSES];
 };
 
-/* Reads the counters (relaxed loads; zeros for a NULL hc). */
-void hc_counts(const struct hc *hc, struct hc_counts *out);
+/* Reads the counters (relaxed loads). */
+void hc_counts(const struct hc_stats *st, struct hc_counts *out);
 
 /* Prints them as "name value" lines. */
-void hc_print(FILE *f, const struct hc *hc);
+void hc_print(FILE *f, const struct hc_stats *st);
 
 /* What hc_icmp_hint made of an ICMP error. */
 enum hc_hint {

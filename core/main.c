@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/server.h"
+#include "core/admin.h"
 
 extern char **environ;
 
@@ -187,7 +187,15 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    struct admin *adm = NULL;
     if (server_start(s, VIADUCT_VERSION, err, sizeof(err)) != 0) {
+        server_free(s);
+        free(s);
+        return fail(err);
+    }
+    /* after the workers: a management port in use is a start error too */
+    if (admin_start(s, &adm, err, sizeof(err)) != 0) {
+        server_stop(s);
         server_free(s);
         free(s);
         return fail(err);
@@ -209,6 +217,7 @@ int main(int argc, char **argv)
             status = 1; /* a worker's engine failed; its reason follows */
         break;
     }
+    admin_stop(adm); /* it reads the server: first */
     if (server_stop(s) != 0)
         status = 1;
     server_print_counters(s, stderr);

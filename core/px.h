@@ -71,7 +71,36 @@ struct px_pool {
                                   * answered after one: the hint was false) */
     bool *drain;                 /* [rt->n]: configured to drain */
     uint16_t *slot;              /* [rt->n]: its counters in st_worker.be (stats.h) */
+    /* The operator's word (POST /backends/...): the management thread writes
+     * override, the health thread folds it into state and then sets
+     * override_seen to it; both are carried across reloads by name. */
+    _Atomic uint8_t *override;      /* [rt->n]: enum px_override */
+    _Atomic uint8_t *override_seen; /* [rt->n]: the override state reflects */
+    _Atomic uint8_t *cause;         /* [rt->n]: enum px_cause of the last change */
+    _Atomic int64_t *rtt_us;        /* [rt->n]: round trip of the last answered probe, 0 none */
 };
+
+enum px_override { PX_OV_NONE = 0, PX_OV_DRAIN, PX_OV_DOWN };
+
+/* Why a backend is in its state: what the health thread last acted on. */
+#define PX_CAUSES(X)                                                                               \
+    X(START, "configured")                                                                         \
+    X(PROBES_FAILED, "probes failed")                                                              \
+    X(PROBES_ANSWERED, "probes answered")                                                          \
+    X(ICMP, "ICMP error hold-down")                                                                \
+    X(HOLD_OVER, "hold-down over")                                                                 \
+    X(OPERATOR, "operator override")
+
+enum px_cause {
+#define X(n, t) PX_CAUSE_##n,
+    PX_CAUSES(X)
+#undef X
+        PX_NCAUSES
+};
+
+/* "configured", "probes failed", ...; "none", "drain", "down". */
+const char *px_cause_name(int cause);
+const char *px_override_name(int ov);
 
 /* Where each backend address is used (a pool and an index into its table),
  * sorted by address and hashed, so an ICMP error or a response from a

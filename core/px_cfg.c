@@ -107,8 +107,14 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     pp->vouched_ms = calloc((size_t)n, sizeof(*pp->vouched_ms));
     pp->drain = calloc((size_t)n, sizeof(*pp->drain));
     pp->slot = calloc((size_t)n, sizeof(*pp->slot));
+    pp->override = calloc((size_t)n, sizeof(*pp->override));
+    pp->override_seen = calloc((size_t)n, sizeof(*pp->override_seen));
+    pp->cause = calloc((size_t)n, sizeof(*pp->cause));
+    pp->rtt_us = calloc((size_t)n, sizeof(*pp->rtt_us));
     if (pp->state == NULL || pp->changed_ms == NULL || pp->held_ms == NULL ||
-        pp->vouched_ms == NULL || pp->drain == NULL || pp->slot == NULL) {
+        pp->vouched_ms == NULL || pp->drain == NULL || pp->slot == NULL ||
+        pp->override == NULL || pp->override_seen == NULL || pp->cause == NULL ||
+        pp->rtt_us == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -348,6 +354,10 @@ void px_cfg_free(struct px_cfg *px)
         free((void *)(uintptr_t)px->pools[i].vouched_ms);
         free(px->pools[i].drain);
         free(px->pools[i].slot);
+        free((void *)(uintptr_t)px->pools[i].override);
+        free((void *)(uintptr_t)px->pools[i].override_seen);
+        free((void *)(uintptr_t)px->pools[i].cause);
+        free((void *)(uintptr_t)px->pools[i].rtt_us);
     }
     px->npools = 0;
     free(px->refs);
@@ -386,12 +396,37 @@ void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px
                 atomic_store(&np->state[i], RT_DOWN);
             atomic_store(&np->held_ms[i], atomic_load(&op->held_ms[k]));
             atomic_store(&np->vouched_ms[i], atomic_load(&op->vouched_ms[k]));
+            atomic_store(&np->cause[i], atomic_load(&op->cause[k]));
+            atomic_store(&np->rtt_us[i], atomic_load(&op->rtt_us[k]));
+            /* the operator's word stays until lifted, whatever the file says */
+            uint8_t ov = atomic_load(&op->override[k]);
+            atomic_store(&np->override[i], ov);
+            atomic_store(&np->override_seen[i], ov);
+            if (ov == PX_OV_DOWN)
+                atomic_store(&np->state[i], RT_DOWN);
+            else if (ov == PX_OV_DRAIN && atomic_load(&np->state[i]) == RT_UP)
+                atomic_store(&np->state[i], RT_DRAINING);
         }
     }
     for (int p = 0; p < px->npools; p++)
         for (int i = 0; i < px->pools[p].rt->n; i++)
             if (px->pools[p].slot[i] == ST_NO_SLOT && px->next_slot < ST_MAX_BACKENDS)
                 px->pools[p].slot[i] = (uint16_t)px->next_slot++;
+}
+
+const char *px_cause_name(int cause)
+{
+    static const char *const names[PX_NCAUSES] = {
+#define X(n, t) t,
+        PX_CAUSES(X)
+#undef X
+    };
+    return cause >= 0 && cause < PX_NCAUSES ? names[cause] : "?";
+}
+
+const char *px_override_name(int ov)
+{
+    return ov == PX_OV_DRAIN ? "drain" : ov == PX_OV_DOWN ? "down" : "none";
 }
 
 void px_print_backends(FILE *f, const struct px_cfg *px, const struct cfg *c,

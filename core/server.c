@@ -63,7 +63,7 @@ static int count_backends(const struct px_cfg *p)
 static bool same_sockets(const struct cfg *a, const struct cfg *b)
 {
     if (a->nlisten != b->nlisten || a->workers != b->workers || strcmp(a->io, b->io) != 0 ||
-        a->max_msg != b->max_msg)
+        a->max_msg != b->max_msg || strcmp(a->admin.listen, b->admin.listen) != 0)
         return false;
     for (int i = 0; i < a->nlisten; i++)
         if (strcmp(a->listen[i], b->listen[i]) != 0 || strcmp(a->advertise[i], b->advertise[i]))
@@ -101,6 +101,7 @@ int server_init(struct server *s, server_load_fn *load, void *arg, char *err, si
         return -1;
     s->cur->id = 1;
     s->last.gen = 1;
+    s->start_ms = realtime_ms();
     return 0;
 }
 
@@ -159,7 +160,7 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
             return -1;
         }
     }
-    s->hc = hc_start(&s->cur->px, c, err, errlen);
+    s->hc = hc_start(&s->cur->px, c, &s->hc_stats, err, errlen);
     if (s->hc == NULL) {
         close_workers(s, n);
         return -1;
@@ -177,6 +178,7 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
         }
     }
     s->nworkers = n;
+    s->version = version;
     s->started = true;
     log_banner(s, version);
     return 0;
@@ -242,7 +244,7 @@ static int reload_locked(struct server *s, char *err, size_t errlen)
         s->kept = og;
     }
     err[0] = '\0';
-    s->hc = hc_start(&ng->px, &ng->cfg, err, errlen);
+    s->hc = hc_start(&ng->px, &ng->cfg, &s->hc_stats, err, errlen);
     if (s->hc == NULL)
         server_log("after the reload: %s (health checks stopped)", err);
     server_log("configuration reloaded: %d backends in %d pools", count_backends(&ng->px),
@@ -258,6 +260,10 @@ int server_reload(struct server *s, char *err, size_t errlen)
     s->last.at_ms = realtime_ms();
     s->last.rc = rc;
     snprintf(s->last.err, sizeof(s->last.err), "%s", err);
+    if (rc == 0)
+        s->reloads_ok++;
+    else
+        s->reloads_refused++;
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -269,18 +275,36 @@ void server_last_reload(struct server *s, struct server_reload_result *out)
     pthread_mutex_unlock(&s->mu);
 }
 
-void server_print_counters(struct server *s, FILE *f)
+void server_set_draining(struct server *s, bool on)
+{
+    atomic_store(&s->draining, on);
+}
+
+bool server_draining(struct server *s)
+{
+    return atomic_load(&s->draining);
+}
+
+void server_snapshot(struct server *s, struct st_snapshot *out)
 {
     struct st_worker *st[SERVER_MAX_WORKERS];
+    for (int i = 0; i < s->nworkers; i++)
+        st[i] = &s->workers[i].st;
+    pthread_mutex_lock(&s->mu);
+    unsigned nslots = s->cur ? s->cur->px.next_slot : ST_MAX_BACKENDS;
+    pthread_mutex_unlock(&s->mu);
+    st_snapshot_slots(st, s->nworkers, nslots, out);
+}
+
+void server_print_counters(struct server *s, FILE *f)
+{
     struct st_snapshot *snap = malloc(sizeof(*snap));
     if (snap == NULL)
         return;
-    for (int i = 0; i < s->nworkers; i++)
-        st[i] = &s->workers[i].st;
-    st_snapshot(st, s->nworkers, snap);
+    server_snapshot(s, snap);
     pthread_mutex_lock(&s->mu); /* a reload replaces the health thread and the pools */
     st_print(f, snap);
-    hc_print(f, s->hc);
+    hc_print(f, &s->hc_stats);
     px_print_backends(f, &s->cur->px, &s->cur->cfg, snap);
     pthread_mutex_unlock(&s->mu);
     free(snap);

@@ -73,8 +73,13 @@ struct server {
     struct server_gen *cur; /* written under mu; the workers see it through pub */
     struct server_gen *kept; /* generations a slow worker may still have read */
     struct hc *hc;           /* written under mu */
+    struct hc_stats hc_stats; /* the health threads' counters, kept across reloads */
     struct server_reload_result last; /* written under mu */
+    uint64_t reloads_ok, reloads_refused; /* written under mu */
     bool started, stopped;            /* written under mu */
+    atomic_bool draining; /* shutting down: /readyz says 503 (server_set_draining) */
+    const char *version;  /* server_start's */
+    int64_t start_ms;     /* CLOCK_REALTIME at server_init */
     /* fixed by server_start: */
     enum wk_io io;
     int nworkers;
@@ -113,6 +118,16 @@ int server_reload(struct server *s, char *err, size_t errlen);
 
 /* A copy of what the last reload did, taken under s->mu. */
 void server_last_reload(struct server *s, struct server_reload_result *out);
+
+/* Marks the process as draining for shutdown (or not): readiness probes
+ * (/readyz) answer 503 from then on, forwarding goes on. Any thread. */
+void server_set_draining(struct server *s, bool on);
+bool server_draining(struct server *s);
+
+/* One snapshot of the workers' counters (relaxed loads, no lock), for the
+ * backend slots any configuration so far has given out. out is big:
+ * allocate it. */
+void server_snapshot(struct server *s, struct st_snapshot *out);
 
 /* Prints one snapshot of the workers' counters, the health thread's and
  * each backend's ("name value" lines) to f. Takes s->mu (for the pools and

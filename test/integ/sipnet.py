@@ -5,7 +5,8 @@ test/integ/run.sh sets up; nothing here creates or leaves one.
 
 Processes
   vd = start_viaduct(bin, ["--listen", "127.0.0.1:5060", "--backend", ...])
-        starts the binary, waits (<= 10 s) for its "viaduct ...: N worker" line,
+        starts the binary (with --admin off unless args give --admin), waits (<= 10 s) for
+        its "viaduct ...: N worker" line,
         raises StartError(stderr) if it exits or never says it.
   vd.pid, vd.alive()
   vd.counters()            SIGUSR1, then {name: int} from the block it prints
@@ -98,7 +99,12 @@ def sanitizer_report(text):
 
 class Viaduct:
     def __init__(self, binary, args, ready_timeout=10.0):
-        self.argv = [binary] + list(args)
+        args = list(args)
+        # the management API's default port would collide between the viaducts tests run
+        # side by side: off unless a test asks for it (--admin, or admin in its file/env)
+        if not any(a == "--admin" or a.startswith("--admin=") for a in args):
+            args += ["--admin", "off"]
+        self.argv = [binary] + args
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.pid = self.proc.pid
