@@ -7,6 +7,9 @@
  * slow client costs one connection slot until ADMIN_TIMEOUT_S, never a
  * thread, and never anything on a worker. Answers are small texts or JSON
  * built in memory (open_memstream) and handed to the library to free.
+ * poll, not epoll: with epoll and a thread pool, MHD_stop_daemon (0.9.75)
+ * waited out the connection timeout after slow clients had gone (4.6 s in
+ * one stop of two, measured); with poll every stop took ~0.1 s.
  *
  *   curl -s 127.0.0.1:8060/backends
  *   curl -s -XPOST -H "Authorization: Bearer $(cat token)" \
@@ -544,7 +547,7 @@ int admin_start(struct server *s, struct admin **out, char *err, size_t errlen)
         return -1;
     }
     a->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
         0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET, a->fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)ADMIN_THREADS, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)ADMIN_MAX_CONN, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ADMIN_TIMEOUT_S,

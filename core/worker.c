@@ -163,6 +163,8 @@ const struct px_cfg *wk_publish(struct wk_pub *pub, struct wk *w, int n, const s
 
 int wk_start(struct wk *w)
 {
+    /* live from the start: its first quiescent point is up to 100 ms away */
+    atomic_store_explicit(&w->quiescent_ms, clk_coarse_ms(), memory_order_relaxed);
     return -pthread_create(&w->thread, NULL, wk_main, w);
 }
 
