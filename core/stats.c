@@ -31,6 +31,10 @@ const char *const st_method_names[ST_NMETHODS] = {
 };
 
 const uint32_t st_lat_bounds_us[ST_NLAT] = {ST_LAT_BOUNDS_US};
+
+/* st_lat_octave[k]: the first bucket whose bound is >= 2^k, from
+ * ST_LAT_BOUNDS_US (test_px checks it against a plain search). */
+const uint8_t st_lat_octave[32] = {0, 0, 0, 0, 0, 0, 0, 2, 5, 8, 11, 14, 17, 20, 23, 26, 29, 32, 35, 38, 41, 44, 47, 50, 53, 55, 55, 55, 55, 55, 55, 55};
 _Static_assert(sizeof((uint32_t[]){ST_LAT_BOUNDS_US}) / sizeof(uint32_t) == ST_NLAT,
                "ST_NLAT counts ST_LAT_BOUNDS_US");
 

@@ -838,6 +838,25 @@ static void test_px_counts_per_backend_and_method(void **state)
     cfg_free(&c2);
 }
 
+/* The latency bucket from the highest bit and a table is the first bound
+ * >= the latency, as a plain search finds it, across the whole range. */
+static void test_px_latency_bucket_matches_a_search(void **state)
+{
+    (void)state;
+    for (uint32_t us = 0; us <= ST_LAT_MAX_US; us += us < 5000 ? 1 : 997) {
+        unsigned want = 0;
+        while (want < ST_NLAT - 1 && st_lat_bounds_us[want] < us)
+            want++;
+        assert_int_equal(st_lat_bucket(us), want);
+    }
+    for (int i = 0; i < ST_NLAT; i++) {
+        uint32_t b = st_lat_bounds_us[i];
+        assert_int_equal(st_lat_bucket(b), i);
+        if (i + 1 < ST_NLAT)
+            assert_int_equal(st_lat_bucket(b + 1), i + 1);
+    }
+}
+
 static void test_px_all_backends_down_gives_503(void **state)
 {
     struct fixture *f = *state;
@@ -1019,6 +1038,7 @@ int main(void)
         T(test_px_record_route_and_path_when_configured),
         T(test_px_icmp_hint_holds_a_backend_down_once),
         T(test_px_local_response_table_is_consistent),
+        T(test_px_latency_bucket_matches_a_search),
         T(test_px_counts_per_backend_and_method),
         T(test_px_measures_latency_from_our_via),
         cmocka_unit_test_setup_teardown(test_px_backends_at_finds_every_pool, setup_pools,
