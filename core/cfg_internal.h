@@ -29,6 +29,8 @@ enum cfg_opt_type {
     CFG_T_BOOL,     /* bool: true/false, yes/no, on/off, 1/0; as a flag, a switch */
     CFG_T_IO,       /* char[8]: one of auto, uring, mmsg */
     CFG_T_KEY,      /* enum cfg_key at off, its header name (char[64]) at aux */
+    CFG_T_RELAY,    /* enum cfg_relay: reject, rules, open */
+    CFG_T_STR,      /* char[CFG_STR]: a path or a secret (CFG_SECRET: never printed) */
     /* lists of at most max items: a YAML list (or one value), a comma list in
      * the environment, a flag that replaces the list on its first use and
      * adds on each further one */
@@ -36,6 +38,7 @@ enum cfg_opt_type {
     CFG_T_ADVERTISE, /* advertise[]: HOST:PORT by position of the listen address */
     CFG_T_ALIASES,   /* aliases[]: HOST[:PORT] */
     CFG_T_CODES,     /* health.codes[]: final response codes */
+    CFG_T_CIDRS,     /* security.trusted[]: address prefixes */
     CFG_T_BACKENDS,  /* the default pool's backends, IP:PORT (the file has pools) */
     /* structured: the file only, each with its own loader in cfg_yaml.c */
     CFG_T_POOLS,
@@ -43,7 +46,8 @@ enum cfg_opt_type {
     CFG_T_CONFIG, /* the file's own path: main reads it before any layer */
 };
 
-#define CFG_NO_FILE 1u /* not a YAML key (backends, config) */
+#define CFG_NO_FILE 1u /* not a YAML key (backends, config, secrets) */
+#define CFG_SECRET 2u  /* a secret: --check prints "(set, redacted)", never the value */
 
 /*
  * One setting (G16): everything every layer, --help, --check and the
@@ -65,12 +69,13 @@ struct cfg_opt {
     const char *arg;  /* the flag's value in --help ("ADDR:PORT"); NULL for a switch */
     const char *dflt; /* the default as the help shows it, for what has no def */
     const char *help; /* one sentence: what it does, what it is for */
-    unsigned fl;      /* CFG_NO_FILE */
+    unsigned fl;      /* CFG_NO_FILE, CFG_SECRET */
 };
 
 extern const struct cfg_opt cfg_opts[];
 extern const int cfg_nopts;
 extern const char *const cfg_io_modes[3];
+extern const char *const cfg_relay_names[3]; /* by enum cfg_relay */
 extern const char *const cfg_key_names[CFG_KEY_HEADER]; /* by enum cfg_key */
 
 /* The option with this exact name, or NULL. */

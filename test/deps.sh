@@ -10,8 +10,9 @@
 # Extras by purpose: make demo adds gnuplot-nox (the plot); make bench adds gnuplot-nox and
 # kamailio (the system viaduct is compared with); bench/sipp/crosscheck.sh uses sip-tester.
 set -eu
-# build-essential: cc, make, libc headers; the rest are the libraries core/ and net/ link.
-build_pkgs="build-essential liburing-dev libxxhash-dev libjemalloc-dev libyaml-dev"
+# build-essential: cc, make, libc headers; the rest are the libraries core/ and net/ link
+# (libsodium: SipHash-2-4 for flow tokens and the Via tag, BLAKE2b to derive their keys).
+build_pkgs="build-essential liburing-dev libxxhash-dev libjemalloc-dev libyaml-dev libsodium-dev"
 # libcmocka-dev: unit tests; clang: the clang build and libFuzzer; python3: integration tests;
 # iproute2 (ip) and util-linux (unshare): their private network namespace; sip-tester: SIPp.
 test_pkgs="libcmocka-dev clang python3 iproute2 util-linux sip-tester"

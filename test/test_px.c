@@ -16,6 +16,7 @@
 
 #include "core/health.h"
 #include "core/px.h"
+#include "core/px_internal.h" /* px_via_tag: to make responses as if to requests we forwarded */
 
 struct fixture {
     struct cfg c;
@@ -58,6 +59,13 @@ static struct fixture *fx_new(bool pools, bool wild)
         r->nmethods = 1;
         snprintf(r->pool, sizeof(r->pool), "registrars");
     }
+    /* the tests written before the relay policy play a trusted peer at
+     * 198.51.100.7; the policy's own tests send from 198.18.0.9, untrusted */
+    struct cfg_cidr *t = &f->c.security.trusted[f->c.security.ntrusted++];
+    t->family = AF_INET;
+    memcpy(t->addr, (const uint8_t[]){198, 51, 100, 0}, 4);
+    t->prefix = 24;
+    snprintf(f->c.security.secret, CFG_STR, "unit-test-secret-0123456789");
     if (cfg_validate(&f->c, err, sizeof(err)) != 0)
         fail_msg("cfg_validate: %s", err);
     if (px_cfg_build(&f->cfg, &f->c, err, sizeof(err)) != 0)
@@ -118,6 +126,53 @@ static size_t run(struct fixture *f, const char *msg, size_t len)
 }
 
 #define RUN(f, s) run((f), (s), sizeof(s) - 1)
+
+/*
+ * A response as if to a request viaduct forwarded: the branch of its top
+ * Via replaced by one with the tag px_handle would have written (over where
+ * the next Via sends it, that Via's branch, the Call-ID and the CSeq number,
+ * with key; NULL: the current key). Then run. A message px cannot read, or
+ * with no next Via, runs unchanged.
+ */
+static size_t run_signed_with(struct fixture *f, const char *msg, const uint8_t *key)
+{
+    static char buf[70000];
+    size_t len = strlen(msg);
+    struct sip_msg *m = &f->ps.msg;
+    struct sip_info *in = &f->ps.info;
+    struct sip_via top, next;
+    if (sip_parse(msg, len, m) < 0 || sip_validate(m, in) < 0 || m->nvia < 2 ||
+        sip_via_parse(m->via[0], &top) < 0 || sip_via_parse(m->via[1], &next) < 0 ||
+        top.branch.p == NULL)
+        return run(f, msg, len);
+    struct span host = next.received.p ? next.received : next.sent_by.host;
+    if (host.len > 2 && host.p[0] == '[')
+        host = span_make(host.p + 1, host.len - 2);
+    int port = next.rport.len > 0 ? atoi_span(next.rport)
+                                  : next.sent_by.port < 0 ? 5060 : next.sent_by.port;
+    struct sockaddr_storage d;
+    socklen_t dl;
+    if (net_addr_from_ip(host.p, host.len, port, &d, &dl) < 0)
+        return run(f, msg, len);
+    uint64_t tag = px_via_tag(key ? key : f->cfg.key.via, (struct sockaddr *)&d, next.branch,
+                              in->callid, in->cseq);
+    char br[64];
+    snprintf(br, sizeof(br), "z9hG4bK%016llx%016llx.%016llx", 0x1234ULL, (unsigned long long)tag,
+             0x5678ULL);
+    size_t at = (size_t)(top.branch.p - msg), n = 0;
+    memcpy(buf, msg, at);
+    n = at;
+    memcpy(buf + n, br, strlen(br));
+    n += strlen(br);
+    memcpy(buf + n, msg + at + top.branch.len, len - at - top.branch.len);
+    n += len - at - top.branch.len;
+    return run(f, buf, n);
+}
+
+static size_t run_signed(struct fixture *f, const char *msg)
+{
+    return run_signed_with(f, msg, NULL);
+}
 #define ASSERT_STARTS(f, s) assert_memory_equal((f)->out, (s), sizeof(s) - 1)
 
 static const char *dest(struct fixture *f, char *buf);
@@ -344,9 +399,9 @@ static void test_px_wildcard_listener_takes_every_local_address_as_us(void **sta
 static void test_px_never_sends_to_its_own_address(void **state)
 {
     struct fixture *f = *state;
-    RUN(f, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP sip.test:5060;branch=z9hG4bKo\r\n"
-           "Via: SIP/2.0/UDP 192.0.2.77:5060;branch=z9hG4bKn\r\nFrom: <sip:a@x.com>;tag=1\r\n"
-           "To: <sip:b@x.com>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n");
+    run_signed(f, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP sip.test:5060;branch=z9hG4bKo\r\n"
+                  "Via: SIP/2.0/UDP 192.0.2.77:5060;branch=z9hG4bKn\r\nFrom: <sip:a@x.com>;tag=1\r\n"
+                  "To: <sip:b@x.com>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n");
     assert_int_equal(f->tx.niov, 0);
     assert_int_equal(counter(f, "drop_to_self"), 1);
 
@@ -533,7 +588,7 @@ static void test_px_forwards_response_without_our_via(void **state)
              "Via: SIP/2.0/UDP 10.1.1.1:5060;branch=z9hG4bKc;received=198.51.100.7;rport=40000\r\n"
              "%s",
              rest);
-    run(f, msg, strlen(msg));
+    run_signed(f, msg);
     assert_dest(f, "198.51.100.7:40000");
     assert_memory_equal(f->out, "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 10.1.1.1:5060;", 52);
     assert_int_equal(f->outlen, strlen(msg) - strlen("Via: SIP/2.0/UDP "
@@ -544,7 +599,7 @@ static void test_px_forwards_response_without_our_via(void **state)
              "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKours , SIP/2.0/UDP 198.51.100.7\r\n"
              "%s",
              rest);
-    run(f, msg, strlen(msg));
+    run_signed(f, msg);
     assert_dest(f, "198.51.100.7:5060");
     assert_memory_equal(f->out, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.7\r\nFrom:", 51);
 }
@@ -574,7 +629,7 @@ static void test_px_drops_responses_it_cannot_route(void **state)
                  "SIP/2.0 200 OK\r\n%sFrom: <sip:a@x.com>;tag=1\r\nTo: <sip:b@x.com>;tag=2\r\n"
                  "Call-ID: c\r\nCSeq: 1 INVITE\r\n\r\n",
                  cases[i].vias);
-        assert_int_equal(run(f, msg, strlen(msg)), 0);
+        assert_int_equal(run_signed(f, msg), 0);
         assert_int_equal(counter(f, cases[i].counter), before + 1);
     }
 }
@@ -884,11 +939,13 @@ static void test_px_record_route_and_path_when_configured(void **state)
     run(f, req, strlen(req));
     assert_string_equal(dest(f, d), "198.51.100.7:5060");
     assert_null(strstr(f->out, "\r\nRoute:"));
-    /* a damaged token is not followed: the Request-URI, an IP, is */
+    /* a damaged token is not followed, and from this untrusted source (no
+     * backend here) neither is the Request-URI: 403 */
     char *tok = strstr(req, "vdf-4") + 6;
     *tok = *tok == '0' ? '1' : '0';
     run(f, req, strlen(req));
-    assert_string_equal(dest(f, d), "10.1.2.3:5062");
+    ASSERT_STARTS(f, "SIP/2.0 403 Forbidden\r\n");
+    assert_string_equal(dest(f, d), "203.0.113.50:5060");
     RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
            "Supported: path, outbound\r\nFrom: <sip:a@example.com>;tag=1\r\n"
            "To: <sip:a@example.com>\r\nCall-ID: r3\r\nCSeq: 1 REGISTER\r\n"
