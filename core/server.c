@@ -133,10 +133,6 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
     int ncpu = allowed_cpus(cpus, SERVER_MAX_WORKERS);
     if (px_cfg_build(&s->cur->px, c, err, errlen) < 0)
         return -1;
-    if (s->cur->px.secret_random)
-        server_log("WARNING: no security.secret_file or VIADUCT_SECRET: using a random secret. "
-                   "Other viaduct instances will reject this one's flow tokens and the "
-                   "responses to requests it forwarded, and a restart invalidates them all");
     atomic_store(&s->pub.cfg, &s->cur->px);
 
     s->io = WK_IO_MMSG;
@@ -183,6 +179,10 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
     s->nworkers = n;
     s->started = true;
     log_banner(s, version);
+    if (s->cur->px.secret_random)
+        server_log("WARNING: no security.secret_file or VIADUCT_SECRET: using a random secret. "
+                   "Other viaduct instances will reject this one's flow tokens and the "
+                   "responses to requests it forwarded, and a restart invalidates them all");
     return 0;
 }
 
