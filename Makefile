@@ -106,19 +106,19 @@ $(BUILD)/test/test_net_engines: $(BUILD)/obj/test/test_net_engines.o $(NET_LIB)
 
 # core/ joins parser/ and net/: the proxy, workers and the binary.
 $(BUILD)/viaduct: $(BUILD)/obj/core/main.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lyaml -lmicrohttpd $(MALLOC_LIBS)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lsodium -lyaml -lmicrohttpd $(MALLOC_LIBS)
 
 $(BUILD)/bench-px: $(BUILD)/obj/bench/bench_px.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lyaml -lmicrohttpd $(MALLOC_LIBS)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lsodium -lyaml -lmicrohttpd $(MALLOC_LIBS)
 
 $(BUILD)/test/test_px: $(BUILD)/obj/test/test_px.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lyaml -lmicrohttpd
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lsodium -lyaml -lmicrohttpd
 
 # The running process: real threads and sockets on loopback, no flags or files.
 $(BUILD)/test/test_server: $(BUILD)/obj/test/test_server.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lyaml -lmicrohttpd
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lsodium -lyaml -lmicrohttpd
 
 # The configuration layers: libyaml reads the file, net/ checks addresses.
 $(BUILD)/test/test_cfg: $(BUILD)/obj/test/test_cfg.o $(BUILD)/obj/core/cfg.o \

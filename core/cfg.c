@@ -52,6 +52,7 @@
 /* ---- the declaration table (G16) ---- */
 
 const char *const cfg_io_modes[3] = {"auto", "uring", "mmsg"};
+const char *const cfg_relay_names[3] = {"reject", "rules", "open"};
 const char *const cfg_key_names[CFG_KEY_HEADER] = {"call-id",  "to-aor",    "from-aor",
                                                    "ruri-aor", "ruri-user", "source-ip"};
 
@@ -154,7 +155,7 @@ const struct cfg_opt cfg_opts[] = {
      .help = "the response codes that count a probe as answered"},
     {.name = "admin.listen", .type = CFG_T_STR, .off = OFF(admin.listen),
      .env = "VIADUCT_ADMIN_LISTEN", .flag = "admin", .arg = "ADDR:PORT|off",
-     .dflt = "127.0.0.1:8060", .check = check_admin_listen,
+     .dflt = "127.0.0.1:8060", .fl = CFG_DFLT_VALUE, .check = check_admin_listen,
      .help = "the management HTTP listener (/metrics, /healthz, /readyz, /backends, /config, "
              "POST /backends/..., /reload); off: none"},
     {.name = "admin.token_file", .type = CFG_T_STR, .off = OFF(admin.token_file),
@@ -169,6 +170,38 @@ const struct cfg_opt cfg_opts[] = {
     {.name = "pools", .type = CFG_T_POOLS, .max = CFG_MAX_POOLS, .dflt = "default, empty",
      .help = "named pools: {name: NAME, backends: [ADDR:PORT or {address, name, weight, "
              "drain}]}; pool default is the one --backend fills"},
+    {.name = "security.relay", .type = CFG_T_RELAY, .max = 2, .off = OFF(security.relay),
+     .env = "VIADUCT_SECURITY_RELAY",
+     .help = "a Route or Request-URI naming another host in a request from an untrusted source: "
+             "reject answers 403, rules ignores it and routes by the rules, open follows it "
+             "(an open relay)"},
+    {.name = "security.trusted", .type = CFG_T_CIDRS, .max = CFG_MAX_TRUSTED,
+     .env = "VIADUCT_SECURITY_TRUSTED", .dflt = "none (backends only)",
+     .help = "sources whose Route and Request-URI are followed, besides every configured "
+             "backend: IPv4 or IPv6 prefixes (10.0.0.0/8) or addresses"},
+    {.name = "security.secret_file", .type = CFG_T_STR, .off = OFF(security.secret_file),
+     .env = "VIADUCT_SECRET_FILE", .dflt = "none: a random secret per process",
+     .help = "file whose contents (at least 16 bytes) key the flow tokens and the Via tag; the "
+             "same on every instance, or they reject each other's tokens and responses"},
+    {.name = "security.secret", .type = CFG_T_STR, .off = OFF(security.secret),
+     .env = "VIADUCT_SECRET", .dflt = "none", .fl = CFG_NO_FILE | CFG_SECRET,
+     .help = "the secret itself (at least 16 bytes), instead of security.secret_file"},
+    {.name = "security.previous_secret_file", .type = CFG_T_STR,
+     .off = OFF(security.previous_secret_file), .env = "VIADUCT_PREVIOUS_SECRET_FILE",
+     .dflt = "none",
+     .help = "the secret before a rotation: what it signed still verifies until "
+             "security.previous_until"},
+    {.name = "security.previous_secret", .type = CFG_T_STR, .off = OFF(security.previous_secret),
+     .env = "VIADUCT_PREVIOUS_SECRET", .dflt = "none", .fl = CFG_NO_FILE | CFG_SECRET,
+     .help = "the previous secret itself, instead of security.previous_secret_file"},
+    {.name = "security.previous_until", .type = CFG_T_U32, .max = UINT32_MAX,
+     .off = OFF(security.previous_until), .env = "VIADUCT_PREVIOUS_UNTIL",
+     .help = "Unix time (seconds) until which the previous secret is accepted; 0: never"},
+    {.name = "security.hash_seed", .type = CFG_T_STR, .off = OFF(security.hash_seed),
+     .env = "VIADUCT_HASH_SEED", .dflt = "built in", .fl = CFG_SECRET,
+     .help = "text that seeds the consistent hash and the branch hash; the same on every "
+             "instance; a private one keeps outsiders from aiming keys at one backend; "
+             "changing it moves keys"},
     {.name = "rules", .type = CFG_T_RULES, .max = CFG_MAX_RULES, .dflt = "none",
      .help = "in order, the first match wins: {match: {method, ruri_domain, to_domain, "
              "source}, pool: NAME, key: KEY}; no match: pool default"},
@@ -203,9 +236,10 @@ static void opt_store(struct cfg *c, const struct cfg_opt *o, int64_t v)
         *(enum cfg_key *)f = (enum cfg_key)v;
         *((char *)c + o->aux) = '\0';
         break;
+    case CFG_T_RELAY: *(enum cfg_relay *)f = (enum cfg_relay)v; break;
     case CFG_T_STR:
-        /* the default the help shows, unless that is the word for nothing */
-        snprintf(f, CFG_STR, "%s", o->dflt && strcmp(o->dflt, "none") != 0 ? o->dflt : "");
+        /* empty, unless the default the help shows is the value itself */
+        snprintf(f, CFG_STR, "%s", o->fl & CFG_DFLT_VALUE ? o->dflt : "");
         break;
     default: break; /* lists start empty */
     }
@@ -226,8 +260,17 @@ static int64_t opt_value(const struct cfg *c, const struct cfg_opt *o)
                 return i;
         return -1;
     case CFG_T_KEY: return *(const enum cfg_key *)f;
+    case CFG_T_RELAY: return *(const enum cfg_relay *)f;
     default: return -1;
     }
+}
+
+static int fits(const char *s, size_t cap, char *msg, size_t len)
+{
+    if (strlen(s) < cap)
+        return 0;
+    snprintf(msg, len, "'%.40s...' is too long (at most %zu characters)", s, cap - 1);
+    return -1;
 }
 
 static int set_scalar(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg, size_t len)
@@ -252,6 +295,22 @@ static int set_scalar(struct cfg *c, const struct cfg_opt *o, const char *s, cha
         snprintf(msg, len, "expected auto, uring or mmsg, got '%s'", s);
         return -1;
     }
+    if (o->type == CFG_T_RELAY) {
+        for (int i = 0; i < ARRAY_LEN(cfg_relay_names); i++) {
+            if (strcmp(s, cfg_relay_names[i]) == 0) {
+                opt_store(c, o, i);
+                return 0;
+            }
+        }
+        snprintf(msg, len, "expected reject, rules or open, got '%s'", s);
+        return -1;
+    }
+    if (o->type == CFG_T_STR) {
+        if (fits(s, CFG_STR, msg, len) < 0)
+            return -1;
+        snprintf((char *)c + o->off, CFG_STR, "%s", s);
+        return 0;
+    }
     if (o->type == CFG_T_INT_AUTO && strcmp(s, "auto") == 0) {
         opt_store(c, o, 0);
         return 0;
@@ -274,14 +333,6 @@ static int set_scalar(struct cfg *c, const struct cfg_opt *o, const char *s, cha
 static int too_many(const struct cfg_opt *o, char *msg, size_t len)
 {
     snprintf(msg, len, "more than %lld items", (long long)o->max);
-    return -1;
-}
-
-static int fits(const char *s, size_t cap, char *msg, size_t len)
-{
-    if (strlen(s) < cap)
-        return 0;
-    snprintf(msg, len, "'%.40s...' is too long (at most %zu characters)", s, cap - 1);
     return -1;
 }
 
@@ -341,6 +392,17 @@ static int add_code(struct cfg *c, const struct cfg_opt *o, const char *s, char 
     return 0;
 }
 
+static int add_trusted(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg,
+                       size_t len)
+{
+    if (c->security.ntrusted == o->max)
+        return too_many(o, msg, len);
+    if (cfg_parse_cidr(s, &c->security.trusted[c->security.ntrusted], msg, len) < 0)
+        return -1;
+    c->security.ntrusted++;
+    return 0;
+}
+
 int cfg_pool_add(struct cfg_pool *p, const char *address, char *msg, size_t len)
 {
     struct cfg_backend b = {.weight = 1};
@@ -373,7 +435,8 @@ int cfg_opt_set(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg
     case CFG_T_U32:
     case CFG_T_PRIME:
     case CFG_T_BOOL:
-    case CFG_T_IO: return set_scalar(c, o, s, msg, len);
+    case CFG_T_IO:
+    case CFG_T_RELAY: return set_scalar(c, o, s, msg, len);
     case CFG_T_KEY:
         return cfg_parse_key(s, (enum cfg_key *)(void *)((char *)c + o->off), (char *)c + o->aux,
                              sizeof(c->key_header_register), msg, len);
@@ -386,6 +449,7 @@ int cfg_opt_set(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg
     case CFG_T_ADVERTISE: return add_advertise(c, o, s, msg, len);
     case CFG_T_ALIASES: return add_alias(c, o, s, msg, len);
     case CFG_T_CODES: return add_code(c, o, s, msg, len);
+    case CFG_T_CIDRS: return add_trusted(c, o, s, msg, len);
     case CFG_T_BACKENDS: return cfg_pool_add(&c->pools[0], s, msg, len);
     case CFG_T_POOLS:
     case CFG_T_RULES: snprintf(msg, len, "is given only in the configuration file"); return -1;
@@ -404,6 +468,7 @@ void cfg_opt_clear(struct cfg *c, const struct cfg_opt *o)
     case CFG_T_ADVERTISE: memset(c->advertise, 0, sizeof(c->advertise)); break;
     case CFG_T_ALIASES: c->naliases = 0; break;
     case CFG_T_CODES: c->health.ncodes = 0; break;
+    case CFG_T_CIDRS: c->security.ntrusted = 0; break;
     case CFG_T_BACKENDS:
         free(c->pools[0].backends);
         c->pools[0].backends = NULL;
@@ -423,6 +488,8 @@ int cfg_opt_check(const struct cfg *c, const struct cfg_opt *o, char *msg, size_
         snprintf(msg, len, "expected auto, uring or mmsg, got '%.16s'", c->io);
         return -1;
     }
+    if (o->type == CFG_T_RELAY)
+        return v >= 0 && v <= 2 ? 0 : (snprintf(msg, len, "expected reject, rules or open"), -1);
     if (o->type > CFG_T_IO || o->type == CFG_T_BOOL || (o->type == CFG_T_INT_AUTO && v == 0))
         return 0; /* keys and lists: cfg_validate checks them */
     snprintf(s, sizeof(s), "%lld", (long long)v);
@@ -440,6 +507,10 @@ void cfg_opt_format(const struct cfg *c, const struct cfg_opt *o, char *buf, siz
         snprintf(buf, len, "%s", v ? "true" : "false");
     else if (o->type == CFG_T_IO)
         snprintf(buf, len, "%s", v >= 0 ? cfg_io_modes[v] : "auto");
+    else if (o->type == CFG_T_RELAY)
+        snprintf(buf, len, "%s", v >= 0 && v <= 2 ? cfg_relay_names[v] : "?");
+    else if (o->type == CFG_T_STR)
+        snprintf(buf, len, "%s", (const char *)c + o->off);
     else if (o->type == CFG_T_INT_AUTO && v == 0)
         snprintf(buf, len, "auto");
     else
@@ -470,7 +541,11 @@ void cfg_opt_values(const struct cfg_opt *o, char *buf, size_t len)
     case CFG_T_BOOL: snprintf(buf, len, "true or false"); break;
     case CFG_T_IO: snprintf(buf, len, "auto, uring or mmsg"); break;
     case CFG_T_KEY: snprintf(buf, len, "a key"); break;
-    case CFG_T_STR: snprintf(buf, len, "%s", o->arg ? o->arg : "a string"); break;
+    case CFG_T_RELAY: snprintf(buf, len, "reject, rules or open"); break;
+    case CFG_T_STR:
+        snprintf(buf, len, "%s", o->arg ? o->arg : o->fl & CFG_SECRET ? "text" : "a string");
+        break;
+    case CFG_T_CIDRS: snprintf(buf, len, "up to %lld prefixes", hi); break;
     case CFG_T_LISTEN:
     case CFG_T_BACKENDS: snprintf(buf, len, "up to %lld ADDR:PORT", hi); break;
     case CFG_T_ADVERTISE: snprintf(buf, len, "up to %lld HOST:PORT", hi); break;

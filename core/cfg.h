@@ -108,6 +108,28 @@ struct cfg_admin {
     char token[CFG_STR];      /* VIADUCT_ADMIN_TOKEN: the token itself; never printed */
 };
 
+/* What a request from an untrusted source may name as its next hop (px.c). */
+enum cfg_relay {
+    CFG_RELAY_REJECT = 0, /* a Route or Request-URI to another host: 403 */
+    CFG_RELAY_RULES,      /* such a Route or Request-URI is ignored: the rules decide */
+    CFG_RELAY_OPEN,       /* followed, as from a trusted source: an open relay */
+};
+
+#define CFG_MAX_TRUSTED 64
+
+/* Relay policy and the keys of what viaduct signs (flow tokens, its Via tag). */
+struct cfg_security {
+    enum cfg_relay relay;
+    int ntrusted;
+    struct cfg_cidr trusted[CFG_MAX_TRUSTED]; /* besides every backend address */
+    char secret_file[CFG_STR];                /* read by px_cfg_build */
+    char secret[CFG_STR];                     /* VIADUCT_SECRET: never in a file, never printed */
+    char previous_secret_file[CFG_STR];
+    char previous_secret[CFG_STR];
+    uint32_t previous_until; /* Unix time: the previous secret verifies until then; 0 never */
+    char hash_seed[CFG_STR]; /* "": the built-in seed */
+};
+
 struct cfg {
     int nlisten;
     char listen[CFG_MAX_LISTEN][CFG_STR];    /* "IP:PORT" */
@@ -131,6 +153,7 @@ struct cfg {
     struct cfg_rule rules[CFG_MAX_RULES];
     struct cfg_health health;
     struct cfg_admin admin;
+    struct cfg_security security;
 };
 
 /* Fills c with the built-in defaults (an empty "default" pool, no listen

@@ -29,7 +29,9 @@ enum cfg_opt_type {
     CFG_T_BOOL,     /* bool: true/false, yes/no, on/off, 1/0; as a flag, a switch */
     CFG_T_IO,       /* char[8]: one of auto, uring, mmsg */
     CFG_T_KEY,      /* enum cfg_key at off, its header name (char[64]) at aux */
-    CFG_T_STR,      /* char[CFG_STR] at off, checked by the option's check() if it has one */
+    CFG_T_RELAY,    /* enum cfg_relay: reject, rules, open */
+    CFG_T_STR,      /* char[CFG_STR] at off, checked by the option's check() if it has one;
+                     * CFG_SECRET: never printed */
     /* lists of at most max items: a YAML list (or one value), a comma list in
      * the environment, a flag that replaces the list on its first use and
      * adds on each further one */
@@ -37,6 +39,7 @@ enum cfg_opt_type {
     CFG_T_ADVERTISE, /* advertise[]: HOST:PORT by position of the listen address */
     CFG_T_ALIASES,   /* aliases[]: HOST[:PORT] */
     CFG_T_CODES,     /* health.codes[]: final response codes */
+    CFG_T_CIDRS,     /* security.trusted[]: address prefixes */
     CFG_T_BACKENDS,  /* the default pool's backends, IP:PORT (the file has pools) */
     /* structured: the file only, each with its own loader in cfg_yaml.c */
     CFG_T_POOLS,
@@ -44,7 +47,9 @@ enum cfg_opt_type {
     CFG_T_CONFIG, /* the file's own path: main reads it before any layer */
 };
 
-#define CFG_NO_FILE 1u /* not a YAML key (backends, config) */
+#define CFG_NO_FILE 1u /* not a YAML key (backends, config, secrets) */
+#define CFG_SECRET 2u  /* a secret: --check prints "(set, redacted)", never the value */
+#define CFG_DFLT_VALUE 4u /* CFG_T_STR: dflt is the default value itself, not its description */
 
 /*
  * One setting (G16): everything every layer, --help, --check and the
@@ -66,7 +71,7 @@ struct cfg_opt {
     const char *arg;  /* the flag's value in --help ("ADDR:PORT"); NULL for a switch */
     const char *dflt; /* the default as the help shows it, for what has no def */
     const char *help; /* one sentence: what it does, what it is for */
-    unsigned fl;      /* CFG_NO_FILE */
+    unsigned fl;      /* CFG_NO_FILE, CFG_SECRET, CFG_DFLT_VALUE */
     /* CFG_T_STR: judges a value (0, or -1 with a reason in msg); NULL takes any */
     int (*check)(const char *s, char *msg, size_t len);
 };
@@ -74,6 +79,7 @@ struct cfg_opt {
 extern const struct cfg_opt cfg_opts[];
 extern const int cfg_nopts;
 extern const char *const cfg_io_modes[3];
+extern const char *const cfg_relay_names[3]; /* by enum cfg_relay */
 extern const char *const cfg_key_names[CFG_KEY_HEADER]; /* by enum cfg_key */
 
 /* The option with this exact name, or NULL. */

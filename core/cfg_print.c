@@ -158,13 +158,7 @@ static void print_opt(FILE *f, const struct cfg *c, const struct cfg_opt *o, con
         print_key(f, *(const enum cfg_key *)(const void *)field, (const char *)c + o->aux);
         fputc('\n', f);
         break;
-    case CFG_T_STR:
-        if (field[0] != '\0') { /* an empty one is the default: no value */
-            fprintf(f, "%s%s: ", ind, key);
-            print_str(f, field);
-            fputc('\n', f);
-        }
-        break;
+
     case CFG_T_LISTEN: print_listen(f, c); break;
     case CFG_T_ADVERTISE:
         /* an advertise without a listen address yet (validate adds the default one) */
@@ -178,6 +172,31 @@ static void print_opt(FILE *f, const struct cfg *c, const struct cfg_opt *o, con
         fprintf(f, "%s%s: ", ind, key);
         print_list(f, c->aliases[0], sizeof(c->aliases[0]), c->naliases);
         fputc('\n', f);
+        break;
+    case CFG_T_RELAY:
+        cfg_opt_format(c, o, v, sizeof(v));
+        fprintf(f, "%s%s: %s\n", ind, key, v);
+        break;
+    case CFG_T_STR:
+        /* a secret is never printed: only whether it is set, as a comment */
+        if (o->fl & CFG_SECRET) {
+            fprintf(f, "%s# %s: %s\n", ind, key, *field ? "set (redacted)" : "not set");
+            break;
+        }
+        if (field[0] != '\0') { /* an empty one is the default: no value */
+            fprintf(f, "%s%s: ", ind, key);
+            print_str(f, field);
+            fputc('\n', f);
+        }
+        break;
+    case CFG_T_CIDRS:
+        fprintf(f, "%s%s: [", ind, key);
+        for (int i = 0; i < c->security.ntrusted; i++) {
+            char cidr[64];
+            cfg_format_cidr(&c->security.trusted[i], cidr, sizeof(cidr));
+            fprintf(f, "%s\"%s\"", i ? ", " : "", cidr);
+        }
+        fputs("]\n", f);
         break;
     case CFG_T_CODES:
         fprintf(f, "%s%s: [", ind, key);
@@ -199,7 +218,7 @@ void cfg_print(FILE *f, const struct cfg *c)
     for (int i = 0; i < cfg_nopts; i++) {
         const struct cfg_opt *o = &cfg_opts[i];
         const char *dot = strchr(o->name, '.');
-        if (o->fl & CFG_NO_FILE)
+        if ((o->fl & CFG_NO_FILE) && !(o->fl & CFG_SECRET))
             continue;
         if (dot == NULL) {
             sect = NULL;

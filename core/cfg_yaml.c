@@ -527,6 +527,7 @@ static int load_setting(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
     case CFG_T_PRIME:
     case CFG_T_BOOL:
     case CFG_T_IO:
+    case CFG_T_RELAY:
     case CFG_T_STR: return load_opt(ld, o, v);
     case CFG_T_KEY: return load_key_opt(ld, o, v);
     case CFG_T_LISTEN: return load_listen(ld, o, v);
@@ -534,7 +535,8 @@ static int load_setting(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
         ld->advertise = v; /* after listen, which resets the advertise list */
         return 0;
     case CFG_T_ALIASES:
-    case CFG_T_CODES: return load_items(ld, o, v);
+    case CFG_T_CODES:
+    case CFG_T_CIDRS: return load_items(ld, o, v);
     case CFG_T_POOLS: return load_pools(ld, v);
     case CFG_T_RULES: return load_rules(ld, v);
     case CFG_T_BACKENDS: /* CFG_NO_FILE: not a key, want_map refused it */

@@ -154,6 +154,24 @@ static int load_config(void *arg, struct cfg *c, char *err, size_t errlen)
     return cfg_validate(c, err, errlen) < 0 ? -1 : 0;
 }
 
+/* --check: the secrets load (never printed), and a warning when there is none. */
+static int check_security(const struct cfg *c, char *err, size_t errlen)
+{
+    struct px_cfg *px = calloc(1, sizeof(*px));
+    if (px == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = px_cfg_build(px, c, err, errlen);
+    if (rc == 0 && px->secret_random)
+        fprintf(stderr, "viaduct: warning: no security.secret_file or VIADUCT_SECRET: each "
+                        "instance would use its own random secret, and none would accept "
+                        "another's flow tokens or responses\n");
+    px_cfg_free(px);
+    free(px);
+    return rc;
+}
+
 /* The process's exit: the reason (if any: getopt may have said it) on stderr, then 1. */
 static int fail(const char *err)
 {
@@ -169,8 +187,10 @@ int main(int argc, char **argv)
         return die("out of memory%s", "");
     int rc = server_init(s, load_config, &cl, err, sizeof(err));
     if (cl.check || rc != 0) {
-        if (rc == 0)
+        if (rc == 0) {
             cfg_print(stdout, &s->cur->cfg);
+            rc = check_security(&s->cur->cfg, err, sizeof(err));
+        }
         server_free(s);
         free(s);
         return rc == 0 ? 0 : fail(err);

@@ -104,13 +104,10 @@ int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family)
     return -1;
 }
 
-bool px_set_dest(struct px_ctx *c, struct span ip, int port)
+/* tx->dst is set: may it be sent there, and from which socket. */
+static bool check_dest(struct px_ctx *c, bool named)
 {
     struct net_tx *tx = c->tx;
-    if (net_addr_from_ip(ip.p, ip.len, port, &tx->dst, &tx->dstlen) < 0) {
-        ST_DROP(c->st, bad_destination);
-        return false;
-    }
     const struct sockaddr *d = (const struct sockaddr *)&tx->dst;
     if (px_addr_is_self(c->cfg, d)) {
         ST_DROP(c->st, to_self); /* a datagram to ourselves would loop */
@@ -121,12 +118,36 @@ bool px_set_dest(struct px_ctx *c, struct span ip, int port)
         ST_DROP(c->st, bad_destination);
         return false;
     }
+    if (named && !px_dest_permitted(c->cfg, d)) {
+        ST_DROP(c->st, forbidden_destination);
+        return false;
+    }
     return true;
 }
 
+bool px_set_dest(struct px_ctx *c, struct span ip, int port)
+{
+    struct net_tx *tx = c->tx;
+    if (net_addr_from_ip(ip.p, ip.len, port, &tx->dst, &tx->dstlen) < 0) {
+        ST_DROP(c->st, bad_destination);
+        return false;
+    }
+    return check_dest(c, false);
+}
+
+bool px_set_named_dest(struct px_ctx *c, struct span ip, int port)
+{
+    struct net_tx *tx = c->tx;
+    if (net_addr_from_ip(ip.p, ip.len, port, &tx->dst, &tx->dstlen) < 0) {
+        ST_DROP(c->st, bad_destination);
+        return false;
+    }
+    return check_dest(c, true);
+}
+
 /*
- * The branch of our Via (RFC 3261 §16.11) has two parts:
- * "z9hG4bK" TRANSACTION(32 hex) "." LOOP(16 hex).
+ * The branch of our Via (RFC 3261 §16.11):
+ * "z9hG4bK" TRANSACTION(16 hex) TAG(16 hex) "." LOOP(16 hex).
  *
  * The transaction part is a function of what identifies the client
  * transaction, so a retransmission, the CANCEL of an INVITE and the ACK of a
@@ -135,13 +156,25 @@ bool px_set_dest(struct px_ctx *c, struct span ip, int port)
  * the top Via, From tag, Call-ID, CSeq number and Request-URI. The To tag is
  * left out on purpose: the ACK for a non-2xx response carries the
  * response's To tag, which the INVITE did not have, and must still match.
- * 128 bits as 32 hex digits, however long the received branch is.
+ *
+ * The tag (px_policy.c) is a keyed MAC over what the response will carry
+ * back: where it goes (the Via below ours as we forward it: always the
+ * source IP, at the source port when rport was asked for, else the sent-by
+ * port), that Via's branch, the Call-ID and the CSeq number (not the
+ * method: a CANCEL must get its INVITE's branch). So a retransmission, the
+ * CANCEL and the ACK get the same tag, and handle_response recomputes it
+ * from the response alone: one that does not verify was never caused by a
+ * request viaduct forwarded, and is dropped. It sits inside the branch, not
+ * in a parameter of its own, because the branch is what every hop must
+ * return unchanged (§8.2.6.2, §16.7), and so the branch keeps its length
+ * and the loop part its place. The transaction and tag parts together are
+ * the branch's 128 bits of uniqueness, as 32 hex digits before.
  */
 static void branch_hash(const struct px_cfg *cfg, const struct sip_msg *m,
                         const struct sip_info *in, uint64_t h[2])
 {
-    for (int lane = 0; lane < 2; lane++) {
-        uint64_t x = cfg->seed + (uint64_t)lane * 0x9e3779b97f4a7c15ULL;
+    for (int lane = 0; lane < 1; lane++) {
+        uint64_t x = cfg->seed;
         if (sip_branch_is_rfc3261(in->via1.branch)) {
             x = XXH3_64bits_withSeed(in->via1.branch.p, in->via1.branch.len, x);
             x = XXH3_64bits_withSeed(in->via1.sent_by.host.p, in->via1.sent_by.host.len, x);
@@ -157,6 +190,29 @@ static void branch_hash(const struct px_cfg *cfg, const struct sip_msg *m,
         h[lane] = x;
     }
 }
+
+static void set_port(struct sockaddr_storage *ss, int port)
+{
+    if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)(void *)ss)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)(void *)ss)->sin_port = htons((uint16_t)port);
+}
+
+/* The tag of the Via we put on this request (see branch_hash). */
+static uint64_t request_tag(struct px_ctx *c, const uint8_t key[PX_KEY_LEN])
+{
+    const struct sip_via *v = &c->info->via1;
+    struct sockaddr_storage back;
+    memcpy(&back, c->rx->src, c->rx->srclen);
+    int port = v->rport.p != NULL ? net_addr_port(c->rx->src)
+                                  : (v->sent_by.port < 0 ? 5060 : v->sent_by.port);
+    set_port(&back, port);
+    return px_via_tag(key, (const struct sockaddr *)&back, v->branch, c->info->callid,
+                      c->info->cseq);
+}
+
+#define BRANCH_TAG_AT (7 + 16) /* "z9hG4bK", the transaction part */
 
 /*
  * The loop part (§16.6 step 8, used by §16.3 step 4): a hash of what does
@@ -310,7 +366,7 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
             /* RFC 3327 §5, and ;ob for an RFC 5626 client (§5.1): the
              * registrar then sends calls for this user back through us */
             PX_LIT(o, "Path: <sip:");
-            px_flow_write(o, c->rx->src, c->cfg->seed);
+            px_flow_write(o, c->rx->src, c->cfg);
             PX_LIT(o, "@");
             px_out_hostport(o, &c->cfg->listen[c->tx->sock]);
             PX_LIT(o, ";lr");
@@ -430,7 +486,7 @@ static int route_next_hop(struct px_ctx *c, struct px_edits *ed, struct sip_uri 
         return -1;
     delete_element(ed, &m->hdr[hi], item, after);
     if (next_hop->user.p != NULL &&
-        px_flow_read(next_hop->user, c->cfg->seed, &c->tx->dst, &c->tx->dstlen))
+        px_flow_read(next_hop->user, c->cfg, c->now_ms, &c->tx->dst, &c->tx->dstlen))
         return 2;
     if (after.p == NULL) {
         if ((hi = sip_hnext(m, hi)) < 0)
@@ -442,6 +498,37 @@ static int route_next_hop(struct px_ctx *c, struct px_edits *ed, struct sip_uri 
     if (sip_nameaddr_parse(after, &na) < 0 || sip_uri_parse(na.uri, next_hop) < 0)
         return -1;
     return 1;
+}
+
+/*
+ * The relay policy for a next hop the request itself names (a Route value
+ * after ours, or the Request-URI after our Route): followed from a trusted
+ * source (a backend's IP, security.trusted), to a configured backend from
+ * anyone, and otherwise only with security.relay: open. Flow tokens viaduct
+ * minted and the routing table's choices never come here. The trust lookup
+ * runs only for such requests, so the routed path pays nothing for it.
+ */
+static bool may_relay(struct px_ctx *c, const struct sip_uri *hop)
+{
+    const struct px_cfg *cfg = c->cfg;
+    if (cfg->relay == CFG_RELAY_OPEN)
+        return true;
+    if (hop->hp.host_type != SIP_HOST_NAME) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        const struct px_backend_ref *r;
+        int port = hop->hp.port < 0 ? 5060 : hop->hp.port;
+        if (net_addr_from_ip(hop->hp.host.p, hop->hp.host.len, port, &ss, &len) == 0 &&
+            px_backends_at(cfg, (const struct sockaddr *)&ss, &r) > 0)
+            return true;
+    }
+    return px_trusted(cfg, c->rx->src);
+}
+
+static int not_relayed(struct px_ctx *c)
+{
+    ST_DROP(c->st, not_relayed); /* an ACK is never answered, not even with 403 */
+    return 0;
 }
 
 static int forward_request(struct px_ctx *c)
@@ -456,18 +543,21 @@ static int forward_request(struct px_ctx *c)
     int r = route_next_hop(c, &ed, &hop);
     if (r < 0)
         return px_reply(c, ST_L_400, SIP_ERURI);
+    if (r == 1 && !may_relay(c, &hop)) {
+        /* a next hop the request named, not viaduct's rules (§ relay policy) */
+        if (cfg->relay == CFG_RELAY_REJECT)
+            return is_ack ? not_relayed(c) : px_reply(c, ST_L_403, 0);
+        /* rules: the Route set goes, the table decides */
+        ed = (struct px_edits){0};
+        for (int i = m->first[SIP_H_ROUTE]; i >= 0; i = sip_hnext(m, i))
+            px_edits_add(&ed, m->hdr[i].name.p, m->hdr[i].name.p + m->hdr[i].line_len, ED_DELETE,
+                         NULL);
+        r = 0;
+    }
     if (r == 2) {
         /* to the client's NAT binding the flow token names */
-        const struct sockaddr *d = (const struct sockaddr *)&c->tx->dst;
-        if (px_addr_is_self(cfg, d)) {
-            ST_DROP(c->st, to_self);
+        if (!check_dest(c, true))
             return 0;
-        }
-        c->tx->sock = px_pick_sock(cfg, c->rx->sock, d->sa_family);
-        if (c->tx->sock < 0 || !net_addr_sendable(d)) {
-            ST_DROP(c->st, bad_destination);
-            return 0;
-        }
     } else if (r > 0) {
         if (hop.hp.host_type == SIP_HOST_NAME) {
             if (is_ack)
@@ -475,7 +565,7 @@ static int forward_request(struct px_ctx *c)
             ST_DROP(c->st, unresolvable);
             return px_reply(c, ST_L_503, 0);
         }
-        if (!px_set_dest(c, hop.hp.host, hop.hp.port < 0 ? 5060 : hop.hp.port))
+        if (!px_set_named_dest(c, hop.hp.host, hop.hp.port < 0 ? 5060 : hop.hp.port))
             return 0;
     } else {
         int err = px_select_backend(c);
@@ -491,6 +581,7 @@ static int forward_request(struct px_ctx *c)
     }
 
     branch_hash(cfg, m, in, c->branch);
+    c->branch[1] = request_tag(c, cfg->key.via);
     stay_on_path(c);
     const char *first_hdr = m->hdr[0].name.p;
     px_edits_add(&ed, first_hdr, first_hdr, ED_VIA_BLOCK, NULL);
@@ -577,6 +668,37 @@ static void measure(struct px_ctx *c, unsigned slot, int status)
     st_lat_add(c->st, slot, status >= 200, (uint32_t)units * PX_VDT_UNIT_US);
 }
 
+static bool hex64(const char *p, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < 16; i++) {
+        char ch = p[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+        if (d < 0)
+            return false;
+        x = x << 4 | (uint64_t)d;
+    }
+    *v = x;
+    return true;
+}
+
+/* Our top Via's tag against the response it came back on, whose next Via
+ * (parsed) sends it to tx->dst: the current key, then the previous one
+ * during a rotation. */
+static bool tag_verifies(struct px_ctx *c, const struct sip_via *top, const struct sip_via *next)
+{
+    uint64_t got;
+    if (top->branch.len != BRANCH_LOOP_AT + 16 || top->branch.p[BRANCH_LOOP_AT - 1] != '.' ||
+        !hex64(top->branch.p + BRANCH_TAG_AT, &got))
+        return false;
+    const struct sockaddr *d = (const struct sockaddr *)&c->tx->dst;
+    struct span callid = c->info->callid;
+    if (got == px_via_tag(c->cfg->key.via, d, next->branch, callid, c->info->cseq))
+        return true;
+    return px_prev_valid(c->cfg, c->now_ms) &&
+           got == px_via_tag(c->cfg->prev_key.via, d, next->branch, callid, c->info->cseq);
+}
+
 static int handle_response(struct px_ctx *c)
 {
     const struct sip_msg *m = c->msg;
@@ -593,7 +715,6 @@ static int handle_response(struct px_ctx *c)
         ST_DROP(c->st, not_our_via);
         return 0;
     }
-    measure(c, slot, m->status);
     if (m->nvia < 2) {
         ST_DROP(c->st, no_next_via);
         return 0;
@@ -613,7 +734,17 @@ static int handle_response(struct px_ctx *c)
         ST_DROP(c->st, unresolvable);
         return 0;
     }
-    if (!px_set_dest(c, host, port))
+    struct net_tx *tx = c->tx;
+    if (net_addr_from_ip(host.p, host.len, port, &tx->dst, &tx->dstlen) < 0) {
+        ST_DROP(c->st, bad_destination);
+        return 0;
+    }
+    if (!tag_verifies(c, top, &next)) {
+        ST_DROP(c->st, forged_via);
+        return 0;
+    }
+    measure(c, slot, m->status); /* only a tag of ours may add to a histogram */
+    if (!check_dest(c, true))
         return 0;
 
     struct px_edits ed = {0};

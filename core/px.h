@@ -147,6 +147,18 @@ struct px_local {
  * px_cfg_build refuses it rather than miss a loop through one it dropped. */
 #define PX_MAX_LOCAL 256
 
+/* A key of the keyed checks (SipHash-2-4, crypto_shorthash). */
+#define PX_KEY_LEN 16
+
+/* The keys derived from one secret: one per use, so a flow token's check
+ * can never pass for a Via tag or the other way round. */
+struct px_keys {
+    uint8_t flow[PX_KEY_LEN];
+    uint8_t via[PX_KEY_LEN];
+};
+
+#define PX_MAX_TRUSTED CFG_MAX_TRUSTED
+
 struct px_cfg {
     struct px_listen listen[PX_MAX_LISTEN];
     int nlisten;
@@ -173,6 +185,16 @@ struct px_cfg {
     size_t max_msg;  /* larger requests are answered 513 */
     uint64_t seed;   /* branch and To-tag hashing; same on every instance */
     int retry_after; /* seconds, on 503 */
+    /* security (px_policy.c) */
+    struct px_keys key;      /* from the secret: what viaduct signs now */
+    struct px_keys prev_key; /* from the previous secret, while prev_until_ms is ahead */
+    bool has_prev;
+    int64_t prev_until_ms;  /* clock.h's clock; the previous keys verify before it */
+    bool secret_random;     /* no secret configured: a random one, this process only */
+    uint8_t relay;          /* enum cfg_relay */
+    struct px_cidr trusted[PX_MAX_TRUSTED];
+    int ntrusted;
+    bool loopback_ok[2];    /* [0] IPv4, [1] IPv6: a listener there serves loopback clients */
 };
 
 /* Per-worker scratch the proxy needs; big, so not on the stack. */
@@ -214,6 +236,14 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
  */
 int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errlen);
 void px_cfg_free(struct px_cfg *px);
+
+/* The security part of px_cfg_build (px_policy.c): keys from the secrets
+ * (a random secret when none is configured: px->secret_random), the
+ * previous secret's deadline, the relay policy, trusted prefixes, the hash
+ * seed. 0, or -1 with a reason in err. */
+int px_security_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errlen);
+/* After a reload: a random secret stays the process's (see px_cfg_carry_health). */
+void px_security_carry(struct px_cfg *px, const struct px_cfg *old);
 
 /* After a reload: backends that keep their name (in a pool that keeps its
  * name) keep a down state, a hold-down, their last change time and their

@@ -300,6 +300,8 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
     }
     px->nalias = c->naliases;
     px->seed = 0x7669616475637431ULL; /* fixed: every instance must hash alike */
+    if (px_security_build(px, c, err, errlen) < 0) /* may set the seed from security.hash_seed */
+        return -1;
     for (int i = 0; i < c->npools; i++) {
         px->npools = i + 1; /* px_cfg_free releases what was built */
         if (build_pool(&px->pools[i], &c->pools[i], c, px->seed, err, errlen) < 0)
@@ -370,6 +372,7 @@ void px_cfg_free(struct px_cfg *px)
 void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px_cfg *old,
                          const struct cfg *oldc)
 {
+    px_security_carry(px, old);
     /* slots: kept by name, else new ones after every slot the old one gave */
     px->next_slot = old->next_slot;
     for (int p = 0; p < px->npools; p++)

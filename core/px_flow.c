@@ -3,29 +3,35 @@
  * REGISTER came from, written into the user part of the Path URI viaduct
  * inserts, so that a request the registrar later sends through that Path
  * reaches the client's NAT binding with nothing stored here. The token ends
- * in a keyed check so a damaged or made-up token is not followed. It is an
- * integrity check, not a secret: a Route naming an IP literal is followed
- * anyway.
+ * in a MAC (SipHash-2-4 keyed from the secret, px_policy.c): an untrusted
+ * source may send a request along a token viaduct minted, so a made-up one
+ * must not verify. 64 bits, so guessing one online takes ~2^63 tries.
  *
- *   "vdf-" "4" ADDR(8 hex) PORT(4 hex) CHECK(8 hex): 198.51.100.7:5060 is
+ *   "vdf-" "4" ADDR(8 hex) PORT(4 hex) CHECK(16 hex): 198.51.100.7:5060 is
  *   vdf-4c633640713c4 and its check; "vdf-" "6" ADDR(32 hex) ... for IPv6
  */
 #include "core/px_internal.h"
 
-#include <xxhash.h>
+#include <sodium.h>
 
 #define FLOW_PREFIX "vdf-"
 
-static uint32_t flow_check(const uint8_t *addr, size_t n, unsigned port, uint64_t key)
+static uint64_t flow_check(const uint8_t *addr, size_t n, unsigned port,
+                           const uint8_t key[PX_KEY_LEN])
 {
-    uint8_t buf[18];
-    memcpy(buf, addr, n);
-    buf[n] = (uint8_t)(port >> 8);
-    buf[n + 1] = (uint8_t)port;
-    return (uint32_t)XXH3_64bits_withSeed(buf, n + 2, key ^ 0x666c6f77u); /* "flow" */
+    uint8_t buf[19], out[8];
+    buf[0] = (uint8_t)n; /* the family, so an IPv4 token never reads as an IPv6 one */
+    memcpy(buf + 1, addr, n);
+    buf[n + 1] = (uint8_t)(port >> 8);
+    buf[n + 2] = (uint8_t)port;
+    crypto_shorthash(out, buf, n + 3, key);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | out[i];
+    return v;
 }
 
-void px_flow_write(struct px_out *o, const struct sockaddr *sa, uint64_t key)
+void px_flow_write(struct px_out *o, const struct sockaddr *sa, const struct px_cfg *cfg)
 {
     const uint8_t *a;
     size_t n;
@@ -45,7 +51,7 @@ void px_flow_write(struct px_out *o, const struct sockaddr *sa, uint64_t key)
     for (size_t i = 0; i < n; i++)
         px_out_hex(o, a[i], 2);
     px_out_hex(o, port, 4);
-    px_out_hex(o, flow_check(a, n, port, key), 8);
+    px_out_hex(o, flow_check(a, n, port, cfg->key.flow), 16);
 }
 
 static int hexval(char c)
@@ -69,23 +75,26 @@ static bool unhex(const char *p, size_t n, uint8_t *out)
     return true;
 }
 
-bool px_flow_read(struct span user, uint64_t key, struct sockaddr_storage *ss, socklen_t *len)
+bool px_flow_read(struct span user, const struct px_cfg *cfg, int64_t now_ms,
+                  struct sockaddr_storage *ss, socklen_t *len)
 {
     const size_t plen = sizeof(FLOW_PREFIX) - 1;
     if (user.len < plen + 1 || memcmp(user.p, FLOW_PREFIX, plen) != 0)
         return false;
     size_t n = user.p[plen] == '6' ? 16 : user.p[plen] == '4' ? 4 : 0;
-    if (n == 0 || user.len != plen + 1 + 2 * n + 4 + 8)
+    if (n == 0 || user.len != plen + 1 + 2 * n + 4 + 16)
         return false;
-    uint8_t addr[16], port[2], check[4];
+    uint8_t addr[16], port[2], check[8];
     const char *h = user.p + plen + 1;
-    if (!unhex(h, n, addr) || !unhex(h + 2 * n, 2, port) || !unhex(h + 2 * n + 4, 4, check))
+    if (!unhex(h, n, addr) || !unhex(h + 2 * n, 2, port) || !unhex(h + 2 * n + 4, 8, check))
         return false;
     unsigned p = (unsigned)port[0] << 8 | port[1];
-    uint32_t want = flow_check(addr, n, p, key);
-    if (((uint32_t)check[0] << 24 | (uint32_t)check[1] << 16 | (uint32_t)check[2] << 8 |
-         check[3]) != want ||
-        p == 0)
+    uint64_t got = 0;
+    for (int i = 0; i < 8; i++)
+        got = got << 8 | check[i];
+    /* compared as whole words: no early exit on the first wrong byte */
+    if (p == 0 || (got != flow_check(addr, n, p, cfg->key.flow) &&
+                   !(px_prev_valid(cfg, now_ms) && got == flow_check(addr, n, p, cfg->prev_key.flow))))
         return false;
     memset(ss, 0, sizeof(*ss));
     if (n == 4) {

@@ -49,10 +49,28 @@ static inline int atoi_span(struct span s)
 
 struct span px_src_ip(struct px_ctx *c);
 
-/* Flow tokens (px_flow.c): writes "vdf-..." for address sa; reads one back
- * into ss (false if user is not a token of ours or fails its check). */
-void px_flow_write(struct px_out *o, const struct sockaddr *sa, uint64_t key);
-bool px_flow_read(struct span user, uint64_t key, struct sockaddr_storage *ss, socklen_t *len);
+/* Flow tokens (px_flow.c): writes "vdf-..." for address sa, checked with
+ * the current key; reads one back into ss (false if user is not a token of
+ * ours or its check fails under the current key and, before prev_until_ms,
+ * the previous one). */
+void px_flow_write(struct px_out *o, const struct sockaddr *sa, const struct px_cfg *cfg);
+bool px_flow_read(struct span user, const struct px_cfg *cfg, int64_t now_ms,
+                  struct sockaddr_storage *ss, socklen_t *len);
+
+/* Security (px_policy.c). px_trusted: src is a backend's IP or in
+ * security.trusted. px_dest_permitted: a destination a message names (a
+ * Route, the Request-URI, a flow token, a response's Via) may be sent to:
+ * exactly a configured backend, or else not link-local, and not loopback or
+ * one of viaduct's listen addresses unless viaduct listens on loopback of
+ * that family. px_via_tag: the 64-bit keyed tag of our Via over where the
+ * response goes back to (dst), the branch of the Via below ours, the
+ * Call-ID and the CSeq number. None allocates or locks. */
+bool px_cidr_match(const struct px_cidr *c, const struct sockaddr *sa);
+bool px_trusted(const struct px_cfg *cfg, const struct sockaddr *src);
+bool px_dest_permitted(const struct px_cfg *cfg, const struct sockaddr *sa);
+bool px_prev_valid(const struct px_cfg *cfg, int64_t now_ms);
+uint64_t px_via_tag(const uint8_t key[PX_KEY_LEN], const struct sockaddr *dst,
+                    struct span branch, struct span callid, uint32_t cseq);
 /* px_select_backend's failures */
 enum { PX_ENOKEY = -1, PX_ENOBACKEND = -2 };
 
@@ -66,6 +84,9 @@ int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family);
  * datagram counted as drop_to_self or drop_bad_destination, if it must not
  * be sent there. */
 bool px_set_dest(struct px_ctx *c, struct span ip, int port);
+/* The same for a destination a message names: also refused (counted
+ * drop_forbidden_destination) unless px_dest_permitted. */
+bool px_set_named_dest(struct px_ctx *c, struct span ip, int port);
 void px_emit(struct px_out *o, const struct px_edit *e, void *ctx);
 void px_via_edits(struct px_ctx *c, struct px_edits *ed);
 void px_out_sent_by(struct px_out *o, const struct px_listen *l);

@@ -33,6 +33,8 @@ static void to_tag_hash(struct px_ctx *c)
     c->branch[1] = 0;
 }
 
+#define REPLY_TAIL "Server: viaduct\r\nContent-Length: 0\r\n\r\n"
+
 /* Lines added after the copied headers, by response code. */
 static void extra_headers(struct px_ctx *c, struct px_out *o, enum st_local code, int err)
 {
@@ -48,6 +50,13 @@ static void extra_headers(struct px_ctx *c, struct px_out *o, enum st_local code
         PX_LIT(o, "Retry-After: ");
         px_out_uint(o, (uint64_t)c->cfg->retry_after);
         PX_LIT(o, "\r\n");
+    }
+    if (code == ST_L_403) {
+        /* why, but only where it keeps the answer to this untrusted source
+         * no larger than its request: a 403 must not amplify */
+        static const char w[] = "Warning: 399 viaduct \"not relayed\"\r\n";
+        if (o->total + sizeof(w) - 1 + sizeof(REPLY_TAIL) - 1 <= c->rx->len)
+            PX_LIT(o, w);
     }
     if (err < 0) {
         /* operators see why without a capture: RFC 3261 §20.43, code 399 */
@@ -100,7 +109,7 @@ int px_reply(struct px_ctx *c, enum st_local code, int err)
         }
     }
     extra_headers(c, &o, code, err);
-    PX_LIT(&o, "Server: viaduct\r\nContent-Length: 0\r\n\r\n");
+    PX_LIT(&o, REPLY_TAIL);
     if (o.overflow) {
         tx->niov = 0;
         ST_DROP(c->st, overflow);

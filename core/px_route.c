@@ -36,24 +36,6 @@ static bool any_domain(struct span host, const char (*pats)[CFG_STR], int n)
     return false;
 }
 
-static bool cidr_match(const struct px_cidr *c, const struct sockaddr *sa)
-{
-    const uint8_t *a;
-    if (sa->sa_family != c->family)
-        return false;
-    if (sa->sa_family == AF_INET)
-        a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-    else
-        a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
-    int bits = c->prefix;
-    for (int i = 0; bits > 0; i++, bits -= 8) {
-        uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff << (8 - bits));
-        if ((a[i] & mask) != (c->addr[i] & mask))
-            return false;
-    }
-    return true;
-}
-
 static bool rule_matches(struct px_ctx *c, const struct px_rule *pr)
 {
     const struct cfg_rule *r = pr->r;
@@ -77,7 +59,7 @@ static bool rule_matches(struct px_ctx *c, const struct px_rule *pr)
     if (pr->nsrc > 0) {
         bool hit = false;
         for (int i = 0; i < pr->nsrc && !hit; i++)
-            hit = cidr_match(&pr->src[i], c->rx->src);
+            hit = px_cidr_match(&pr->src[i], c->rx->src);
         if (!hit)
             return false;
     }

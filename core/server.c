@@ -181,6 +181,10 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
     s->version = version;
     s->started = true;
     log_banner(s, version);
+    if (s->cur->px.secret_random)
+        server_log("WARNING: no security.secret_file or VIADUCT_SECRET: using a random secret. "
+                   "Other viaduct instances will reject this one's flow tokens and the "
+                   "responses to requests it forwarded, and a restart invalidates them all");
     return 0;
 }
 

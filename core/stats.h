@@ -54,10 +54,13 @@
     X(unreadable_via, "broken request whose top Via cannot be read")                               \
     X(bad_response, "response that does not parse")                                               \
     X(not_our_via, "response whose top Via is not ours (RFC 3261 18.1.2)")                         \
+    X(forged_via, "response whose top Via names viaduct but whose tag does not verify")           \
     X(no_next_via, "response with no Via left after ours")                                         \
     X(unresolvable, "next hop is a hostname: no DNS on the packet path")                           \
     X(bad_destination, "broadcast, multicast or unspecified destination, or no socket for it")      \
     X(to_self, "a destination that is one of viaduct's own sockets (a loop)")                      \
+    X(forbidden_destination, "a message named a loopback, link-local or own address")            \
+    X(not_relayed, "ACK from an untrusted source naming a next hop that is not viaduct's to choose") \
     X(ack, "ACK that cannot be forwarded and is never answered")                                   \
     X(overflow, "rewrite needed more iovecs or scratch than a send holds")                         \
     X(stun, "STUN message other than a valid Binding Request")
@@ -67,6 +70,7 @@
 #define ST_LOCAL(X)                                                                                \
     X(200, "OK")                                                                                   \
     X(400, "Bad Request")                                                                          \
+    X(403, "Forbidden")                                                                            \
     X(416, "Unsupported URI Scheme")                                                               \
     X(420, "Bad Extension")                                                                        \
     X(482, "Loop Detected")                                                                        \

@@ -11,8 +11,9 @@
 # kamailio (the system viaduct is compared with); bench/sipp/crosscheck.sh uses sip-tester.
 set -eu
 # build-essential: cc, make, libc headers; the rest are the libraries core/ and net/ link
-# (libmicrohttpd-dev: the management API, core/admin.c).
-build_pkgs="build-essential liburing-dev libxxhash-dev libjemalloc-dev libyaml-dev libmicrohttpd-dev"
+# (libmicrohttpd-dev: the management API, core/admin.c; libsodium-dev: SipHash-2-4 for flow
+# tokens and the Via tag, BLAKE2b to derive their keys).
+build_pkgs="build-essential liburing-dev libxxhash-dev libjemalloc-dev libyaml-dev libmicrohttpd-dev libsodium-dev"
 # libcmocka-dev: unit tests; clang: the clang build and libFuzzer; python3: integration tests;
 # iproute2 (ip) and util-linux (unshare): their private network namespace; sip-tester: SIPp;
 # prometheus: promtool and a real server scraping /metrics (test/integ/test_admin.py).

@@ -16,6 +16,7 @@
 
 #include "core/health.h"
 #include "core/px.h"
+#include "core/px_internal.h" /* px_via_tag: to make responses as if to requests we forwarded */
 
 struct fixture {
     struct cfg c;
@@ -59,6 +60,13 @@ static struct fixture *fx_new(bool pools, bool wild)
         r->nmethods = 1;
         snprintf(r->pool, sizeof(r->pool), "registrars");
     }
+    /* the tests written before the relay policy play a trusted peer at
+     * 198.51.100.7; the policy's own tests send from 198.18.0.9, untrusted */
+    struct cfg_cidr *t = &f->c.security.trusted[f->c.security.ntrusted++];
+    t->family = AF_INET;
+    memcpy(t->addr, (const uint8_t[]){198, 51, 100, 0}, 4);
+    t->prefix = 24;
+    snprintf(f->c.security.secret, CFG_STR, "unit-test-secret-0123456789");
     if (cfg_validate(&f->c, err, sizeof(err)) != 0)
         fail_msg("cfg_validate: %s", err);
     if (px_cfg_build(&f->cfg, &f->c, err, sizeof(err)) != 0)
@@ -120,6 +128,53 @@ static size_t run(struct fixture *f, const char *msg, size_t len)
 }
 
 #define RUN(f, s) run((f), (s), sizeof(s) - 1)
+
+/*
+ * A response as if to a request viaduct forwarded: the branch of its top
+ * Via replaced by one with the tag px_handle would have written (over where
+ * the next Via sends it, that Via's branch, the Call-ID and the CSeq number,
+ * with key; NULL: the current key). Then run. A message px cannot read, or
+ * with no next Via, runs unchanged.
+ */
+static size_t run_signed_with(struct fixture *f, const char *msg, const uint8_t *key)
+{
+    static char buf[70000];
+    size_t len = strlen(msg);
+    struct sip_msg *m = &f->ps.msg;
+    struct sip_info *in = &f->ps.info;
+    struct sip_via top, next;
+    if (sip_parse(msg, len, m) < 0 || sip_validate(m, in) < 0 || m->nvia < 2 ||
+        sip_via_parse(m->via[0], &top) < 0 || sip_via_parse(m->via[1], &next) < 0 ||
+        top.branch.p == NULL)
+        return run(f, msg, len);
+    struct span host = next.received.p ? next.received : next.sent_by.host;
+    if (host.len > 2 && host.p[0] == '[')
+        host = span_make(host.p + 1, host.len - 2);
+    int port = next.rport.len > 0 ? atoi_span(next.rport)
+                                  : next.sent_by.port < 0 ? 5060 : next.sent_by.port;
+    struct sockaddr_storage d;
+    socklen_t dl;
+    if (net_addr_from_ip(host.p, host.len, port, &d, &dl) < 0)
+        return run(f, msg, len);
+    uint64_t tag = px_via_tag(key ? key : f->cfg.key.via, (struct sockaddr *)&d, next.branch,
+                              in->callid, in->cseq);
+    char br[64];
+    snprintf(br, sizeof(br), "z9hG4bK%016llx%016llx.%016llx", 0x1234ULL, (unsigned long long)tag,
+             0x5678ULL);
+    size_t at = (size_t)(top.branch.p - msg), n = 0;
+    memcpy(buf, msg, at);
+    n = at;
+    memcpy(buf + n, br, strlen(br));
+    n += strlen(br);
+    memcpy(buf + n, msg + at + top.branch.len, len - at - top.branch.len);
+    n += len - at - top.branch.len;
+    return run(f, buf, n);
+}
+
+static size_t run_signed(struct fixture *f, const char *msg)
+{
+    return run_signed_with(f, msg, NULL);
+}
 #define ASSERT_STARTS(f, s) assert_memory_equal((f)->out, (s), sizeof(s) - 1)
 
 static const char *dest(struct fixture *f, char *buf);
@@ -348,9 +403,9 @@ static void test_px_wildcard_listener_takes_every_local_address_as_us(void **sta
 static void test_px_never_sends_to_its_own_address(void **state)
 {
     struct fixture *f = *state;
-    RUN(f, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP sip.test:5060;branch=z9hG4bKo\r\n"
-           "Via: SIP/2.0/UDP 192.0.2.77:5060;branch=z9hG4bKn\r\nFrom: <sip:a@x.com>;tag=1\r\n"
-           "To: <sip:b@x.com>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n");
+    run_signed(f, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP sip.test:5060;branch=z9hG4bKo\r\n"
+                  "Via: SIP/2.0/UDP 192.0.2.77:5060;branch=z9hG4bKn\r\nFrom: <sip:a@x.com>;tag=1\r\n"
+                  "To: <sip:b@x.com>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n");
     assert_int_equal(f->tx.niov, 0);
     assert_int_equal(counter(f, "drop_to_self"), 1);
 
@@ -537,7 +592,7 @@ static void test_px_forwards_response_without_our_via(void **state)
              "Via: SIP/2.0/UDP 10.1.1.1:5060;branch=z9hG4bKc;received=198.51.100.7;rport=40000\r\n"
              "%s",
              rest);
-    run(f, msg, strlen(msg));
+    run_signed(f, msg);
     assert_dest(f, "198.51.100.7:40000");
     assert_memory_equal(f->out, "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 10.1.1.1:5060;", 52);
     assert_int_equal(f->outlen, strlen(msg) - strlen("Via: SIP/2.0/UDP "
@@ -548,7 +603,7 @@ static void test_px_forwards_response_without_our_via(void **state)
              "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKours , SIP/2.0/UDP 198.51.100.7\r\n"
              "%s",
              rest);
-    run(f, msg, strlen(msg));
+    run_signed(f, msg);
     assert_dest(f, "198.51.100.7:5060");
     assert_memory_equal(f->out, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.7\r\nFrom:", 51);
 }
@@ -578,7 +633,7 @@ static void test_px_drops_responses_it_cannot_route(void **state)
                  "SIP/2.0 200 OK\r\n%sFrom: <sip:a@x.com>;tag=1\r\nTo: <sip:b@x.com>;tag=2\r\n"
                  "Call-ID: c\r\nCSeq: 1 INVITE\r\n\r\n",
                  cases[i].vias);
-        assert_int_equal(run(f, msg, strlen(msg)), 0);
+        assert_int_equal(run_signed(f, msg), 0);
         assert_int_equal(counter(f, cases[i].counter), before + 1);
     }
 }
@@ -907,17 +962,182 @@ static void test_px_record_route_and_path_when_configured(void **state)
     run(f, req, strlen(req));
     assert_string_equal(dest(f, d), "198.51.100.7:5060");
     assert_null(strstr(f->out, "\r\nRoute:"));
-    /* a damaged token is not followed: the Request-URI, an IP, is */
+    /* a damaged token is not followed, and from this untrusted source (no
+     * backend here) neither is the Request-URI: 403 */
     char *tok = strstr(req, "vdf-4") + 6;
     *tok = *tok == '0' ? '1' : '0';
     run(f, req, strlen(req));
-    assert_string_equal(dest(f, d), "10.1.2.3:5062");
+    ASSERT_STARTS(f, "SIP/2.0 403 Forbidden\r\n");
+    assert_string_equal(dest(f, d), "203.0.113.50:5060");
     RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
            "Supported: path, outbound\r\nFrom: <sip:a@example.com>;tag=1\r\n"
            "To: <sip:a@example.com>\r\nCall-ID: r3\r\nCSeq: 1 REGISTER\r\n"
            "Contact: <sip:a@198.51.100.7>;reg-id=1\r\n\r\n");
     assert_non_null(header(f, "Path", v, sizeof(v)));
     assert_non_null(strstr(v, "@192.0.2.10:5060;lr;ob>"));
+}
+
+
+/* ---- issue 11: relay policy, Via tag, secrets, destinations ---- */
+
+static void untrusted(struct fixture *f)
+{
+    assert_int_equal(net_addr_parse("198.18.0.9:5060", &f->src, &f->srclen), 0);
+}
+
+#define RELAY_REQ(method, route)                                                                   \
+    method " sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.9;branch=z9hG4bKrl\r\n"  \
+           "Route: " route "\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n" \
+           "Call-ID: relay-1\r\nCSeq: 1 " method "\r\nContact: <sip:a@198.18.0.9>\r\n"           \
+           "User-Agent: a-long-enough-user-agent-to-leave-room-for-the-warning\r\n\r\n"
+
+/* Before issue 11 this went to 192.0.2.99: an open relay. */
+static void test_px_untrusted_route_to_another_host_gets_403_or_the_rules(void **state)
+{
+    struct fixture *f = *state;
+    char d[80];
+    untrusted(f);
+    RUN(f, RELAY_REQ("INVITE", "<sip:192.0.2.99;lr>"));
+    ASSERT_STARTS(f, "SIP/2.0 403 Forbidden\r\n");
+    assert_string_equal(dest(f, d), "198.18.0.9:5060");
+    assert_non_null(strstr(f->out, "Warning: 399 viaduct \"not relayed\""));
+    assert_true(f->outlen <= sizeof(RELAY_REQ("INVITE", "<sip:192.0.2.99;lr>")) - 1);
+    /* a short request gets no Warning: the answer stays no larger than it */
+    RUN(f, "INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.9;branch=z9hG4bKs\r\n"
+           "Route: <sip:192.0.2.99;lr>\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\n"
+           "Call-ID: s\r\nCSeq: 1 INVITE\r\n\r\n");
+    ASSERT_STARTS(f, "SIP/2.0 403 Forbidden\r\n");
+    assert_null(strstr(f->out, "Warning:"));
+    /* our Route, then a Request-URI naming another IP: the same */
+    RUN(f, "MESSAGE sip:bob@192.0.2.99 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.9;branch=z9hG4bKm\r\n"
+           "Route: <sip:192.0.2.10;lr>\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\n"
+           "Call-ID: m\r\nCSeq: 1 MESSAGE\r\n\r\n");
+    ASSERT_STARTS(f, "SIP/2.0 403 Forbidden\r\n");
+    /* an ACK is never answered: counted */
+    RUN(f, RELAY_REQ("ACK", "<sip:192.0.2.99;lr>"));
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "drop_not_relayed"), 1);
+    /* a Route to a configured backend is followed from anyone */
+    RUN(f, RELAY_REQ("INVITE", "<sip:203.0.113.13;lr>"));
+    assert_string_equal(dest(f, d), "203.0.113.13:5060");
+    /* rules: the Route set is dropped and the table decides */
+    f->cfg.relay = CFG_RELAY_RULES;
+    RUN(f, RELAY_REQ("INVITE", "<sip:192.0.2.10;lr>, <sip:192.0.2.99;lr>"));
+    dest(f, d);
+    assert_true(strcmp(d, "203.0.113.12:5060") == 0 || strcmp(d, "203.0.113.13:5060") == 0);
+    assert_null(strstr(f->out, "\r\nRoute:"));
+    /* open: followed, as before */
+    f->cfg.relay = CFG_RELAY_OPEN;
+    RUN(f, RELAY_REQ("INVITE", "<sip:192.0.2.99;lr>"));
+    assert_string_equal(dest(f, d), "192.0.2.99:5060");
+    assert_int_equal(counter(f, "local_403"), 3);
+}
+
+static const char *our_branch(struct fixture *f, char *buf)
+{
+    const char *b = strstr(f->out, ";branch=");
+    assert_non_null(b);
+    snprintf(buf, 64, "%.56s", b + 8);
+    return buf;
+}
+
+/* The tag is the same for a retransmission and the CANCEL; a response with
+ * a branch of ours that viaduct did not write is dropped (before issue 11
+ * it went wherever its next Via said, 127.0.0.1:11211 included). */
+static void test_px_via_tag_is_stable_and_forged_responses_are_dropped(void **state)
+{
+    struct fixture *f = *state;
+    char b1[64], b2[64], b3[64], msg[1024];
+    RUN(f, INVITE_HEAD "\r\n");
+    our_branch(f, b1);
+    RUN(f, INVITE_HEAD "\r\n");
+    our_branch(f, b2);
+    assert_string_equal(b1, b2);
+    RUN(f, "CANCEL sip:bob@example.com SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKabc\r\nMax-Forwards: 70\r\n"
+           "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: call-1@example.com\r\nCSeq: 1 CANCEL\r\n\r\n");
+    assert_string_equal(our_branch(f, b3), b1);
+    /* the backend's 180 with that very branch goes back to the client */
+    assert_int_equal(net_addr_parse("203.0.113.12:5060", &f->src, &f->srclen), 0);
+    const char *tail = "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKabc\r\n"
+                       "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>;tag=t\r\n"
+                       "Call-ID: call-1@example.com\r\nCSeq: 1 INVITE\r\n\r\n";
+    snprintf(msg, sizeof(msg), "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=%s\r\n%s",
+             b1, tail);
+    run(f, msg, strlen(msg));
+    assert_dest(f, "198.51.100.7:5060");
+    /* one digit of the tag changed, or the response redirected: dropped */
+    b1[7 + 20] = b1[7 + 20] == '0' ? '1' : '0';
+    snprintf(msg, sizeof(msg), "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=%s\r\n%s",
+             b1, tail);
+    run(f, msg, strlen(msg));
+    assert_int_equal(f->tx.niov, 0);
+    snprintf(msg, sizeof(msg), "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=%s\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1:11211;branch=z9hG4bKabc\r\nFrom: <sip:a@x>;tag=a1\r\n"
+             "To: <sip:b@x>;tag=t\r\nCall-ID: call-1@example.com\r\nCSeq: 1 INVITE\r\n\r\n", b2);
+    run(f, msg, strlen(msg));
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "drop_forged_via"), 2);
+    assert_int_equal(counter(f, "fwd_responses"), 1);
+}
+
+/* Message-named destinations: loopback and link-local are refused on a
+ * viaduct that does not listen on loopback, even from a trusted source. */
+static void test_px_named_destinations_are_never_loopback_or_link_local(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const routes[] = {"<sip:127.0.0.1:11211;lr>", "<sip:169.254.169.254;lr>",
+                                         "<sip:[::1]:11211;lr>", "<sip:[fe80::1];lr>",
+                                         "<sip:192.0.2.10:11211;lr>"};
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        char msg[1024];
+        snprintf(msg, sizeof(msg),
+                 "MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKd%zu\r\n"
+                 "Route: %s\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\n"
+                 "Call-ID: d%zu\r\nCSeq: 1 MESSAGE\r\n\r\n", i, routes[i], i);
+        run(f, msg, strlen(msg));
+        if (f->tx.niov != 0)
+            fail_msg("Route %s was followed", routes[i]);
+    }
+    /* the IPv6 ones find no IPv6 socket here, which is checked first */
+    assert_int_equal(counter(f, "drop_forbidden_destination"), 3);
+    assert_int_equal(counter(f, "drop_bad_destination"), 2);
+    /* a viaduct listening on loopback serves clients there */
+    f->cfg.loopback_ok[0] = true;
+    RUN(f, "MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKl\r\n"
+           "Route: <sip:127.0.0.1:7000;lr>\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\n"
+           "Call-ID: l\r\nCSeq: 1 MESSAGE\r\n\r\n");
+    assert_dest(f, "127.0.0.1:7000");
+}
+
+/* A flow token made with the previous secret verifies until previous_until
+ * (the fake clock here), and not after; a forged one never does. */
+static void test_px_flow_token_of_the_previous_secret_until_its_deadline(void **state)
+{
+    struct fixture *f = *state;
+    char v[128], req[1024], d[80];
+    f->cfg.path = true;
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "Supported: path\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+           "Call-ID: r1\r\nCSeq: 1 REGISTER\r\n\r\n");
+    assert_non_null(header(f, "Path", v, sizeof(v)));
+    *strchr(v, '>') = '\0';
+    /* rotate: the old keys become the previous ones, good for 10 s */
+    f->cfg.prev_key = f->cfg.key;
+    memset(&f->cfg.key, 0x5a, sizeof(f->cfg.key));
+    f->cfg.has_prev = true;
+    f->cfg.prev_until_ms = f->now_ms + 10000;
+    untrusted(f);
+    snprintf(req, sizeof(req),
+             "INVITE sip:a@10.1.2.3 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.9;branch=z9hG4bKp\r\n"
+             "Route: %s>\r\nFrom: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+             "Call-ID: p1\r\nCSeq: 1 INVITE\r\n\r\n", v);
+    run(f, req, strlen(req));
+    assert_string_equal(dest(f, d), "198.51.100.7:5060");
+    f->now_ms += 10000;
+    run(f, req, strlen(req));
+    ASSERT_STARTS(f, "SIP/2.0 403 Forbidden\r\n");
 }
 
 static void test_px_rules_pick_pools_and_missing_keys_get_400(void **state)
@@ -957,9 +1177,14 @@ static void test_px_measures_latency_from_our_via(void **state)
     dest(f, d1);
     const char *vdt = strstr(f->out, ";vdt=");
     assert_non_null(vdt);
-    char sent[9];
+    char sent[9], branch[80];
     memcpy(sent, vdt + 5, 8);
     sent[8] = '\0';
+    /* our branch, whose tag the response must carry back (or it is forged) */
+    const char *b = strstr(f->out, "branch=");
+    assert_true(b != NULL && b < vdt && (size_t)(vdt - b - 7) < sizeof(branch));
+    memcpy(branch, b + 7, (size_t)(vdt - b - 7));
+    branch[vdt - b - 7] = '\0';
     assert_int_equal(net_addr_parse(d1, &f->src, &f->srclen), 0);
     unsigned slot = px_backend_slot(&f->cfg, (struct sockaddr *)&f->src);
     assert_true(slot < ST_MAX_BACKENDS);
@@ -988,11 +1213,11 @@ static void test_px_measures_latency_from_our_via(void **state)
         char p[32];
         snprintf(p, sizeof(p), ";vdt=%s", sent);
         int n = snprintf(msg, sizeof(msg),
-                         "SIP/2.0 %d X\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx%s\r\n"
+                         "SIP/2.0 %d X\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=%s%s\r\n"
                          "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKabc\r\n"
                          "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>;tag=b\r\n"
                          "Call-ID: call-1@example.com\r\nCSeq: 1 INVITE\r\n\r\n",
-                         cases[i].code, cases[i].param ? cases[i].param : p);
+                         cases[i].code, branch, cases[i].param ? cases[i].param : p);
         int64_t keep = f->now_us;
         f->now_us += cases[i].after_us;
         run(f, msg, (size_t)n);
@@ -1036,6 +1261,10 @@ int main(void)
         T(test_px_cancel_follows_its_invite_across_a_change),
         T(test_px_all_backends_down_gives_503),
         T(test_px_record_route_and_path_when_configured),
+        T(test_px_untrusted_route_to_another_host_gets_403_or_the_rules),
+        T(test_px_via_tag_is_stable_and_forged_responses_are_dropped),
+        T(test_px_named_destinations_are_never_loopback_or_link_local),
+        T(test_px_flow_token_of_the_previous_secret_until_its_deadline),
         T(test_px_icmp_hint_holds_a_backend_down_once),
         T(test_px_local_response_table_is_consistent),
         T(test_px_latency_bucket_matches_a_search),

@@ -97,6 +97,11 @@ def sanitizer_report(text):
     return None
 
 
+# Every viaduct the tests start shares this secret (VIADUCT_SECRET) unless the environment
+# gives another: via_tag below can then sign responses as if to a request viaduct forwarded.
+TEST_SECRET = "viaduct-integration-test-secret"
+
+
 class Viaduct:
     def __init__(self, binary, args, ready_timeout=10.0):
         args = list(args)
@@ -105,7 +110,9 @@ class Viaduct:
         if not any(a == "--admin" or a.startswith("--admin=") for a in args):
             args += ["--admin", "off"]
         self.argv = [binary] + args
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+        env = dict(os.environ)
+        env.setdefault("VIADUCT_SECRET", TEST_SECRET)
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.pid = self.proc.pid
         self.stop_seconds = None
@@ -443,6 +450,67 @@ def header_param(value, name):
         if n.strip().lower() == name.lower():
             return val.strip() if eq else ""
     return None
+
+# ---------------------------------------------------------------- the Via tag
+
+
+def _rotl(x, b):
+    return ((x << b) | (x >> (64 - b))) & 0xFFFFFFFFFFFFFFFF
+
+
+def siphash24(key, data):
+    """SipHash-2-4 of data under a 16-byte key, as a 64-bit integer (libsodium's crypto_shorthash
+    writes it little-endian)."""
+    k0, k1 = struct.unpack("<QQ", key)
+    v = [k0 ^ 0x736F6D6570736575, k1 ^ 0x646F72616E646F6D, k0 ^ 0x6C7967656E657261,
+         k1 ^ 0x7465646279746573]
+    M = 0xFFFFFFFFFFFFFFFF
+
+    def rnd():
+        v[0] = (v[0] + v[1]) & M; v[1] = _rotl(v[1], 13); v[1] ^= v[0]; v[0] = _rotl(v[0], 32)
+        v[2] = (v[2] + v[3]) & M; v[3] = _rotl(v[3], 16); v[3] ^= v[2]
+        v[0] = (v[0] + v[3]) & M; v[3] = _rotl(v[3], 21); v[3] ^= v[0]
+        v[2] = (v[2] + v[1]) & M; v[1] = _rotl(v[1], 17); v[1] ^= v[2]; v[2] = _rotl(v[2], 32)
+    n = len(data)
+    end = n - n % 8
+    for i in range(0, end, 8):
+        m = struct.unpack("<Q", data[i:i + 8])[0]
+        v[3] ^= m; rnd(); rnd(); v[0] ^= m
+    b = ((n & 0xFF) << 56) | int.from_bytes(data[end:], "little")
+    v[3] ^= b; rnd(); rnd(); v[0] ^= b
+    v[2] ^= 0xFF
+    rnd(); rnd(); rnd(); rnd()
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
+
+
+def via_tag(secret, ip, port, next_branch, call_id, cseq):
+    """The tag viaduct writes in its Via branch (core/px_policy.c px_via_tag) for a response that
+    goes back to ip:port with that next-Via branch, Call-ID and CSeq number."""
+    import hashlib
+    key = hashlib.blake2b(secret.encode() + b"viaduct via tag", digest_size=16).digest()
+    fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    buf = bytes([6 if fam == socket.AF_INET6 else 4]) + socket.inet_pton(fam, ip)
+    buf += struct.pack("!H", port) + struct.pack("<I", cseq)
+    for f in (next_branch or "", call_id):
+        f = f.encode("latin-1")
+        buf += (b"\xff" + struct.pack("<Q", siphash24(key, f))) if len(f) > 96 else (
+            bytes([len(f)]) + f)
+    return siphash24(key, buf)
+
+
+def signed_branch(next_via, call_id, cseq=1, secret=TEST_SECRET):
+    """A branch for viaduct's Via above next_via that verifies, as if viaduct had forwarded the
+    request (the transaction and loop parts are arbitrary); a random one when next_via names a
+    host by name without received (viaduct drops such a response before it checks)."""
+    v = parse_via(next_via)
+    host = v.params.get("received") or v.host
+    rport = v.params.get("rport")
+    port = int(rport) if rport else (v.port or 5060)
+    try:
+        tag = via_tag(secret, host.strip("[]"), port, v.branch, call_id, cseq)
+    except OSError:
+        tag = random.getrandbits(64)
+    return "z9hG4bK%016x%016x.%016x" % (random.getrandbits(64), tag, random.getrandbits(64))
 
 # ---------------------------------------------------------------- STUN
 

@@ -28,7 +28,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipnet import (Endpoint, Failure, StartError, Tally, check, dialog,  # noqa: E402
                     hostport, netns_problem, parse, parse_args, recv_any, request, response,
-                    sanitizer_report, start_viaduct, wait_port_free)
+                    sanitizer_report, signed_branch, start_viaduct, wait_port_free)
 
 FAMILY = {  # other: another address of the host, on lo (run.sh adds it)
     "v4": {"ip": "127.0.0.1", "wild": "0.0.0.0", "other": "192.0.2.1"},
@@ -181,10 +181,12 @@ def t_flow_token_to_self_dropped(env):
 
 
 def t_response_via_to_self_dropped(env):
-    vias = ["SIP/2.0/UDP %s;branch=z9hG4bK%s" % (ADVERTISE, env.uniq("o")),
-            "SIP/2.0/UDP %s;branch=z9hG4bK%s" % (env.hp(env.other), env.uniq("n"))]
-    quiet_drop(env, env.b1, response(200, "OK", vias, dialog("INVITE", env.uniq("rv"),
-                                                             to_tag="t1")),
+    # our Via as if viaduct had forwarded the request (its tag verifies), so the destination
+    # check is what drops it
+    cid = env.uniq("rv")
+    nxt = "SIP/2.0/UDP %s;branch=z9hG4bK%s" % (env.hp(env.other), env.uniq("n"))
+    vias = ["SIP/2.0/UDP %s;branch=%s" % (ADVERTISE, signed_branch(nxt, cid)), nxt]
+    quiet_drop(env, env.b1, response(200, "OK", vias, dialog("INVITE", cid, to_tag="t1")),
                "drop_to_self", "response whose next Via is %s" % env.hp(env.other))
 
 

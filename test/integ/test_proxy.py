@@ -30,7 +30,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipnet import (Endpoint, Failure, StartError, Tally, check, dialog,  # noqa: E402
                     header_param, hostport, netns_problem, parse, parse_args, recv_any, request,
-                    response, port_free, sanitizer_report, start_viaduct, stun_binding_request,
+                    response, port_free, sanitizer_report, signed_branch, start_viaduct,
+                    stun_binding_request,
                     stun_parse, stun_xor_mapped, wait_port_free)
 
 CONFIGS = [("v4", "uring"), ("v4", "mmsg"), ("v6", "uring"), ("v6", "mmsg")]
@@ -201,8 +202,12 @@ def check_copied(req, resp, code):
     return tag
 
 
-def fake_our_via(env):
-    return "SIP/2.0/UDP %s;branch=z9hG4bK%s" % (env.vd_hp, env.uniq("ours"))
+def fake_our_via(env, next_via=None, call_id=""):
+    """Our Via as if viaduct had forwarded the request: its tag verifies for next_via and
+    call_id (CSeq 1); without next_via, a branch that cannot verify."""
+    if next_via is None:
+        return "SIP/2.0/UDP %s;branch=z9hG4bK%s" % (env.vd_hp, env.uniq("ours"))
+    return "SIP/2.0/UDP %s;branch=%s" % (env.vd_hp, signed_branch(next_via, call_id))
 
 # ---------------------------------------------------------------- requests
 
@@ -528,8 +533,10 @@ def t_v6_other_spelling_is_us(env):
               "Route %s: went to %s with Route %r" % (spelled, ep.addr,
                                                       parse(out).get_all("Route")))
         cid = env.uniq("resp")
-        resp = response(180, "Ringing", ["SIP/2.0/UDP %s;branch=z9hG4bKsp" % spelled, env.via()],
-                        dialog("INVITE", cid, to_tag="x1", max_forwards=None))
+        nv = env.via()
+        resp = response(180, "Ringing", ["SIP/2.0/UDP %s;branch=%s" % (
+            spelled, signed_branch(nv, cid)), nv],
+            dialog("INVITE", cid, to_tag="x1", max_forwards=None))
         env.b1.send(resp, env.vd_addr)
         r = env.client.recv(1.0)
         check(r is not None, "response with top Via %s was not relayed" % spelled)
@@ -656,7 +663,7 @@ def t_response_shared_via_line(env):
 
 def relay_to(env, next_via, dest, what):
     cid = env.uniq("resp")
-    data = response(180, "Ringing", [fake_our_via(env), next_via],
+    data = response(180, "Ringing", [fake_our_via(env, next_via, cid), next_via],
                     dialog("INVITE", cid, to_tag="x1", max_forwards=None))
     env.b1.send(data, env.vd_addr)
     r = recv_any(env.all, 1.0)
@@ -685,7 +692,8 @@ def t_response_routed_by_received(env):
 
 def t_response_compact_via(env):
     cid = env.uniq("resp")
-    data = response(200, "OK", [], ["v: " + fake_our_via(env), "v: " + env.via()] +
+    nv = env.via()
+    data = response(200, "OK", [], ["v: " + fake_our_via(env, nv, cid), "v: " + nv] +
                     dialog("INVITE", cid, to_tag="x1", max_forwards=None))
     env.b1.send(data, env.vd_addr)
     r = env.client.recv(1.0)
@@ -700,9 +708,9 @@ def t_response_routed_by_sent_by(env):
     relay_to(env, v, env.ext, "sent-by")
 
 
-def dropped_response(env, vias, counter, what):
+def dropped_response(env, vias, counter, what, cid=None):
     before = env.vd.counters()
-    cid = env.uniq("resp")
+    cid = cid or env.uniq("resp")
     env.b1.send(response(200, "OK", vias, dialog("INVITE", cid, to_tag="x1", max_forwards=None)),
                 env.vd_addr)
     expect_silence(env, env.b1, what)
@@ -734,10 +742,16 @@ def t_response_bad_destination_dropped(env):
         dests += ["0.0.0.0"]
     for d in dests:
         nxt = "SIP/2.0/UDP %s:%d;branch=z9hG4bKd" % (d, CLIENT)
-        dropped_response(env, [fake_our_via(env), nxt], "drop_bad_destination",
-                         "next Via %s" % d)
-    dropped_response(env, [fake_our_via(env), "SIP/2.0/UDP %s;branch=z9hG4bKself" % env.vd_hp],
-                     "drop_to_self", "next Via is viaduct itself")
+        cid = env.uniq("resp")
+        dropped_response(env, [fake_our_via(env, nxt, cid), nxt], "drop_bad_destination",
+                         "next Via %s" % d, cid)
+    nxt = "SIP/2.0/UDP %s;branch=z9hG4bKself" % env.vd_hp
+    cid = env.uniq("resp")
+    dropped_response(env, [fake_our_via(env, nxt, cid), nxt], "drop_to_self",
+                     "next Via is viaduct itself", cid)
+    # a forged one (its tag does not verify) is dropped before it is looked at further
+    nxt = "SIP/2.0/UDP %s;branch=z9hG4bKforged" % env.hp(CLIENT)
+    dropped_response(env, [fake_our_via(env), nxt], "drop_forged_via", "a forged tag")
 
 # ---------------------------------------------------------------- keep-alives
 

@@ -958,7 +958,7 @@ def t_record_route_path(binary, io):
         # 7f000001, then its port and a check), so a request the registrar sends
         # back through this Path reaches the client's NAT binding (test_px has
         # the round trip byte for byte)
-        path_re = r"^Path: <sip:vdf-47f000001[0-9a-f]{4}[0-9a-f]{8}@127\.0\.0\.1:5060;lr%s>$"
+        path_re = r"^Path: <sip:vdf-47f000001[0-9a-f]{4}[0-9a-f]{16}@127\.0\.0\.1:5060;lr%s>$"
         lines = m.raw_lines("Path")
         check(len(lines) == 1 and re.match(path_re % "", lines[0]),
               "REGISTER with Supported: path: Path lines %r" % lines)
