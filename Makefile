@@ -4,7 +4,7 @@
 #   make test         every test, built with ASan+UBSan and libc malloc, also the scalar parser
 #   make parser-alone parser/, its tests, fuzz target and benchmark built with nothing else
 #   make demo         viaduct in front of 4 emulated registrars under load (bench/demo.sh)
-#   make fuzz         libFuzzer on the parser (FUZZ_SECONDS=60)
+#   make fuzz         libFuzzer on the parser and on the whole proxy (FUZZ_SECONDS=60 each)
 #   make bench        benchmarks: parser, proxy, viaduct vs Kamailio vs null relay (bench/run.sh);
 #                     results under build/bench/
 #   make format / format-check / clean
@@ -197,13 +197,22 @@ build/fuzz/fuzz_sip_parse: test/fuzz/fuzz_sip_parse.c test/sip_msg_diff.h $(PARS
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_sip_parse.c $(PARSER_SRC)
 
+# The whole proxy (test/fuzz/fuzz_px.c): core/, net/ and parser/ built for libFuzzer.
+FUZZ_PX_PREFIXES := 000100 000300 020000 020100 020200 030200 010800 000500
+build/fuzz/fuzz_px: test/fuzz/fuzz_px.c $(CORE_SRC) $(NET_SRC) $(PARSER_SRC) core/*.h net/*.h parser/*.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -pthread -o $@ test/fuzz/fuzz_px.c $(CORE_SRC) $(NET_SRC) $(PARSER_SRC) \
+		-luring -lxxhash -lsodium -lyaml -lmicrohttpd
+
 fuzz: deps
-	@$(MAKE) --no-print-directory build/fuzz/fuzz_sip_parse
+	@$(MAKE) --no-print-directory build/fuzz/fuzz_sip_parse build/fuzz/fuzz_px
 	@sh test/fuzz/run.sh build/fuzz/fuzz_sip_parse $(FUZZ_SECONDS)
+	@sh test/fuzz/run.sh build/fuzz/fuzz_px $(FUZZ_SECONDS) "$(FUZZ_PX_PREFIXES)"
 
 # A bounded smoke run for make test: 20 s, seeded with the corpora.
-fuzz-smoke: build/fuzz/fuzz_sip_parse
+fuzz-smoke: build/fuzz/fuzz_sip_parse build/fuzz/fuzz_px
 	@sh test/fuzz/run.sh build/fuzz/fuzz_sip_parse 20
+	@sh test/fuzz/run.sh build/fuzz/fuzz_px 20 "$(FUZZ_PX_PREFIXES)"
 
 bench: deps
 	@$(MAKE) --no-print-directory all

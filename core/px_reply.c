@@ -62,7 +62,7 @@ static void extra_headers(struct px_ctx *c, struct px_out *o, enum st_local code
         /* operators see why without a capture: RFC 3261 §20.43, code 399 */
         PX_LIT(o, "Warning: 399 viaduct \"");
         const char *t = sip_err_text(err);
-        px_out_ref(o, span_make(t, strlen(t)));
+        px_out_put(o, span_make(t, strlen(t))); /* copied: iovecs point only at the datagram */
         PX_LIT(o, "\"\r\n");
     }
 }
@@ -83,7 +83,7 @@ int px_reply(struct px_ctx *c, enum st_local code, int err)
 
     struct px_out o;
     px_out_init(&o, tx);
-    px_out_ref(&o, status_lines[code]);
+    px_out_put(&o, status_lines[code]); /* and the scratch (fuzz_px checks it) */
     bool top_via_done = false;
     for (int i = 0; i < m->nhdr; i++) {
         const struct sip_hdr *h = &m->hdr[i];
