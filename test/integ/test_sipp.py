@@ -203,7 +203,13 @@ def run_scenario(tag, io, uac_args, uas_args, expect, lost=0):
         if expect >= 50 and min(seen) == 0:
             problems.append("one backend got nothing: %s" % seen)
         unexpected = [num(s, "FailedUnexpectedMessage(C)") for s in uas_st]
-        if sum(unexpected) > allowed:
+        # SIPp spots a retransmission by its bytes, and a copy viaduct forwards again
+        # carries a new send time in its Via (;vdt=, same branch): with loss, a
+        # retransmitted INVITE or a BYE after a lost ACK is "unexpected" at the SIPp
+        # UAS, where a real UAS matches it by branch. Allowed: 5% of calls (1% loss on
+        # each of ~7 messages a call; runs saw 20-26); that every call completed is the
+        # UAC's count above.
+        if sum(unexpected) > (5 * expect // 100 if lost else 0):
             problems.append("unexpected messages at the UAS: %s" % unexpected)
         for k in MUST_STAY_ZERO:
             # a retransmission that arrives after the UAC has exited gets
@@ -254,7 +260,10 @@ def test_register(io):
 
 
 def test_loss(io):
-    run_scenario("loss-" + io, io, ["-sn", "uac"], ["-sn", "uas"], CALLS, lost=1)
+    # the UAS answers a BYE again by its branch: a retransmission viaduct forwards
+    # differs from the first copy in its Via's send time (sipp/uas_bye_retrans.xml)
+    run_scenario("loss-" + io, io, ["-sn", "uac"],
+                 ["-sf", os.path.join(SCEN, "uas_bye_retrans.xml")], CALLS, lost=1)
 
 
 def main():
