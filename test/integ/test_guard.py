@@ -7,9 +7,10 @@ overload shedding. Each attack gets a bounded, counted outcome.
 
 Addresses (per family): viaduct on VD:5060 (and VD:5062 for the second listener), one backend
 BE:6001, an attacking client A, a second address A2 in A's IPv6 /64, and a legitimate client
-B on another address:
-    v4: VD 192.0.2.1, A 192.0.2.2, A2 192.0.2.3 (another source), B 127.0.0.1, BE 127.0.0.1
-    v6: VD 2001:db8::1, A 2001:db8::2, A2 2001:db8::3 (same /64 as A), B ::1, BE ::1
+B on another address (not loopback: the relay policy sends no response to loopback when
+viaduct does not listen there):
+    v4: VD 192.0.2.1, A 192.0.2.2, A2 192.0.2.3 (another source), B 198.51.100.23, BE 127.0.0.1
+    v6: VD 2001:db8::1, A 2001:db8::2, A2 2001:db8::3 (same /64 as A), B 2001:db8:1::7, BE ::1
 """
 
 import os
@@ -23,9 +24,9 @@ from sipnet import (Endpoint, Tally, check, dialog, hostport, netns_problem,  # 
                     start_viaduct, stun_binding_request, wait_port_free)
 
 FAM = {
-    "v4": {"vd": "192.0.2.1", "a": "192.0.2.2", "a2": "192.0.2.3", "b": "127.0.0.1",
+    "v4": {"vd": "192.0.2.1", "a": "192.0.2.2", "a2": "192.0.2.3", "b": "198.51.100.23",
            "be": "127.0.0.1", "net_a": "192.0.2.2/32"},
-    "v6": {"vd": "2001:db8::1", "a": "2001:db8::2", "a2": "2001:db8::3", "b": "::1",
+    "v6": {"vd": "2001:db8::1", "a": "2001:db8::2", "a2": "2001:db8::3", "b": "2001:db8:1::7",
            "be": "::1", "net_a": "2001:db8::2/128"},
 }
 N = [0]
