@@ -141,6 +141,11 @@ $(BUILD)/test/test_rt: $(BUILD)/obj/test/test_rt.o $(BUILD)/obj/core/rt.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc -o $@ $^ -lcmocka -lxxhash
 
+# The per-source bucket table alone; counts allocations as test_rt does.
+$(BUILD)/test/test_guard: $(BUILD)/obj/test/test_guard.o $(BUILD)/obj/core/guard.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -Wl,--wrap=malloc -o $@ $^ -lcmocka -lxxhash
+
 $(BUILD)/bench-rt: $(BUILD)/obj/bench/bench_rt.o $(BUILD)/obj/core/rt.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lxxhash $(MALLOC_LIBS)
 

@@ -42,6 +42,7 @@
  *       key: to-aor          # else keys.register / keys.default
  */
 #include "core/cfg_internal.h"
+#include "core/guard.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,8 @@ const struct cfg_opt cfg_opts[] = {
     {.name = "listen", .type = CFG_T_LISTEN, .max = CFG_MAX_LISTEN, .env = "VIADUCT_LISTEN",
      .flag = "listen", .arg = "ADDR:PORT", .dflt = "127.0.0.1:5060",
      .help = "where to receive SIP over UDP (IPv6 as [::1]:5060); in the file an entry may be "
-             "{address: ADDR:PORT, advertise: HOST:PORT}"},
+             "{address: ADDR:PORT, advertise: HOST:PORT} with its own allow, deny, rate, burst, "
+             "dialog_rate, dialog_burst (as in security)"},
     {.name = "advertise", .type = CFG_T_ADVERTISE, .max = CFG_MAX_LISTEN,
      .env = "VIADUCT_ADVERTISE", .flag = "advertise", .arg = "HOST:PORT",
      .dflt = "the listen address",
@@ -202,6 +204,52 @@ const struct cfg_opt cfg_opts[] = {
      .help = "text that seeds the consistent hash and the branch hash; the same on every "
              "instance; a private one keeps outsiders from aiming keys at one backend; "
              "changing it moves keys"},
+    /* security: README "Edge protection" says why each default is what it is */
+    {.name = "security.allow", .type = CFG_T_ACL, .max = CFG_MAX_ACL, .off = OFF(security.allow),
+     .env = "VIADUCT_SECURITY_ALLOW", .dflt = "any",
+     .help = "sources a listener takes datagrams from (IP or IP/LEN), checked before parsing; "
+             "a listen entry's own allow replaces it"},
+    {.name = "security.deny", .type = CFG_T_ACL, .max = CFG_MAX_ACL, .off = OFF(security.deny),
+     .env = "VIADUCT_SECURITY_DENY", .dflt = "none",
+     .help = "sources whose datagrams are dropped before parsing, even if allowed; a listen "
+             "entry's own deny replaces it"},
+    {.name = "security.block_user_agents", .type = CFG_T_UAS, .max = CFG_MAX_UA,
+     .env = "VIADUCT_SECURITY_BLOCK_USER_AGENTS", .dflt = GD_DEFAULT_UAS,
+     .help = "requests whose User-Agent contains one of these (any case) are dropped silently; "
+             "[] blocks none"},
+    {.name = "security.rate", .type = CFG_T_U32, .max = 1000000, .def = 2000,
+     .off = OFF(security.lim.rate), .env = "VIADUCT_SECURITY_RATE",
+     .help = "out-of-dialog requests per second one source IP (IPv6: its /64) may send, per "
+             "worker; 0: no limit"},
+    {.name = "security.burst", .type = CFG_T_U32, .min = 1, .max = 1000000, .def = 4000,
+     .off = OFF(security.lim.burst), .env = "VIADUCT_SECURITY_BURST",
+     .help = "how many out-of-dialog requests above the rate one source may send at once"},
+    {.name = "security.dialog_rate", .type = CFG_T_U32, .max = 1000000, .def = 5000,
+     .off = OFF(security.lim.dialog_rate), .env = "VIADUCT_SECURITY_DIALOG_RATE",
+     .help = "in-dialog requests (To tag), CANCELs and ACKs per second one source may send; 0: "
+             "no limit"},
+    {.name = "security.dialog_burst", .type = CFG_T_U32, .min = 1, .max = 1000000, .def = 10000,
+     .off = OFF(security.lim.dialog_burst), .env = "VIADUCT_SECURITY_DIALOG_BURST",
+     .help = "how many in-dialog requests above the rate one source may send at once"},
+    {.name = "security.limit_503", .type = CFG_T_BOOL, .max = 1, .off = OFF(security.limit_503),
+     .env = "VIADUCT_SECURITY_LIMIT_503",
+     .help = "answer a request over its source's limit 503 with Retry-After (within the answer "
+             "budget) instead of dropping it"},
+    {.name = "security.answer_burst", .type = CFG_T_U32, .min = 0, .max = 65535, .def = 1024,
+     .off = OFF(security.answer_burst), .env = "VIADUCT_SECURITY_ANSWER_BURST",
+     .help = "bytes of local answers (errors, STUN) one untrusted address may get beyond the "
+             "bytes it sent: what a spoofed source can make viaduct reflect"},
+    {.name = "security.answer_rate", .type = CFG_T_U32, .max = 65535, .def = 64,
+     .off = OFF(security.answer_rate), .env = "VIADUCT_SECURITY_ANSWER_RATE",
+     .help = "bytes per second added to that allowance, so a STUN keep-alive (20 bytes in, 32 "
+             "or 44 out) every second is always answered"},
+    {.name = "security.overload_pct", .type = CFG_T_U32, .max = 100, .def = 90,
+     .off = OFF(security.overload_pct), .env = "VIADUCT_SECURITY_OVERLOAD_PCT",
+     .help = "a worker whose receive buffers are this full (percent) sheds new out-of-dialog "
+             "requests, keeping responses and in-dialog requests; 0 sheds always (tests)"},
+    {.name = "security.overload_503", .type = CFG_T_BOOL, .max = 1, .def = 1,
+     .off = OFF(security.overload_503), .env = "VIADUCT_SECURITY_OVERLOAD_503",
+     .help = "shed with 503 and Retry-After (within the answer budget) rather than silently"},
     {.name = "rules", .type = CFG_T_RULES, .max = CFG_MAX_RULES, .dflt = "none",
      .help = "in order, the first match wins: {match: {method, ruri_domain, to_domain, "
              "source}, pool: NAME, key: KEY}; no match: pool default"},
@@ -403,6 +451,32 @@ static int add_trusted(struct cfg *c, const struct cfg_opt *o, const char *s, ch
     return 0;
 }
 
+static int add_cidr(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg, size_t len)
+{
+    struct cfg_cidrs *l = (struct cfg_cidrs *)(void *)((char *)c + o->off);
+    if (l->n == o->max)
+        return too_many(o, msg, len);
+    if (cfg_parse_cidr(s, &l->v[l->n], msg, len) < 0)
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static int add_ua(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg, size_t len)
+{
+    struct cfg_security *sec = &c->security;
+    if (sec->nblock_ua == o->max)
+        return too_many(o, msg, len);
+    if (s[0] == '\0') {
+        snprintf(msg, len, "an empty User-Agent substring would block every request");
+        return -1;
+    }
+    if (fits(s, sizeof(sec->block_ua[0]), msg, len) < 0)
+        return -1;
+    snprintf(sec->block_ua[sec->nblock_ua++], sizeof(sec->block_ua[0]), "%s", s);
+    return 0;
+}
+
 int cfg_pool_add(struct cfg_pool *p, const char *address, char *msg, size_t len)
 {
     struct cfg_backend b = {.weight = 1};
@@ -451,6 +525,8 @@ int cfg_opt_set(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg
     case CFG_T_CODES: return add_code(c, o, s, msg, len);
     case CFG_T_CIDRS: return add_trusted(c, o, s, msg, len);
     case CFG_T_BACKENDS: return cfg_pool_add(&c->pools[0], s, msg, len);
+    case CFG_T_ACL: return add_cidr(c, o, s, msg, len);
+    case CFG_T_UAS: return add_ua(c, o, s, msg, len);
     case CFG_T_POOLS:
     case CFG_T_RULES: snprintf(msg, len, "is given only in the configuration file"); return -1;
     case CFG_T_CONFIG: return 0; /* main reads it before every layer */
@@ -464,11 +540,17 @@ void cfg_opt_clear(struct cfg *c, const struct cfg_opt *o)
     case CFG_T_LISTEN:
         c->nlisten = 0;
         memset(c->advertise, 0, sizeof(c->advertise)); /* they belonged to the old list */
+        for (int i = 0; i < CFG_MAX_LISTEN; i++)
+            c->listen_sec[i] = (struct cfg_listen_sec){
+                .lim = {CFG_LIMIT_INHERIT, CFG_LIMIT_INHERIT, CFG_LIMIT_INHERIT,
+                        CFG_LIMIT_INHERIT}};
         break;
     case CFG_T_ADVERTISE: memset(c->advertise, 0, sizeof(c->advertise)); break;
     case CFG_T_ALIASES: c->naliases = 0; break;
     case CFG_T_CODES: c->health.ncodes = 0; break;
     case CFG_T_CIDRS: c->security.ntrusted = 0; break;
+    case CFG_T_ACL: ((struct cfg_cidrs *)(void *)((char *)c + o->off))->n = 0; break;
+    case CFG_T_UAS: c->security.nblock_ua = 0; break;
     case CFG_T_BACKENDS:
         free(c->pools[0].backends);
         c->pools[0].backends = NULL;
@@ -551,6 +633,8 @@ void cfg_opt_values(const struct cfg_opt *o, char *buf, size_t len)
     case CFG_T_ADVERTISE: snprintf(buf, len, "up to %lld HOST:PORT", hi); break;
     case CFG_T_ALIASES: snprintf(buf, len, "up to %lld HOST[:PORT]", hi); break;
     case CFG_T_CODES: snprintf(buf, len, "up to %lld codes in 200..699", hi); break;
+    case CFG_T_ACL: snprintf(buf, len, "up to %lld IP or IP/LEN", hi); break;
+    case CFG_T_UAS: snprintf(buf, len, "up to %lld strings", hi); break;
     case CFG_T_POOLS: snprintf(buf, len, "up to %lld pools", hi); break;
     case CFG_T_RULES: snprintf(buf, len, "up to %lld rules", hi); break;
     case CFG_T_CONFIG: snprintf(buf, len, "a file"); break;
@@ -566,6 +650,13 @@ void cfg_defaults(struct cfg *c)
         opt_store(c, &cfg_opts[i], cfg_opts[i].def);
     c->npools = 1;
     snprintf(c->pools[0].name, sizeof(c->pools[0].name), "default");
+    static const char *const uas[] = {GD_DEFAULT_UA_LIST};
+    for (int i = 0; i < ARRAY_LEN(uas); i++)
+        snprintf(c->security.block_ua[c->security.nblock_ua++], sizeof(c->security.block_ua[0]),
+                 "%s", uas[i]);
+    for (int i = 0; i < CFG_MAX_LISTEN; i++)
+        c->listen_sec[i].lim = (struct cfg_limits){CFG_LIMIT_INHERIT, CFG_LIMIT_INHERIT,
+                                                   CFG_LIMIT_INHERIT, CFG_LIMIT_INHERIT};
 }
 
 void cfg_free(struct cfg *c)

@@ -23,6 +23,9 @@
 #define CFG_MAX_RULES 64
 #define CFG_MAX_MATCH 8 /* values in one match list (methods, domains) */
 #define CFG_STR 128
+#define CFG_MAX_ACL 32 /* CIDRs in one allow, deny or trusted list */
+#define CFG_MAX_UA 32  /* security.block_user_agents */
+#define CFG_LIMIT_INHERIT UINT32_MAX /* a listener's limit not given: the security one */
 
 /* What a request is hashed on. */
 enum cfg_key {
@@ -81,6 +84,27 @@ struct cfg_rule {
     char key_header[64];
 };
 
+/* A list of prefixes (security.allow, deny, trusted, a listener's own). */
+struct cfg_cidrs {
+    int n;
+    struct cfg_cidr v[CFG_MAX_ACL];
+};
+
+/* Per-source token buckets: rate per second, burst the bucket's depth. */
+struct cfg_limits {
+    uint32_t rate, burst;               /* out-of-dialog requests */
+    uint32_t dialog_rate, dialog_burst; /* in-dialog requests (To tag), CANCEL, ACK */
+};
+
+/* What one listen entry may set for itself (the file only); has_* false and
+ * CFG_LIMIT_INHERIT take the security section's. */
+struct cfg_listen_sec {
+    bool has_allow, has_deny;
+    struct cfg_cidrs allow, deny;
+    struct cfg_limits lim;
+};
+
+
 struct cfg_health {
     /* active OPTIONS probes; off by default, as HAProxy's "check" and
      * Kamailio's ds_ping_interval are: backends that ignore OPTIONS would
@@ -128,12 +152,23 @@ struct cfg_security {
     char previous_secret[CFG_STR];
     uint32_t previous_until; /* Unix time: the previous secret verifies until then; 0 never */
     char hash_seed[CFG_STR]; /* "": the built-in seed */
+    /* edge protection (px_guard.c, README "Edge protection") */
+    struct cfg_cidrs allow, deny; /* for listeners that give none */
+    int nblock_ua;
+    char block_ua[CFG_MAX_UA][64]; /* User-Agent substrings, any case */
+    struct cfg_limits lim;
+    bool limit_503;           /* answer 503 when over the limit, else drop */
+    uint32_t answer_burst;    /* bytes of local answers a source may get beyond what it earns */
+    uint32_t answer_rate;     /* bytes per second added to that allowance */
+    uint32_t overload_pct;    /* engine load (net_rx.load) from which new requests are shed */
+    bool overload_503;        /* shed with 503 + Retry-After, else drop */
 };
 
 struct cfg {
     int nlisten;
     char listen[CFG_MAX_LISTEN][CFG_STR];    /* "IP:PORT" */
     char advertise[CFG_MAX_LISTEN][CFG_STR]; /* "" = the listen address */
+    struct cfg_listen_sec listen_sec[CFG_MAX_LISTEN];
     int naliases;
     char aliases[CFG_MAX_ALIASES][CFG_STR];
     int workers;               /* 0: the CPUs the process may use */

@@ -41,6 +41,8 @@ enum cfg_opt_type {
     CFG_T_CODES,     /* health.codes[]: final response codes */
     CFG_T_CIDRS,     /* security.trusted[]: address prefixes */
     CFG_T_BACKENDS,  /* the default pool's backends, IP:PORT (the file has pools) */
+    CFG_T_ACL,       /* struct cfg_cidrs at off (allow, deny): IP or IP/LEN */
+    CFG_T_UAS,       /* security.block_user_agents: substrings */
     /* structured: the file only, each with its own loader in cfg_yaml.c */
     CFG_T_POOLS,
     CFG_T_RULES,

@@ -84,16 +84,39 @@ static void print_match(FILE *f, const struct cfg_rule *r)
     fputs("}\n", f);
 }
 
+static void print_cidrs(FILE *f, const struct cfg_cidrs *l)
+{
+    char cidr[CFG_MAX_ACL][64];
+    for (int i = 0; i < l->n; i++)
+        cfg_format_cidr(&l->v[i], cidr[i], sizeof(cidr[i]));
+    print_list(f, cidr[0], sizeof(cidr[0]), l->n);
+}
+
 static void print_listen(FILE *f, const struct cfg *c)
 {
     fprintf(f, "listen:%s\n", c->nlisten ? "" : " []");
     for (int i = 0; i < c->nlisten; i++) {
+        const struct cfg_listen_sec *ls = &c->listen_sec[i];
         fputs("  - address: ", f);
         print_str(f, c->listen[i]);
         if (c->advertise[i][0]) {
             fputs("\n    advertise: ", f);
             print_str(f, c->advertise[i]);
         }
+        if (ls->has_allow) {
+            fputs("\n    allow: ", f);
+            print_cidrs(f, &ls->allow);
+        }
+        if (ls->has_deny) {
+            fputs("\n    deny: ", f);
+            print_cidrs(f, &ls->deny);
+        }
+        const uint32_t lim[4] = {ls->lim.rate, ls->lim.burst, ls->lim.dialog_rate,
+                                 ls->lim.dialog_burst};
+        static const char *const names[4] = {"rate", "burst", "dialog_rate", "dialog_burst"};
+        for (int k = 0; k < 4; k++)
+            if (lim[k] != CFG_LIMIT_INHERIT)
+                fprintf(f, "\n    %s: %u", names[k], lim[k]);
         fputc('\n', f);
     }
 }
@@ -203,6 +226,17 @@ static void print_opt(FILE *f, const struct cfg *c, const struct cfg_opt *o, con
         for (int i = 0; i < c->health.ncodes; i++)
             fprintf(f, "%s%u", i ? ", " : "", c->health.codes[i]);
         fputs("]\n", f);
+        break;
+    case CFG_T_ACL:
+        fprintf(f, "%s%s: ", ind, key);
+        print_cidrs(f, (const struct cfg_cidrs *)(const void *)field);
+        fputc('\n', f);
+        break;
+    case CFG_T_UAS:
+        fprintf(f, "%s%s: ", ind, key);
+        print_list(f, c->security.block_ua[0], sizeof(c->security.block_ua[0]),
+                   c->security.nblock_ua);
+        fputc('\n', f);
         break;
     case CFG_T_POOLS: print_pools(f, c); break;
     case CFG_T_RULES: print_rules(f, c); break;

@@ -218,10 +218,66 @@ static int load_items(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
     return 0;
 }
 
-/* listen: a list of addresses, or of {address, advertise} mappings. */
+/* A listen entry's allow or deny: a list of CIDRs (or one). */
+static int load_cidrs(struct ld *ld, yaml_node_t *v, const char *path, struct cfg_cidrs *out)
+{
+    struct items l;
+    char sub[96], msg[CFG_MSG];
+    const char *s;
+    if (want_list(ld, v, path, CFG_MAX_ACL, &l) < 0)
+        return -1;
+    out->n = 0;
+    for (int i = 0; i < l.n; i++) {
+        yaml_node_t *e = node_at(ld, l.it[i]);
+        snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+        if (want_scalar(ld, e, sub, &s) < 0)
+            return -1;
+        if (cfg_parse_cidr(s, &out->v[i], msg, sizeof(msg)) < 0)
+            return fail(ld, e, "%s: %s", sub, msg);
+        out->n = i + 1;
+    }
+    return 0;
+}
+
+/* A listen entry's own allow, deny and limits (the security section's
+ * otherwise): key is one of them, x its value. */
+static int load_listen_sec(struct ld *ld, const char *path, const char *key, yaml_node_t *x,
+                           struct cfg_listen_sec *ls)
+{
+    static const char *const lims[4] = {"rate", "burst", "dialog_rate", "dialog_burst"};
+    uint32_t *dst[4] = {&ls->lim.rate, &ls->lim.burst, &ls->lim.dialog_rate,
+                        &ls->lim.dialog_burst};
+    char sub[96], msg[CFG_MSG], opt[40];
+    const char *s;
+    snprintf(sub, sizeof(sub), "%s.%s", path, key);
+    if (strcmp(key, "allow") == 0) {
+        ls->has_allow = true;
+        return load_cidrs(ld, x, sub, &ls->allow);
+    }
+    if (strcmp(key, "deny") == 0) {
+        ls->has_deny = true;
+        return load_cidrs(ld, x, sub, &ls->deny);
+    }
+    for (int k = 0; k < 4; k++) {
+        if (strcmp(key, lims[k]) != 0)
+            continue;
+        snprintf(opt, sizeof(opt), "security.%s", key);
+        const struct cfg_opt *o = cfg_opt_find(opt); /* the same bounds as the section's */
+        if (want_scalar(ld, x, sub, &s) < 0)
+            return -1;
+        if (cfg_parse_u32(s, (uint32_t)o->min, (uint32_t)o->max, dst[k], msg, sizeof(msg)) < 0)
+            return fail(ld, x, "%s: %s", sub, msg);
+        return 0;
+    }
+    return fail(ld, x, "%s: not a key of a listen entry", sub);
+}
+
+/* listen: a list of addresses, or of {address, advertise, allow, deny,
+ * rate, burst, dialog_rate, dialog_burst} mappings. */
 static int load_listen(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
 {
-    static const char *const keys[] = {"address", "advertise"};
+    static const char *const keys[] = {"address", "advertise", "allow", "deny",
+                                       "rate",    "burst",     "dialog_rate", "dialog_burst"};
     struct cfg *c = ld->c;
     struct items l;
     char path[64], sub[80], msg[CFG_MSG];
@@ -241,6 +297,11 @@ static int load_listen(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
             for (int kv = 0; pair(ld, e, kv, &k, &x); kv++) {
                 if (strcmp(k, "address") == 0) {
                     addr = x;
+                    continue;
+                }
+                if (strcmp(k, "advertise") != 0) {
+                    if (load_listen_sec(ld, path, k, x, &c->listen_sec[i]) < 0)
+                        return -1;
                     continue;
                 }
                 snprintf(sub, sizeof(sub), "%s.advertise", path);
@@ -536,7 +597,9 @@ static int load_setting(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
         return 0;
     case CFG_T_ALIASES:
     case CFG_T_CODES:
-    case CFG_T_CIDRS: return load_items(ld, o, v);
+    case CFG_T_CIDRS:
+    case CFG_T_ACL:
+    case CFG_T_UAS: return load_items(ld, o, v);
     case CFG_T_POOLS: return load_pools(ld, v);
     case CFG_T_RULES: return load_rules(ld, v);
     case CFG_T_BACKENDS: /* CFG_NO_FILE: not a key, want_map refused it */

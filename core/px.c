@@ -610,6 +610,8 @@ static int handle_request(struct px_ctx *c)
     ST_INC(c->st, rx_requests);
     if (m->method_id < ST_NMETHODS)
         ST_BUMP(&c->st->method[m->method_id], 1);
+    if (!px_admit_request(c))
+        return 0;
     if (in->ruri.scheme == SIP_SCHEME_OTHER)
         return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_416, 0);
     if (m->method_id == SIP_M_OPTIONS && names_us(c))
@@ -775,10 +777,16 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
                        .rx = rx,
                        .tx = tx,
                        .now_ms = now_ms,
-                       .now_us = now_us};
+                       .now_us = now_us,
+                       .gd = &ps->gd,
+                       .trusted = -1};
     tx->niov = 0;
     tx->dst2len = 0;
     ST_INC(st, rx_datagrams);
+    if (cfg->listen[rx->sock].acl && !px_acl_pass(&cfg->listen[rx->sock], rx->src)) {
+        ST_DROP(st, acl); /* before anything is parsed: not even STUN is answered */
+        return;
+    }
     if (rx->len > 0 && only_crlf(rx->buf, rx->len)) {
         ST_INC(st, rx_keepalive); /* RFC 5626 §3.5.1 CRLF keep-alive */
         return;

@@ -13,6 +13,7 @@
 #define VIADUCT_PX_H
 
 #include "core/cfg.h"
+#include "core/guard.h"
 #include "core/rt.h"
 #include "core/stats.h"
 #include "net/net.h"
@@ -32,6 +33,10 @@ struct px_listen {
     char ip[48];      /* the listen address's IP as text, compared with Via and Route hosts */
     size_t ip_len;
     bool wildcard; /* 0.0.0.0 or ::: receives on every local address of its family */
+    /* edge protection (px_guard.c): its own lists or the security section's */
+    const struct cfg_cidrs *allow, *deny; /* in the cfg px was built from */
+    bool acl;                             /* either list is non-empty */
+    struct gd_limits lim;                 /* per source: requests, dialog, answer bytes */
 };
 
 /*
@@ -195,12 +200,23 @@ struct px_cfg {
     struct px_cidr trusted[PX_MAX_TRUSTED];
     int ntrusted;
     bool loopback_ok[2];    /* [0] IPv4, [1] IPv6: a listener there serves loopback clients */
+    /* edge protection (px_guard.c) */
+    int nblock_ua;
+    struct span block_ua[CFG_MAX_UA]; /* lower-cased copies in block_ua_text */
+    char block_ua_text[CFG_MAX_UA][64];
+    uint32_t ua_first[256]; /* byte -> the substrings starting with it (either case) */
+    uint8_t ua_lead[16];    /* the distinct bytes b == (b | 0x20) of ua_first, for a SIMD skip */
+    int nua_lead;           /* > 8: no skip */
+    _Alignas(16) uint8_t ua_lead_vec[8][16]; /* ua_lead[k % nua_lead] 16 times, per k */
+    bool limit_503, overload_503;
+    unsigned overload_pct;
 };
 
 /* Per-worker scratch the proxy needs; big, so not on the stack. */
 struct px_state {
     struct sip_msg msg;
     struct sip_info info;
+    struct gd_table gd; /* per-source buckets (guard.h): gd_init before the first datagram */
 };
 
 /*
@@ -210,7 +226,8 @@ struct px_state {
  * response's latency is measured against). Fills tx with the datagram to
  * send (iovecs into rx->buf and tx->scratch, destination, socket index) or
  * leaves tx->niov == 0. Counts the outcome in st. Never allocates, locks,
- * blocks or reads a clock.
+ * blocks or reads a clock. ps->gd holds the per-source limits across calls
+ * (guard.h): the one state px_handle keeps, bounded and private to the worker.
  */
 void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
                const struct net_rx *rx, struct net_tx *tx, int64_t now_ms, int64_t now_us);

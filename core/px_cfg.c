@@ -280,6 +280,52 @@ static int collect_local(struct px_cfg *px, char *err, size_t errlen)
     return r;
 }
 
+static uint32_t inherit(uint32_t own, uint32_t dflt)
+{
+    return own == CFG_LIMIT_INHERIT ? dflt : own;
+}
+
+/* Lists stay in c (px must not outlive it, as for rules); limits become
+ * per-listener gd_limits; User-Agent substrings are lower-cased once. */
+static void build_security(struct px_cfg *px, const struct cfg *c)
+{
+    const struct cfg_security *sec = &c->security;
+    for (int i = 0; i < px->nlisten; i++) {
+        struct px_listen *l = &px->listen[i];
+        const struct cfg_listen_sec *ls = &c->listen_sec[i];
+        l->allow = ls->has_allow ? &ls->allow : &sec->allow;
+        l->deny = ls->has_deny ? &ls->deny : &sec->deny;
+        l->acl = l->allow->n > 0 || l->deny->n > 0;
+        l->lim.c[GD_OOD] = (struct gd_limit){inherit(ls->lim.rate, sec->lim.rate),
+                                             inherit(ls->lim.burst, sec->lim.burst)};
+        l->lim.c[GD_DIALOG] = (struct gd_limit){inherit(ls->lim.dialog_rate, sec->lim.dialog_rate),
+                                                inherit(ls->lim.dialog_burst,
+                                                        sec->lim.dialog_burst)};
+        l->lim.c[GD_BYTES] = (struct gd_limit){sec->answer_rate, sec->answer_burst};
+    }
+    px->nblock_ua = sec->nblock_ua;
+    for (int i = 0; i < sec->nblock_ua; i++) {
+        size_t n = strlen(sec->block_ua[i]);
+        for (size_t k = 0; k <= n; k++) {
+            char ch = sec->block_ua[i][k];
+            px->block_ua_text[i][k] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+        }
+        px->block_ua[i] = span_make(px->block_ua_text[i], n);
+        unsigned char f = (unsigned char)px->block_ua_text[i][0];
+        px->ua_first[f] |= 1u << i;
+        if (f >= 'a' && f <= 'z')
+            px->ua_first[f - 'a' + 'A'] |= 1u << i;
+    }
+    for (int b = 0; b < 256; b++) /* lower case: the skip folds what it reads */
+        if (px->ua_first[b] != 0 && (b | 0x20) == b && px->nua_lead++ < (int)sizeof(px->ua_lead))
+            px->ua_lead[px->nua_lead - 1] = (uint8_t)b;
+    for (int k = 0; k < 8 && px->nua_lead > 0; k++)
+        memset(px->ua_lead_vec[k], px->ua_lead[k % (px->nua_lead < 16 ? px->nua_lead : 16)], 16);
+    px->limit_503 = sec->limit_503;
+    px->overload_503 = sec->overload_503;
+    px->overload_pct = sec->overload_pct;
+}
+
 int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errlen)
 {
     memset(px, 0, sizeof(*px));
@@ -343,6 +389,7 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
     px->path = c->path;
     px->max_msg = c->max_msg;
     px->retry_after = (int)c->retry_after;
+    build_security(px, c);
     return 0;
 }
 

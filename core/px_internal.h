@@ -35,6 +35,8 @@ struct px_ctx {
     uint64_t branch[2]; /* our Via branch, or the To tag of a local response */
     uint64_t loop;      /* the loop-detection part of our branch (px.c loop_hash) */
     bool add_rr, add_path, path_ob;
+    struct gd_table *gd; /* the worker's per-source buckets */
+    int8_t trusted;      /* px_trusted's answer once asked, -1 before */
     char src_ip[INET6_ADDRSTRLEN];
     size_t src_ip_len;
 };
@@ -91,6 +93,18 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *ctx);
 void px_via_edits(struct px_ctx *c, struct px_edits *ed);
 void px_out_sent_by(struct px_out *o, const struct px_listen *l);
 void px_out_hostport(struct px_out *o, const struct px_listen *l);
+
+/* Edge protection (px_guard.c). */
+/* False if the listener's allow/deny lists refuse the source (before parsing). */
+bool px_acl_pass(const struct px_listen *l, const struct sockaddr *sa);
+/* px_trusted (px_policy.c) of the datagram's source, asked once per datagram. */
+bool px_src_trusted(struct px_ctx *c);
+/* User-Agent block, rate limit, overload shedding of a parsed request; false
+ * if it was dropped or answered (counted). */
+bool px_admit_request(struct px_ctx *c);
+/* Charges a local answer of len bytes to its destination's budget (which
+ * earns the request's bytes first); false, counted, if it may not go. */
+bool px_answer_budget(struct px_ctx *c, size_t len);
 
 /* Local answers (px_reply.c). Each returns 0, so callers can tail-call. */
 int px_reply(struct px_ctx *c, enum st_local code, int err);  /* info->via1 must be parsed */

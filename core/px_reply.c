@@ -36,7 +36,7 @@ static void to_tag_hash(struct px_ctx *c)
 #define REPLY_TAIL "Server: viaduct\r\nContent-Length: 0\r\n\r\n"
 
 /* Lines added after the copied headers, by response code. */
-static void extra_headers(struct px_ctx *c, struct px_out *o, enum st_local code, int err)
+static void extra_headers(struct px_ctx *c, struct px_out *o, enum st_local code)
 {
     const struct sip_msg *m = c->msg;
     if (code == ST_L_420) {
@@ -58,13 +58,25 @@ static void extra_headers(struct px_ctx *c, struct px_out *o, enum st_local code
         if (o->total + sizeof(w) - 1 + sizeof(REPLY_TAIL) - 1 <= c->rx->len)
             PX_LIT(o, w);
     }
-    if (err < 0) {
-        /* operators see why without a capture: RFC 3261 §20.43, code 399 */
-        PX_LIT(o, "Warning: 399 viaduct \"");
-        const char *t = sip_err_text(err);
-        px_out_put(o, span_make(t, strlen(t))); /* copied: iovecs point only at the datagram */
-        PX_LIT(o, "\"\r\n");
-    }
+}
+
+#define WARNING_HEAD "Warning: 399 viaduct \""
+
+/* Operators see why without a capture (RFC 3261 §20.43, code 399), but
+ * not at the price of an answer larger than its request from an untrusted
+ * source: that is what makes a spoofed 39-byte request worth 182 bytes. */
+static void warning(struct px_ctx *c, struct px_out *o, int err)
+{
+    if (err >= 0)
+        return;
+    const char *t = sip_err_text(err);
+    size_t tl = strlen(t);
+    size_t with = o->total + sizeof(WARNING_HEAD) - 1 + tl + 3 + sizeof(REPLY_TAIL) - 1;
+    if (with > c->rx->len && !px_src_trusted(c))
+        return;
+    PX_LIT(o, WARNING_HEAD);
+    px_out_put(o, span_make(t, tl)); /* copied: iovecs point only at the datagram */
+    PX_LIT(o, "\"\r\n");
 }
 
 int px_reply(struct px_ctx *c, enum st_local code, int err)
@@ -108,11 +120,16 @@ int px_reply(struct px_ctx *c, enum st_local code, int err)
         default: break;
         }
     }
-    extra_headers(c, &o, code, err);
+    extra_headers(c, &o, code);
+    warning(c, &o, err);
     PX_LIT(&o, REPLY_TAIL);
     if (o.overflow) {
         tx->niov = 0;
         ST_DROP(c->st, overflow);
+        return 0;
+    }
+    if (!px_answer_budget(c, o.total)) {
+        tx->niov = 0;
         return 0;
     }
     ST_BUMP(&c->st->local[code], 1);
@@ -202,6 +219,10 @@ bool px_stun(struct px_ctx *c)
     struct px_out o;
     px_out_init(&o, tx);
     px_out_bytes(&o, r, 24 + alen);
+    if (!px_answer_budget(c, 24 + alen)) {
+        tx->niov = 0;
+        return true;
+    }
     ST_INC(c->st, stun_responses);
     return true;
 }

@@ -46,7 +46,9 @@
     X(rx_errors, "receives that completed with an error")                                          \
     X(tx_dropped, "replies that found no submission slot")                                       \
     X(latency_implausible, "responses whose send-time Via parameter was mangled, forged, "         \
-                           "negative or over 30 s: not measured")
+                           "negative or over 30 s: not measured")                        \
+    X(guard_shared, "requests or answers of a source charged to a shared overflow bucket")         \
+    X(overload_episodes, "times a worker began shedding new requests (its buffers filled)")
 
 /* Datagrams dropped without an answer, by reason: name, help. */
 #define ST_DROPS(X)                                                                                \
@@ -63,7 +65,12 @@
     X(not_relayed, "ACK from an untrusted source naming a next hop that is not viaduct's to choose") \
     X(ack, "ACK that cannot be forwarded and is never answered")                                   \
     X(overflow, "rewrite needed more iovecs or scratch than a send holds")                         \
-    X(stun, "STUN message other than a valid Binding Request")
+    X(stun, "STUN message other than a valid Binding Request")                                     \
+    X(acl, "source not allowed, or denied, on the listener it came to")                            \
+    X(user_agent, "request whose User-Agent is in security.block_user_agents")                     \
+    X(rate_limited, "request over its source's rate limit")                                        \
+    X(overload, "new out-of-dialog request shed while the worker was overloaded")                  \
+    X(answer_budget, "local answer that would have exceeded its destination's byte budget")
 
 /* Responses viaduct sends itself: code, reason phrase. The one list of them:
  * px_reply takes an enum st_local, so no other code can go out. */

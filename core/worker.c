@@ -12,13 +12,37 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
+
+/* An overload episode begins with the first datagram at or above the
+ * shedding threshold and ends after a second with none: logged once each
+ * way, however long it lasts (px_guard.c does the shedding). */
+static void overload_watch(struct wk *w, const struct px_cfg *cfg, const struct net_rx *rx)
+{
+    if (rx->load >= cfg->overload_pct) {
+        w->overload_last_ms = w->now_ms;
+        if (!w->overloaded) {
+            w->overloaded = true;
+            ST_INC(&w->st, overload_episodes);
+            fprintf(stderr,
+                    "viaduct: worker %d overloaded (%u%% of its receive buffers held): "
+                    "shedding new out-of-dialog requests\n",
+                    w->id, rx->load);
+        }
+    } else if (w->overloaded && w->now_ms - w->overload_last_ms > 1000) {
+        w->overloaded = false;
+        fprintf(stderr, "viaduct: worker %d no longer overloaded\n", w->id);
+    }
+}
 
 static void on_rx(void *ctx, const struct net_rx *rx, struct net_tx *tx)
 {
     struct wk *w = ctx;
-    px_handle(atomic_load_explicit(&w->pub->cfg, memory_order_acquire), &w->ps, &w->st, rx, tx,
-              w->now_ms, w->now_us);
+    const struct px_cfg *cfg = atomic_load_explicit(&w->pub->cfg, memory_order_acquire);
+    if (rx->load >= cfg->overload_pct || w->overloaded)
+        overload_watch(w, cfg, rx);
+    px_handle(cfg, &w->ps, &w->st, rx, tx, w->now_ms, w->now_us);
 }
 
 /* Two clock reads per batch (up to w->batch datagrams): a read costs 15-30
@@ -117,6 +141,11 @@ int wk_open(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen)
 static void *wk_main(void *arg)
 {
     struct wk *w = arg;
+    /* a key no outsider knows: sources cannot be chosen to share a set */
+    uint64_t key = 0;
+    if (getrandom(&key, sizeof(key), 0) != (ssize_t)sizeof(key))
+        key = (uint64_t)clk_coarse_ms() * 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)w;
+    gd_init(&w->ps.gd, key); /* touched first by this thread: its memory is local */
     if (w->cpu >= 0) {
         cpu_set_t set;
         CPU_ZERO(&set);

@@ -42,6 +42,8 @@ struct wk {
     /* clk_coarse_ms() at its last quiescent point (the engines pass one at
      * least every few hundred ms even when idle): /healthz reads it */
     _Atomic int64_t quiescent_ms;
+    bool overloaded;  /* in an overload episode (worker.c overload_watch) */
+    int64_t overload_last_ms;
     pthread_t thread;
     struct st_worker st;
     struct px_state ps;

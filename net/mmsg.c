@@ -212,6 +212,8 @@ static void mm_recv(struct mm *m, int sock)
                 .src = (const struct sockaddr *)&m->src[i],
                 .srclen = h->msg_namelen,
                 .sock = sock,
+                /* each full batch before this one: more were waiting */
+                .load = (uint8_t)(round * 100 / (MM_ROUNDS - 1)),
             };
             m->tx[i].niov = 0;
             m->tx[i].dst2len = 0;

@@ -248,6 +248,8 @@ static void ring_on_recv(struct ring *r, const struct io_uring_cqe *cqe, unsigne
         .src = io_uring_recvmsg_name(o),
         .srclen = o->namelen,
         .sock = (int)sock,
+        /* held: buffers out of the kernel's hands; at nbufs it receives nothing */
+        .load = (uint8_t)((uint64_t)r->held * 100 / cfg->nbufs),
     };
     struct net_tx *tx = &r->tx[bid];
     tx->niov = 0;

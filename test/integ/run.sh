@@ -6,7 +6,7 @@
 # Every test that starts viaduct runs under `unshare -n`: only lo exists, so no datagram can
 # leave the machine even when a message names outside addresses. The test addresses go on lo
 # (IPv4 192.0.2.1-3, 192.0.2.10, 203.0.113.12-13, 198.51.100.7, 198.51.100.23; IPv6
-# 2001:db8::1-3, 2001:db8::10, 2001:db8::9:1; all /32 or /128: a test file that needs another
+# 2001:db8::1-3, 2001:db8::10, 2001:db8::9:1, 2001:db8:1::7 (another /64); all /32 or /128: a test file that needs another
 # address adds it to the lists below). Then each test file (default: every
 # test/integ/test_*.py) runs as `python3 FILE --bin BUILD_DIR/viaduct`; a file prints
 # "ok ..." / "FAIL ..." lines and ends with "N passed, M failed".
@@ -38,7 +38,7 @@ if [ "${1:-}" = "--in-netns" ]; then
         198.51.100.7 198.51.100.23; do
         ip addr add "$a/32" dev lo || fail_setup "cannot add $a to lo"
     done
-    for a in 2001:db8::1 2001:db8::2 2001:db8::3 2001:db8::10 2001:db8::9:1; do
+    for a in 2001:db8::1 2001:db8::2 2001:db8::3 2001:db8::10 2001:db8::9:1 2001:db8:1::7; do
         ip -6 addr add "$a/128" dev lo nodad || fail_setup "cannot add $a to lo"
     done
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}

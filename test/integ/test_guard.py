@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""test_guard.py - edge protection through the real binary (issue 11): listener allow/deny
+lists, the User-Agent block, per-source rate limits, the byte budget of local answers, and
+overload shedding. Each attack gets a bounded, counted outcome.
+
+    sh test/integ/run.sh build/san test/integ/test_guard.py
+
+Addresses (per family): viaduct on VD:5060 (and VD:5062 for the second listener), one backend
+BE:6001, an attacking client A, a second address A2 in A's IPv6 /64, and a legitimate client
+B on another address (not loopback: the relay policy sends no response to loopback when
+viaduct does not listen there):
+    v4: VD 192.0.2.1, A 192.0.2.2, A2 192.0.2.3 (another source), B 198.51.100.23, BE 127.0.0.1
+    v6: VD 2001:db8::1, A 2001:db8::2, A2 2001:db8::3 (same /64 as A), B 2001:db8:1::7, BE ::1
+"""
+
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sipnet import (Endpoint, Tally, check, dialog, hostport, netns_problem,  # noqa: E402
+                    parse, parse_args, recv_any, request, response, sanitizer_report,
+                    start_viaduct, stun_binding_request, wait_port_free)
+
+FAM = {
+    "v4": {"vd": "192.0.2.1", "a": "192.0.2.2", "a2": "192.0.2.3", "b": "198.51.100.23",
+           "be": "127.0.0.1", "net_a": "192.0.2.2/32"},
+    "v6": {"vd": "2001:db8::1", "a": "2001:db8::2", "a2": "2001:db8::3", "b": "2001:db8:1::7",
+           "be": "::1", "net_a": "2001:db8::2/128"},
+}
+N = [0]
+
+
+def uniq(what):
+    N[0] += 1
+    return "%s-%d-%d" % (what, os.getpid(), N[0])
+
+
+class Rig:
+    def __init__(self, binary, fam, yaml_extra="", listen_extra=""):
+        f = FAM[fam]
+        self.f = f
+        self.vd_addr = (f["vd"], 5060)
+        self.vd2_addr = (f["vd"], 5062)
+        self.a = Endpoint(f["a"], 7100)
+        self.a2 = Endpoint(f["a2"], 7100)
+        self.b = Endpoint(f["b"], 7101)
+        self.be = Endpoint(f["be"], 6001)
+        self.eps = [self.a, self.a2, self.b, self.be]
+        for addr in (self.vd_addr, self.vd2_addr):
+            check(wait_port_free(*addr), "%s still bound" % (addr,))
+        text = ("listen:\n  - {address: \"%s\"%s}\n  - \"%s\"\n"
+                "pools:\n  - {name: default, backends: [\"%s\"]}\n%s" % (
+                    hostport(*self.vd_addr), listen_extra, hostport(*self.vd2_addr),
+                    hostport(f["be"], 6001), yaml_extra))
+        fd, self.cfg_path = tempfile.mkstemp(suffix=".yaml")
+        os.write(fd, text.encode())
+        os.close(fd)
+        self.vd = start_viaduct(binary, ["--config", self.cfg_path, "--workers", "1"])
+
+    def close(self):
+        code, err = self.vd.stop()
+        os.unlink(self.cfg_path)
+        for ep in self.eps:
+            ep.close()
+        check(code == 0, "viaduct exited %r" % code)
+        rep = sanitizer_report(err)
+        check(rep is None, "sanitizer: %s" % rep)
+        return err
+
+    def req(self, ep, method="INVITE", to_tag=None, ua=None, call_id=None, cseq=1, vd=None):
+        via = "SIP/2.0/UDP %s;branch=z9hG4bK%s;rport" % (hostport(*ep.addr), uniq("b"))
+        h = dialog(method, call_id or uniq("c"), cseq, "ft1", to_tag, 70)
+        if ua:
+            h.append(("User-Agent", ua))
+        return request(method, "sip:bob@example.com", [via], h)
+
+    def counters(self):
+        return self.vd.counters()
+
+
+def forwarded(rig, n, timeout=1.0):
+    """How many requests reached the backend within timeout of the last."""
+    got = 0
+    while got < n:
+        r = rig.be.recv(timeout)
+        if r is None:
+            break
+        m = parse(r[0])
+        if m.is_request:
+            got += 1
+    return got
+
+
+def delta(before, after, name):
+    return after.get(name, 0) - before.get(name, 0)
+
+
+def run(t, name, binary, fam, fn, **kw):
+    rig = None
+
+    def body():
+        nonlocal rig
+        rig = Rig(binary, fam, **kw)
+        try:
+            fn(rig)
+        finally:
+            r, rig = rig, None
+            r.close()
+    t.run("%s %s" % (fam, name), body)
+    if rig is not None:
+        try:
+            rig.close()
+        except AssertionError:
+            pass
+
+
+# ---------------------------------------------------------------- access lists
+
+def t_deny_drops_before_parsing(rig):
+    before = rig.counters()
+    rig.a.send(rig.req(rig.a), rig.vd_addr)
+    rig.a.send(stun_binding_request()[0], rig.vd_addr)        # not even STUN is answered
+    rig.a.send(b"\x00garbage", rig.vd_addr)                     # nor garbage parsed
+    check(forwarded(rig, 1, 0.5) == 0, "a denied request reached the backend")
+    check(rig.a.recv(0.2) is None, "a denied source got an answer")
+    # the same source on the other listener (no list of its own, no security.deny) passes
+    rig.a.send(rig.req(rig.a), rig.vd2_addr)
+    check(forwarded(rig, 1) == 1, "the second listener did not forward it")
+    rig.b.send(rig.req(rig.b), rig.vd_addr)
+    check(forwarded(rig, 1) == 1, "an allowed source was not forwarded")
+    after = rig.counters()
+    check(delta(before, after, "drop_acl") == 3, "drop_acl +%d, want 3" %
+          delta(before, after, "drop_acl"))
+    check(delta(before, after, "rx_requests") == 2, "denied datagrams were parsed")
+
+
+def t_allow_list_admits_only_it(rig):
+    before = rig.counters()
+    rig.a.send(rig.req(rig.a), rig.vd_addr)
+    check(forwarded(rig, 1) == 1, "the allowed source was not forwarded")
+    rig.b.send(rig.req(rig.b), rig.vd_addr)
+    # a response from outside the allow list is dropped too (requests and responses)
+    rig.b.send(response(200, "OK", ["SIP/2.0/UDP %s;branch=z9hG4bKx" % hostport(*rig.vd_addr),
+                                    "SIP/2.0/UDP %s;branch=z9hG4bKy" % hostport(*rig.a.addr)],
+                        dialog("INVITE", uniq("c"))), rig.vd_addr)
+    check(forwarded(rig, 1, 0.5) == 0, "a source outside the allow list was forwarded")
+    check(rig.a.recv(0.2) is None, "a response from outside the allow list was relayed")
+    check(delta(before, rig.counters(), "drop_acl") == 2, "drop_acl did not count both")
+
+
+# ---------------------------------------------------------------- User-Agent
+
+def t_scanner_user_agent_dropped(rig):
+    before = rig.counters()
+    for ua in ("friendly-scanner", "sipvicious 0.3.4", "SIPVicious", "VaxSIPUserAgent/3.1",
+               "x sundayddr y"):
+        rig.a.send(rig.req(rig.a, "OPTIONS", ua=ua), rig.vd_addr)
+    rig.a.send(rig.req(rig.a, "REGISTER", ua="Example-Phone/2.4.1 (friendly)"), rig.vd_addr)
+    check(forwarded(rig, 1) == 1, "an ordinary User-Agent was not forwarded")
+    check(forwarded(rig, 1, 0.3) == 0, "a scanner was forwarded")
+    check(rig.a.recv(0.2) is None, "a scanner got an answer")
+    check(delta(before, rig.counters(), "drop_user_agent") == 5, "drop_user_agent not +5")
+
+
+# ---------------------------------------------------------------- rate limits
+
+def t_flood_limited_other_source_unharmed(rig):
+    before = rig.counters()
+    t0 = time.monotonic()
+    for i in range(400):
+        rig.a.send(rig.req(rig.a, "INVITE"), rig.vd_addr)
+    got_a = forwarded(rig, 400, 0.5)
+    secs = time.monotonic() - t0
+    # burst 20 + 10/s: the limit, whatever the flood's size
+    check(20 <= got_a <= 20 + 10 * secs + 2, "flood: %d of 400 forwarded in %.1f s" %
+          (got_a, secs))
+    for i in range(18):  # within its own burst of 20
+        rig.b.send(rig.req(rig.b, "REGISTER"), rig.vd_addr)
+    check(forwarded(rig, 18) == 18, "the other source's REGISTERs did not all get through")
+    # in-dialog requests have their own, larger bucket: A's BYE still goes
+    rig.a.send(rig.req(rig.a, "BYE", to_tag="tt1"), rig.vd_addr)
+    check(forwarded(rig, 1) == 1, "an in-dialog request of the flooder was limited")
+    after = rig.counters()
+    check(delta(before, after, "drop_rate_limited") >= 400 - got_a,
+          "drop_rate_limited +%d, want %d" % (delta(before, after, "drop_rate_limited"),
+                                             400 - got_a))
+    check(rig.a.recv(0.1) is None, "the flooder got answers (limit_503 is off)")
+
+
+def t_ipv6_limited_by_64(rig):
+    """A and A2 share a /64 in v6 (one bucket) and are two sources in v4."""
+    for ep in (rig.a, rig.a2):
+        for i in range(30):
+            ep.send(rig.req(ep, "OPTIONS"), rig.vd_addr)
+    got = forwarded(rig, 60, 0.5)
+    want = 20 if ":" in rig.f["a"] else 40
+    check(want <= got <= want + 4, "%d of 60 forwarded, want about %d" % (got, want))
+
+
+def t_trusted_never_limited(rig):
+    for i in range(100):
+        rig.a.send(rig.req(rig.a, "INVITE"), rig.vd_addr)
+    check(forwarded(rig, 100) == 100, "a trusted source was limited")
+
+
+def t_limit_503_answers_within_budget(rig):
+    for i in range(25):
+        rig.a.send(rig.req(rig.a, "INVITE"), rig.vd_addr)
+    forwarded(rig, 25, 0.5)
+    codes = []
+    while True:
+        r = rig.a.recv(0.3)
+        if r is None:
+            break
+        codes.append(parse(r[0]).status)
+    check(codes and set(codes) == {503}, "answers %r, want 503s" % codes[:5])
+    r = parse(rig.req(rig.a))  # noqa: F841 - the shape of one: Retry-After checked below
+    rig.a.send(rig.req(rig.a, "INVITE"), rig.vd_addr)
+    got = rig.a.recv(0.5)
+    check(got is not None and b"Retry-After: " in got[0], "no Retry-After on the 503")
+
+
+# ---------------------------------------------------------------- amplification
+
+def bad_request(rig, ep):
+    # a readable Via and nothing else: answered 400 (and, without the budget, with a Warning)
+    return ("INVITE sip:a SIP/2.0\r\nVia: SIP/2.0/UDP %s\r\n\r\n" % hostport(*ep.addr)).encode()
+
+
+def burst_bytes(rig, msgs, n):
+    sent = got = 0
+    for i in range(n):
+        m = msgs[i % len(msgs)]()
+        rig.a.send(m, rig.vd_addr)
+        sent += len(m)
+        if i % 50 == 49:
+            time.sleep(0.01)
+    while True:
+        r = rig.a.recv(0.3)
+        if r is None:
+            break
+        got += len(r[0])
+        check(b"Warning" not in r[0], "a Warning made the answer larger: %r" % r[0][:120])
+    return sent, got
+
+
+def t_answers_within_requests(rig):
+    """answer_burst 200, answer_rate 0: over the burst, bytes out <= bytes in + 200."""
+    before = rig.counters()
+    msgs = [lambda: bad_request(rig, rig.a), lambda: stun_binding_request()[0]]
+    sent, got = burst_bytes(rig, msgs, 600)
+    after = rig.counters()
+    check(got > 0, "nothing was answered at all")
+    check(got <= sent + 200, "answered %d bytes for %d received" % (got, sent))
+    check(delta(before, after, "drop_answer_budget") > 0, "drop_answer_budget did not move")
+    # an error answer smaller than its request is always sent: it pays for itself
+    big = bad_request(rig, rig.a).replace(b"\r\n\r\n", b"\r\nX-Pad: %s\r\n\r\n" % (b"p" * 400))
+    rig.a.send(big, rig.vd_addr)
+    r = rig.a.recv(0.5)
+    check(r is not None and parse(r[0]).status == 400, "a 400 smaller than its request was held")
+
+
+def t_default_budget_bounded(rig):
+    msgs = [lambda: bad_request(rig, rig.a), lambda: stun_binding_request()[0]]
+    t0 = time.monotonic()
+    sent, got = burst_bytes(rig, msgs, 600)
+    secs = time.monotonic() - t0
+    check(got <= sent + 1024 + 64 * secs + 64, "answered %d bytes for %d received (+%d)" %
+          (got, sent, got - sent))
+    # a backend (trusted) still gets the full text with the Warning
+    rig.be.send(bad_request(rig, rig.be), rig.vd_addr)
+    r = rig.be.recv(0.5)
+    check(r is not None and b"Warning: 399" in r[0], "a trusted source lost its Warning")
+
+
+# ---------------------------------------------------------------- overload
+
+def t_overload_sheds_new_keeps_dialogs(rig):
+    before = rig.counters()
+    rig.b.send(rig.req(rig.b, "INVITE"), rig.vd_addr)
+    check(forwarded(rig, 1, 0.5) == 0, "a new INVITE was forwarded while overloaded")
+    r = rig.b.recv(0.5)
+    check(r is not None and parse(r[0]).status == 503 and b"Retry-After" in r[0],
+          "no 503 with Retry-After for the shed INVITE")
+    cid = uniq("dlg")
+    for method, tag in (("BYE", "tt"), ("INVITE", "tt"), ("CANCEL", None), ("ACK", "tt")):
+        rig.b.send(rig.req(rig.b, method, to_tag=tag, call_id=cid), rig.vd_addr)
+    check(forwarded(rig, 4) == 4, "in-dialog requests, CANCEL or ACK were shed")
+    # and a response still flows back to its client
+    rig.b.send(rig.req(rig.b, "BYE", to_tag="tt", call_id=cid, cseq=3), rig.vd_addr)
+    r = rig.be.recv(1.0)
+    check(r is not None, "the BYE did not arrive")
+    m = parse(r[0])
+    rig.be.send(response(200, "OK", m.get_all("Via"), [("From", m.get("From")),
+                                                     ("To", m.get("To")),
+                                                     ("Call-ID", cid), ("CSeq", "3 BYE")]),
+                rig.vd_addr)
+    r = rig.b.recv(1.0)
+    check(r is not None and parse(r[0]).status == 200, "the response was not relayed")
+    after = rig.counters()
+    check(delta(before, after, "drop_overload") == 1, "drop_overload not +1")
+    check(after.get("overload_episodes", 0) == 1, "overload_episodes %r, want 1" %
+          after.get("overload_episodes"))
+    text = rig.vd.stderr_text()
+    check(text.count("overloaded (") == 1, "the episode was logged %d times" %
+          text.count("overloaded ("))
+
+
+def main():
+    args = parse_args()
+    t = Tally()
+    why = netns_problem()
+    if why:
+        t.run("netns", lambda: check(False, why))
+        sys.exit(t.finish())
+    for fam in ("v4", "v6"):
+        f = FAM[fam]
+        run(t, "deny_drops_before_parsing", args.bin, fam, t_deny_drops_before_parsing,
+            listen_extra=", deny: [\"%s\"]" % f["net_a"])
+        run(t, "allow_list_admits_only_it", args.bin, fam, t_allow_list_admits_only_it,
+            listen_extra=", allow: [\"%s\"]" % f["net_a"])
+        run(t, "scanner_user_agent_dropped", args.bin, fam, t_scanner_user_agent_dropped)
+        lim = "security: {rate: 10, burst: 20}\n"
+        run(t, "flood_limited_other_source_unharmed", args.bin, fam,
+            t_flood_limited_other_source_unharmed, yaml_extra=lim)
+        run(t, "ipv6_limited_by_64", args.bin, fam, t_ipv6_limited_by_64,
+            listen_extra=", rate: 1, burst: 20")  # per listener, not the security section
+        run(t, "trusted_never_limited", args.bin, fam, t_trusted_never_limited,
+            yaml_extra="security: {rate: 1, burst: 5, trusted: [\"%s\"]}\n" % f["net_a"])
+        run(t, "limit_503_answers_within_budget", args.bin, fam,
+            t_limit_503_answers_within_budget,
+            yaml_extra="security: {rate: 1, burst: 5, limit_503: true}\n")
+        run(t, "answers_within_requests", args.bin, fam, t_answers_within_requests,
+            yaml_extra="security: {answer_burst: 200, answer_rate: 0}\n")
+        run(t, "default_budget_bounded", args.bin, fam, t_default_budget_bounded)
+        run(t, "overload_sheds_new_keeps_dialogs", args.bin, fam,
+            t_overload_sheds_new_keeps_dialogs, yaml_extra="security: {overload_pct: 0}\n")
+    sys.exit(t.finish())
+
+
+if __name__ == "__main__":
+    main()
