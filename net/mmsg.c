@@ -105,8 +105,10 @@ static void mm_send(struct mm *m, int sock, unsigned k)
              * try; the call from there says what it is */
             i += (unsigned)r;
             tries = i < k;
-            if (tries)
+            if (tries) {
                 net_event_to(cfg, NET_EV_TX_RETRIED, m->smsg[i].msg_hdr.msg_name);
+                net_errq_drain(cfg, sock); /* clears a pending ICMP error (net.h) */
+            }
             continue;
         }
         int err = r < 0 ? errno : EAGAIN;
@@ -121,6 +123,9 @@ static void mm_send(struct mm *m, int sock, unsigned k)
         if (net_send_retryable(-err) && tries < NET_SEND_RETRIES) {
             tries++;
             net_event_to(cfg, NET_EV_TX_RETRIED, m->smsg[i].msg_hdr.msg_name);
+            /* reading the error queue clears the pending error, so the resend
+             * right after it does not meet the next one */
+            net_errq_drain(cfg, sock);
             continue;
         }
         const struct net_tx *tx = &m->tx[m->sidx[i] & ~MM_DST2];

@@ -261,37 +261,51 @@ static void ring_on_recv(struct ring *r, const struct io_uring_cqe *cqe, unsigne
         ring_send(r, bid);
 }
 
-/* A send from bid (the copy to dst2 if second) failed with an error that
- * may be another datagram's ICMP error: queues it again, still owning the
- * buffer. False if it was resent NET_SEND_RETRIES times already, or the
- * engine is stopping, or no SQE is free: then the failure stands. */
-static bool ring_resend(struct ring *r, const struct io_uring_cqe *cqe, unsigned bid, bool second)
+/*
+ * A send from bid (the copy to dst2 if second) failed with err. If err may
+ * be another datagram's ICMP error left pending on the socket (net.h), the
+ * error queue is read, which clears it (and reports each entry), and the
+ * datagram sent again at once with a plain sendmsg: at once, because any
+ * send on the socket in between (a queued SQE, a later CQE's reply) can
+ * draw the next ICMP error and fail the resend as well. At most
+ * NET_SEND_RETRIES times; a full socket buffer queues it as an SQE instead.
+ * Returns 0 if it went out, 1 if it is in flight again, else the error.
+ */
+static int ring_resend(struct ring *r, unsigned bid, bool second, int err)
 {
-    uint8_t *tries = &r->tries[2 * bid + second];
-    if (r->stopping || !net_send_retryable(cqe->res) || *tries >= NET_SEND_RETRIES)
-        return false;
-    struct io_uring_sqe *sqe = ring_sqe(r);
-    if (sqe == NULL)
-        return false;
-    (*tries)++;
-    io_uring_prep_sendmsg(sqe, r->tx[bid].sock, second ? &r->smsg2[bid] : &r->smsg[bid], 0);
-    sqe->flags |= IOSQE_FIXED_FILE;
-    io_uring_sqe_set_data64(sqe, ring_ud_pack(second ? RING_OP_SEND2 : RING_OP_SEND, bid));
     const struct net_tx *tx = &r->tx[bid];
-    net_event_to(r->cfg, NET_EV_TX_RETRIED,
-                 (const struct sockaddr *)(second ? &tx->dst2 : &tx->dst));
-    return true;
+    struct msghdr *mh = second ? &r->smsg2[bid] : &r->smsg[bid];
+    uint8_t *tries = &r->tries[2 * bid + second];
+    while (!r->stopping && net_send_retryable(err) && *tries < NET_SEND_RETRIES) {
+        (*tries)++;
+        net_event_to(r->cfg, NET_EV_TX_RETRIED, (const struct sockaddr *)mh->msg_name);
+        net_errq_drain(r->cfg, tx->sock);
+        if (sendmsg(r->cfg->fds[tx->sock], mh, MSG_DONTWAIT) >= 0)
+            return 0;
+        err = -errno;
+        if (err == -EAGAIN || err == -EWOULDBLOCK) {
+            struct io_uring_sqe *sqe = ring_sqe(r);
+            if (sqe == NULL)
+                return err;
+            io_uring_prep_sendmsg(sqe, tx->sock, mh, 0);
+            sqe->flags |= IOSQE_FIXED_FILE;
+            io_uring_sqe_set_data64(sqe, ring_ud_pack(second ? RING_OP_SEND2 : RING_OP_SEND, bid));
+            return 1;
+        }
+    }
+    return err;
 }
 
 static void ring_on_send(struct ring *r, const struct io_uring_cqe *cqe, unsigned bid)
 {
     if (bid >= r->cfg->nbufs)
         return;
-    if (cqe->res < 0 && ring_resend(r, cqe, bid, false))
+    int res = cqe->res < 0 ? ring_resend(r, bid, false, cqe->res) : 0;
+    if (res == 1)
         return;
     r->nsend--;
-    if (cqe->res < 0 && !(r->stopping && cqe->res == -ECANCELED))
-        net_send_error(r->cfg, &r->tx[bid], cqe->res);
+    if (res < 0 && !(r->stopping && res == -ECANCELED))
+        net_send_error(r->cfg, &r->tx[bid], res);
     if (--r->npend[bid] == 0)
         ring_buf_put(r, bid);
 }
@@ -300,16 +314,17 @@ static void ring_on_send2(struct ring *r, const struct io_uring_cqe *cqe, unsign
 {
     if (bid >= r->cfg->nbufs)
         return;
-    if (cqe->res < 0 && ring_resend(r, cqe, bid, true))
+    int res = cqe->res < 0 ? ring_resend(r, bid, true, cqe->res) : 0;
+    if (res == 1)
         return;
     r->nsend--;
-    if (cqe->res < 0 && !(r->stopping && cqe->res == -ECANCELED)) {
+    if (res < 0 && !(r->stopping && res == -ECANCELED)) {
         const struct net_tx *tx = &r->tx[bid];
         r->errtx.niov = 0; /* report the address that failed */
         r->errtx.sock = tx->sock;
         r->errtx.dst = tx->dst2;
         r->errtx.dstlen = tx->dst2len;
-        net_send_error(r->cfg, &r->errtx, cqe->res);
+        net_send_error(r->cfg, &r->errtx, res);
     }
     if (--r->npend[bid] == 0)
         ring_buf_put(r, bid);
