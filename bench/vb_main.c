@@ -6,6 +6,7 @@
  *   viaduct-bench relay     the null relay: forwards without reading
  *   viaduct-bench run       backends + one system under test + load, medians, JSON, plot
  *   viaduct-bench compare   the same against several systems, with ratios
+ *   viaduct-bench spray     requests from random spoofed sources (raw socket)
  *
  * Each subcommand's --help lists its options. Everything talks UDP on the
  * addresses it is given (127.0.0.1 by default); run and compare start and
@@ -18,6 +19,7 @@
 #include "bench/vb_load.h"
 #include "bench/vb_relay.h"
 #include "bench/vb_run.h"
+#include "bench/vb_spray.h"
 
 static const char usage[] =
     "usage: viaduct-bench COMMAND [options]     (COMMAND --help for its options)\n"
@@ -26,7 +28,8 @@ static const char usage[] =
     "  relay     the null relay: the cheapest UDP forwarder, for comparison\n"
     "  run       backends + a system under test + load: throughput, loss, latency,\n"
     "            messages per CPU-second; medians of K runs; JSON and PNG\n"
-    "  compare   run against several systems (viaduct, kamailio, relay, cmd:...) with ratios\n";
+    "  compare   run against several systems (viaduct, kamailio, relay, cmd:...) with ratios\n"
+    "  spray     requests from random spoofed IPv4 sources (raw socket; CAP_NET_RAW)\n";
 
 int main(int argc, char **argv)
 {
@@ -47,6 +50,8 @@ int main(int argc, char **argv)
         return vb_run_main(argc, argv, false);
     if (strcmp(cmd, "compare") == 0)
         return vb_run_main(argc, argv, true);
+    if (strcmp(cmd, "spray") == 0)
+        return vb_spray_main(argc, argv);
     fprintf(stderr, "viaduct-bench: unknown command '%s'\n%s", cmd, usage);
     return 2;
 }
