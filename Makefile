@@ -7,6 +7,8 @@
 #   make fuzz         libFuzzer on the parser and on the whole proxy (FUZZ_SECONDS=60 each)
 #   make bench        benchmarks: parser, proxy, viaduct vs Kamailio vs null relay (bench/run.sh);
 #                     results under build/bench/
+#   make bench-flood  legitimate clients under a one-source flood and a source spray
+#                     (bench/flood.sh): build/bench/flood.txt; fails below 99% success
 #   make format / format-check / clean
 #
 # One variant per build directory: BUILD selects it, MODE=release|san picks the flags.
@@ -46,7 +48,7 @@ TOOLS    := $(BUILD)/viaduct $(BUILD)/viaduct-parse $(BUILD)/viaduct-bench
 TESTS    := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/test_*.c))
 BENCHES  := $(BUILD)/bench-parse $(BUILD)/bench-px $(BUILD)/bench-rt
 
-.PHONY: all build-deps deps tools tests check parser-alone test demo fuzz fuzz-smoke bench format format-check clean
+.PHONY: all build-deps deps tools tests check parser-alone test demo fuzz fuzz-smoke bench bench-flood format format-check clean
 
 # Packages: a plain make checks for the build's own (compiler and libraries; installed when
 # root, named when not); test, demo, bench and fuzz also install the test tools first.
@@ -222,6 +224,10 @@ fuzz-smoke: build/fuzz/fuzz_sip_parse build/fuzz/fuzz_px
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh $(BUILD)
+
+bench-flood: deps
+	@$(MAKE) --no-print-directory tools
+	@sh bench/flood.sh $(BUILD)
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
