@@ -46,7 +46,8 @@ struct net_rx {
     int sock; /* index into net_engine_cfg.fds of the receiving socket */
     /* How close the engine is to losing datagrams, 0..100, for the handler
      * to shed work by (the engines know nothing of what is sheddable):
-     * io_uring, the share of receive buffers not in the kernel's hands;
+     * io_uring, the share of receive buffers not in the kernel's hands
+     * (held by the engine, or in completions not yet handled);
      * mmsg, how many full batches in a row this socket has given up to
      * this one (a full batch means more wait in the socket). */
     uint8_t load;

@@ -26,6 +26,7 @@
 #include "net/engine.h"
 
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <liburing.h>
 #include <poll.h>
 #include <sched.h>
@@ -87,6 +88,7 @@ struct ring {
     unsigned nsend;             /* sends in flight */
     uint32_t armed_recv;        /* per socket: multishot recvmsg in place */
     uint32_t armed_errq;        /* per socket: multishot POLLERR poll in place */
+    uint8_t sock_fill[NET_MAX_SOCKS]; /* per socket: % of its receive buffer queued */
     bool ring_ok;
     bool stopping;
     struct net_tx errtx; /* reports a failed send to dst2 */
@@ -210,6 +212,46 @@ static void ring_send(struct ring *r, unsigned bid)
     r->npend[bid] = 2;
 }
 
+/* How far behind the loop is, 0..100: buffers out of the kernel's hands
+ * (held) plus completions posted and not yet handled, each of which holds a
+ * buffer too, against nbufs: at 100 the kernel has no buffer to receive
+ * into and datagrams pile up in the socket. held alone stays near one batch
+ * while the CQ backs up, so a worker that fell behind looked idle. */
+static uint8_t ring_load(struct ring *r, unsigned sock)
+{
+    uint64_t busy = (uint64_t)r->held + io_uring_cq_ready(&r->uring);
+    uint64_t pct = busy * 100 / r->cfg->nbufs;
+    if (pct < r->sock_fill[sock])
+        pct = r->sock_fill[sock];
+    return (uint8_t)(pct < 100 ? pct : 100);
+}
+
+/*
+ * Datagrams the loop has not reached wait in the socket, not in the ring:
+ * with deferred task running, a multishot recv posts a few dozen per enter
+ * while the socket queue fills and overflows. So after a full batch (the
+ * only time there can be a backlog), each socket's queue is measured
+ * (SO_MEMINFO: queued bytes against its receive buffer); after a short one
+ * the queues are taken as drained. A syscall per socket per full batch:
+ * a few ns a datagram at the rates where it runs.
+ */
+static void ring_measure_queues(struct ring *r, bool full)
+{
+    for (int s = 0; s < r->cfg->nfds; s++) {
+        if (!full) {
+            r->sock_fill[s] = 0;
+            continue;
+        }
+        uint32_t mi[SK_MEMINFO_VARS];
+        socklen_t len = sizeof(mi);
+        if (getsockopt(r->cfg->fds[s], SOL_SOCKET, SO_MEMINFO, mi, &len) != 0 ||
+            len < sizeof(mi) || mi[SK_MEMINFO_RCVBUF] == 0)
+            continue;
+        uint64_t pct = (uint64_t)mi[SK_MEMINFO_RMEM_ALLOC] * 100 / mi[SK_MEMINFO_RCVBUF];
+        r->sock_fill[s] = (uint8_t)(pct < 100 ? pct : 100);
+    }
+}
+
 static void ring_on_recv(struct ring *r, const struct io_uring_cqe *cqe, unsigned sock)
 {
     const struct net_engine_cfg *cfg = r->cfg;
@@ -248,8 +290,7 @@ static void ring_on_recv(struct ring *r, const struct io_uring_cqe *cqe, unsigne
         .src = io_uring_recvmsg_name(o),
         .srclen = o->namelen,
         .sock = (int)sock,
-        /* held: buffers out of the kernel's hands; at nbufs it receives nothing */
-        .load = (uint8_t)((uint64_t)r->held * 100 / cfg->nbufs),
+        .load = ring_load(r, sock),
     };
     struct net_tx *tx = &r->tx[bid];
     tx->niov = 0;
@@ -377,6 +418,8 @@ static int ring_step(struct ring *r, long long ns)
         ret != -EBADR)
         return ret;
     unsigned n = io_uring_peek_batch_cqe(&r->uring, r->cqes, r->cfg->batch);
+    if (n == r->cfg->batch || r->sock_fill[0] | r->sock_fill[r->cfg->nfds - 1])
+        ring_measure_queues(r, n == r->cfg->batch);
     if (n > 0 && r->cfg->on_batch != NULL)
         r->cfg->on_batch(r->cfg->ctx);
     for (unsigned i = 0; i < n; i++)
