@@ -3,6 +3,7 @@
 #   make              release binaries in build/ (-O2, jemalloc); needs the build packages only
 #   make test         every test, built with ASan+UBSan and libc malloc, also the scalar parser
 #   make parser-alone parser/, its tests, fuzz target and benchmark built with nothing else
+#   make container-test  the image (deploy/container/) built and run under podman
 #   make demo         viaduct in front of 4 emulated registrars under load (bench/demo.sh)
 #   make fuzz         libFuzzer on the parser and on the whole proxy (FUZZ_SECONDS=60 each)
 #   make bench        benchmarks: parser, proxy, viaduct vs Kamailio vs null relay (bench/run.sh);
@@ -48,7 +49,7 @@ TOOLS    := $(BUILD)/viaduct $(BUILD)/viaduct-parse $(BUILD)/viaduct-bench
 TESTS    := $(patsubst test/%.c,$(BUILD)/test/%,$(wildcard test/test_*.c))
 BENCHES  := $(BUILD)/bench-parse $(BUILD)/bench-px $(BUILD)/bench-rt
 
-.PHONY: all build-deps deps tools tests check parser-alone test demo fuzz fuzz-smoke bench bench-flood format format-check clean
+.PHONY: all build-deps deps tools tests check parser-alone test container-test demo fuzz fuzz-smoke bench bench-flood format format-check clean
 
 # Packages: a plain make checks for the build's own (compiler and libraries; installed when
 # root, named when not); test, demo, bench and fuzz also install the test tools first.
@@ -180,7 +181,9 @@ parser-alone:
 # Every test: unit tests under ASan+UBSan (gcc, whose parser takes its AVX2
 # fast pass where the CPU has AVX2; gcc with the scalar parser; clang with the
 # SSE2 fast pass, -DSIP_NO_AVX2), the inspector over the corpora, a bounded fuzz run, and the real binary in
-# a private network namespace (test/integ/run.sh).
+# a private network namespace (test/integ/run.sh), then the container image under podman in
+# one (test/container/run.sh); CONTAINER=no leaves that out, and says so.
+CONTAINER ?= yes
 test: deps
 	@$(MAKE) --no-print-directory parser-alone
 	@$(MAKE) --no-print-directory -j2 BUILD=build/san MODE=san tests
@@ -192,6 +195,14 @@ test: deps
 	@sh test/corpus.sh build/san/viaduct-parse
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@sh test/integ/run.sh build/san
+ifeq ($(CONTAINER),no)
+	@echo "container test: excluded (CONTAINER=no)"
+else
+	@sh test/container/run.sh
+endif
+
+container-test: deps
+	@sh test/container/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
