@@ -169,6 +169,12 @@ const struct cfg_opt cfg_opts[] = {
     {.name = "admin.token", .type = CFG_T_STR, .off = OFF(admin.token),
      .env = "VIADUCT_ADMIN_TOKEN", .dflt = "none", .fl = CFG_NO_FILE,
      .help = "the bearer token itself, instead of admin.token_file; never printed"},
+    /* at most an hour: a grace period longer than that is a stuck process, not a drain */
+    {.name = "shutdown.drain_seconds", .type = CFG_T_U32, .max = 3600, .def = 5,
+     .off = OFF(shutdown.drain_seconds), .env = "VIADUCT_SHUTDOWN_DRAIN_SECONDS",
+     .flag = "drain-seconds", .arg = "N",
+     .help = "seconds SIGTERM keeps forwarding with /readyz answering 503, before the workers "
+             "stop and viaduct exits 0; 0 stops at once, as a second SIGTERM or SIGINT does"},
     {.name = "pools", .type = CFG_T_POOLS, .max = CFG_MAX_POOLS, .dflt = "default, empty",
      .help = "named pools: {name: NAME, backends: [ADDR:PORT or {address, name, weight, "
              "drain}]}; pool default is the one --backend fills"},

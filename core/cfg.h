@@ -164,6 +164,11 @@ struct cfg_security {
     bool overload_503;        /* shed with 503 + Retry-After, else drop */
 };
 
+/* What SIGTERM does (main.c): drain for drain_seconds, then stop. */
+struct cfg_shutdown {
+    uint32_t drain_seconds; /* 0..3600, default 5; 0: stop at once */
+};
+
 struct cfg {
     int nlisten;
     char listen[CFG_MAX_LISTEN][CFG_STR];    /* "IP:PORT" */
@@ -189,6 +194,7 @@ struct cfg {
     struct cfg_health health;
     struct cfg_admin admin;
     struct cfg_security security;
+    struct cfg_shutdown shutdown;
 };
 
 /* Fills c with the built-in defaults (an empty "default" pool, no listen

@@ -326,14 +326,15 @@ void cfg_print_help(FILE *f)
         cfg_print_help_line(f, flag, help);
     }
     fputs("Each setting also comes from a variable (lists comma-separated):\n", f);
-    help[0] = '\0';
+    /* its own buffer, room for every name: one help text's 512 bytes cut the list short */
+    char vars[64 * 40] = "";
     for (int i = 0; i < cfg_nopts; i++) {
-        size_t k = strlen(help);
+        size_t k = strlen(vars);
         if (cfg_opts[i].env)
-            snprintf(help + k, sizeof(help) - k, "%s%s", k ? " " : "", cfg_opts[i].env);
+            snprintf(vars + k, sizeof(vars) - k, "%s%s", k ? " " : "", cfg_opts[i].env);
     }
     fputs("  ", f);
-    wrap(f, help, 2);
+    wrap(f, vars, 2);
 }
 
 /* ---- the README's table ---- */

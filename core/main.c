@@ -10,14 +10,17 @@
  * flags (load_config, which the server calls again on every reload). The
  * running process is one struct server (server.h): main makes it, starts it
  * and then waits for signals: SIGUSR1 prints the counters, SIGHUP reloads,
- * SIGTERM/SIGINT stop everything, print the counters and exit 0; SIGUSR2
- * (a worker's engine failed) does the same and exits 1.
+ * SIGTERM drains (wait_signals), SIGINT stops at once; either way the
+ * workers stop, the counters are printed and viaduct exits 0. SIGUSR2 (a
+ * worker's engine failed) does the same and exits 1.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/admin.h"
 
@@ -64,7 +67,9 @@ static void usage(FILE *f)
     }
     cfg_print_help(f);
     fputs("Signals: SIGUSR1 prints counters to stderr; SIGHUP reloads the configuration\n"
-          "(pools, rules, keys, health); SIGTERM/SIGINT stop, print counters, exit 0.\n",
+          "(pools, rules, keys, health); SIGTERM drains (--drain-seconds: /readyz answers\n"
+          "503, forwarding goes on) then stops, a second SIGTERM stops at once; SIGINT\n"
+          "stops at once (interactive use). Each prints the counters and exits 0.\n",
           f);
 }
 
@@ -178,6 +183,82 @@ static int fail(const char *err)
     return err[0] != '\0' ? die("%s", err) : 1;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * The signal loop of the running process, until it is to stop; returns the
+ * exit status (1 after SIGUSR2, else 0). SIGUSR1 and SIGHUP are served all
+ * along, during a drain too.
+ *
+ * Why SIGTERM drains: it is what a Kubernetes pod, a systemd unit and a
+ * container get first, and they send new traffic elsewhere only once they
+ * see the process is going (readiness, endpoint removal) - seconds later.
+ * So viaduct stops being ready at once (s->draining: /readyz answers 503)
+ * and goes on forwarding for shutdown.drain_seconds, through which
+ * retransmissions and responses of transactions in flight still pass. A
+ * second SIGTERM (an impatient operator, the end of a grace period) or
+ * SIGINT (Ctrl-C at a terminal) stops at once, as does a drain of 0.
+ */
+static int wait_signals(struct server *s, const sigset_t *set)
+{
+    bool draining = false;
+    int64_t until = 0; /* mono_ms() at which the drain ends */
+    for (;;) {
+        int sig;
+        if (!draining) {
+            if (sigwait(set, &sig) != 0)
+                continue;
+        } else {
+            int64_t left = until - mono_ms();
+            if (left <= 0)
+                sig = 0;
+            else {
+                struct timespec ts = {left / 1000, (left % 1000) * 1000000};
+                sig = sigtimedwait(set, NULL, &ts);
+                if (sig < 0 && errno != EAGAIN)
+                    continue; /* EINTR: wait for what is left */
+            }
+            if (sig <= 0) {
+                fprintf(stderr, "viaduct: drain over: stopping\n");
+                return 0;
+            }
+        }
+        if (sig == SIGUSR1) {
+            server_print_counters(s, stderr);
+            continue;
+        }
+        if (sig == SIGHUP) {
+            char err[CFG_ERR_LEN];
+            server_reload(s, err, sizeof(err)); /* it logs what it did */
+            continue;
+        }
+        if (sig == SIGUSR2)
+            return 1; /* a worker's engine failed; its reason follows */
+        if (sig == SIGTERM && !draining) {
+            unsigned n = server_drain_seconds(s);
+            if (n > 0) {
+                server_set_draining(s, true);
+                draining = true;
+                until = mono_ms() + (int64_t)n * 1000;
+                fprintf(stderr,
+                        "viaduct: SIGTERM: draining for %u s, then stopping (not ready; "
+                        "forwarding goes on; SIGTERM again stops at once)\n",
+                        n);
+                continue;
+            }
+        }
+        if (draining)
+            fprintf(stderr, "viaduct: %s while draining: stopping at once\n",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        return 0;
+    }
+}
+
 int main(int argc, char **argv)
 {
     char err[CFG_ERR_LEN] = "";
@@ -220,23 +301,7 @@ int main(int argc, char **argv)
         free(s);
         return fail(err);
     }
-    int status = 0;
-    for (;;) {
-        int sig;
-        if (sigwait(&set, &sig) != 0)
-            continue;
-        if (sig == SIGUSR1) {
-            server_print_counters(s, stderr);
-            continue;
-        }
-        if (sig == SIGHUP) {
-            server_reload(s, err, sizeof(err)); /* it logs what it did */
-            continue;
-        }
-        if (sig == SIGUSR2)
-            status = 1; /* a worker's engine failed; its reason follows */
-        break;
-    }
+    int status = wait_signals(s, &set);
     admin_stop(adm); /* it reads the server: first */
     if (server_stop(s) != 0)
         status = 1;

@@ -314,6 +314,14 @@ void server_print_counters(struct server *s, FILE *f)
     free(snap);
 }
 
+unsigned server_drain_seconds(struct server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    unsigned n = s->cur->cfg.shutdown.drain_seconds;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 int server_stop(struct server *s)
 {
     int rc = 0;

@@ -17,6 +17,8 @@
  *     their health states; a reload stops it before publishing and starts a
  *     new one on the new pools (health carried over by backend name).
  *   - s->stop is written once by server_stop and read by every worker.
+ *   - s->draining is set by server_set_draining (main.c, on SIGTERM's drain)
+ *     and read by whoever reports readiness; the workers go on forwarding.
  *   - Counters are per worker, one writer each; server_print_counters takes
  *     one snapshot of their sum (stats.h).
  *
@@ -133,6 +135,10 @@ void server_snapshot(struct server *s, struct st_snapshot *out);
  * each backend's ("name value" lines) to f. Takes s->mu (for the pools and
  * the health thread a reload replaces), never blocks a worker. */
 void server_print_counters(struct server *s, FILE *f);
+
+/* shutdown.drain_seconds of the running configuration (a reload may change
+ * it), read under s->mu. */
+unsigned server_drain_seconds(struct server *s);
 
 /*
  * Sets the stop flag and joins the workers (closing their sockets); a

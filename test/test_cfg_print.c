@@ -95,7 +95,8 @@ static const struct layers layer_cases[] = {
       {"io", "mmsg"},
       {"max-msg", "2048"},
       {"record-route", NULL},
-      {"path", NULL}}},
+      {"path", NULL},
+      {"drain-seconds", "0"}}},
     {"layers-env.check",
      NULL,
      {"VIADUCT_ADVERTISE=sip.example.com:5060", "VIADUCT_LISTEN=0.0.0.0:5060, 127.0.0.1:5061",
@@ -106,7 +107,8 @@ static const struct layers layer_cases[] = {
       "VIADUCT_KEY_DEFAULT=header:X-Account", "VIADUCT_HEALTH_INTERVAL_MS=250",
       "VIADUCT_HEALTH_TIMEOUT_MS=100", "VIADUCT_HEALTH_DOWN_AFTER=2", "VIADUCT_HEALTH_UP_AFTER=1",
       "VIADUCT_HEALTH_JITTER_PCT=5", "VIADUCT_HEALTH_ENABLED=no",
-      "VIADUCT_HEALTH_ICMP_HOLDDOWN_MS=700", "VIADUCT_HEALTH_CODES=200,486", NULL},
+      "VIADUCT_HEALTH_ICMP_HOLDDOWN_MS=700", "VIADUCT_HEALTH_CODES=200,486",
+      "VIADUCT_SHUTDOWN_DRAIN_SECONDS=7", NULL},
      {{NULL, NULL}}},
     {"layers-file-env-flags.check",
      DATA "every-form.yaml",
@@ -210,7 +212,8 @@ static void test_cfg_print_help_names_every_flag_and_variable(void **state)
         "-c, --config FILE",  "--listen ADDR:PORT", "--backend ADDR:PORT", "--advertise HOST:PORT",
         "--alias HOST[:PORT]", "--workers N",       "--io uring|mmsg|auto", "--max-msg BYTES",
         "--record-route",     "--path",             "VIADUCT_HEALTH_ICMP_HOLDDOWN_MS",
-        "VIADUCT_KEY_DEFAULT", "VIADUCT_CONFIG"};
+        "VIADUCT_KEY_DEFAULT", "VIADUCT_CONFIG",    "--drain-seconds N",
+        "VIADUCT_SHUTDOWN_DRAIN_SECONDS"};
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -235,7 +238,8 @@ static void test_cfg_print_flags_keep_their_names(void **state)
                  {"alias", required_argument},   {"workers", required_argument},
                  {"io", required_argument},      {"max-msg", required_argument},
                  {"record-route", no_argument},  {"path", no_argument},
-                 {"admin", required_argument},   {"admin-token-file", required_argument}};
+                 {"admin", required_argument},   {"admin-token-file", required_argument},
+                 {"drain-seconds", required_argument}};
     struct option o[64];
     int n = cfg_flag_options(o, 64, 1000);
     assert_int_equal(n, ARRAY_LEN(flags));

@@ -156,6 +156,19 @@ static void test_server_reload_after_stop_is_refused(void **state)
     assert_string_equal(err, "viaduct is not running");
 }
 
+static void test_server_draining_is_set_once_and_reload_keeps_it(void **state)
+{
+    struct fixture *f = *state;
+    char err[CFG_ERR_LEN];
+    assert_false(server_draining(&f->s));
+    assert_int_equal(server_drain_seconds(&f->s), 5); /* the table's default */
+    server_set_draining(&f->s, true);
+    assert_true(server_draining(&f->s));
+    /* a reload while draining (SIGHUP is still served) does not make it ready again */
+    assert_int_equal(server_reload(&f->s, err, sizeof(err)), 0);
+    assert_true(server_draining(&f->s));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +178,7 @@ int main(void)
         T(test_server_reload_refuses_a_new_listen_address),
         T(test_server_reload_from_two_threads_at_once),
         T(test_server_reload_after_stop_is_refused),
+        T(test_server_draining_is_set_once_and_reload_keeps_it),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,10 +4,13 @@ Every test file that imports this runs inside the private network namespace
 test/integ/run.sh sets up; nothing here creates or leaves one.
 
 Processes
-  vd = start_viaduct(bin, ["--listen", "127.0.0.1:5060", "--backend", ...])
+  vd = start_viaduct(bin, ["--listen", "127.0.0.1:5060", "--backend", ...], env=None)
         starts the binary (with --admin off unless args give --admin), waits (<= 10 s) for
         its "viaduct ...: N worker" line,
-        raises StartError(stderr) if it exits or never says it.
+        raises StartError(stderr) if it exits or never says it. Without env it runs
+        with this process's environment plus VIADUCT_SHUTDOWN_DRAIN_SECONDS=0 (unless
+        that is set): SIGTERM's drain (5 s by default) would add 5 s to every stop.
+        A --drain-seconds flag overrides it; env= is used as given.
   vd.pid, vd.alive()
   vd.counters()            SIGUSR1, then {name: int} from the block it prints
   vd.wait_counter(name, at_least, timeout=1.5) -> last value seen
@@ -103,14 +106,17 @@ TEST_SECRET = "viaduct-integration-test-secret"
 
 
 class Viaduct:
-    def __init__(self, binary, args, ready_timeout=10.0):
+    def __init__(self, binary, args, ready_timeout=10.0, env=None):
         args = list(args)
         # the management API's default port would collide between the viaducts tests run
         # side by side: off unless a test asks for it (--admin, or admin in its file/env)
         if not any(a == "--admin" or a.startswith("--admin=") for a in args):
             args += ["--admin", "off"]
         self.argv = [binary] + args
-        env = dict(os.environ)
+        given = env is not None
+        env = dict(os.environ if env is None else env)
+        if not given:
+            env.setdefault("VIADUCT_SHUTDOWN_DRAIN_SECONDS", "0")
         env.setdefault("VIADUCT_SECRET", TEST_SECRET)
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -209,8 +215,8 @@ class Viaduct:
         return code, self.stderr_text()
 
 
-def start_viaduct(binary, args, ready_timeout=10.0):
-    return Viaduct(binary, args, ready_timeout)
+def start_viaduct(binary, args, ready_timeout=10.0, env=None):
+    return Viaduct(binary, args, ready_timeout, env)
 
 
 def port_free(ip, port):
