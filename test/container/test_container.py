@@ -41,6 +41,7 @@ ULIMITS = ["--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096"]
 VD = ("127.0.0.1", 5060)
 ADMIN = "127.0.0.1:8060"
 DRAIN = 2
+START = re.compile(r"viaduct \S+: \d+ worker")  # the start line, whatever the log format
 
 
 def podman(args, timeout=30):
@@ -156,7 +157,7 @@ class Run:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             text = self.logs()
-            if re.search(r"viaduct \S+: \d+ worker", text):
+            if START.search(text):
                 return text
             st = podman(["inspect", "--format", "{{.State.Status}}", self.cid]).stdout.strip()
             check(st == "running", "the container is %s: %s" % (st, text.strip()[-400:]))
@@ -169,7 +170,7 @@ class Run:
 
 
 def t_engine_fallback(run, banner):
-    line = [l for l in banner.splitlines() if re.search(r"viaduct \S+: \d+ worker", l)][0]
+    line = [l for l in banner.splitlines() if START.search(l)][0]
     check("(recvmmsg)" in line, "want the recvmmsg fallback under podman's seccomp profile, "
           "got %r" % line)
 
@@ -228,6 +229,8 @@ def t_stop_drains(run, client):
         check(ready and all(c == 503 for c in ready), "/readyz while draining: %s" % ready)
     code = podman(["inspect", "--format", "{{.State.ExitCode}}", run.cid]).stdout.strip()
     check(code == "0", "exit status %s; log: %r" % (code, run.logs()[-400:]))
+    print("# podman stop: %d requests sent during the drain, all answered; /readyz %s; "
+          "exit 0 after %.1f s" % (len(sent), sorted(set(ready)), took), flush=True)
     check(drain - 0.5 <= took <= drain + 3, "the stop took %.1f s for a %d s drain" % (took, drain))
 
 
@@ -344,7 +347,7 @@ def main():
         banner = None
         try:
             banner = run.start()
-            print("# %s" % banner.strip().splitlines()[-1], flush=True)
+            print("# %s" % [l for l in banner.splitlines() if START.search(l)][0], flush=True)
         except AssertionError as e:
             print("FAIL start: %s" % e)
             t.failed += 1
