@@ -139,6 +139,11 @@ $(BUILD)/test/test_cfg_print: $(BUILD)/obj/test/test_cfg_print.o $(BUILD)/obj/co
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lyaml
 
+# The log alone: it writes to a pipe the test reads.
+$(BUILD)/test/test_log: $(BUILD)/obj/test/test_log.o $(BUILD)/obj/core/log.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka
+
 # The routing table alone; test_rt counts allocations by wrapping the allocator.
 $(BUILD)/test/test_rt: $(BUILD)/obj/test/test_rt.o $(BUILD)/obj/core/rt.o
 	@mkdir -p $(dir $@)

@@ -19,6 +19,7 @@
 
 #include "core/cfg_internal.h" /* cfg_pool_find */
 #include "core/clock.h"
+#include "core/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,17 +44,9 @@ struct req {
     size_t body;
 };
 
-static void admin_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void admin_log(const char *fmt, ...)
-{
-    char line[CFG_ERR_LEN + 256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "viaduct: admin: %s\n", line);
-}
+/* The API's own lines: "admin: ..." in the message, component=admin as a field. */
+#define admin_log(lv, ...)                                                                        \
+    log_line(lv, &(struct log_kv){"component", "admin"}, 1, "admin: " __VA_ARGS__)
 
 /* Queues text (malloc'd, taken over) with a status and a content type. */
 static enum MHD_Result answer_buf(struct MHD_Connection *c, unsigned code, const char *type,
@@ -331,7 +324,7 @@ static bool authorised(struct admin *a, struct MHD_Connection *c, enum MHD_Resul
     pthread_mutex_unlock(&a->s->mu);
     int have = read_token(&ad, token, sizeof(token), err, sizeof(err));
     if (have < 0) {
-        admin_log("%s", err);
+        admin_log(LOG_ERROR, "%s", err);
         *ret = answerf(c, 500, NULL, NULL, "the token cannot be read: %s\n", err);
         return false;
     }
@@ -362,7 +355,7 @@ static bool authorised(struct admin *a, struct MHD_Connection *c, enum MHD_Resul
 static enum MHD_Result post_reload(struct admin *a, struct MHD_Connection *c)
 {
     char err[CFG_ERR_LEN];
-    admin_log("POST /reload");
+    admin_log(LOG_INFO, "POST /reload");
     if (server_reload(a->s, err, sizeof(err)) == 0) {
         struct server_reload_result r;
         server_last_reload(a->s, &r);
@@ -408,7 +401,7 @@ static enum MHD_Result post_backend(struct admin *a, struct MHD_Connection *c, c
     }
     int was = atomic_exchange(&pp->override[i], (uint8_t)ov);
     if (was != ov)
-        admin_log("backend %s (pool %s): operator override %s -> %s", name, pool,
+        admin_log(LOG_INFO, "backend %s (pool %s): operator override %s -> %s", name, pool,
                   px_override_name(was), px_override_name(ov));
     /* the health thread folds it in within a round (<= 50 ms) */
     bool seen = false;
@@ -559,10 +552,11 @@ int admin_start(struct server *s, struct admin **out, char *err, size_t errlen)
         free(a);
         return -1;
     }
-    fprintf(stderr, "viaduct: management API on http://%s/ (POST %s)\n", ad->listen,
-            ad->token[0] || ad->token_file[0] ? "with a bearer token"
-            : a->loopback                     ? "open: loopback, no token"
-                                              : "refused: no token");
+    log_line(LOG_INFO, &(struct log_kv){"component", "admin"}, 1,
+             "management API on http://%s/ (POST %s)", ad->listen,
+             ad->token[0] || ad->token_file[0] ? "with a bearer token"
+             : a->loopback                     ? "open: loopback, no token"
+                                               : "refused: no token");
     *out = a;
     return 0;
 }

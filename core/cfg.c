@@ -72,6 +72,35 @@ static int check_admin_listen(const char *s, char *msg, size_t len)
     return 0;
 }
 
+/* s is one of the words of list (NULL-terminated); else why not, naming them. */
+static int check_word(const char *s, const char *const *list, char *msg, size_t len)
+{
+    size_t k = (size_t)snprintf(msg, len, "expected ");
+    for (int i = 0; list[i]; i++) {
+        if (strcmp(s, list[i]) == 0)
+            return 0;
+        if (k < len)
+            k += (size_t)snprintf(msg + k, len - k, "%s%s", i == 0 ? "" : list[i + 1] ? ", " : " or ",
+                                  list[i]);
+    }
+    if (k < len)
+        snprintf(msg + k, len - k, ", got '%s'", s);
+    return -1;
+}
+
+/* log.format and log.level: the names log.c knows (log_parse_format, log_parse_level). */
+static int check_log_format(const char *s, char *msg, size_t len)
+{
+    static const char *const w[] = {"logfmt", "json", NULL};
+    return check_word(s, w, msg, len);
+}
+
+static int check_log_level(const char *s, char *msg, size_t len)
+{
+    static const char *const w[] = {"debug", "info", "warn", "error", NULL};
+    return check_word(s, w, msg, len);
+}
+
 /* Every setting, in the order --check prints them. The maxima are what the
  * rest of viaduct can hold (64 workers in main.c, a UDP datagram, uint16_t
  * slot indexes cover 1024 backends at up to 2^24 slots, the fixed arrays of
@@ -175,6 +204,14 @@ const struct cfg_opt cfg_opts[] = {
      .flag = "drain-seconds", .arg = "N",
      .help = "seconds SIGTERM keeps forwarding with /readyz answering 503, before the workers "
              "stop and viaduct exits 0; 0 stops at once, as a second SIGTERM or SIGINT does"},
+    {.name = "log.format", .type = CFG_T_STR, .off = OFF(log.format), .env = "VIADUCT_LOG_FORMAT",
+     .flag = "log-format", .arg = "logfmt|json", .dflt = "logfmt", .fl = CFG_DFLT_VALUE,
+     .check = check_log_format,
+     .help = "the log on stderr, one line per event: logfmt (ts=... level=info msg=\"...\" "
+             "key=value) or JSON lines"},
+    {.name = "log.level", .type = CFG_T_STR, .off = OFF(log.level), .env = "VIADUCT_LOG_LEVEL",
+     .flag = "log-level", .arg = "debug|info|warn|error", .dflt = "info",
+     .fl = CFG_DFLT_VALUE, .check = check_log_level, .help = "the least severe level logged"},
     {.name = "pools", .type = CFG_T_POOLS, .max = CFG_MAX_POOLS, .dflt = "default, empty",
      .help = "named pools: {name: NAME, backends: [ADDR:PORT or {address, name, weight, "
              "drain}]}; pool default is the one --backend fills"},

@@ -169,6 +169,12 @@ struct cfg_shutdown {
     uint32_t drain_seconds; /* 0..3600, default 5; 0: stop at once */
 };
 
+/* The log (log.h): set at start and by each reload. */
+struct cfg_log {
+    char format[CFG_STR]; /* "logfmt" or "json" */
+    char level[CFG_STR];  /* "debug", "info", "warn" or "error" */
+};
+
 struct cfg {
     int nlisten;
     char listen[CFG_MAX_LISTEN][CFG_STR];    /* "IP:PORT" */
@@ -195,6 +201,7 @@ struct cfg {
     struct cfg_admin admin;
     struct cfg_security security;
     struct cfg_shutdown shutdown;
+    struct cfg_log log;
 };
 
 /* Fills c with the built-in defaults (an empty "default" pool, no listen

@@ -21,6 +21,7 @@
 #include "core/health.h"
 
 #include "core/clock.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -57,6 +58,7 @@ struct hc {
     uint64_t rng;
     struct sip_msg msg; /* the probe answer being read */
     struct hc_stats *st;
+    struct log_limit log; /* a flapping backend's lines: a burst, then a count */
 };
 
 #define HC_INC(hc, n) ST_BUMP(&(hc)->st->n, 1)
@@ -92,8 +94,14 @@ static void log_change(struct hc *hc, int pool, int i, const char *from, const c
     if (cause_id >= 0 && cause_id < PX_NCAUSES)
         ST_BUMP(&hc->st->by_cause[cause_id], 1);
     atomic_store_explicit(&hc->px->pools[pool].cause[i], (uint8_t)cause_id, memory_order_relaxed);
-    fprintf(stderr, "viaduct: backend %s (pool %s): %s -> %s (%s)\n",
-            hc->px->pools[pool].rt->b[i].name, hc->pool_name[pool], from, to, cause);
+    const char *name = hc->px->pools[pool].rt->b[i].name;
+    struct log_kv kv[] = {{"backend", name},
+                          {"pool", hc->pool_name[pool]},
+                          {"from", from},
+                          {"to", to},
+                          {"cause", cause}};
+    log_limited(&hc->log, clk_now_ms(), strcmp(to, "up") == 0 ? LOG_INFO : LOG_WARN, kv, 5,
+                "backend %s (pool %s): %s -> %s (%s)", name, hc->pool_name[pool], from, to, cause);
 }
 
 /* The state the verdict, the drain flag and the operator's override give. */
@@ -406,6 +414,9 @@ struct hc *hc_start(const struct px_cfg *px, const struct cfg *c, struct hc_stat
     hc->px = px;
     hc->st = st;
     hc->h = c->health;
+    /* 50 in 10 s: every change of a dozen backends going down and up again, never a
+     * flood from one that flaps at the probe interval */
+    log_limit_init(&hc->log, "backend state changes", 50, 10000);
     hc->fd[0] = hc->fd[1] = -1;
     hc->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)clk_now_ms();
     int64_t now = clk_now_ms();
@@ -454,6 +465,8 @@ void hc_stop(struct hc *hc)
             close(hc->fd[f]);
     for (int p = 0; p < CFG_MAX_POOLS; p++)
         free(hc->b[p]);
+    log_limit_flush(&hc->log, clk_now_ms());
+    log_limit_fini(&hc->log);
     free(hc);
 }
 

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "core/admin.h"
+#include "core/log.h"
 
 extern char **environ;
 
@@ -224,7 +225,7 @@ static int wait_signals(struct server *s, const sigset_t *set)
                     continue; /* EINTR: wait for what is left */
             }
             if (sig <= 0) {
-                fprintf(stderr, "viaduct: drain over: stopping\n");
+                log_info("drain over: stopping");
                 return 0;
             }
         }
@@ -245,16 +246,14 @@ static int wait_signals(struct server *s, const sigset_t *set)
                 server_set_draining(s, true);
                 draining = true;
                 until = mono_ms() + (int64_t)n * 1000;
-                fprintf(stderr,
-                        "viaduct: SIGTERM: draining for %u s, then stopping (not ready; "
-                        "forwarding goes on; SIGTERM again stops at once)\n",
-                        n);
+                log_info("SIGTERM: draining for %u s, then stopping (not ready; forwarding goes "
+                         "on; SIGTERM again stops at once)",
+                         n);
                 continue;
             }
         }
         if (draining)
-            fprintf(stderr, "viaduct: %s while draining: stopping at once\n",
-                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            log_info("%s while draining: stopping at once", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         return 0;
     }
 }
@@ -306,7 +305,7 @@ int main(int argc, char **argv)
     if (server_stop(s) != 0)
         status = 1;
     server_print_counters(s, stderr);
-    fprintf(stderr, "viaduct: stopped\n");
+    log_info("stopped");
     server_free(s);
     free(s);
     return status;

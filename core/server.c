@@ -5,6 +5,8 @@
  */
 #include "core/server.h"
 
+#include "core/log.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -13,17 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static void server_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* One "viaduct: ..." line on stderr: the log. */
-static void server_log(const char *fmt, ...)
+/* log.format and log.level of c, for every line from now on (validated: they parse). */
+static void apply_log(const struct cfg *c)
 {
-    char line[CFG_ERR_LEN + 128];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "viaduct: %s\n", line);
+    enum log_format f = LOG_LOGFMT;
+    enum log_level l = LOG_INFO;
+    log_parse_format(c->log.format, &f);
+    log_parse_level(c->log.level, &l);
+    log_setup(f, l, 2);
 }
 
 static void gen_free(struct server_gen *g)
@@ -119,17 +118,19 @@ static void log_banner(const struct server *s, const char *version)
     char a[80];
     int n = s->nworkers, nbackends = count_backends(px);
     net_addr_format((const struct sockaddr *)&px->listen[0].addr, a, sizeof(a));
-    fprintf(stderr,
-            "viaduct %s: %d worker%s (%s), listening on %s (+%d more), %d backend%s in %d "
-            "pool%s\n",
-            version, n, n == 1 ? "" : "s", s->io == WK_IO_URING ? "io_uring" : "recvmmsg", a,
-            px->nlisten - 1, nbackends, nbackends == 1 ? "" : "s", px->npools,
-            px->npools == 1 ? "" : "s");
+    const char *io = s->io == WK_IO_URING ? "io_uring" : "recvmmsg";
+    struct log_kv kv[] = {{"version", version}, {"io", io}};
+    log_line(LOG_INFO, kv, 2,
+             "viaduct %s: %d worker%s (%s), listening on %s (+%d more), %d backend%s in %d "
+             "pool%s",
+             version, n, n == 1 ? "" : "s", io, a, px->nlisten - 1, nbackends,
+             nbackends == 1 ? "" : "s", px->npools, px->npools == 1 ? "" : "s");
 }
 
 int server_start(struct server *s, const char *version, char *err, size_t errlen)
 {
     const struct cfg *c = &s->cur->cfg;
+    apply_log(c);
     int cpus[SERVER_MAX_WORKERS];
     int ncpu = allowed_cpus(cpus, SERVER_MAX_WORKERS);
     if (px_cfg_build(&s->cur->px, c, err, errlen) < 0)
@@ -182,9 +183,9 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
     s->started = true;
     log_banner(s, version);
     if (s->cur->px.secret_random)
-        server_log("WARNING: no security.secret_file or VIADUCT_SECRET: using a random secret. "
-                   "Other viaduct instances will reject this one's flow tokens and the "
-                   "responses to requests it forwarded, and a restart invalidates them all");
+        log_warn("no security.secret_file or VIADUCT_SECRET: using a random secret. Other "
+                 "viaduct instances will reject this one's flow tokens and the responses to "
+                 "requests it forwarded, and a restart invalidates them all");
     return 0;
 }
 
@@ -194,10 +195,10 @@ static void log_pool_changes(const struct server_gen *ng, const struct server_ge
     for (int p = 0; p < ng->px.npools; p++)
         for (int q = 0; q < og->px.npools; q++)
             if (strcmp(ng->cfg.pools[p].name, og->cfg.pools[q].name) == 0)
-                server_log("pool %s: %d backends, %u of %u slots changed", ng->cfg.pools[p].name,
-                           ng->px.pools[p].rt->n,
-                           rt_slots_changed(og->px.pools[q].rt, ng->px.pools[p].rt),
-                           ng->px.pools[p].rt->m);
+                log_info("pool %s: %d backends, %u of %u slots changed", ng->cfg.pools[p].name,
+                         ng->px.pools[p].rt->n,
+                         rt_slots_changed(og->px.pools[q].rt, ng->px.pools[p].rt),
+                         ng->px.pools[p].rt->m);
 }
 
 /*
@@ -209,24 +210,24 @@ static int reload_locked(struct server *s, char *err, size_t errlen)
 {
     if (!s->started || s->stopped) {
         snprintf(err, errlen, "viaduct is not running");
-        server_log("reload refused: %s", err);
+        log_warn("reload refused: %s", err);
         return -1;
     }
     struct server_gen *ng = gen_load(s, err, errlen), *og = s->cur;
     if (ng == NULL) {
-        server_log("%s", err);
-        server_log("reload refused, the running configuration stays");
+        log_warn("%s", err);
+        log_warn("reload refused, the running configuration stays");
         return -1;
     }
     if (!same_sockets(&ng->cfg, &og->cfg)) {
         snprintf(err, errlen,
                  "listen, advertise, workers, io and max_message change only with a restart");
-        server_log("reload refused: %s", err);
+        log_warn("reload refused: %s", err);
         gen_free(ng);
         return -1;
     }
     if (px_cfg_build(&ng->px, &ng->cfg, err, errlen) < 0) {
-        server_log("reload refused: %s", err);
+        log_warn("reload refused: %s", err);
         gen_free(ng);
         return -1;
     }
@@ -243,16 +244,17 @@ static int reload_locked(struct server *s, char *err, size_t errlen)
     } else {
         /* a worker did not pass a quiescent point: it may still read the old
          * generation, which is therefore kept rather than freed */
-        server_log("a worker is slow to move on: the old configuration is kept");
+        log_warn("a worker is slow to move on: the old configuration is kept");
         og->next = s->kept;
         s->kept = og;
     }
     err[0] = '\0';
     s->hc = hc_start(&ng->px, &ng->cfg, &s->hc_stats, err, errlen);
     if (s->hc == NULL)
-        server_log("after the reload: %s (health checks stopped)", err);
-    server_log("configuration reloaded: %d backends in %d pools", count_backends(&ng->px),
-               ng->px.npools);
+        log_error("after the reload: %s (health checks stopped)", err);
+    apply_log(&ng->cfg);
+    log_info("configuration reloaded: %d backends in %d pools", count_backends(&ng->px),
+             ng->px.npools);
     return 0;
 }
 
@@ -330,7 +332,7 @@ int server_stop(struct server *s)
     for (int i = 0; s->started && !s->stopped && i < s->nworkers; i++) {
         wk_join(&s->workers[i]);
         if (s->workers[i].result < 0) {
-            server_log("worker %d: packet engine failed: %s", i, strerror(-s->workers[i].result));
+            log_error("worker %d: packet engine failed: %s", i, strerror(-s->workers[i].result));
             rc = -1;
         }
     }

@@ -76,7 +76,7 @@ static int flag_opt(const char *name)
 struct layers {
     const char *check; /* the expected text, under test/data/ */
     const char *file;
-    char *env[24];
+    char *env[32];
     const char *flags[24][2];
 };
 
@@ -96,7 +96,9 @@ static const struct layers layer_cases[] = {
       {"max-msg", "2048"},
       {"record-route", NULL},
       {"path", NULL},
-      {"drain-seconds", "0"}}},
+      {"drain-seconds", "0"},
+      {"log-format", "json"},
+      {"log-level", "debug"}}},
     {"layers-env.check",
      NULL,
      {"VIADUCT_ADVERTISE=sip.example.com:5060", "VIADUCT_LISTEN=0.0.0.0:5060, 127.0.0.1:5061",
@@ -108,7 +110,8 @@ static const struct layers layer_cases[] = {
       "VIADUCT_HEALTH_TIMEOUT_MS=100", "VIADUCT_HEALTH_DOWN_AFTER=2", "VIADUCT_HEALTH_UP_AFTER=1",
       "VIADUCT_HEALTH_JITTER_PCT=5", "VIADUCT_HEALTH_ENABLED=no",
       "VIADUCT_HEALTH_ICMP_HOLDDOWN_MS=700", "VIADUCT_HEALTH_CODES=200,486",
-      "VIADUCT_SHUTDOWN_DRAIN_SECONDS=7", NULL},
+      "VIADUCT_SHUTDOWN_DRAIN_SECONDS=7", "VIADUCT_LOG_FORMAT=json", "VIADUCT_LOG_LEVEL=warn",
+      NULL},
      {{NULL, NULL}}},
     {"layers-file-env-flags.check",
      DATA "every-form.yaml",
@@ -213,7 +216,7 @@ static void test_cfg_print_help_names_every_flag_and_variable(void **state)
         "--alias HOST[:PORT]", "--workers N",       "--io uring|mmsg|auto", "--max-msg BYTES",
         "--record-route",     "--path",             "VIADUCT_HEALTH_ICMP_HOLDDOWN_MS",
         "VIADUCT_KEY_DEFAULT", "VIADUCT_CONFIG",    "--drain-seconds N",
-        "VIADUCT_SHUTDOWN_DRAIN_SECONDS"};
+        "VIADUCT_SHUTDOWN_DRAIN_SECONDS", "--log-format logfmt|json", "VIADUCT_LOG_LEVEL"};
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -239,7 +242,8 @@ static void test_cfg_print_flags_keep_their_names(void **state)
                  {"io", required_argument},      {"max-msg", required_argument},
                  {"record-route", no_argument},  {"path", no_argument},
                  {"admin", required_argument},   {"admin-token-file", required_argument},
-                 {"drain-seconds", required_argument}};
+                 {"drain-seconds", required_argument},
+                 {"log-format", required_argument},  {"log-level", required_argument}};
     struct option o[64];
     int n = cfg_flag_options(o, 64, 1000);
     assert_int_equal(n, ARRAY_LEN(flags));

@@ -15,6 +15,8 @@ Processes
   vd.counters()            SIGUSR1, then {name: int} from the block it prints
   vd.wait_counter(name, at_least, timeout=1.5) -> last value seen
   vd.stderr_text()         everything read from its stderr so far
+  log_event(line) -> {ts, level, msg, field: value} of one log line (logfmt or JSON), or None
+  log_messages(text) -> the msg of each log line, in order
   vd.stop(timeout=5)       SIGTERM by pid, wait -> (exit code, stderr text);
                            vd.stop_seconds is how long the exit took; SIGKILL
                            (by pid) only if it did not exit in time (code None)
@@ -82,7 +84,9 @@ import traceback
 
 # ---------------------------------------------------------------- processes
 
-START_RE = re.compile(r"^viaduct \S+: \d+ worker")
+# the start line's message, in either log format (logfmt msg="...", JSON "msg":"...")
+START_RE = re.compile(r'(?:^|msg="|"msg":")viaduct \S+: \d+ worker')
+LOGFMT_RE = re.compile(r'([a-z_][a-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S*)')
 COUNTER_RE = re.compile(r"^([a-z][a-z0-9_]*) (\d+)$")
 SANITIZER_RE = re.compile(
     r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
@@ -131,7 +135,7 @@ class Viaduct:
         deadline = time.monotonic() + ready_timeout
         with self._cond:
             while True:
-                if any(START_RE.match(l) for l in self._lines):
+                if any(START_RE.search(l) for l in self._lines):
                     return
                 left = deadline - time.monotonic()
                 if self._eof or left <= 0:
@@ -213,6 +217,32 @@ class Viaduct:
         self.stop_seconds = time.monotonic() - t0
         self._reader.join(2)
         return code, self.stderr_text()
+
+
+def log_event(line):
+    """One log line (logfmt or JSON) as a dict {ts, level, msg, fields...}; None if the line is
+    not one (a counter line, a sanitizer report)."""
+    if line.startswith("{"):
+        try:
+            import json
+            d = json.loads(line)
+        except ValueError:
+            return None
+        return d if isinstance(d, dict) and "msg" in d else None
+    if not line.startswith("ts="):
+        return None
+    d = {}
+    for k, v in LOGFMT_RE.findall(line):
+        if v.startswith('"'):
+            import json
+            v = json.loads(v)  # logfmt's quoting is JSON's (core/log.c)
+        d[k] = v
+    return d if "msg" in d and "level" in d else None
+
+
+def log_messages(text):
+    """The msg of every log line of a stderr text, in order."""
+    return [e["msg"] for e in map(log_event, text.splitlines()) if e is not None]
 
 
 def start_viaduct(binary, args, ready_timeout=10.0, env=None):

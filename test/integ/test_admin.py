@@ -132,7 +132,7 @@ def start(binary, args):
     banner, which is what start_viaduct waits for)."""
     vd = start_viaduct(binary, args)
     deadline = time.monotonic() + 5
-    while "viaduct: management API on" not in vd.stderr_text():
+    while "management API on" not in vd.stderr_text():
         if time.monotonic() > deadline or not vd.alive():
             vd.stop()
             raise AssertionError("no management API:\n" + vd.stderr_text())
@@ -201,7 +201,7 @@ def test_read_endpoints_and_bad_requests(binary, tmp):
         err = finish(vd)
         b1.close()
         b2.close()
-    check("viaduct: management API on http://127.0.0.1:18060/" in err, err[-1500:])
+    check("management API on http://127.0.0.1:18060/" in err, err[-1500:])
 
 
 def test_overrides_are_kept_across_reloads_and_lifted(binary, tmp):

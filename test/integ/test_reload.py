@@ -17,8 +17,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipnet import (Endpoint, Tally, check, dialog, netns_problem, parse,  # noqa: E402
-                    parse_args, recv_any, request, sanitizer_report, start_viaduct)
+from sipnet import (Endpoint, Tally, check, dialog, log_messages, netns_problem,  # noqa: E402
+                    parse, parse_args, recv_any, request, sanitizer_report, start_viaduct)
 
 LISTEN = ("127.0.0.1", 5060)
 CLIENT = ("127.0.0.1", 7100)
@@ -72,7 +72,7 @@ def test_good_reload_says_what_changed(binary, tmp):
         os.kill(vd.pid, signal.SIGHUP)
         check(wait_line(vd, "configuration reloaded: 2 backends in 1 pools"),
               "no reload line:\n" + vd.stderr_text())
-        check("viaduct: pool default: 2 backends, 65537 of 65537 slots changed" in
+        check("pool default: 2 backends, 65537 of 65537 slots changed" in
               vd.stderr_text(), "no pool line:\n" + vd.stderr_text())
         got = spread(client, eps, 100, 40)
         check(set(got) == {6102, 6103}, "after: %s" % got)
@@ -230,14 +230,14 @@ def test_bad_reload_keeps_the_running_configuration(binary, tmp):
             f.write("listen: [\"127.0.0.1:5060\"]\nworkers: 2\nbogus_key: 1\n")
         os.kill(vd.pid, signal.SIGHUP)
         check(wait_line(vd, "reload refused"), "no refusal:\n" + vd.stderr_text())
-        check("viaduct: %s:3: " % path in vd.stderr_text(),
+        check(any(m.startswith("%s:3: " % path) for m in log_messages(vd.stderr_text())),
               "the refusal does not name the file's line 3:\n" + vd.stderr_text())
         check(spread(client, [ep], 0, 5) == {6101: 5}, "after the bad file")
         write_config(path, [6101], listen="127.0.0.1:5070")
         os.kill(vd.pid, signal.SIGHUP)
         check(wait_line(vd, "change only with a restart"), "listen change not refused:\n" +
               vd.stderr_text())
-        check("viaduct: reload refused: listen, advertise, workers, io and max_message change "
+        check("reload refused: listen, advertise, workers, io and max_message change "
               "only with a restart" in vd.stderr_text(), "another refusal line")
         got = spread(client, [ep], 10, 5)
         check(got == {6101: 5}, "after refused reloads: %s" % got)

@@ -39,7 +39,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipnet import (Endpoint, Failure, StartError, Tally, check, dialog,  # noqa: E402
+from sipnet import (Endpoint, Failure, StartError, Tally, check, dialog, log_messages,  # noqa: E402
                     hostport, netns_problem, parse, parse_args, parse_via, request, response,
                     sanitizer_report, start_viaduct, wait_port_free)
 
@@ -299,7 +299,7 @@ def backends_yaml(backends, pool="default", drain=()):
 
 def transitions(err, name):
     """The health log lines about backend name."""
-    return [l for l in err.splitlines() if l.startswith("viaduct: backend %s (" % name)]
+    return [m for m in log_messages(err) if m.startswith("backend %s (" % name)]
 
 
 def run_rig(binary, io, fn):
