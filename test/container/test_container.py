@@ -143,7 +143,8 @@ class Run:
     def start(self):
         env = {"VIADUCT_LISTEN": "127.0.0.1:5060",
                "VIADUCT_BACKENDS": "127.0.0.1:5070,127.0.0.1:5071",
-               "VIADUCT_WORKERS": "2"}
+               "VIADUCT_WORKERS": "2",
+               "VIADUCT_SECRET": "container-test-secret-0123456789"}
         if self.has_admin:
             env["VIADUCT_ADMIN_LISTEN"] = ADMIN
         if self.has_drain:
@@ -278,7 +279,7 @@ def t_k8s_config_loads(run):
     c = d["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     env, waiting = {}, []
     for e in c["env"]:
-        v = e.get("value", "dummy-token" if "valueFrom" in e else "")
+        v = e.get("value", "a-secret-of-at-least-16-bytes" if "valueFrom" in e else "")
         if not e["name"].startswith("VIADUCT_"):
             continue
         if e["name"].startswith("VIADUCT_ADMIN_") and not run.has_admin:
