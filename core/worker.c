@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/health.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -25,14 +26,19 @@ static void overload_watch(struct wk *w, const struct px_cfg *cfg, const struct 
         if (!w->overloaded) {
             w->overloaded = true;
             ST_INC(&w->st, overload_episodes);
-            fprintf(stderr,
-                    "viaduct: worker %d overloaded (%u%% of its receive buffers held): "
-                    "shedding new out-of-dialog requests\n",
-                    w->id, rx->load);
+            char id[12];
+            snprintf(id, sizeof(id), "%d", w->id);
+            log_line(LOG_WARN, &(struct log_kv){"worker", id}, 1,
+                     "worker %d overloaded (%u%% of its receive buffers held): shedding new "
+                     "out-of-dialog requests",
+                     w->id, rx->load);
         }
     } else if (w->overloaded && w->now_ms - w->overload_last_ms > 1000) {
         w->overloaded = false;
-        fprintf(stderr, "viaduct: worker %d no longer overloaded\n", w->id);
+        char id[12];
+        snprintf(id, sizeof(id), "%d", w->id);
+        log_line(LOG_INFO, &(struct log_kv){"worker", id}, 1, "worker %d no longer overloaded",
+                 w->id);
     }
 }
 
