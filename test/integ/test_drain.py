@@ -166,7 +166,8 @@ def t_no_loss_in_the_drain_window(binary):
         for b in backends:
             b.close()
     code2, err = finish(vd)
-    check(took is not None, "still running %.1f s after SIGTERM" % (drain + 5))
+    check(took is not None, "still running %.1f s after the drain; its log ends: %r" %
+          (drain + 5, err[-800:]))
     check(code == 0, "exit status %r; log: %r" % (code, err[-400:]))
     arrived = set().union(*(b.seen for b in backends))
     before = [c for t, c in load.sent if t < t_term]
