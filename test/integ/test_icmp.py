@@ -29,8 +29,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_routing as tr  # noqa: E402
-from sipnet import (Endpoint, Failure, Tally, check, hostport, netns_problem,  # noqa: E402
-                    parse, parse_args, parse_via, request, response, wait_port_free)
+from sipnet import (Endpoint, Tally, check, hostport, netns_problem,  # noqa: E402
+                    parse, parse_args, request, response, wait_port_free)
 
 ENGINES = ["uring", "mmsg"]
 FAMILIES = [("v4", "127.0.0.1"), ("v6", "::1")]
@@ -70,39 +70,16 @@ class Rig(tr.Rig):
 class Answering(tr.Backend):
     """A backend that also answers every INVITE with 200, back through viaduct."""
 
-    def _run(self):
-        while not self.stop_ev.is_set():
-            try:
-                r = self.ep.recv(0.05)
-            except OSError:
-                return
-            if r is None:
-                continue
-            data, src = r
-            try:
-                m = parse(data)
-            except ValueError:
-                continue
-            if not m.is_request:
-                continue
-            vias = m.get_all("Via")
-            top = parse_via(vias[0]) if vias else None
-            if m.method == "OPTIONS" and top and (top.branch or "").startswith(tr.PROBE_BRANCH):
-                self.probes += 1
-                self.answered += 1
-                self._answer(m, src)
-                continue
-            with self.lock:
-                self.requests.append(m)
-            self.col.add(self.name, m)
-            if m.method == "INVITE":
-                h = [("From", m.get("From") or ""), ("To", (m.get("To") or "") + ";tag=be"),
-                     ("Call-ID", m.get("Call-ID") or ""), ("CSeq", m.get("CSeq") or ""),
-                     ("X-Probe-Id", m.get("X-Probe-Id") or "")]
-                try:
-                    self.ep.send(response(200, "OK", vias, h), src)
-                except OSError:
-                    pass
+    def on_request(self, m, vias, src):
+        if m.method != "INVITE":
+            return
+        h = [("From", m.get("From") or ""), ("To", (m.get("To") or "") + ";tag=be"),
+             ("Call-ID", m.get("Call-ID") or ""), ("CSeq", m.get("CSeq") or ""),
+             ("X-Probe-Id", m.get("X-Probe-Id") or "")]
+        try:
+            self.ep.send(response(200, "OK", vias, h), src)
+        except OSError:
+            pass
 
 
 def run(binary, io, ip, fn):

@@ -147,6 +147,10 @@ class Backend:
             with self.lock:
                 self.requests.append(m)
             self.col.add(self.name, m)
+            self.on_request(m, vias, src)
+
+    def on_request(self, m, vias, src):
+        """Called for each recorded request; a subclass answers here."""
 
     def _answer(self, m, src):
         h = [("From", m.get("From") or ""), ("To", (m.get("To") or "") + ";tag=be1"),
