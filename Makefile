@@ -118,6 +118,11 @@ $(BUILD)/test/test_px: $(BUILD)/obj/test/test_px.o $(CORE_OBJ) $(NET_LIB) $(PARS
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lsodium -lyaml -lmicrohttpd
 
+# The datagram builder alone.
+$(BUILD)/test/test_px_out: $(BUILD)/obj/test/test_px_out.o $(BUILD)/obj/core/px_out.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
 # The running process: real threads and sockets on loopback, no flags or files.
 $(BUILD)/test/test_server: $(BUILD)/obj/test/test_server.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
 	@mkdir -p $(dir $@)

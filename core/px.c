@@ -536,10 +536,11 @@ static int forward_request(struct px_ctx *c)
     const struct px_cfg *cfg = c->cfg;
     const struct sip_msg *m = c->msg;
     const struct sip_info *in = c->info;
-    struct px_edits ed = {0};
+    struct px_edits ed;
     struct sip_uri hop;
     bool is_ack = m->method_id == SIP_M_ACK;
 
+    px_edits_init(&ed);
     int r = route_next_hop(c, &ed, &hop);
     if (r < 0)
         return px_reply(c, ST_L_400, SIP_ERURI);
@@ -548,7 +549,7 @@ static int forward_request(struct px_ctx *c)
         if (cfg->relay == CFG_RELAY_REJECT)
             return is_ack ? not_relayed(c) : px_reply(c, ST_L_403, 0);
         /* rules: the Route set goes, the table decides */
-        ed = (struct px_edits){0};
+        px_edits_init(&ed);
         for (int i = m->first[SIP_H_ROUTE]; i >= 0; i = sip_hnext(m, i))
             px_edits_add(&ed, m->hdr[i].name.p, m->hdr[i].name.p + m->hdr[i].line_len, ED_DELETE,
                          NULL);
@@ -626,14 +627,6 @@ static int handle_request(struct px_ctx *c)
     return forward_request(c);
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch |= 0x20;
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
 /*
  * The latency of a response to a request we forwarded (PX_VDT): the send
  * time from our Via, looked for right after the branch (where we wrote it),
@@ -654,15 +647,9 @@ static void measure(struct px_ctx *c, unsigned slot, int status)
     }
     p += k;
     uint32_t sent = 0;
-    int i = 0;
-    for (; i < 8 && p + i < end; i++) {
-        int d = hexval(p[i]);
-        if (d < 0)
-            break;
-        sent = sent << 4 | (uint32_t)d;
-    }
+    bool ok = end - p >= 8 && px_unhex8(p, &sent);
     int32_t units = (int32_t)((uint32_t)(c->now_us / PX_VDT_UNIT_US) - sent);
-    if (i != 8 || (p + 8 < end && p[8] != ';') || units < 0 ||
+    if (!ok || (p + 8 < end && p[8] != ';') || units < 0 ||
         (int64_t)units * PX_VDT_UNIT_US > ST_LAT_MAX_US) {
         ST_INC(c->st, latency_implausible);
         return;
@@ -672,15 +659,10 @@ static void measure(struct px_ctx *c, unsigned slot, int status)
 
 static bool hex64(const char *p, uint64_t *v)
 {
-    uint64_t x = 0;
-    for (int i = 0; i < 16; i++) {
-        char ch = p[i];
-        int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-        if (d < 0)
-            return false;
-        x = x << 4 | (uint64_t)d;
-    }
-    *v = x;
+    uint32_t hi, lo;
+    if (!px_unhex8(p, &hi) || !px_unhex8(p + 8, &lo))
+        return false;
+    *v = (uint64_t)hi << 32 | lo;
     return true;
 }
 
@@ -749,7 +731,8 @@ static int handle_response(struct px_ctx *c)
     if (!check_dest(c, true))
         return 0;
 
-    struct px_edits ed = {0};
+    struct px_edits ed;
+    px_edits_init(&ed);
     if (m->via_hdr[0] == m->via_hdr[1])
         px_edits_add(&ed, m->via[0].p, m->via[1].p, ED_DELETE, NULL);
     else
@@ -770,16 +753,22 @@ static bool only_crlf(const char *p, size_t len)
 void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
                const struct net_rx *rx, struct net_tx *tx, int64_t now_ms, int64_t now_us)
 {
-    struct px_ctx c = {.cfg = cfg,
-                       .msg = &ps->msg,
-                       .info = &ps->info,
-                       .st = st,
-                       .rx = rx,
-                       .tx = tx,
-                       .now_ms = now_ms,
-                       .now_us = now_us,
-                       .gd = &ps->gd,
-                       .trusted = -1};
+    /* field by field: an initializer would also clear src_ip, which is
+     * written before it is read (px_src_ip), on every datagram */
+    struct px_ctx c;
+    c.cfg = cfg;
+    c.msg = &ps->msg;
+    c.info = &ps->info;
+    c.st = st;
+    c.rx = rx;
+    c.tx = tx;
+    c.now_ms = now_ms;
+    c.now_us = now_us;
+    c.branch[0] = c.branch[1] = c.loop = 0;
+    c.add_rr = c.add_path = c.path_ob = false;
+    c.gd = &ps->gd;
+    c.trusted = -1;
+    c.src_ip_len = 0;
     tx->niov = 0;
     tx->dst2len = 0;
     ST_INC(st, rx_datagrams);

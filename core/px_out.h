@@ -11,6 +11,7 @@
 #define VIADUCT_PX_OUT_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "parser/span.h"
 #include "net/net.h"
@@ -37,12 +38,46 @@ void px_out_ref(struct px_out *o, struct span s);
 
 /* Scratch writers: copy into tx scratch and append it to the datagram,
  * merging with the previous iovec when that one ends where this begins. */
-void px_out_put(struct px_out *o, struct span s);
 void px_out_uint(struct px_out *o, uint64_t v);
 void px_out_hex(struct px_out *o, uint64_t v, int digits);
 /* v as 16 lower-case hex digits, most significant first (no NUL). */
 void px_hex16(uint64_t v, char out[16]);
-void px_out_bytes(struct px_out *o, const void *p, size_t n);
+/* The 8 lower-case hex digits at p (what px_hex16 writes) into *v; false,
+ * *v untouched, if any of them is not one. */
+bool px_unhex8(const char *p, uint32_t *v);
+
+/* Inline with the append to the previous iovec, where nearly every write
+ * goes: a literal's memcpy then has a constant length and becomes a few
+ * moves, and the request's Via block, a dozen writes, costs no calls. */
+static inline void px_out_bytes(struct px_out *o, const void *p, size_t n)
+{
+    struct net_tx *tx = o->tx;
+    if (n > NET_SCRATCH - o->used) {
+        o->overflow = true;
+        return;
+    }
+    char *dst = tx->scratch + o->used;
+    memcpy(dst, p, n);
+    o->used += n;
+    o->total += n;
+    if (tx->niov > 0) {
+        struct iovec *last = &tx->iov[tx->niov - 1];
+        if ((char *)last->iov_base + last->iov_len == dst) {
+            last->iov_len += n;
+            return;
+        }
+    }
+    if (tx->niov == NET_MAX_IOV) {
+        o->overflow = true;
+        return;
+    }
+    tx->iov[tx->niov++] = (struct iovec){dst, n};
+}
+
+static inline void px_out_put(struct px_out *o, struct span s)
+{
+    px_out_bytes(o, s.p, s.len);
+}
 
 /* Literals are copied into scratch, not referenced: an inserted block (our
  * Via line, a Max-Forwards value, ;received=...) then becomes one iovec
@@ -67,6 +102,15 @@ struct px_edits {
     bool full; /* an edit did not fit */
     struct px_edit e[PX_MAX_EDITS];
 };
+
+/* No edits yet: only n and full are set, the entries are written as they
+ * are added (an initializer, {0} or designated, clears all 256 bytes of
+ * them on every datagram). */
+static inline void px_edits_init(struct px_edits *ed)
+{
+    ed->n = 0;
+    ed->full = false;
+}
 
 static inline void px_edits_add(struct px_edits *ed, const char *at, const char *end, int kind,
                                 const void *arg)

@@ -100,7 +100,8 @@ int px_reply(struct px_ctx *c, enum st_local code, int err)
     for (int i = 0; i < m->nhdr; i++) {
         const struct sip_hdr *h = &m->hdr[i];
         struct span line = span_make(h->name.p, h->line_len);
-        struct px_edits ed = {0};
+        struct px_edits ed;
+        px_edits_init(&ed);
         struct sip_nameaddr to;
         switch (h->id) {
         case SIP_H_VIA:
