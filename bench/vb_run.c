@@ -48,7 +48,7 @@ struct run_opts {
     const char *bindir;
     long repeat, backends, window, sockets, aors, load_cpu, nice;
     double duration, warmup, rest;
-    bool no_reply, quiet;
+    bool no_reply, quiet, cpu_split;
 };
 
 struct run_ctx {
@@ -104,8 +104,10 @@ static int resolve_rate(const char *spec, double ref, unsigned long win, struct 
 }
 
 static void fill_phase(struct vb_phase *ph, const struct vb_load_result *lr,
-                       const struct vb_emu_snap *es, double cpu_s, uint64_t dsut, uint64_t dharn)
+                       const struct vb_emu_snap *es, const struct vb_proc_cpu *c0,
+                       const struct vb_proc_cpu *c1, uint64_t dsut, uint64_t dharn)
 {
+    double cpu_s = c1->cpu_s - c0->cpu_s;
     uint64_t req_rx = 0, resp_tx = 0;
     for (int b = 0; b < es->n; b++) {
         req_rx += es->cnt[b].rx - es->cnt[b].stray;
@@ -127,6 +129,10 @@ static void fill_phase(struct vb_phase *ph, const struct vb_load_result *lr,
     ph->cpu_s = cpu_s;
     ph->cpu_util = lr->active_s > 0 ? cpu_s / lr->active_s : 0;
     ph->mpcs = cpu_s > 0 ? ph->forwarded / cpu_s : 0;
+    if (ph->forwarded > 0) {
+        ph->user_us_msg = 1e6 * (c1->user_s - c0->user_s) / ph->forwarded;
+        ph->sys_us_msg = 1e6 * (c1->sys_s - c0->sys_s) / ph->forwarded;
+    }
     ph->txn_started = (double)lr->txn_started;
     ph->txn_lost = (double)lr->txn_lost;
     ph->non2xx = (double)lr->txn_non2xx;
@@ -188,7 +194,7 @@ static int phase(struct run_ctx *c, struct vb_run_sys *s, const struct vb_point 
                 s->sut.log);
         return -1;
     }
-    fill_phase(ph, &lr, &es, c1.cpu_s - c0.cpu_s, ds1 - ds0, dh1 - dh0 + lr.rx_drops);
+    fill_phase(ph, &lr, &es, &c0, &c1, ds1 - ds0, dh1 - dh0 + lr.rx_drops);
     return 0;
 }
 
@@ -429,6 +435,8 @@ int vb_run_main(int argc, char **argv, bool compare)
         {"name", VB_OPT_STR, &o->name, 0, 0, "NAME", "files DIR/NAME.json, .png (run/compare)"},
         {"bindir", VB_OPT_STR, &o->bindir, 0, 0, "DIR", "where viaduct is (next to this tool)"},
         {"quiet", VB_OPT_FLAG, &o->quiet, 0, 0, NULL, "no progress lines"},
+        {"cpu-split", VB_OPT_FLAG, &o->cpu_split, 0, 0, NULL,
+         "also print where each system's CPU went: user and kernel microseconds per message"},
         VB_OPT_END,
     };
     static const char sum_run[] =
@@ -490,6 +498,7 @@ int vb_run_main(int argc, char **argv, bool compare)
     snprintf(in->scenario, sizeof(in->scenario), "%s", o->scenario);
     snprintf(in->invite_replies, sizeof(in->invite_replies), "%s", o->replies);
     in->no_reply = o->no_reply;
+    in->cpu_split = o->cpu_split;
     in->duration = o->duration;
     in->repeat = (int)o->repeat;
     in->backends = (int)o->backends;

@@ -23,6 +23,8 @@
     X(mpcs, "%.1f", "messages forwarded per CPU-second of the system under test")                  \
     X(cpu_s, "%.4f", "CPU seconds (user + system) of the system under test")                       \
     X(cpu_util, "%.4f", "its CPU seconds per second of activity")                                  \
+    X(user_us_msg, "%.3f", "its user-space CPU microseconds per message forwarded (/proc utime)")  \
+    X(sys_us_msg, "%.3f", "its kernel CPU microseconds per message forwarded (/proc stime)")       \
     X(req_offered, "%.0f", "requests the load sent")                                               \
     X(req_delivered, "%.0f", "requests the backends received")                                     \
     X(resp_offered, "%.0f", "responses the backends sent")                                         \
@@ -81,7 +83,7 @@ struct vb_run_info { /* what the JSON says about the machine and the settings */
     int load_cpu;
     int nice, nice_applied; /* asked for, and what setpriority gave us */
     char scenario[16], invite_replies[16];
-    bool no_reply;
+    bool no_reply, cpu_split;
     double duration;
     int repeat, backends, sockets, nrates;
     unsigned long window;

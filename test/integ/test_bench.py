@@ -6,7 +6,8 @@ viaduct, inside the private network namespace test/integ/run.sh makes.
 1. `viaduct-bench run` for 2 s at 2,000 requests/s of the mixed scenario against viaduct
    (1 worker, each engine): exit status 0, and its JSON says every request reached a
    backend and every response reached the load (delivered == offered, nothing lost, no
-   transaction unanswered), the affinity check saw keys and no split, and CPU time was read.
+   transaction unanswered), the affinity check saw keys and no split, and CPU time was read,
+   split by --cpu-split into user and kernel microseconds per message that add up to it.
 2. The same against the null relay (viaduct-bench relay): all delivered, one backend.
 3. The standalone pieces: `viaduct-bench emulate` and `viaduct-bench load --count` against a
    viaduct started by sipnet: load exits 0 with nothing lost; on SIGTERM the emulator prints
@@ -34,7 +35,8 @@ RUN_TIMEOUT = 60
 def run_bench(bench, outdir, sut, name):
     cmd = [bench, "run", "--sut", sut, "--rates", "2000", "--duration", "2", "--repeat", "1",
            "--warmup", "0.3", "--listen", "127.0.0.1:15060", "--backend-base",
-           "127.0.0.1:15070", "--out", outdir, "--name", name, "--nice", "0", "--quiet"]
+           "127.0.0.1:15070", "--out", outdir, "--name", name, "--nice", "0", "--quiet",
+           "--cpu-split"]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=RUN_TIMEOUT)
     text = p.stdout.decode("latin-1")
@@ -61,6 +63,13 @@ def t_run(bench, outdir, sut, name, one_backend=False):
     check(m["keys"] > 1000 and m["splits"] == 0, "affinity: %r keys, %r splits"
           % (m["keys"], m["splits"]))
     check(m["cpu_s"] > 0 and m["mpcs"] > 0, "no CPU time read: %r" % m["cpu_s"])
+    # --cpu-split: the user/kernel split per message adds up to the CPU time read
+    split = (m["user_us_msg"] + m["sys_us_msg"]) * m["forwarded"] / 1e6
+    check(m["sys_us_msg"] > 0 and abs(split - m["cpu_s"]) <= 0.02 + 0.05 * m["cpu_s"],
+          "user %r + kernel %r us/msg over %r messages != %r CPU s"
+          % (m["user_us_msg"], m["sys_us_msg"], m["forwarded"], m["cpu_s"]))
+    check(re.search(r"^where the CPU went", text, re.M) is not None,
+          "--cpu-split printed no table:\n" + text)
     check(m["p50_us"] > 0 and m["p99_us"] >= m["p50_us"], "latency: %r" % m)
     check("affinity: PASS" in text, "the report lacks the affinity verdict:\n" + text)
     shares = [l for l in text.splitlines() if l[:8].strip().isdigit() and "%" in l]
