@@ -226,7 +226,7 @@ build/fuzz/fuzz_sip_parse: test/fuzz/fuzz_sip_parse.c test/sip_msg_diff.h $(PARS
 	clang $(FUZZ_CFLAGS) -o $@ test/fuzz/fuzz_sip_parse.c $(PARSER_SRC)
 
 # The whole proxy (test/fuzz/fuzz_px.c): core/, net/ and parser/ built for libFuzzer.
-FUZZ_PX_PREFIXES := 000100 000300 020000 020100 020200 030200 010800 000500
+FUZZ_PX_PREFIXES := 000100 000300 020000 020100 020200 030200 010800 000500 040100 040200
 build/fuzz/fuzz_px: test/fuzz/fuzz_px.c $(CORE_SRC) $(NET_SRC) $(PARSER_SRC) core/*.h net/*.h parser/*.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -pthread -o $@ test/fuzz/fuzz_px.c $(CORE_SRC) $(NET_SRC) $(PARSER_SRC) \

@@ -113,8 +113,8 @@ const struct cfg_opt cfg_opts[] = {
     {.name = "listen", .type = CFG_T_LISTEN, .max = CFG_MAX_LISTEN, .env = "VIADUCT_LISTEN",
      .flag = "listen", .arg = "ADDR:PORT", .dflt = "127.0.0.1:5060",
      .help = "where to receive SIP over UDP (IPv6 as [::1]:5060); in the file an entry may be "
-             "{address: ADDR:PORT, advertise: HOST:PORT} with its own allow, deny, rate, burst, "
-             "dialog_rate, dialog_burst (as in security)"},
+             "{address: ADDR:PORT, advertise: HOST:PORT} with its own allow, deny, acl_403, rate, "
+             "burst, dialog_rate, dialog_burst (as in security)"},
     {.name = "advertise", .type = CFG_T_ADVERTISE, .max = CFG_MAX_LISTEN,
      .env = "VIADUCT_ADVERTISE", .flag = "advertise", .arg = "HOST:PORT",
      .dflt = "the listen address",
@@ -256,6 +256,11 @@ const struct cfg_opt cfg_opts[] = {
      .env = "VIADUCT_SECURITY_DENY", .dflt = "none",
      .help = "sources whose datagrams are dropped before parsing, even if allowed; a listen "
              "entry's own deny replaces it"},
+    {.name = "security.acl_403", .type = CFG_T_BOOL, .max = 1, .off = OFF(security.acl_403),
+     .env = "VIADUCT_SECURITY_ACL_403",
+     .help = "answer a request that allow or deny refuses 403 (never larger than the request, "
+             "within the answer budget) instead of dropping it; a listen entry's own acl_403 "
+             "replaces it"},
     {.name = "security.block_user_agents", .type = CFG_T_UAS, .max = CFG_MAX_UA,
      .env = "VIADUCT_SECURITY_BLOCK_USER_AGENTS", .dflt = GD_DEFAULT_UAS,
      .help = "requests whose User-Agent contains one of these (any case) are dropped silently; "

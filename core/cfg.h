@@ -99,8 +99,9 @@ struct cfg_limits {
 /* What one listen entry may set for itself (the file only); has_* false and
  * CFG_LIMIT_INHERIT take the security section's. */
 struct cfg_listen_sec {
-    bool has_allow, has_deny;
+    bool has_allow, has_deny, has_acl_403;
     struct cfg_cidrs allow, deny;
+    bool acl_403;
     struct cfg_limits lim;
 };
 
@@ -154,6 +155,7 @@ struct cfg_security {
     char hash_seed[CFG_STR]; /* "": the built-in seed */
     /* edge protection (px_guard.c, README "Edge protection") */
     struct cfg_cidrs allow, deny; /* for listeners that give none */
+    bool acl_403;                 /* answer a request they refuse 403, else drop it */
     int nblock_ua;
     char block_ua[CFG_MAX_UA][64]; /* User-Agent substrings, any case */
     struct cfg_limits lim;

@@ -111,6 +111,8 @@ static void print_listen(FILE *f, const struct cfg *c)
             fputs("\n    deny: ", f);
             print_cidrs(f, &ls->deny);
         }
+        if (ls->has_acl_403)
+            fprintf(f, "\n    acl_403: %s", ls->acl_403 ? "true" : "false");
         const uint32_t lim[4] = {ls->lim.rate, ls->lim.burst, ls->lim.dialog_rate,
                                  ls->lim.dialog_burst};
         static const char *const names[4] = {"rate", "burst", "dialog_rate", "dialog_burst"};

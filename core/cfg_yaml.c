@@ -258,6 +258,14 @@ static int load_listen_sec(struct ld *ld, const char *path, const char *key, yam
         ls->has_deny = true;
         return load_cidrs(ld, x, sub, &ls->deny);
     }
+    if (strcmp(key, "acl_403") == 0) {
+        if (want_scalar(ld, x, sub, &s) < 0)
+            return -1;
+        if (cfg_parse_bool(s, &ls->acl_403) < 0)
+            return fail(ld, x, "%s: expected true or false, got '%s'", sub, s);
+        ls->has_acl_403 = true;
+        return 0;
+    }
     for (int k = 0; k < 4; k++) {
         if (strcmp(key, lims[k]) != 0)
             continue;
@@ -273,11 +281,11 @@ static int load_listen_sec(struct ld *ld, const char *path, const char *key, yam
 }
 
 /* listen: a list of addresses, or of {address, advertise, allow, deny,
- * rate, burst, dialog_rate, dialog_burst} mappings. */
+ * acl_403, rate, burst, dialog_rate, dialog_burst} mappings. */
 static int load_listen(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
 {
-    static const char *const keys[] = {"address", "advertise", "allow", "deny",
-                                       "rate",    "burst",     "dialog_rate", "dialog_burst"};
+    static const char *const keys[] = {"address", "advertise",   "allow",       "deny", "acl_403",
+                                       "rate",    "burst",       "dialog_rate", "dialog_burst"};
     struct cfg *c = ld->c;
     struct items l;
     char path[64], sub[80], msg[CFG_MSG];

@@ -768,12 +768,13 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
     c.add_rr = c.add_path = c.path_ob = false;
     c.gd = &ps->gd;
     c.trusted = -1;
+    c.refused = false;
     c.src_ip_len = 0;
     tx->niov = 0;
     tx->dst2len = 0;
     ST_INC(st, rx_datagrams);
     if (cfg->listen[rx->sock].acl && !px_acl_pass(&cfg->listen[rx->sock], rx->src)) {
-        ST_DROP(st, acl); /* before anything is parsed: not even STUN is answered */
+        px_acl_refuse(&c); /* before anything else: not even STUN is answered */
         return;
     }
     if (rx->len > 0 && only_crlf(rx->buf, rx->len)) {

@@ -36,6 +36,7 @@ struct px_listen {
     /* edge protection (px_guard.c): its own lists or the security section's */
     const struct cfg_cidrs *allow, *deny; /* in the cfg px was built from */
     bool acl;                             /* either list is non-empty */
+    bool acl_403;                         /* a request they refuse is answered 403 */
     struct gd_limits lim;                 /* per source: requests, dialog, answer bytes */
 };
 

@@ -296,6 +296,7 @@ static void build_security(struct px_cfg *px, const struct cfg *c)
         l->allow = ls->has_allow ? &ls->allow : &sec->allow;
         l->deny = ls->has_deny ? &ls->deny : &sec->deny;
         l->acl = l->allow->n > 0 || l->deny->n > 0;
+        l->acl_403 = ls->has_acl_403 ? ls->acl_403 : sec->acl_403;
         l->lim.c[GD_OOD] = (struct gd_limit){inherit(ls->lim.rate, sec->lim.rate),
                                              inherit(ls->lim.burst, sec->lim.burst)};
         l->lim.c[GD_DIALOG] = (struct gd_limit){inherit(ls->lim.dialog_rate, sec->lim.dialog_rate),

@@ -52,6 +52,28 @@ bool px_acl_pass(const struct px_listen *l, const struct sockaddr *sa)
     return l->allow->n == 0 || in_list(l->allow, sa);
 }
 
+/* A refused source gets nothing by default: no parse, no answer. With
+ * acl_403 a well-formed request (not an ACK, which is never answered) is
+ * told 403 so a misconfigured peer learns why; what it may cost is bounded
+ * as for every local answer (px_reply: the byte budget, and a 403 never
+ * larger than its request from an untrusted source), so a refused spoofer
+ * cannot use it to amplify. Only refused datagrams come here: the allowed
+ * path pays nothing for the option. */
+void px_acl_refuse(struct px_ctx *c)
+{
+    const struct net_rx *rx = c->rx;
+    if (!c->cfg->listen[rx->sock].acl_403 || rx->truncated || rx->len > c->cfg->max_msg ||
+        sip_parse(rx->buf, rx->len, c->msg) < 0 || sip_validate(c->msg, c->info) < 0 ||
+        !c->msg->is_request || c->msg->method_id == SIP_M_ACK) {
+        ST_DROP(c->st, acl);
+        return;
+    }
+    c->refused = true;
+    px_reply(c, ST_L_403, 0);
+    if (c->tx->niov > 0)
+        ST_INC(c->st, acl_answered); /* else px_reply counted why it sent nothing */
+}
+
 bool px_src_trusted(struct px_ctx *c)
 {
     if (c->trusted < 0)

@@ -37,6 +37,7 @@ struct px_ctx {
     bool add_rr, add_path, path_ob;
     struct gd_table *gd; /* the worker's per-source buckets */
     int8_t trusted;      /* px_trusted's answer once asked, -1 before */
+    bool refused;        /* the listener's lists refused the source (acl_403 answers it) */
     char src_ip[INET6_ADDRSTRLEN];
     size_t src_ip_len;
 };
@@ -97,6 +98,9 @@ void px_out_hostport(struct px_out *o, const struct px_listen *l);
 /* Edge protection (px_guard.c). */
 /* False if the listener's allow/deny lists refuse the source (before parsing). */
 bool px_acl_pass(const struct px_listen *l, const struct sockaddr *sa);
+/* What becomes of a datagram px_acl_pass refused: dropped (drop_acl), or with the
+ * listener's acl_403 a request is parsed to be answered 403 (acl_answered). */
+void px_acl_refuse(struct px_ctx *c);
 /* px_trusted (px_policy.c) of the datagram's source, asked once per datagram. */
 bool px_src_trusted(struct px_ctx *c);
 /* User-Agent block, rate limit, overload shedding of a parsed request; false

@@ -33,7 +33,9 @@ static void to_tag_hash(struct px_ctx *c)
     c->branch[1] = 0;
 }
 
-#define REPLY_TAIL "Server: viaduct\r\nContent-Length: 0\r\n\r\n"
+#define REPLY_SERVER "Server: viaduct\r\n"
+#define REPLY_END "Content-Length: 0\r\n\r\n"
+#define REPLY_TAIL REPLY_SERVER REPLY_END
 
 /* Lines added after the copied headers, by response code. */
 static void extra_headers(struct px_ctx *c, struct px_out *o, enum st_local code)
@@ -54,9 +56,11 @@ static void extra_headers(struct px_ctx *c, struct px_out *o, enum st_local code
     if (code == ST_L_403) {
         /* why, but only where it keeps the answer to this untrusted source
          * no larger than its request: a 403 must not amplify */
-        static const char w[] = "Warning: 399 viaduct \"not relayed\"\r\n";
-        if (o->total + sizeof(w) - 1 + sizeof(REPLY_TAIL) - 1 <= c->rx->len)
-            PX_LIT(o, w);
+        static const char relay[] = "Warning: 399 viaduct \"not relayed\"\r\n";
+        static const char acl[] = "Warning: 399 viaduct \"source refused\"\r\n";
+        struct span w = c->refused ? SPAN_LIT(acl) : SPAN_LIT(relay);
+        if (o->total + w.len + sizeof(REPLY_TAIL) - 1 <= c->rx->len)
+            px_out_put(o, w); /* copied: iovecs point only at the datagram and the scratch */
     }
 }
 
@@ -123,10 +127,25 @@ int px_reply(struct px_ctx *c, enum st_local code, int err)
     }
     extra_headers(c, &o, code);
     warning(c, &o, err);
-    PX_LIT(&o, REPLY_TAIL);
+    /* The 403 to a source the listener refuses (acl_403) gets never more
+     * bytes than it sent, whatever its budget holds, unless it is trusted:
+     * the operator did not want to hear from it, so it must not be worth
+     * spoofing. Server is the one line that may go (the To tag is required,
+     * RFC 3261 8.2.6.2, and so is received with rport, RFC 3581 4); a 403
+     * that is larger still is not sent. A phone's request (Contact, Allow,
+     * User-Agent, ...) is larger than its 403. */
+    bool bounded = c->refused && !px_src_trusted(c);
+    if (!bounded || o.total + sizeof(REPLY_TAIL) - 1 <= c->rx->len)
+        PX_LIT(&o, REPLY_SERVER);
+    PX_LIT(&o, REPLY_END);
     if (o.overflow) {
         tx->niov = 0;
         ST_DROP(c->st, overflow);
+        return 0;
+    }
+    if (bounded && o.total > c->rx->len) {
+        tx->niov = 0;
+        ST_DROP(c->st, answer_larger);
         return 0;
     }
     if (!px_answer_budget(c, o.total)) {

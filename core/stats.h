@@ -48,6 +48,7 @@
     X(latency_implausible, "responses whose send-time Via parameter was mangled, forged, "         \
                            "negative or over 30 s: not measured")                        \
     X(guard_shared, "requests or answers of a source charged to a shared overflow bucket")         \
+    X(acl_answered, "requests the listener's allow or deny list refused, answered 403 (acl_403)")   \
     X(overload_episodes, "times a worker began shedding new requests (its buffers filled)")
 
 /* Datagrams dropped without an answer, by reason: name, help. */
@@ -70,7 +71,8 @@
     X(user_agent, "request whose User-Agent is in security.block_user_agents")                     \
     X(rate_limited, "request over its source's rate limit")                                        \
     X(overload, "new out-of-dialog request shed while the worker was overloaded")                  \
-    X(answer_budget, "local answer that would have exceeded its destination's byte budget")
+    X(answer_budget, "local answer that would have exceeded its destination's byte budget")       \
+    X(answer_larger, "403 to a refused source (acl_403) that would be larger than its request")
 
 /* Responses viaduct sends itself: code, reason phrase. The one list of them:
  * px_reply takes an enum st_local, so no other code can go out. */

@@ -16,7 +16,10 @@
  *     configured backend or back to the source (a local answer, STUN): a
  *     flow token or a Via tag would need the secret, which the fuzzer lacks;
  *   - no response is ever forwarded: it would need a Via tag of ours;
- *   - the copy to dst2 (a CANCEL fan-out) goes to a configured backend.
+ *   - the copy to dst2 (a CANCEL fan-out) goes to a configured backend;
+ *   - under the deny list with acl_403 (configuration 4), a refused source
+ *     gets nothing but a 403 back to itself, never larger than what it sent
+ *     unless it is trusted.
  * A violation aborts, so libFuzzer keeps the input.
  */
 #include <stdint.h>
@@ -27,7 +30,7 @@
 #include "core/cfg.h"
 #include "core/px.h"
 
-#define NCFG 4
+#define NCFG 5
 
 static const char *const env_common[] = {
     "VIADUCT_BACKENDS=203.0.113.12:5060,203.0.113.13:5060,[2001:db8::2]:5060",
@@ -44,15 +47,21 @@ static const char *const env_cfg[NCFG][3] = {
     {LISTEN, "VIADUCT_SECURITY_RELAY=open", NULL},
     {"VIADUCT_LISTEN=0.0.0.0:5060,[::]:5060", "VIADUCT_SECURITY_RELAY=reject",
      "VIADUCT_ADVERTISE=192.0.2.10:5060,[2001:db8::10]:5060"},
+    {LISTEN, "VIADUCT_SECURITY_DENY=192.0.2.0/24,2001:db8::/32",
+     "VIADUCT_SECURITY_ACL_403=true"},
 };
+#define CFG_ACL 4 /* refuses the sources in the prefixes it denies, answering 403 */
 
 static const struct {
     const char *addr;
     bool trusted; /* a backend's address or in security.trusted */
+    bool denied;  /* in configuration CFG_ACL's deny list */
 } sources[] = {
-    {"198.51.100.7:5060", true},   {"192.0.2.99:5062", false},   {"[2001:db8::99]:5060", false},
-    {"203.0.113.12:5060", true},   {"[2001:db8::2]:5060", true}, {"127.0.0.1:5060", false},
-    {"192.0.2.10:5060", false},    {"169.254.1.1:5060", false},  {"[fe80::1]:5060", false},
+    {"198.51.100.7:5060", true, false},  {"192.0.2.99:5062", false, true},
+    {"[2001:db8::99]:5060", false, true}, {"203.0.113.12:5060", true, false},
+    {"[2001:db8::2]:5060", true, true},  {"127.0.0.1:5060", false, false},
+    {"192.0.2.10:5060", false, true},    {"169.254.1.1:5060", false, false},
+    {"[fe80::1]:5060", false, false},
 };
 #define NSRC (sizeof(sources) / sizeof(sources[0]))
 
@@ -176,6 +185,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         k++;
     if (len - k >= 4 && memcmp(w->rx + k, "SIP/", 4) == 0)
         die("a response forwarded without a Via tag of ours", NULL);
+    if (ci == CFG_ACL && sources[si].denied) {
+        const struct iovec *v = &tx->iov[0];
+        if (v->iov_len < 12 || memcmp(v->iov_base, "SIP/2.0 403 ", 12) != 0)
+            die("a refused source got something other than a 403", NULL);
+        if (!same_ip((const struct sockaddr *)&tx->dst, src))
+            die("a refused source's 403 went elsewhere", NULL);
+        if (!sources[si].trusted && total > len)
+            die("a refused source's 403 is larger than its request", NULL);
+    }
     bool restricted = !sources[si].trusted && w->c[ci].security.relay != CFG_RELAY_OPEN;
     check_dest(px, (const struct sockaddr *)&tx->dst, tx->dstlen, src, restricted, "dst");
     if (tx->dst2len > 0) {

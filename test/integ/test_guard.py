@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """test_guard.py - edge protection through the real binary (issue 11): listener allow/deny
-lists, the User-Agent block, per-source rate limits, the byte budget of local answers, and
+lists (and their optional 403, acl_403), the User-Agent block, per-source rate limits, the byte budget of local answers, and
 overload shedding. Each attack gets a bounded, counted outcome.
 
     sh test/integ/run.sh build/san test/integ/test_guard.py
@@ -148,6 +148,97 @@ def t_allow_list_admits_only_it(rig):
     check(forwarded(rig, 1, 0.5) == 0, "a source outside the allow list was forwarded")
     check(rig.a.recv(0.2) is None, "a response from outside the allow list was relayed")
     check(delta(before, rig.counters(), "drop_acl") == 2, "drop_acl did not count both")
+
+
+def answers(ep, timeout=0.3):
+    got = []
+    while True:
+        r = ep.recv(timeout)
+        if r is None:
+            return got
+        got.append(r[0])
+
+
+def phone_req(rig, ep, method="INVITE"):
+    """rig.req with the lines a phone's request carries besides the ones a 403 echoes."""
+    extra = ("Contact: <sip:alice@%s>\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n"
+             "Supported: replaces, timer\r\nUser-Agent: Example-Phone/2.4.1\r\n\r\n" %
+             hostport(*ep.addr))
+    return rig.req(ep, method).replace(b"\r\n\r\n", b"\r\n" + extra.encode())
+
+
+def t_acl_403_answers_refused_requests(rig):
+    """Listener 1 denies A with acl_403: a request is answered 403, never larger than it."""
+    before = rig.counters()
+    msg = phone_req(rig, rig.a)
+    rig.a.send(msg, rig.vd_addr)
+    got = answers(rig.a)
+    check(len(got) == 1 and parse(got[0]).status == 403, "answers %r, want one 403" %
+          [g[:40] for g in got])
+    check(len(got[0]) <= len(msg), "the 403 (%d bytes) is larger than its request (%d)" %
+          (len(got[0]), len(msg)))
+    m = parse(got[0])
+    check(m.get("Call-ID") == parse(msg).get("Call-ID") and ";tag=" in m.get("To"),
+          "not a 403 to that request: %r" % got[0][:200])
+    # ACK and STUN are never answered; garbage is not parsed into an answer either
+    rig.a.send(rig.req(rig.a, "ACK", to_tag="t1"), rig.vd_addr)
+    rig.a.send(stun_binding_request()[0], rig.vd_addr)
+    rig.a.send(b"\x00garbage", rig.vd_addr)
+    check(answers(rig.a) == [], "an ACK, STUN or garbage from a refused source was answered")
+    # a bare request (only what the 403 echoes, plus Max-Forwards and Content-Length) would get
+    # a larger 403 (To tag, received): it gets none
+    small = rig.req(rig.a, "OPTIONS")
+    rig.a.send(small, rig.vd_addr)
+    check(answers(rig.a) == [], "a 403 larger than its %d-byte request went out" % len(small))
+    # with room to spare the 403 says why
+    big = phone_req(rig, rig.a, "REGISTER").replace(b"\r\n\r\n",
+                                                    b"\r\nX-Pad: %s\r\n\r\n" % (b"p" * 100))
+    rig.a.send(big, rig.vd_addr)
+    got = answers(rig.a)
+    check(len(got) == 1 and parse(got[0]).status == 403 and
+          b'Warning: 399 viaduct "source refused"' in got[0],
+          "no 403 with the Warning for a large request: %r" % [g[:300] for g in got])
+    check(forwarded(rig, 1, 0.3) == 0, "a refused request reached the backend")
+    # another source on the same listener is forwarded as ever
+    rig.b.send(rig.req(rig.b), rig.vd_addr)
+    check(forwarded(rig, 1) == 1, "an allowed source was not forwarded")
+    after = rig.counters()
+    for name, want in (("acl_answered", 2), ("local_403", 2), ("drop_acl", 3),
+                       ("drop_answer_larger", 1), ("rx_requests", 1)):
+        check(delta(before, after, name) == want, "%s +%d, want %d" %
+              (name, delta(before, after, name), want))
+
+
+def t_acl_403_per_listener(rig):
+    """security.acl_403 on, listener 1's own acl_403 off: it drops, listener 2 answers."""
+    before = rig.counters()
+    rig.a.send(phone_req(rig, rig.a), rig.vd_addr)
+    check(answers(rig.a) == [], "listener 1 (acl_403: false) answered a refused source")
+    rig.a.send(phone_req(rig, rig.a), rig.vd2_addr)
+    got = answers(rig.a)
+    check(len(got) == 1 and parse(got[0]).status == 403,
+          "listener 2 (security.acl_403) did not answer 403: %r" % [g[:40] for g in got])
+    check(forwarded(rig, 1, 0.3) == 0, "a refused request reached the backend")
+    after = rig.counters()
+    check(delta(before, after, "drop_acl") == 1 and delta(before, after, "acl_answered") == 1,
+          "drop_acl +%d, acl_answered +%d, want 1 and 1" %
+          (delta(before, after, "drop_acl"), delta(before, after, "acl_answered")))
+
+
+def t_acl_403_within_the_budget(rig):
+    """The 403s come out of the source's byte budget: with a bucket (answer_burst 100) smaller
+    than one 403, none goes, however many bytes the refused source sends."""
+    before = rig.counters()
+    sent = 0
+    for i in range(50):
+        m = phone_req(rig, rig.a)
+        rig.a.send(m, rig.vd_addr)
+        sent += len(m)
+    got = answers(rig.a)
+    check(got == [], "%d answers to %d bytes with a 100-byte budget" % (len(got), sent))
+    after = rig.counters()
+    check(delta(before, after, "drop_answer_budget") == 50, "drop_answer_budget +%d, want 50" %
+          delta(before, after, "drop_answer_budget"))
 
 
 # ---------------------------------------------------------------- User-Agent
@@ -321,6 +412,15 @@ def main():
             listen_extra=", deny: [\"%s\"]" % f["net_a"])
         run(t, "allow_list_admits_only_it", args.bin, fam, t_allow_list_admits_only_it,
             listen_extra=", allow: [\"%s\"]" % f["net_a"])
+        run(t, "acl_403_answers_refused_requests", args.bin, fam,
+            t_acl_403_answers_refused_requests,
+            listen_extra=", deny: [\"%s\"], acl_403: true" % f["net_a"])
+        run(t, "acl_403_per_listener", args.bin, fam, t_acl_403_per_listener,
+            listen_extra=", acl_403: false",
+            yaml_extra="security: {deny: [\"%s\"], acl_403: true}\n" % f["net_a"])
+        run(t, "acl_403_within_the_budget", args.bin, fam, t_acl_403_within_the_budget,
+            listen_extra=", deny: [\"%s\"], acl_403: true" % f["net_a"],
+            yaml_extra="security: {answer_burst: 100, answer_rate: 0}\n")
         run(t, "scanner_user_agent_dropped", args.bin, fam, t_scanner_user_agent_dropped)
         lim = "security: {rate: 10, burst: 20}\n"
         run(t, "flood_limited_other_source_unharmed", args.bin, fam,
