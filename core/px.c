@@ -615,8 +615,11 @@ static int handle_request(struct px_ctx *c)
         return 0;
     if (in->ruri.scheme == SIP_SCHEME_OTHER)
         return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_416, 0);
+    /* the readiness ping of balancers and peers: while viaduct drains for
+     * shutdown it says 503 (Retry-After), so SIP-level health checks take it
+     * out of rotation as /readyz does; everything else is still forwarded */
     if (m->method_id == SIP_M_OPTIONS && names_us(c))
-        return px_reply(c, ST_L_200, 0); /* the readiness ping of balancers */
+        return px_reply(c, c->draining ? ST_L_503 : ST_L_200, 0);
     if (in->max_fwd == 0)
         return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_483, 0);
     c->loop = loop_hash(c); /* §16.3: loop detection after Max-Forwards, before Proxy-Require */
@@ -770,6 +773,7 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
     c.trusted = -1;
     c.refused = false;
     c.src_ip_len = 0;
+    c.draining = ps->draining;
     tx->niov = 0;
     tx->dst2len = 0;
     ST_INC(st, rx_datagrams);

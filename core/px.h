@@ -218,6 +218,9 @@ struct px_state {
     struct sip_msg msg;
     struct sip_info info;
     struct gd_table gd; /* per-source buckets (guard.h): gd_init before the first datagram */
+    /* the process drains for shutdown (server.h): an OPTIONS to viaduct itself
+     * is answered 503, as /readyz is. The worker copies it between batches. */
+    bool draining;
 };
 
 /*
@@ -228,7 +231,8 @@ struct px_state {
  * send (iovecs into rx->buf and tx->scratch, destination, socket index) or
  * leaves tx->niov == 0. Counts the outcome in st. Never allocates, locks,
  * blocks or reads a clock. ps->gd holds the per-source limits across calls
- * (guard.h): the one state px_handle keeps, bounded and private to the worker.
+ * (guard.h): the one state px_handle keeps, bounded and private to the worker;
+ * ps->draining is the caller's to set.
  */
 void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
                const struct net_rx *rx, struct net_tx *tx, int64_t now_ms, int64_t now_us);

@@ -156,6 +156,7 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
         w->pub = &s->pub;
         w->batch = 64;
         w->stop = &s->stop;
+        w->draining = &s->draining;
         if (wk_open(w, &s->cur->px, err, errlen) < 0) {
             close_workers(s, i);
             return -1;

@@ -18,7 +18,9 @@
  *     new one on the new pools (health carried over by backend name).
  *   - s->stop is written once by server_stop and read by every worker.
  *   - s->draining is set by server_set_draining (main.c, on SIGTERM's drain)
- *     and read by whoever reports readiness; the workers go on forwarding.
+ *     and read by whoever reports readiness, the workers included (once per
+ *     batch: an OPTIONS to viaduct itself is answered 503); they go on
+ *     forwarding everything else.
  *   - Counters are per worker, one writer each; server_print_counters takes
  *     one snapshot of their sum (stats.h).
  *

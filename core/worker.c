@@ -61,6 +61,8 @@ static void on_batch(void *ctx)
     struct wk *w = ctx;
     w->now_ms = clk_coarse_ms();
     w->now_us = clk_real_us();
+    /* once per batch, not per datagram: a ping answered 200 one batch late is still true */
+    w->ps.draining = w->draining != NULL && atomic_load_explicit(w->draining, memory_order_relaxed);
 }
 
 static void on_quiescent(void *ctx)

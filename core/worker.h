@@ -2,7 +2,7 @@
  * worker.h - one forwarding thread: pinned to a CPU, owning its sockets (one
  * per listening address, bound with SO_REUSEPORT so the kernel spreads
  * datagrams over workers), its engine and its counters. Workers share only
- * the immutable config and the stop flag.
+ * the immutable config, the stop flag and the drain flag.
  */
 #ifndef VIADUCT_WORKER_H
 #define VIADUCT_WORKER_H
@@ -36,6 +36,7 @@ struct wk {
     struct wk_pub *pub;
     atomic_uint_fast64_t seen_gen; /* pub->gen at this worker's last quiescent point */
     const atomic_bool *stop;
+    const atomic_bool *draining; /* the server's (server.h); NULL: never */
     int result;     /* the engine's return: 0 or -errno */
     int64_t now_ms; /* clk_coarse_ms() at the start of the current batch */
     int64_t now_us; /* clk_real_us() at the same moment */

@@ -7,7 +7,9 @@ What a Kubernetes preStop and grace period, a systemd stop and `podman stop` rel
   - a second SIGTERM, SIGINT, and a drain of 0 stop at once;
   - SIGUSR1 and SIGHUP are still served while draining;
   - the setting comes from the flag, VIADUCT_SHUTDOWN_DRAIN_SECONDS and the file;
-  - /readyz answers 503 as soon as the drain starts (when the binary has --admin).
+  - /readyz answers 503 as soon as the drain starts (when the binary has --admin), and so does
+    an OPTIONS addressed to viaduct itself (the SIP ping of balancers), with Retry-After, while
+    every other request is still forwarded.
 
     sh test/integ/run.sh build/san test/integ/test_drain.py
 """
@@ -299,6 +301,85 @@ def t_readyz_503_while_draining(binary):
             b.close()
 
 
+def ping(ep, target, n):
+    """An OPTIONS to target (no user part: viaduct itself when target is its address) and the
+    status of what comes back to ep within 1 s for that Call-ID (None: nothing)."""
+    cid = "ping-%d@example.com" % n
+    ep.send(request("OPTIONS", target,
+                    ["SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKpg%d;rport" % (CLIENT, n)],
+                    dialog("OPTIONS", cid)), VD)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        r = ep.recv(max(0.01, deadline - time.monotonic()))
+        if r is None:
+            break
+        m = parse(r[0])
+        if m.get("Call-ID") == cid:
+            return m
+    return None
+
+
+def t_options_to_us_503_while_draining(binary):
+    """The SIP keepalive of balancers and peers (an OPTIONS to viaduct itself) says 503 with
+    Retry-After once the drain starts, while an OPTIONS for anyone else is still forwarded."""
+    backends = [Backend(p) for p in BACKENDS]
+    ep = Endpoint("127.0.0.1", CLIENT)
+    vd = None
+    try:
+        vd = start(binary, drain=30)
+        us = "sip:%s:%d" % VD
+        m = ping(ep, us, 1)
+        check(m is not None and m.status == 200, "ping before SIGTERM: %s" %
+              (m and m.status))
+        os.kill(vd.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 3
+        while "draining for 30 s" not in vd.stderr_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # the workers see the flag at their next batch: the first ping after the log line
+        # may still be answered 200 by a worker idle since before it
+        got, n = [], 2
+        while n < 12:
+            m = ping(ep, us, n)
+            n += 1
+            got.append(m and m.status)
+            if m is not None and m.status == 503:
+                break
+        check(m is not None and m.status == 503, "pings while draining: %s" % got)
+        check(m.get("Retry-After") is not None, "the 503 has no Retry-After: %r" % m)
+        # and it stays 503 from every worker: SO_REUSEPORT spreads the sources over them
+        for k in range(6):
+            other = Endpoint("127.0.0.1", CLIENT + 1 + k)
+            try:
+                cid = "ping-w%d@example.com" % k
+                other.send(request("OPTIONS", us, ["SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKw%d"
+                                                   % (CLIENT + 1 + k, k)],
+                                   dialog("OPTIONS", cid)), VD)
+                r = other.recv(1.0)
+                check(r is not None and parse(r[0]).status == 503,
+                      "a ping from port %d while draining: %s" %
+                      (CLIENT + 1 + k, r and parse(r[0]).status))
+            finally:
+                other.close()
+        # everything else is still forwarded, and its response comes back
+        m = ping(ep, "sip:svc@example.com", 99)
+        check(m is not None and m.status == 200, "an OPTIONS for a backend while draining: %s"
+              % (m and m.status))
+        check(any("ping-99@example.com" in b.seen for b in backends),
+              "the OPTIONS for a backend did not reach one")
+        c = vd.counters()
+        check(c.get("local_503", 0) >= 7 and c.get("local_200", 0) >= 1,
+              "local_503 %s, local_200 %s" % (c.get("local_503"), c.get("local_200")))
+        os.kill(vd.pid, signal.SIGTERM)
+        took, code = wait_exit(vd, 5)
+        check(took is not None and code == 0, "exit %r after %s s" % (code, took))
+    finally:
+        ep.close()
+        for b in backends:
+            b.close()
+        if vd is not None:
+            finish(vd)
+
+
 def main():
     args = parse_args()
     t = Tally()
@@ -314,6 +395,7 @@ def main():
     t.run("drain_zero_stops_at_once", t_drain_zero_stops_at_once, args.bin)
     t.run("harness_default_stops_at_once", t_harness_default_stops_at_once, args.bin)
     t.run("signals_served_while_draining", t_signals_served_while_draining, args.bin)
+    t.run("options_to_us_503_while_draining", t_options_to_us_503_while_draining, args.bin)
     with tempfile.TemporaryDirectory() as tmp:
         t.run("env_and_file_set_it", t_env_and_file_set_it, args.bin, tmp)
     if "--admin" in h.stdout:
