@@ -15,12 +15,13 @@ set -eu
 # tokens and the Via tag, BLAKE2b to derive their keys).
 build_pkgs="build-essential liburing-dev libxxhash-dev libjemalloc-dev libyaml-dev libmicrohttpd-dev libsodium-dev"
 # libcmocka-dev: unit tests; clang: the clang build and libFuzzer; python3: integration tests
-# (python3-yaml: the container test reads deploy/kubernetes/);
+# (python3-yaml: test/integ/test_deploy.py reads deploy/kubernetes/);
 # iproute2 (ip) and util-linux (unshare): their private network namespace; sip-tester: SIPp;
 # prometheus: promtool and a real server scraping /metrics (test/integ/test_admin.py);
 # podman, runc (podman 4.3's crun refuses some hosts' cgroup layout) and mmdebstrap (the
-# base image from Debian's mirror): the container test (test/container/run.sh).
-test_pkgs="libcmocka-dev clang python3 python3-yaml iproute2 util-linux sip-tester prometheus podman runc mmdebstrap"
+# base image from Debian's mirror): the container test (test/container/run.sh); systemd:
+# systemd-analyze verify and security of deploy/systemd/ (test/integ/test_deploy.py).
+test_pkgs="libcmocka-dev clang python3 python3-yaml iproute2 util-linux sip-tester prometheus podman runc mmdebstrap systemd"
 if [ "${1:-}" = --build ]; then
     what="the build needs"
     pkgs=$build_pkgs

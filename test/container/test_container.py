@@ -11,15 +11,12 @@ every request 200 through its Vias; a client on 127.0.0.1:5090 sends through via
     image's viaduct has --admin in --help, and then they must pass;
   - `podman stop` (SIGTERM) drains: requests sent during the drain window are still answered,
     /readyz says 503, and the container exits 0 after about the drain.
-And the deploy files: deploy/kubernetes/ parses, its probes, preStop and grace period fit the
-drain, the ConfigMap's viaduct.yaml with the Deployment's VIADUCT_* variables passes the image's
-`viaduct --check`; deploy/systemd/viaduct.service passes systemd-analyze verify (where it is
-installed) and waits longer than the drain.
+And the ConfigMap's viaduct.yaml with the Deployment's VIADUCT_* variables passes the image's
+`viaduct --check` (the rest of deploy/ is test/integ/test_deploy.py's).
 Every container is named by the ID podman gave it and removed with podman rm -f at the end.
 """
 
 import argparse
-import glob
 import os
 import re
 import shutil
@@ -235,42 +232,9 @@ def t_stop_drains(run, client):
     check(drain - 0.5 <= took <= drain + 3, "the stop took %.1f s for a %d s drain" % (took, drain))
 
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-DEFAULT_DRAIN = 5
-
-
-def k8s_docs():
-    import yaml  # python3-yaml
-    docs = {}
-    for f in sorted(glob.glob(os.path.join(ROOT, "deploy", "kubernetes", "*.yaml"))):
-        for d in yaml.safe_load_all(open(f)):
-            check(isinstance(d, dict) and "kind" in d, "%s: a document without a kind" % f)
-            docs[d["kind"]] = d
-    for k in ("ConfigMap", "Deployment", "Service", "Kustomization"):
-        check(k in docs, "deploy/kubernetes/ has no %s" % k)
-    return docs
-
-
-def t_k8s_manifests():
-    import yaml
-    d = k8s_docs()
-    svc = d["Service"]["spec"]["ports"]
-    check(any(p.get("protocol") == "UDP" and p.get("port") == 5060 for p in svc),
-          "the Service has no 5060/UDP port: %s" % svc)
-    pod = d["Deployment"]["spec"]["template"]["spec"]
-    c = pod["containers"][0]
-    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    check(ports.get("admin") == 8060 and ports.get("sip") == 5060, "ports: %s" % ports)
-    check(c["readinessProbe"]["httpGet"]["path"] == "/readyz", "readiness probe: not /readyz")
-    check(c["livenessProbe"]["httpGet"]["path"] == "/healthz", "liveness probe: not /healthz")
-    cmd = c["lifecycle"]["preStop"]["exec"]["command"]
-    check(cmd[0] == "/bin/sleep", "preStop: %s" % cmd)
-    conf = yaml.safe_load(d["ConfigMap"]["data"]["viaduct.yaml"])
-    drain = (conf.get("shutdown") or {}).get("drain_seconds", DEFAULT_DRAIN)
-    grace = pod["terminationGracePeriodSeconds"]
-    check(grace > int(cmd[1]) + drain, "terminationGracePeriodSeconds %s is not more than "
-          "preStop %s + drain %s" % (grace, cmd[1], drain))
-    check(pod["securityContext"].get("runAsNonRoot") is True, "runAsNonRoot is not set")
+# The deploy files themselves (probes, grace period, Service, non-root, the systemd unit) are
+# checked by test/integ/test_deploy.py in every make test; here the image's own --check.
+from test_deploy import k8s_docs  # noqa: E402
 
 
 def t_k8s_config_loads(run):
@@ -304,28 +268,6 @@ def t_k8s_config_loads(run):
         shutil.rmtree(tmp)
 
 
-def t_systemd_unit():
-    unit = open(os.path.join(ROOT, "deploy", "systemd", "viaduct.service")).read()
-    m = re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M)
-    check(m and int(m.group(1)) > DEFAULT_DRAIN, "TimeoutStopSec must exceed the drain")
-    check(re.search(r"^ExecReload=/bin/kill -HUP \$MAINPID$", unit, re.M), "ExecReload")
-    check(re.search(r"^SystemCallFilter=.*io_uring_setup", unit, re.M), "io_uring filtered out")
-    sa = shutil.which("systemd-analyze")
-    if sa is None:
-        print("# note: systemd-analyze is not installed: the unit is not verified")
-        return
-    tmp = tempfile.mkdtemp()
-    try:
-        # verify wants ExecStart to exist: any executable stands in for /usr/local/bin/viaduct
-        with open(os.path.join(tmp, "viaduct.service"), "w") as f:
-            f.write(unit.replace("/usr/local/bin/viaduct", "/bin/true"))
-        r = subprocess.run([sa, "verify", os.path.join(tmp, "viaduct.service")],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
-        check(r.returncode == 0 and not r.stdout.strip(), "systemd-analyze verify: %s" % r.stdout)
-    finally:
-        shutil.rmtree(tmp)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--image", required=True)
@@ -337,10 +279,8 @@ def main():
         return 1
     run = Run(a.image)
     t = run.tally
-    t.run("deploy/kubernetes: Service, probes, preStop and grace period", t_k8s_manifests)
     t.run("deploy/kubernetes: the ConfigMap and the Deployment's variables load",
           t_k8s_config_loads, run)
-    t.run("deploy/systemd: the unit verifies and waits out the drain", t_systemd_unit)
     backends, client = [], None
     try:
         backends = [Backend(5070), Backend(5071)]
