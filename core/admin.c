@@ -112,7 +112,7 @@ static bool matches_all(const struct cfg_rule *r)
 /*
  * The pools a request can reach: those rules name, and the default pool
  * unless a rule before it catches everything; a default pool left empty
- * beside rules is a deliberate "503 for the rest" and not counted.
+ * beside rules is a deliberate "404 for the rest" (px_route.c) and not counted.
  */
 static void reachable(const struct cfg *cfg, bool reach[CFG_MAX_POOLS])
 {

@@ -144,6 +144,21 @@ static void print_pools(FILE *f, const struct cfg *c)
     }
 }
 
+/* What a request that matches no rule gets, as a comment after the rules
+ * when it is not the default pool: nothing (a rule catches every request),
+ * or 404 (the default pool is empty beside rules: px_route.c). */
+static void print_no_match(FILE *f, const struct cfg *c)
+{
+    if (c->npools == 0 || c->pools[0].nbackends > 0 || c->nrules == 0)
+        return;
+    for (int i = 0; i < c->nrules; i++) {
+        const struct cfg_rule *r = &c->rules[i];
+        if (!r->nmethods && !r->nruri_domains && !r->nto_domains && !r->nsources)
+            return; /* a catch-all: no request is left over */
+    }
+    fputs("# no rule matches: answered 404 Not Found (pool default has no backends)\n", f);
+}
+
 static void print_rules(FILE *f, const struct cfg *c)
 {
     fprintf(f, "rules:%s\n", c->nrules ? "" : " []");
@@ -161,6 +176,7 @@ static void print_rules(FILE *f, const struct cfg *c)
             fputc('\n', f);
         }
     }
+    print_no_match(f, c);
 }
 
 /* One setting; key is its name in its section, ind the section's indent. */

@@ -572,6 +572,10 @@ static int forward_request(struct px_ctx *c)
         int err = px_select_backend(c);
         if (err == PX_ENOKEY)
             return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_400, 0);
+        if (err == PX_ENOROUTE) {
+            ST_INC(c->st, no_route);
+            return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_404, 0);
+        }
         if (err < 0)
             return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_503, 0);
         c->tx->sock = px_pick_sock(cfg, c->rx->sock, c->tx->dst.ss_family);

@@ -75,12 +75,16 @@ bool px_dest_permitted(const struct px_cfg *cfg, const struct sockaddr *sa);
 bool px_prev_valid(const struct px_cfg *cfg, int64_t now_ms);
 uint64_t px_via_tag(const uint8_t key[PX_KEY_LEN], const struct sockaddr *dst,
                     struct span branch, struct span callid, uint32_t cseq);
-/* px_select_backend's failures */
-enum { PX_ENOKEY = -1, PX_ENOBACKEND = -2 };
+/* px_select_backend's failures: PX_ENOROUTE is a request no rule matched
+ * when the default pool has no backends (a configuration that routes only
+ * what its rules name): answered 404, as RFC 3261 §21.4.5 answers for a
+ * domain the server does not handle, not 503, which invites a retry. */
+enum { PX_ENOKEY = -1, PX_ENOBACKEND = -2, PX_ENOROUTE = -3 };
 
 /* Picks the backend of a request that no Route directs (px_route.c): sets
  * tx->dst, and tx->dst2 for a CANCEL or ACK whose INVITE may be at either of
- * two backends. 0, PX_ENOKEY (the request lacks its key) or PX_ENOBACKEND. */
+ * two backends. 0, PX_ENOKEY (the request lacks its key), PX_ENOROUTE or
+ * PX_ENOBACKEND. */
 int px_select_backend(struct px_ctx *c);
 
 int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family);

@@ -166,8 +166,8 @@ int px_select_backend(struct px_ctx *c)
     bool follows_invite = m->method_id == SIP_M_CANCEL || m->method_id == SIP_M_ACK;
     bool in_dialog = c->info->to.tag.p != NULL && !follows_invite;
     int b = rt_pick(t, h, pool->state, in_dialog ? RT_ACCEPT_UP_OR_DRAINING : RT_ACCEPT_UP);
-    if (b < 0)
-        return PX_ENOBACKEND;
+    if (b < 0) /* an empty default pool is the only empty table: rules name pools with backends */
+        return rule == NULL && t->n == 0 ? PX_ENOROUTE : PX_ENOBACKEND;
     set_backend(&c->tx->dst, &c->tx->dstlen, &t->b[b]);
     ST_BE_INC(c->st, pool->slot[b], requests);
 

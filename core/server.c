@@ -57,6 +57,16 @@ static int count_backends(const struct px_cfg *p)
     return n;
 }
 
+/* Pools with backends: an empty default pool is no pool, but the 404 for
+ * what no rule matches (the banner says so). */
+static int count_pools(const struct px_cfg *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->npools; i++)
+        n += p->pools[i].rt->n > 0;
+    return n;
+}
+
 /* Listening addresses, advertised names and the worker count are fixed by
  * the sockets and threads already running: a reload may not change them. */
 static bool same_sockets(const struct cfg *a, const struct cfg *b)
@@ -116,15 +126,18 @@ static void log_banner(const struct server *s, const char *version)
 {
     const struct px_cfg *px = &s->cur->px;
     char a[80];
-    int n = s->nworkers, nbackends = count_backends(px);
+    int n = s->nworkers, nbackends = count_backends(px), npools = count_pools(px);
     net_addr_format((const struct sockaddr *)&px->listen[0].addr, a, sizeof(a));
     const char *io = s->io == WK_IO_URING ? "io_uring" : "recvmmsg";
     struct log_kv kv[] = {{"version", version}, {"io", io}};
     log_line(LOG_INFO, kv, 2,
              "viaduct %s: %d worker%s (%s), listening on %s (+%d more), %d backend%s in %d "
-             "pool%s",
+             "pool%s%s",
              version, n, n == 1 ? "" : "s", io, a, px->nlisten - 1, nbackends,
-             nbackends == 1 ? "" : "s", px->npools, px->npools == 1 ? "" : "s");
+             nbackends == 1 ? "" : "s", npools, npools == 1 ? "" : "s",
+             px->pools[0].rt->n == 0 ? "; no default pool: a request no rule matches is answered "
+                                       "404"
+                                     : "");
 }
 
 int server_start(struct server *s, const char *version, char *err, size_t errlen)

@@ -49,7 +49,8 @@
                            "negative or over 30 s: not measured")                        \
     X(guard_shared, "requests or answers of a source charged to a shared overflow bucket")         \
     X(acl_answered, "requests the listener's allow or deny list refused, answered 403 (acl_403)")   \
-    X(overload_episodes, "times a worker began shedding new requests (its buffers filled)")
+    X(overload_episodes, "times a worker began shedding new requests (its buffers filled)")       \
+    X(no_route, "requests that matched no rule, with no default pool: answered 404, ACKs dropped")
 
 /* Datagrams dropped without an answer, by reason: name, help. */
 #define ST_DROPS(X)                                                                                \
@@ -80,6 +81,7 @@
     X(200, "OK")                                                                                   \
     X(400, "Bad Request")                                                                          \
     X(403, "Forbidden")                                                                            \
+    X(404, "Not Found")                                                                            \
     X(416, "Unsupported URI Scheme")                                                               \
     X(420, "Bad Extension")                                                                        \
     X(482, "Loop Detected")                                                                        \

@@ -34,9 +34,9 @@ struct fixture {
 };
 
 /* viaduct at 192.0.2.10:5060 (wild: at 0.0.0.0:5060 as sip.test:5060) with
- * two backends in the default pool and, when pools is set, a "registrars"
- * pool that takes REGISTERs. */
-static struct fixture *fx_new(bool pools, bool wild)
+ * two backends in the default pool (none when no_default) and, when pools is
+ * set, a "registrars" pool that takes REGISTERs. */
+static struct fixture *fx_new_with(bool pools, bool wild, bool no_default)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     char err[CFG_ERR_LEN];
@@ -46,8 +46,10 @@ static struct fixture *fx_new(bool pools, bool wild)
     snprintf(f->c.listen[0], CFG_STR, wild ? "0.0.0.0:5060" : "192.0.2.10:5060");
     if (wild)
         snprintf(f->c.advertise[0], CFG_STR, "sip.test:5060");
-    assert_int_equal(cfg_add_backend(&f->c, "203.0.113.12:5060", err, sizeof(err)), 0);
-    assert_int_equal(cfg_add_backend(&f->c, "203.0.113.13:5060", err, sizeof(err)), 0);
+    if (!no_default) {
+        assert_int_equal(cfg_add_backend(&f->c, "203.0.113.12:5060", err, sizeof(err)), 0);
+        assert_int_equal(cfg_add_backend(&f->c, "203.0.113.13:5060", err, sizeof(err)), 0);
+    }
     if (pools) {
         struct cfg_pool *p = &f->c.pools[f->c.npools++];
         snprintf(p->name, sizeof(p->name), "registrars");
@@ -84,6 +86,11 @@ static struct fixture *fx_new(bool pools, bool wild)
     return f;
 }
 
+static struct fixture *fx_new(bool pools, bool wild)
+{
+    return fx_new_with(pools, wild, false);
+}
+
 static int setup(void **state)
 {
     *state = fx_new(false, false);
@@ -99,6 +106,12 @@ static int setup_pools(void **state)
 static int setup_wild(void **state)
 {
     *state = fx_new(false, true);
+    return 0;
+}
+
+static int setup_no_default(void **state)
+{
+    *state = fx_new_with(true, false, true);
     return 0;
 }
 
@@ -1186,6 +1199,34 @@ static void test_px_rules_pick_pools_and_missing_keys_get_400(void **state)
     assert_string_equal(dest(f, d), "203.0.113.50:5060");
 }
 
+/* Issue 13 item 4: rules for REGISTER only and no default pool. What no
+ * rule matches is answered 404 (a domain not handled, RFC 3261 §21.4.5),
+ * counted as no_route, never a 503 that invites a retry; its ACK is
+ * dropped; REGISTERs still reach their pool. */
+static void test_px_no_rule_and_no_default_pool_is_404(void **state)
+{
+    struct fixture *f = *state;
+    char d[80];
+    RUN(f, CALL("INVITE", "1", ""));
+    ASSERT_STARTS(f, "SIP/2.0 404 Not Found\r\n");
+    assert_int_equal(atomic_load(&f->st.no_route), 1);
+    assert_int_equal(atomic_load(&f->st.local[ST_L_404]), 1);
+    assert_int_equal(RUN(f, CALL("ACK", "1", ";tag=x")), 0);
+    assert_int_equal(atomic_load(&f->st.no_route), 2);
+    assert_int_equal(atomic_load(&f->st.drop[ST_DROP_ack]), 1);
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\nCall-ID: r1\r\n"
+           "CSeq: 1 REGISTER\r\n\r\n");
+    assert_string_equal(dest(f, d), "203.0.113.50:5060");
+    /* the registrars down: their REGISTERs get 503, not 404 */
+    atomic_store(&f->cfg.pools[1].state[0], RT_DOWN);
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\nCall-ID: r1\r\n"
+           "CSeq: 1 REGISTER\r\n\r\n");
+    ASSERT_STARTS(f, "SIP/2.0 503 Service Unavailable\r\n");
+    assert_int_equal(atomic_load(&f->st.no_route), 2);
+}
+
 /* A response's latency: the send time of our Via against the wall clock it
  * arrives at, into the backend's histogram by class; a bad parameter is
  * counted and not measured, a Via without one is neither. */
@@ -1294,6 +1335,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_px_rules_pick_pools_and_missing_keys_get_400,
                                         setup_pools, teardown),
+        cmocka_unit_test_setup_teardown(test_px_no_rule_and_no_default_pool_is_404,
+                                        setup_no_default, teardown),
 #undef T
 #undef W
     };

@@ -613,6 +613,37 @@ def t_all_down_503(binary, io):
         rig.finish()
     return body
 
+def t_no_default_pool(binary, io):
+    """Issue 13 item 4: rules for REGISTERs only, no default pool. --check says what the
+    rest get; an INVITE no rule matches is answered 404 and counted no_route; REGISTERs
+    still reach the registrars; the start line counts one pool."""
+    def body(rig):
+        rg = [rig.add_backend("reg%d" % i) for i in range(2)]
+        text = ("pools:\n" + backends_yaml(rg, "registrars") +
+                "rules:\n  - match: {method: [REGISTER]}\n    pool: registrars\n")
+        code, out, err = run_exit(binary, ["--check", "-c", rig.write_yaml(
+            'listen: ["127.0.0.1:5060"]\n' + text)], env=clean_env())
+        check(code == 0, "--check exit %s: %s" % (code, err))
+        check("# no rule matches: answered 404 Not Found (pool default has no backends)"
+              in out, "--check does not say what unmatched requests get:\n%s" % out)
+        rig.start_yaml(text)
+        names = [m for m in log_messages(rig.vd.stderr_text()) if " worker" in m]
+        check(names and "2 backends in 1 pool;" in names[0] and "404" in names[0],
+              "start line %r" % names)
+        pid, data = rig.req("INVITE", uniq("c"))
+        resp = rig.local_reply(data)
+        check(resp.status == 404, "INVITE no rule matches: %r, want 404" % resp.start)
+        check(resp.get("Retry-After") is None, "404 with Retry-After")
+        w = rig.route([rig.req("REGISTER", uniq("r"), ruri="sip:example.com",
+                               to_uri="sip:u%d@example.com" % i) for i in range(6)])
+        check(set(w.values()) <= {b.name for b in rg}, "REGISTERs reached %s" % w)
+        c = rig.vd.counters()
+        check(c.get("no_route") == 1 and c.get("local_404") == 1,
+              "no_route %s local_404 %s, want 1 and 1" % (c.get("no_route"),
+                                                          c.get("local_404")))
+        rig.finish()
+    return body
+
 # ---------------------------------------------------------------- 6: drain
 
 
@@ -990,6 +1021,7 @@ TRAFFIC = [
     ("all_down_503_retry_after", t_all_down_503),
     ("drain", t_drain),
     ("rules_pick_pools", t_rules_pools),
+    ("no_default_pool_404", t_no_default_pool),
     ("header_key", t_header_key),
     ("env_configuration", t_env_config),
     ("record_route_and_path", t_record_route_path),
