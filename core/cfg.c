@@ -149,8 +149,11 @@ const struct cfg_opt cfg_opts[] = {
      .env = "VIADUCT_RECORD_ROUTE", .flag = "record-route",
      .help = "insert Record-Route on dialog-creating requests, so in-dialog requests come "
              "back through viaduct"},
-    {.name = "path", .type = CFG_T_BOOL, .max = 1, .off = OFF(path), .env = "VIADUCT_PATH",
-     .flag = "path", .help = "insert Path on REGISTERs that carry Supported: path (RFC 3327)"},
+    {.name = "path", .type = CFG_T_PATH, .max = 2, .off = OFF(path), .env = "VIADUCT_PATH",
+     .flag = "path",
+     .help = "insert Path on REGISTERs: true on those that carry Supported: path (RFC 3327), "
+             "always on every one (the registrars must accept Path without the UA's support, "
+             "as Kamailio's path_mode=0 does)"},
     {.name = "keys.register", .type = CFG_T_KEY, .def = CFG_KEY_TO_AOR, .off = OFF(key_register),
      .aux = OFF(key_header_register), .env = "VIADUCT_KEY_REGISTER",
      .help = "what a REGISTER is hashed on when no rule says: " KEY_HELP},
@@ -333,6 +336,7 @@ static void opt_store(struct cfg *c, const struct cfg_opt *o, int64_t v)
         *((char *)c + o->aux) = '\0';
         break;
     case CFG_T_RELAY: *(enum cfg_relay *)f = (enum cfg_relay)v; break;
+    case CFG_T_PATH: *(uint8_t *)f = (uint8_t)v; break;
     case CFG_T_STR:
         /* empty, unless the default the help shows is the value itself */
         snprintf(f, CFG_STR, "%s", o->fl & CFG_DFLT_VALUE ? o->dflt : "");
@@ -357,6 +361,7 @@ static int64_t opt_value(const struct cfg *c, const struct cfg_opt *o)
         return -1;
     case CFG_T_KEY: return *(const enum cfg_key *)f;
     case CFG_T_RELAY: return *(const enum cfg_relay *)f;
+    case CFG_T_PATH: return *(const uint8_t *)f;
     default: return -1;
     }
 }
@@ -390,6 +395,18 @@ static int set_scalar(struct cfg *c, const struct cfg_opt *o, const char *s, cha
         }
         snprintf(msg, len, "expected auto, uring or mmsg, got '%s'", s);
         return -1;
+    }
+    if (o->type == CFG_T_PATH) {
+        if (strcmp(s, "always") == 0) {
+            opt_store(c, o, CFG_PATH_ALWAYS);
+            return 0;
+        }
+        if (cfg_parse_bool(s, &b) < 0) {
+            snprintf(msg, len, "expected true, false or always, got '%s'", s);
+            return -1;
+        }
+        opt_store(c, o, b ? CFG_PATH_ON : CFG_PATH_OFF);
+        return 0;
     }
     if (o->type == CFG_T_RELAY) {
         for (int i = 0; i < ARRAY_LEN(cfg_relay_names); i++) {
@@ -558,7 +575,8 @@ int cfg_opt_set(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg
     case CFG_T_PRIME:
     case CFG_T_BOOL:
     case CFG_T_IO:
-    case CFG_T_RELAY: return set_scalar(c, o, s, msg, len);
+    case CFG_T_RELAY:
+    case CFG_T_PATH: return set_scalar(c, o, s, msg, len);
     case CFG_T_KEY:
         return cfg_parse_key(s, (enum cfg_key *)(void *)((char *)c + o->off), (char *)c + o->aux,
                              sizeof(c->key_header_register), msg, len);
@@ -620,6 +638,8 @@ int cfg_opt_check(const struct cfg *c, const struct cfg_opt *o, char *msg, size_
     }
     if (o->type == CFG_T_RELAY)
         return v >= 0 && v <= 2 ? 0 : (snprintf(msg, len, "expected reject, rules or open"), -1);
+    if (o->type == CFG_T_PATH)
+        return v >= 0 && v <= 2 ? 0 : (snprintf(msg, len, "expected true, false or always"), -1);
     if (o->type > CFG_T_IO || o->type == CFG_T_BOOL || (o->type == CFG_T_INT_AUTO && v == 0))
         return 0; /* keys and lists: cfg_validate checks them */
     snprintf(s, sizeof(s), "%lld", (long long)v);
@@ -639,6 +659,8 @@ void cfg_opt_format(const struct cfg *c, const struct cfg_opt *o, char *buf, siz
         snprintf(buf, len, "%s", v >= 0 ? cfg_io_modes[v] : "auto");
     else if (o->type == CFG_T_RELAY)
         snprintf(buf, len, "%s", v >= 0 && v <= 2 ? cfg_relay_names[v] : "?");
+    else if (o->type == CFG_T_PATH)
+        snprintf(buf, len, "%s", v == CFG_PATH_ALWAYS ? "always" : v ? "true" : "false");
     else if (o->type == CFG_T_STR)
         snprintf(buf, len, "%s", (const char *)c + o->off);
     else if (o->type == CFG_T_INT_AUTO && v == 0)
@@ -672,6 +694,7 @@ void cfg_opt_values(const struct cfg_opt *o, char *buf, size_t len)
     case CFG_T_IO: snprintf(buf, len, "auto, uring or mmsg"); break;
     case CFG_T_KEY: snprintf(buf, len, "a key"); break;
     case CFG_T_RELAY: snprintf(buf, len, "reject, rules or open"); break;
+    case CFG_T_PATH: snprintf(buf, len, "true, false or always"); break;
     case CFG_T_STR:
         snprintf(buf, len, "%s", o->arg ? o->arg : o->fl & CFG_SECRET ? "text" : "a string");
         break;

@@ -140,6 +140,14 @@ enum cfg_relay {
     CFG_RELAY_OPEN,       /* followed, as from a trusted source: an open relay */
 };
 
+/* When viaduct inserts Path on a REGISTER (px.c stay_on_path). */
+enum cfg_path {
+    CFG_PATH_OFF = 0,
+    CFG_PATH_ON,     /* true: when the REGISTER says Supported: path (RFC 3327 §5) */
+    CFG_PATH_ALWAYS, /* on every REGISTER: for registrars that accept Path without the
+                      * UA's support (Kamailio's path_mode=0), as most phones never say it */
+};
+
 #define CFG_MAX_TRUSTED 64
 
 /* Relay policy and the keys of what viaduct signs (flow tokens, its Via tag). */
@@ -190,7 +198,7 @@ struct cfg {
     uint32_t table_size;       /* Maglev slots, prime, default 65537 */
     uint32_t retry_after;      /* seconds in 503s, default 5 */
     bool record_route;         /* insert Record-Route on dialog-creating requests */
-    bool path;                 /* insert Path on REGISTER with Supported: path */
+    uint8_t path;              /* enum cfg_path: Path on REGISTERs */
     enum cfg_key key_register; /* default CFG_KEY_TO_AOR */
     enum cfg_key key_other;    /* default CFG_KEY_CALL_ID */
     char key_header_register[64];

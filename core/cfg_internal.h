@@ -30,6 +30,7 @@ enum cfg_opt_type {
     CFG_T_IO,       /* char[8]: one of auto, uring, mmsg */
     CFG_T_KEY,      /* enum cfg_key at off, its header name (char[64]) at aux */
     CFG_T_RELAY,    /* enum cfg_relay: reject, rules, open */
+    CFG_T_PATH,     /* uint8_t enum cfg_path: a boolean, or always; as a flag, a switch (true) */
     CFG_T_STR,      /* char[CFG_STR] at off, checked by the option's check() if it has one;
                      * CFG_SECRET: never printed */
     /* lists of at most max items: a YAML list (or one value), a comma list in

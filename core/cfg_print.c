@@ -215,6 +215,7 @@ static void print_opt(FILE *f, const struct cfg *c, const struct cfg_opt *o, con
         fputc('\n', f);
         break;
     case CFG_T_RELAY:
+    case CFG_T_PATH:
         cfg_opt_format(c, o, v, sizeof(v));
         fprintf(f, "%s%s: %s\n", ind, key, v);
         break;

@@ -597,6 +597,7 @@ static int load_setting(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
     case CFG_T_BOOL:
     case CFG_T_IO:
     case CFG_T_RELAY:
+    case CFG_T_PATH:
     case CFG_T_STR: return load_opt(ld, o, v);
     case CFG_T_KEY: return load_key_opt(ld, o, v);
     case CFG_T_LISTEN: return load_listen(ld, o, v);

@@ -324,7 +324,8 @@ static bool has_option(const struct sip_msg *m, enum sip_hid id, struct span opt
 
 /* Record-Route on requests that may create a dialog (RFC 3261 §16.6 step 4),
  * Path on REGISTERs whose client supports it (RFC 3327 §5: never without
- * Supported: path, or the registrar answers 420). */
+ * Supported: path, or the registrar answers 420), or on every REGISTER with
+ * path: always, for registrars that take Path without the UA's support. */
 static void stay_on_path(struct px_ctx *c)
 {
     const struct sip_msg *m = c->msg;
@@ -335,7 +336,8 @@ static void stay_on_path(struct px_ctx *c)
     case SIP_M_REFER:
     case SIP_M_NOTIFY: c->add_rr = c->cfg->record_route && out_of_dialog; break;
     case SIP_M_REGISTER:
-        c->add_path = c->cfg->path && has_option(m, SIP_H_SUPPORTED, SPAN_LIT("path"));
+        c->add_path = c->cfg->path == CFG_PATH_ALWAYS ||
+                      (c->cfg->path && has_option(m, SIP_H_SUPPORTED, SPAN_LIT("path")));
         c->path_ob = c->add_path && has_option(m, SIP_H_SUPPORTED, SPAN_LIT("outbound"));
         break;
     default: break;

@@ -187,7 +187,7 @@ struct px_cfg {
     int nrules;
     struct px_key key_register, key_other; /* when no rule gives a key */
     bool record_route;
-    bool path;
+    uint8_t path; /* enum cfg_path */
     size_t max_msg;  /* larger requests are answered 513 */
     uint64_t seed;   /* branch and To-tag hashing; same on every instance */
     int retry_after; /* seconds, on 503 */

@@ -578,6 +578,13 @@ static void test_cfg_env_overrides(void **state)
         assert_int_equal(c.path, bools[i].want);
         assert_int_equal(c.naliases, 0);
     }
+    /* path: always, beside the booleans (issue 13 item 2) */
+    char *e2[] = {"VIADUCT_PATH=always", NULL};
+    assert_int_equal(cfg_apply_env(&c, e2, err, sizeof(err)), 0);
+    assert_int_equal(c.path, CFG_PATH_ALWAYS);
+    char *e3[] = {"VIADUCT_PATH=sometimes", NULL};
+    assert_int_equal(cfg_apply_env(&c, e3, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "expected true, false or always"));
     cfg_free(&c);
 }
 

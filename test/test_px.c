@@ -1010,6 +1010,32 @@ static void test_px_record_route_and_path_when_configured(void **state)
     assert_non_null(strstr(v, "@192.0.2.10:5060;lr;ob>"));
 }
 
+/* path: always (issue 13 item 2): every REGISTER gets Path, a phone that
+ * never says Supported: path too, for registrars that accept it so
+ * (Kamailio's path_mode=0); ;ob still only for an outbound client. */
+static void test_px_path_always_on_every_register(void **state)
+{
+    struct fixture *f = *state;
+    char v[128];
+    f->cfg.path = CFG_PATH_ALWAYS;
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\nCall-ID: r1\r\n"
+           "CSeq: 1 REGISTER\r\nContact: <sip:a@198.51.100.7>\r\n\r\n");
+    assert_memory_equal(header(f, "Path", v, sizeof(v)), "<sip:vdf-4c633640713c4", 22);
+    assert_non_null(strstr(v, "@192.0.2.10:5060;lr>"));
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "Supported: outbound\r\nFrom: <sip:a@example.com>;tag=1\r\n"
+           "To: <sip:a@example.com>\r\nCall-ID: r3\r\nCSeq: 1 REGISTER\r\n\r\n");
+    assert_non_null(strstr(header(f, "Path", v, sizeof(v)), "@192.0.2.10:5060;lr;ob>"));
+    RUN(f, CALL("INVITE", "1", ""));
+    assert_null(header(f, "Path", v, sizeof(v))); /* REGISTERs only */
+    f->cfg.path = CFG_PATH_ON;
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "From: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\nCall-ID: r1\r\n"
+           "CSeq: 1 REGISTER\r\n\r\n");
+    assert_null(header(f, "Path", v, sizeof(v)));
+}
+
 
 /* ---- issue 11: relay policy, Via tag, secrets, destinations ---- */
 
@@ -1322,6 +1348,7 @@ int main(void)
         T(test_px_cancel_follows_its_invite_across_a_change),
         T(test_px_all_backends_down_gives_503),
         T(test_px_record_route_and_path_when_configured),
+        T(test_px_path_always_on_every_register),
         T(test_px_untrusted_route_to_another_host_gets_403_or_the_rules),
         T(test_px_via_tag_is_stable_and_forged_responses_are_dropped),
         T(test_px_named_destinations_are_never_loopback_or_link_local),

@@ -1009,6 +1009,21 @@ def t_record_route_path(binary, io):
         rig.finish()
     return body
 
+def t_path_always(binary, io):
+    """Issue 13 item 2: path: always puts Path on a REGISTER without Supported: path."""
+    def body(rig):
+        bs = [rig.add_backend("b0")]
+        rig.start_yaml("path: always\npools:\n" + backends_yaml(bs))
+        pid, data = rig.req("REGISTER", uniq("r"), ruri="sip:example.com",
+                            to_uri="sip:erin@example.com", from_uri="sip:erin@example.com")
+        rig.route_one((pid, data))
+        lines = rig.col.msgs(pid)[0][1].raw_lines("Path")
+        check(len(lines) == 1 and re.match(
+            r"^Path: <sip:vdf-47f000001[0-9a-f]{20}@%s;lr>$" % re.escape(rig.vd_hp), lines[0]),
+            "REGISTER without Supported: path under path: always: Path lines %r" % lines)
+        rig.finish()
+    return body
+
 # ---------------------------------------------------------------- main
 
 
@@ -1025,6 +1040,7 @@ TRAFFIC = [
     ("header_key", t_header_key),
     ("env_configuration", t_env_config),
     ("record_route_and_path", t_record_route_path),
+    ("path_always", t_path_always),
 ]
 PROCESS = [
     ("config_errors_file_line", t_config_errors),
