@@ -9,6 +9,12 @@
  *
  *   "vdf-" "4" ADDR(8 hex) PORT(4 hex) CHECK(16 hex): 198.51.100.7:5060 is
  *   vdf-4c633640713c4 and its check; "vdf-" "6" ADDR(32 hex) ... for IPv6
+ *
+ * A Record-Route of viaduct's carries one token, or two joined by '.' (RFC
+ * 5626 §5.3, px.c record_route_edits): the flow of each side of a dialog
+ * that reached viaduct over one. An in-dialog request through such a Route
+ * goes along the flow that is not the one it came from (px_flow_route): a
+ * request from the phone itself leaves by the route set, never back to it.
  */
 #include "core/px_internal.h"
 
@@ -72,6 +78,40 @@ static bool unhex(const char *p, size_t n, uint8_t *out)
             return false;
         out[i] = (uint8_t)(hi << 4 | lo);
     }
+    return true;
+}
+
+int px_flow_tokens(struct span user, const struct px_cfg *cfg, int64_t now_ms,
+                   struct sockaddr_storage ss[2], socklen_t len[2])
+{
+    const char *dot = memchr(user.p, '.', user.len);
+    if (dot == NULL)
+        return px_flow_read(user, cfg, now_ms, &ss[0], &len[0]) ? 1 : 0;
+    struct span a = span_make(user.p, (size_t)(dot - user.p));
+    struct span b = span_make(dot + 1, user.len - a.len - 1);
+    return px_flow_read(a, cfg, now_ms, &ss[0], &len[0]) &&
+                   px_flow_read(b, cfg, now_ms, &ss[1], &len[1])
+               ? 2
+               : 0;
+}
+
+bool px_flow_route(struct span user, const struct px_cfg *cfg, int64_t now_ms,
+                   const struct sockaddr *src, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_storage t[2];
+    socklen_t tl[2];
+    int n = px_flow_tokens(user, cfg, now_ms, t, tl);
+    int pick = -1;
+    if (n == 1)
+        pick = net_addr_equal(src, (const struct sockaddr *)&t[0]) ? -1 : 0;
+    else if (n == 2)
+        pick = net_addr_equal(src, (const struct sockaddr *)&t[0])   ? 1
+               : net_addr_equal(src, (const struct sockaddr *)&t[1]) ? 0
+                                                                     : -1;
+    if (pick < 0)
+        return false;
+    memcpy(ss, &t[pick], tl[pick]);
+    *len = tl[pick];
     return true;
 }
 

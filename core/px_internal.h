@@ -20,6 +20,7 @@ enum {
     ED_RPORT,          /* "=<source port>" after a bare rport */
     ED_RPORT_VALUE,    /* "<source port>" replacing an rport value */
     ED_TO_TAG,         /* ";tag=<hash>" for a local response */
+    ED_RECORD_ROUTE,   /* our Record-Route value in place of the one of ours on top */
 };
 
 /* Everything one datagram's handling needs, on the stack of px_handle. */
@@ -35,6 +36,9 @@ struct px_ctx {
     uint64_t branch[2]; /* our Via branch, or the To tag of a local response */
     uint64_t loop;      /* the loop-detection part of our branch (px.c loop_hash) */
     bool add_rr, add_path, path_ob;
+    /* set by px.c record_route_flow when add_rr is, unset otherwise */
+    const struct sockaddr *rr_flow; /* the flow our Record-Route names; NULL: none */
+    struct span rr_old;             /* the token of the Record-Route of ours it joins */
     struct gd_table *gd; /* the worker's per-source buckets */
     int8_t trusted;      /* px_trusted's answer once asked, -1 before */
     bool refused;        /* the listener's lists refused the source (acl_403 answers it) */
@@ -60,6 +64,17 @@ struct span px_src_ip(struct px_ctx *c);
 void px_flow_write(struct px_out *o, const struct sockaddr *sa, const struct px_cfg *cfg);
 bool px_flow_read(struct span user, const struct px_cfg *cfg, int64_t now_ms,
                   struct sockaddr_storage *ss, socklen_t *len);
+/* The tokens of a user part that is one token or two joined by '.': 1 or 2
+ * with ss[] filled, 0 if it is not (every part must verify). */
+int px_flow_tokens(struct span user, const struct px_cfg *cfg, int64_t now_ms,
+                   struct sockaddr_storage ss[2], socklen_t len[2]);
+/* Where a request through a Route of ours with that user part goes (RFC
+ * 5626 §5.3): along the flow of a token that is not src, its source (true,
+ * ss set). False when user holds no token of ours, or the request came
+ * from the one flow it names or from neither of two: it leaves by the rest
+ * of the route set, never back where it came from. */
+bool px_flow_route(struct span user, const struct px_cfg *cfg, int64_t now_ms,
+                   const struct sockaddr *src, struct sockaddr_storage *ss, socklen_t *len);
 
 /* Security (px_policy.c). px_trusted: src is a backend's IP or in
  * security.trusted. px_dest_permitted: a destination a message names (a

@@ -1225,6 +1225,112 @@ static void test_px_rules_pick_pools_and_missing_keys_get_400(void **state)
     assert_string_equal(dest(f, d), "203.0.113.50:5060");
 }
 
+/* Sets the next datagram's source to s ("IP:PORT"). */
+static void from(struct fixture *f, const char *s)
+{
+    assert_int_equal(net_addr_parse(s, &f->src, &f->srclen), 0);
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p != NULL; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* An in-dialog request through route (a Record-Route value), sent from src. */
+static void in_dialog(struct fixture *f, const char *src, const char *ruri, const char *route)
+{
+    char req[1024];
+    from(f, src);
+    snprintf(req, sizeof(req),
+             "BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bKbye;rport\r\nRoute: %s\r\n"
+             "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>;tag=b1\r\n"
+             "Call-ID: flow-call\r\nCSeq: 2 BYE\r\n\r\n",
+             ruri, src, route);
+    run(f, req, strlen(req));
+}
+
+/*
+ * Issue 13 items 1 and 5 (RFC 5626 §5.3): phone A (198.18.0.9, a client)
+ * calls phone B (198.18.0.20:5062, behind a NAT: its Contact 10.0.0.5 is
+ * unreachable) through a registrar that does not record-route. A's INVITE
+ * gets a Record-Route naming A's flow; the registrar's INVITE to B through
+ * B's Path carries it back, and that value becomes one naming both flows
+ * instead of a second value of ours. In-dialog requests then go along the
+ * flow that is not the one they came from: never back to the phone.
+ */
+static void test_px_record_route_carries_the_flows_of_both_phones(void **state)
+{
+    struct fixture *f = *state;
+    char v[256], d[80], rr[256], path[160], req[1024];
+    f->cfg.record_route = true;
+    f->cfg.path = CFG_PATH_ALWAYS;
+    /* B registers: its Path is what the registrar routes B's calls by */
+    from(f, "198.18.0.20:5062");
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKr\r\n"
+           "From: <sip:bob@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: r1\r\n"
+           "CSeq: 1 REGISTER\r\nContact: <sip:bob@10.0.0.5:5062>\r\n\r\n");
+    snprintf(path, sizeof(path), "%s", header(f, "Path", v, sizeof(v)));
+    /* A's INVITE: a Record-Route with A's flow token (198.18.0.9 = c6120009, port 13c4) */
+    from(f, "198.18.0.9:5060");
+    RUN(f, "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.0.9;branch=z9hG4bKi\r\n"
+           "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>\r\n"
+           "Call-ID: flow-call\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@198.18.0.9>\r\n\r\n");
+    assert_memory_equal(header(f, "Record-Route", rr, sizeof(rr)), "<sip:vdf-4c612000913c4", 22);
+    assert_non_null(strstr(rr, "@192.0.2.10:5060;lr>"));
+    /* the registrar sends it on to B through B's Path, the Record-Route kept */
+    from(f, "203.0.113.12:5060");
+    snprintf(req, sizeof(req),
+             "INVITE sip:bob@10.0.0.5:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.12;branch=z9hG4bKk\r\n"
+             "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKx\r\n"
+             "Route: %s\r\nRecord-Route: %s\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+             "To: <sip:bob@example.com>\r\nCall-ID: flow-call\r\nCSeq: 1 INVITE\r\n\r\n",
+             path, rr);
+    run(f, req, strlen(req));
+    assert_string_equal(dest(f, d), "198.18.0.20:5062");
+    assert_int_equal(count_of(f->out, "Record-Route:"), 1); /* no second value of ours */
+    char both[256];
+    header(f, "Record-Route", both, sizeof(both));
+    /* B's token (c6120014, port 13c6), then A's */
+    assert_memory_equal(both, "<sip:vdf-4c612001413c6", 22);
+    assert_non_null(strstr(both, ".vdf-4c612000913c4"));
+    assert_non_null(strstr(both, "@192.0.2.10:5060;lr>"));
+    /* B's BYE goes to A's flow; A's to B's, whatever the Request-URIs say */
+    in_dialog(f, "198.18.0.20:5062", "sip:alice@198.18.0.9", both);
+    assert_string_equal(dest(f, d), "198.18.0.9:5060");
+    assert_null(strstr(f->out, "\r\nRoute:"));
+    in_dialog(f, "198.18.0.9:5060", "sip:bob@10.0.0.5:5062", both);
+    assert_string_equal(dest(f, d), "198.18.0.20:5062");
+    /* one token: from elsewhere along it, from the flow itself on by the route set */
+    in_dialog(f, "203.0.113.12:5060", "sip:alice@198.18.0.9", rr);
+    assert_string_equal(dest(f, d), "198.18.0.9:5060");
+    in_dialog(f, "198.18.0.9:5060", "sip:bob@example.com", rr);
+    assert_int_equal(f->tx.niov > 0, 1);
+    assert_string_not_equal(dest(f, d), "198.18.0.9:5060");
+    assert_memory_equal(dest(f, d), "203.0.113.1", 11); /* the table: a backend */
+    /* a registrar that record-routes: its value on top, so ours is a new one for B */
+    from(f, "203.0.113.12:5060");
+    snprintf(req, sizeof(req),
+             "INVITE sip:bob@10.0.0.5:5062 SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.12;branch=z9hG4bKk\r\n"
+             "Route: %s\r\nRecord-Route: <sip:203.0.113.12;lr>, %s\r\n"
+             "From: <sip:alice@example.com>;tag=a1\r\n"
+             "To: <sip:bob@example.com>\r\nCall-ID: flow-call\r\nCSeq: 1 INVITE\r\n\r\n",
+             path, rr);
+    run(f, req, strlen(req));
+    assert_string_equal(dest(f, d), "198.18.0.20:5062");
+    assert_int_equal(count_of(f->out, "Record-Route:"), 2);
+    assert_memory_equal(header(f, "Record-Route", v, sizeof(v)), "<sip:vdf-4c612001413c6", 22);
+    assert_null(strstr(v, ".vdf-")); /* one token: B's */
+    /* a damaged token in a Route is not followed as a flow */
+    char bad[256];
+    snprintf(bad, sizeof(bad), "%s", both);
+    bad[12] = bad[12] == '0' ? '1' : '0';
+    in_dialog(f, "198.18.0.20:5062", "sip:alice@example.com", bad);
+    assert_string_not_equal(dest(f, d), "198.18.0.9:5060");
+}
+
 /* Issue 13 item 4: rules for REGISTER only and no default pool. What no
  * rule matches is answered 404 (a domain not handled, RFC 3261 §21.4.5),
  * counted as no_route, never a 503 that invites a retry; its ACK is
@@ -1349,6 +1455,7 @@ int main(void)
         T(test_px_all_backends_down_gives_503),
         T(test_px_record_route_and_path_when_configured),
         T(test_px_path_always_on_every_register),
+        T(test_px_record_route_carries_the_flows_of_both_phones),
         T(test_px_untrusted_route_to_another_host_gets_403_or_the_rules),
         T(test_px_via_tag_is_stable_and_forged_responses_are_dropped),
         T(test_px_named_destinations_are_never_loopback_or_link_local),
