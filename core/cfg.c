@@ -154,6 +154,13 @@ const struct cfg_opt cfg_opts[] = {
      .help = "insert Path on REGISTERs: true on those that carry Supported: path (RFC 3327), "
              "always on every one (the registrars must accept Path without the UA's support, "
              "as Kamailio's path_mode=0 does)"},
+    /* at most a day: Kamailio's max_expires default is 0 (none), phones ask 3600 or less */
+    {.name = "registration_interval", .type = CFG_T_U32, .max = 86400, .def = 3600,
+     .off = OFF(registration_interval), .env = "VIADUCT_REGISTRATION_INTERVAL",
+     .help = "seconds between a phone's REGISTER refreshes (the Expires the registrars grant): "
+             "after a backend comes back up from down, out-of-dialog requests keyed by an AOR, "
+             "REGISTER aside, keep going to its fallback this long, where the phones' bindings "
+             "are until they re-register; 0 returns them at once"},
     {.name = "keys.register", .type = CFG_T_KEY, .def = CFG_KEY_TO_AOR, .off = OFF(key_register),
      .aux = OFF(key_header_register), .env = "VIADUCT_KEY_REGISTER",
      .help = "what a REGISTER is hashed on when no rule says: " KEY_HELP},

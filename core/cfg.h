@@ -199,6 +199,7 @@ struct cfg {
     uint32_t retry_after;      /* seconds in 503s, default 5 */
     bool record_route;         /* insert Record-Route on dialog-creating requests */
     uint8_t path;              /* enum cfg_path: Path on REGISTERs */
+    uint32_t registration_interval; /* seconds: how long a returned backend's calls wait */
     enum cfg_key key_register; /* default CFG_KEY_TO_AOR */
     enum cfg_key key_other;    /* default CFG_KEY_CALL_ID */
     char key_header_register[64];

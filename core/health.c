@@ -126,8 +126,12 @@ static void verdict(struct hc *hc, int pool, int i, bool healthy, int cause_id, 
     atomic_store_explicit(&p->held_ms[i], 0, memory_order_relaxed);
     if (old == state && !was_held)
         return;
+    int64_t now = clk_now_ms();
+    /* a return from down, not a hold's end: the registrar may have lost its bindings */
+    if (state == RT_UP && old == RT_DOWN && !was_held)
+        atomic_store_explicit(&p->returned_ms[i], now, memory_order_relaxed);
     atomic_store_explicit(&p->state[i], (uint8_t)state, memory_order_release);
-    atomic_store_explicit(&p->changed_ms[i], clk_now_ms(), memory_order_relaxed);
+    atomic_store_explicit(&p->changed_ms[i], now, memory_order_relaxed);
     log_change(hc, pool, i, state_name(old, was_held), state_name(state, false), cause_id, cause);
 }
 
@@ -145,8 +149,11 @@ static void follow_override(struct hc *hc, int pool, int i)
         int old = atomic_load_explicit(&p->state[i], memory_order_relaxed), state = state_of(b);
         if (old != state) {
             char why[64];
+            int64_t now = clk_now_ms();
+            if (state == RT_UP)
+                atomic_store_explicit(&p->returned_ms[i], now, memory_order_relaxed);
             atomic_store_explicit(&p->state[i], (uint8_t)state, memory_order_release);
-            atomic_store_explicit(&p->changed_ms[i], clk_now_ms(), memory_order_relaxed);
+            atomic_store_explicit(&p->changed_ms[i], now, memory_order_relaxed);
             snprintf(why, sizeof(why), "operator: %s", ov == PX_OV_NONE ? "override lifted"
                                                                         : px_override_name(ov));
             log_change(hc, pool, i, state_name(old, false), state_name(state, false),

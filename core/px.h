@@ -73,6 +73,8 @@ struct px_pool {
     _Atomic uint8_t *state;      /* [rt->n]: enum rt_state */
     _Atomic int64_t *changed_ms; /* [rt->n]: clk ms of the last change, 0 never */
     _Atomic int64_t *held_ms;    /* [rt->n]: when an ICMP hint took it down, 0: not held */
+    _Atomic int64_t *returned_ms; /* [rt->n]: when it last came back up from down (probes or
+                                   * the operator; not a hold's end), 0 never: px_route.c */
     _Atomic int64_t *vouched_ms; /* [rt->n]: ICMP hints are ignored until then (a probe
                                   * answered after one: the hint was false) */
     bool *drain;                 /* [rt->n]: configured to drain */
@@ -187,7 +189,8 @@ struct px_cfg {
     int nrules;
     struct px_key key_register, key_other; /* when no rule gives a key */
     bool record_route;
-    uint8_t path; /* enum cfg_path */
+    uint8_t path;      /* enum cfg_path */
+    int64_t rebind_ms; /* registration_interval: AOR-keyed calls keep the fallback this long */
     size_t max_msg;  /* larger requests are answered 513 */
     uint64_t seed;   /* branch and To-tag hashing; same on every instance */
     int retry_after; /* seconds, on 503 */

@@ -104,6 +104,7 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     pp->state = calloc((size_t)n, sizeof(*pp->state));
     pp->changed_ms = calloc((size_t)n, sizeof(*pp->changed_ms));
     pp->held_ms = calloc((size_t)n, sizeof(*pp->held_ms));
+    pp->returned_ms = calloc((size_t)n, sizeof(*pp->returned_ms));
     pp->vouched_ms = calloc((size_t)n, sizeof(*pp->vouched_ms));
     pp->drain = calloc((size_t)n, sizeof(*pp->drain));
     pp->slot = calloc((size_t)n, sizeof(*pp->slot));
@@ -112,6 +113,7 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     pp->cause = calloc((size_t)n, sizeof(*pp->cause));
     pp->rtt_us = calloc((size_t)n, sizeof(*pp->rtt_us));
     if (pp->state == NULL || pp->changed_ms == NULL || pp->held_ms == NULL ||
+        pp->returned_ms == NULL ||
         pp->vouched_ms == NULL || pp->drain == NULL || pp->slot == NULL ||
         pp->override == NULL || pp->override_seen == NULL || pp->cause == NULL ||
         pp->rtt_us == NULL) {
@@ -388,6 +390,7 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
     px->key_other.header = span_make(c->key_header_other, strlen(c->key_header_other));
     px->record_route = c->record_route;
     px->path = c->path;
+    px->rebind_ms = (int64_t)c->registration_interval * 1000;
     px->max_msg = c->max_msg;
     px->retry_after = (int)c->retry_after;
     build_security(px, c);
@@ -401,6 +404,7 @@ void px_cfg_free(struct px_cfg *px)
         free((void *)(uintptr_t)px->pools[i].state);
         free((void *)(uintptr_t)px->pools[i].changed_ms);
         free((void *)(uintptr_t)px->pools[i].held_ms);
+        free((void *)(uintptr_t)px->pools[i].returned_ms);
         free((void *)(uintptr_t)px->pools[i].vouched_ms);
         free(px->pools[i].drain);
         free(px->pools[i].slot);
@@ -446,6 +450,7 @@ void px_cfg_carry_health(struct px_cfg *px, const struct cfg *c, const struct px
             if (atomic_load(&op->state[k]) == RT_DOWN)
                 atomic_store(&np->state[i], RT_DOWN);
             atomic_store(&np->held_ms[i], atomic_load(&op->held_ms[k]));
+            atomic_store(&np->returned_ms[i], atomic_load(&op->returned_ms[k]));
             atomic_store(&np->vouched_ms[i], atomic_load(&op->vouched_ms[k]));
             atomic_store(&np->cause[i], atomic_load(&op->cause[k]));
             atomic_store(&np->rtt_us[i], atomic_load(&op->rtt_us[k]));

@@ -15,6 +15,15 @@
  * transaction takes the first final response and absorbs the second. This
  * holds as long as only the primary's state changed in between, which is
  * what a drain, a failure or a return is.
+ *
+ * A registrar that comes back up from down has lost its bindings, or holds
+ * stale ones: its phones registered at the fallback meanwhile and come home
+ * only with their next refresh. So REGISTERs return at once, and for
+ * registration_interval after the return (returned_ms, which the health
+ * thread writes and every instance derives alike from its probes) the
+ * other out-of-dialog requests keyed by an AOR (a call to a user, its
+ * CANCEL, the ACK of its failure) keep taking the fallback. A hold's end
+ * is no return: the registrar was never confirmed down.
  */
 #include "core/px_internal.h"
 
@@ -132,6 +141,25 @@ static struct span key_bytes(struct px_ctx *c, const struct px_key *k, char *buf
     }
 }
 
+static bool aor_key(uint8_t kind)
+{
+    return kind == CFG_KEY_TO_AOR || kind == CFG_KEY_FROM_AOR || kind == CFG_KEY_RURI_AOR ||
+           kind == CFG_KEY_RURI_USER;
+}
+
+/* b, or the fallback of its key while b (the key's primary, up) is within
+ * the rebind window of its return; -1 means b. */
+static int rebind_pick(const struct px_ctx *c, const struct px_pool *pool, uint64_t h, int b)
+{
+    const struct rt_table *t = pool->rt;
+    if (rt_primary(t, h) != b)
+        return -1;
+    int64_t back = atomic_load_explicit(&pool->returned_ms[b], memory_order_relaxed);
+    if (back == 0 || c->now_ms - back >= c->cfg->rebind_ms)
+        return -1;
+    return rt_pick_except(t, h, pool->state, RT_ACCEPT_UP, b);
+}
+
 static void set_backend(struct sockaddr_storage *dst, socklen_t *len, const struct rt_backend *b)
 {
     memcpy(dst, &b->addr, b->addrlen);
@@ -168,13 +196,28 @@ int px_select_backend(struct px_ctx *c)
     int b = rt_pick(t, h, pool->state, in_dialog ? RT_ACCEPT_UP_OR_DRAINING : RT_ACCEPT_UP);
     if (b < 0) /* an empty default pool is the only empty table: rules name pools with backends */
         return rule == NULL && t->n == 0 ? PX_ENOROUTE : PX_ENOBACKEND;
+    /* one branch for the usual Call-ID key; an AOR key loads the primary's return time */
+    int home = b;
+    if (aor_key(key->kind) && m->method_id != SIP_M_REGISTER && !in_dialog) {
+        int alt = rebind_pick(c, pool, h, b);
+        if (alt >= 0) {
+            b = alt;
+            ST_INC(c->st, fwd_rebind);
+        }
+    }
     set_backend(&c->tx->dst, &c->tx->dstlen, &t->b[b]);
     ST_BE_INC(c->st, pool->slot[b], requests);
 
     if (follows_invite) {
         int p = rt_primary(t, h);
         int64_t changed = atomic_load_explicit(&pool->changed_ms[p], memory_order_relaxed);
-        if (changed != 0 && c->now_ms - changed < PX_FOLLOW_MS) {
+        /* the rebind window's end is a change of where the key goes too */
+        int64_t back = b == home ? atomic_load_explicit(&pool->returned_ms[p], memory_order_relaxed)
+                                 : 0;
+        int64_t since_end = c->now_ms - back - cfg->rebind_ms;
+        bool window_ended = back != 0 && aor_key(key->kind) && since_end >= 0 &&
+                            since_end < PX_FOLLOW_MS;
+        if (window_ended || (changed != 0 && c->now_ms - changed < PX_FOLLOW_MS)) {
             int other = p != b ? p : rt_pick_except(t, h, pool->state, RT_ACCEPT_UP, p);
             /* one socket sends both copies, so both must be of one family */
             if (other >= 0 && other != b && t->b[other].addr.ss_family == t->b[b].addr.ss_family) {

@@ -35,6 +35,8 @@
     X(fwd_requests, "requests forwarded")                                                          \
     X(fwd_responses, "responses forwarded")                                                        \
     X(fwd_fanout, "CANCELs or ACKs also sent to where their INVITE may be")                        \
+    X(fwd_rebind, "AOR-keyed requests sent to the fallback of a backend back up within "           \
+                  "registration_interval")                                                   \
     X(stun_responses, "STUN Binding responses sent")                                               \
     X(tx_lost, "sends that failed for good: the datagram was not sent")                            \
     X(tx_retried, "sends failed with another datagram's ICMP error and sent again")                \

@@ -1331,6 +1331,60 @@ static void test_px_record_route_carries_the_flows_of_both_phones(void **state)
     assert_string_not_equal(dest(f, d), "198.18.0.9:5060");
 }
 
+/* Issue 13 item 3: after a backend comes back up from down, calls keyed by
+ * the callee's AOR keep its fallback for registration_interval (the
+ * phones' bindings are there until they refresh), REGISTERs go home at
+ * once, Call-ID keys are untouched; a CANCEL goes where its INVITE went. */
+static void test_px_aor_calls_keep_the_fallback_after_a_return(void **state)
+{
+    struct fixture *f = *state;
+    char d[80], home[80];
+    struct px_pool *pool = &f->cfg.pools[0];
+    f->cfg.key_other.kind = CFG_KEY_RURI_AOR;
+    f->cfg.rebind_ms = 600 * 1000;
+    RUN(f, CALL("INVITE", "1", ""));
+    snprintf(home, sizeof(home), "%s", dest(f, d));
+    int hb = strcmp(home, "203.0.113.12:5060") == 0 ? 0 : 1;
+    assert_string_equal(pool->rt->b[hb].name, home);
+    atomic_store(&pool->returned_ms[hb], f->now_ms - 1000);
+    RUN(f, CALL("INVITE", "1", ""));
+    assert_string_not_equal(dest(f, d), home);
+    assert_int_equal(atomic_load(&f->st.fwd_rebind), 1);
+    RUN(f, CALL("CANCEL", "1", ""));
+    assert_string_not_equal(dest(f, d), home);
+    RUN(f, CALL("BYE", "2", ";tag=b1")); /* in dialog: by the table, home */
+    assert_string_equal(dest(f, d), home);
+    RUN(f, "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKr\r\n"
+           "From: <sip:bob@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: r1\r\n"
+           "CSeq: 1 REGISTER\r\n\r\n");
+    assert_string_equal(dest(f, d), home);
+    /* the same with a Call-ID key: home at once */
+    f->cfg.key_other.kind = CFG_KEY_CALL_ID;
+    RUN(f, CALL("INVITE", "1", ""));
+    char by_callid[80];
+    snprintf(by_callid, sizeof(by_callid), "%s", dest(f, d));
+    atomic_store(&pool->returned_ms[0], f->now_ms - 1000);
+    atomic_store(&pool->returned_ms[1], f->now_ms - 1000);
+    RUN(f, CALL("INVITE", "1", ""));
+    assert_string_equal(dest(f, d), by_callid);
+    /* the window over: home, and a CANCEL just after goes to both */
+    f->cfg.key_other.kind = CFG_KEY_RURI_AOR;
+    f->now_ms += 600 * 1000;
+    RUN(f, CALL("INVITE", "1", ""));
+    assert_string_equal(dest(f, d), home);
+    RUN(f, CALL("CANCEL", "1", ""));
+    assert_string_equal(dest(f, d), home);
+    assert_int_not_equal(f->tx.dst2len, 0);
+    f->now_ms += PX_FOLLOW_MS;
+    RUN(f, CALL("CANCEL", "1", ""));
+    assert_int_equal(f->tx.dst2len, 0);
+    /* registration_interval 0: at once */
+    f->cfg.rebind_ms = 0;
+    atomic_store(&pool->returned_ms[hb], f->now_ms - 1);
+    RUN(f, CALL("INVITE", "1", ""));
+    assert_string_equal(dest(f, d), home);
+}
+
 /* Issue 13 item 4: rules for REGISTER only and no default pool. What no
  * rule matches is answered 404 (a domain not handled, RFC 3261 §21.4.5),
  * counted as no_route, never a 503 that invites a retry; its ACK is
@@ -1456,6 +1510,7 @@ int main(void)
         T(test_px_record_route_and_path_when_configured),
         T(test_px_path_always_on_every_register),
         T(test_px_record_route_carries_the_flows_of_both_phones),
+        T(test_px_aor_calls_keep_the_fallback_after_a_return),
         T(test_px_untrusted_route_to_another_host_gets_403_or_the_rules),
         T(test_px_via_tag_is_stable_and_forged_responses_are_dropped),
         T(test_px_named_destinations_are_never_loopback_or_link_local),
