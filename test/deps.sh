@@ -20,8 +20,10 @@ build_pkgs="build-essential liburing-dev libxxhash-dev libjemalloc-dev libyaml-d
 # prometheus: promtool and a real server scraping /metrics (test/integ/test_admin.py);
 # podman, runc (podman 4.3's crun refuses some hosts' cgroup layout) and mmdebstrap (the
 # base image from Debian's mirror): the container test (test/container/run.sh); systemd:
-# systemd-analyze verify and security of deploy/systemd/ (test/integ/test_deploy.py).
-test_pkgs="libcmocka-dev clang python3 python3-yaml iproute2 util-linux sip-tester prometheus podman runc mmdebstrap systemd"
+# systemd-analyze verify and security of deploy/systemd/ (test/integ/test_deploy.py);
+# kamailio (the registrars), baresip-core (the phones, driven by ctrl_tcp) and nftables (the
+# phone behind a NAT): test/integ/test_registrar.py.
+test_pkgs="libcmocka-dev clang python3 python3-yaml iproute2 util-linux sip-tester prometheus podman runc mmdebstrap systemd kamailio baresip-core nftables"
 if [ "${1:-}" = --build ]; then
     what="the build needs"
     pkgs=$build_pkgs

@@ -5,7 +5,8 @@
 #
 # Every test that starts viaduct runs under `unshare -n`: only lo exists, so no datagram can
 # leave the machine even when a message names outside addresses. The test addresses go on lo
-# (IPv4 192.0.2.1-3, 192.0.2.10, 203.0.113.12-13, 198.51.100.7, 198.51.100.23; IPv6
+# (IPv4 192.0.2.1-3, 192.0.2.10, 203.0.113.12-13, 203.0.113.21-23, 198.51.100.7,
+# 198.51.100.23, 198.51.100.31-33; IPv6
 # 2001:db8::1-3, 2001:db8::10, 2001:db8::9:1, 2001:db8:1::7 (another /64); all /32 or /128: a test file that needs another
 # address adds it to the lists below). Then each test file (default: every
 # test/integ/test_*.py) runs as `python3 FILE --bin BUILD_DIR/viaduct`; a file prints
@@ -35,7 +36,8 @@ if [ "${1:-}" = "--in-netns" ]; then
     [ "$links" = "lo " ] || fail_setup "not in a private network namespace (links: $links)"
     ip link set lo up || fail_setup "cannot bring lo up"
     for a in 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.10 203.0.113.12 203.0.113.13 \
-        198.51.100.7 198.51.100.23; do
+        203.0.113.21 203.0.113.22 203.0.113.23 198.51.100.7 198.51.100.23 \
+        198.51.100.31 198.51.100.32 198.51.100.33; do
         ip addr add "$a/32" dev lo || fail_setup "cannot add $a to lo"
     done
     for a in 2001:db8::1 2001:db8::2 2001:db8::3 2001:db8::10 2001:db8::9:1 2001:db8:1::7; do
