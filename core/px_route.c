@@ -141,10 +141,13 @@ static struct span key_bytes(struct px_ctx *c, const struct px_key *k, char *buf
     }
 }
 
+/* to-aor, from-aor, ruri-aor, ruri-user: one compare, as they are consecutive (cfg.h) */
 static bool aor_key(uint8_t kind)
 {
-    return kind == CFG_KEY_TO_AOR || kind == CFG_KEY_FROM_AOR || kind == CFG_KEY_RURI_AOR ||
-           kind == CFG_KEY_RURI_USER;
+    _Static_assert(CFG_KEY_FROM_AOR == CFG_KEY_TO_AOR + 1 && CFG_KEY_RURI_AOR == CFG_KEY_TO_AOR + 2 &&
+                       CFG_KEY_RURI_USER == CFG_KEY_TO_AOR + 3,
+                   "the AOR keys are consecutive");
+    return (unsigned)(kind - CFG_KEY_TO_AOR) <= CFG_KEY_RURI_USER - CFG_KEY_TO_AOR;
 }
 
 /* b, or the fallback of its key while b (the key's primary, up) is within
