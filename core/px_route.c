@@ -200,7 +200,6 @@ int px_select_backend(struct px_ctx *c)
     if (b < 0) /* an empty default pool is the only empty table: rules name pools with backends */
         return rule == NULL && t->n == 0 ? PX_ENOROUTE : PX_ENOBACKEND;
     /* one branch for the usual Call-ID key; an AOR key loads the primary's return time */
-    int home = b;
     if (aor_key(key->kind) && m->method_id != SIP_M_REGISTER && !in_dialog) {
         int alt = rebind_pick(c, pool, h, b);
         if (alt >= 0) {
@@ -215,8 +214,8 @@ int px_select_backend(struct px_ctx *c)
         int p = rt_primary(t, h);
         int64_t changed = atomic_load_explicit(&pool->changed_ms[p], memory_order_relaxed);
         /* the rebind window's end is a change of where the key goes too */
-        int64_t back = b == home ? atomic_load_explicit(&pool->returned_ms[p], memory_order_relaxed)
-                                 : 0;
+        int64_t back =
+            b == p ? atomic_load_explicit(&pool->returned_ms[p], memory_order_relaxed) : 0;
         int64_t since_end = c->now_ms - back - cfg->rebind_ms;
         bool window_ended = back != 0 && aor_key(key->kind) && since_end >= 0 &&
                             since_end < PX_FOLLOW_MS;
