@@ -322,71 +322,6 @@ static bool has_option(const struct sip_msg *m, enum sip_hid id, struct span opt
     return false;
 }
 
-/*
- * The flow our Record-Route names (RFC 5626 §5.3): the client's a request
- * goes out to along a flow token, else the source's when that is a client
- * (not a backend or security.trusted), else none. In-dialog requests then
- * reach a phone behind NAT by its binding, whatever its Contact says, and
- * one from the phone itself goes on by its route set (px_flow_route).
- *
- * When the top Record-Route is already ours as this socket writes it (the
- * request came back through us from a backend that does not record-route:
- * a call from one phone through the registrar to another), a second value
- * of ours would only add a hop (issue 13 item 5): that one is rewritten to
- * name both flows (one token, then the new one joined by '.'), or kept when
- * it says all ours would. The cost is paid by dialog-forming requests with
- * record_route only: a header index load, and a trust lookup for a client.
- */
-static void record_route_flow(struct px_ctx *c, struct px_edits *ed, bool via_flow)
-{
-    const struct sip_msg *m = c->msg;
-    const struct sockaddr *flow = via_flow           ? (const struct sockaddr *)&c->tx->dst
-                                  : px_src_trusted(c) ? NULL
-                                                      : c->rx->src;
-    c->rr_flow = flow; /* both set here only: px_handle leaves them unset for other requests */
-    c->rr_old = SPAN_NULL;
-    int hi = m->first[SIP_H_RECORD_ROUTE];
-    if (hi < 0)
-        return;
-    struct span list = m->hdr[hi].value, item;
-    struct sip_nameaddr na;
-    struct sip_uri u;
-    if (sip_list_next(&list, &item) <= 0 || sip_nameaddr_parse(item, &na) < 0 ||
-        sip_uri_parse(na.uri, &u) < 0)
-        return;
-    const struct px_listen *l = &c->cfg->listen[c->tx->sock];
-    if ((u.hp.port < 0 ? 5060 : u.hp.port) != l->port ||
-        !span_eq_nocase(u.hp.host, span_make(l->host, l->host_len)))
-        return;
-    struct sockaddr_storage t[2];
-    socklen_t tl[2];
-    int n = u.user.p != NULL ? px_flow_tokens(u.user, c->cfg, c->now_ms, t, tl) : 0;
-    if (u.user.p != NULL && n == 0)
-        return; /* a user part that is not our token: not a value we wrote */
-    c->add_rr = false;
-    if (flow == NULL || n == 2 || (n == 1 && net_addr_equal(flow, (const struct sockaddr *)&t[0])))
-        return;
-    if (n == 1)
-        c->rr_old = u.user;
-    px_edits_add(ed, item.p, span_end(item), ED_RECORD_ROUTE, NULL);
-}
-
-/* Writes <sip:[TOKEN[.OLD]@]HOST:PORT;lr> for our Record-Route. */
-static void out_record_route(struct px_out *o, struct px_ctx *c)
-{
-    PX_LIT(o, "<sip:");
-    if (c->rr_flow != NULL) {
-        px_flow_write(o, c->rr_flow, c->cfg);
-        if (c->rr_old.p != NULL) {
-            PX_LIT(o, ".");
-            px_out_put(o, c->rr_old);
-        }
-        PX_LIT(o, "@");
-    }
-    px_out_hostport(o, &c->cfg->listen[c->tx->sock]);
-    PX_LIT(o, ";lr>");
-}
-
 /* Record-Route on requests that may create a dialog (RFC 3261 §16.6 step 4),
  * Path on REGISTERs whose client supports it (RFC 3327 §5: never without
  * Supported: path, or the registrar answers 420), or on every REGISTER with
@@ -402,7 +337,7 @@ static void stay_on_path(struct px_ctx *c, struct px_edits *ed, bool via_flow)
     case SIP_M_NOTIFY:
         c->add_rr = c->cfg->record_route && out_of_dialog;
         if (c->add_rr)
-            record_route_flow(c, ed, via_flow);
+            px_record_route_flow(c, ed, via_flow);
         break;
     case SIP_M_REGISTER:
         c->add_path = c->cfg->path == CFG_PATH_ALWAYS ||
@@ -430,7 +365,7 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
         PX_LIT(o, "\r\n");
         if (c->add_rr) {
             PX_LIT(o, "Record-Route: ");
-            out_record_route(o, c);
+            px_out_record_route(o, c);
             PX_LIT(o, "\r\n");
         }
         if (c->add_path) {
@@ -457,7 +392,7 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
         PX_LIT(o, "=");
         /* fallthrough */
     case ED_RPORT_VALUE: px_out_uint(o, (uint64_t)net_addr_port(c->rx->src)); break;
-    case ED_RECORD_ROUTE: out_record_route(o, c); break;
+    case ED_RECORD_ROUTE: px_out_record_route(o, c); break;
     case ED_TO_TAG:
         PX_LIT(o, ";tag=");
         px_out_hex(o, c->branch[0] ^ c->branch[1], 16);

@@ -15,6 +15,7 @@
  * that reached viaduct over one. An in-dialog request through such a Route
  * goes along the flow that is not the one it came from (px_flow_route): a
  * request from the phone itself leaves by the route set, never back to it.
+ * px_record_route_flow and px_out_record_route, at the end, write them.
  */
 #include "core/px_internal.h"
 
@@ -151,4 +152,71 @@ bool px_flow_read(struct span user, const struct px_cfg *cfg, int64_t now_ms,
         *len = sizeof(*in6);
     }
     return true;
+}
+
+/*
+ * The flow our Record-Route names (RFC 5626 §5.3): the client's a request
+ * goes out to along a flow token, else the source's when that is a client
+ * (not a backend or security.trusted), else none. In-dialog requests then
+ * reach a phone behind NAT by its binding, whatever its Contact says, and
+ * one from the phone itself goes on by its route set (px_flow_route above).
+ *
+ * When the top Record-Route is already ours as this socket writes it (the
+ * request came back through us from a backend that does not record-route:
+ * a call from one phone through the registrar to another), a second value
+ * of ours would only add a hop (issue 13 item 5): that one is rewritten to
+ * name both flows (the new token, then the one it had, joined by '.'), or
+ * kept when it says all ours would. The cost is paid by dialog-forming requests with
+ * record_route only: a header index load, and a trust lookup for a client.
+ */
+void px_record_route_flow(struct px_ctx *c, struct px_edits *ed, bool via_flow)
+{
+    const struct sip_msg *m = c->msg;
+    const struct sockaddr *flow = via_flow           ? (const struct sockaddr *)&c->tx->dst
+                                  : px_src_trusted(c) ? NULL
+                                                      : c->rx->src;
+    c->rr_flow = flow; /* both set here only: px_handle leaves them unset for other requests */
+    c->rr_old = SPAN_NULL;
+    int hi = m->first[SIP_H_RECORD_ROUTE];
+    if (hi < 0)
+        return;
+    struct span list = m->hdr[hi].value, item;
+    struct sip_nameaddr na;
+    struct sip_uri u;
+    if (sip_list_next(&list, &item) <= 0 || sip_nameaddr_parse(item, &na) < 0 ||
+        sip_uri_parse(na.uri, &u) < 0)
+        return;
+    const struct px_listen *l = &c->cfg->listen[c->tx->sock];
+    struct span host = u.hp.host;
+    if (host.len > 2 && host.p[0] == '[') /* we write an IPv6 host in brackets */
+        host = span_make(host.p + 1, host.len - 2);
+    if ((u.hp.port < 0 ? 5060 : u.hp.port) != l->port ||
+        !span_eq_nocase(host, span_make(l->host, l->host_len)))
+        return;
+    struct sockaddr_storage t[2];
+    socklen_t tl[2];
+    int n = u.user.p != NULL ? px_flow_tokens(u.user, c->cfg, c->now_ms, t, tl) : 0;
+    if (u.user.p != NULL && n == 0)
+        return; /* a user part that is not our token: not a value we wrote */
+    c->add_rr = false;
+    if (flow == NULL || n == 2 || (n == 1 && net_addr_equal(flow, (const struct sockaddr *)&t[0])))
+        return;
+    if (n == 1)
+        c->rr_old = u.user;
+    px_edits_add(ed, item.p, span_end(item), ED_RECORD_ROUTE, NULL);
+}
+
+void px_out_record_route(struct px_out *o, struct px_ctx *c)
+{
+    PX_LIT(o, "<sip:");
+    if (c->rr_flow != NULL) {
+        px_flow_write(o, c->rr_flow, c->cfg);
+        if (c->rr_old.p != NULL) {
+            PX_LIT(o, ".");
+            px_out_put(o, c->rr_old);
+        }
+        PX_LIT(o, "@");
+    }
+    px_out_hostport(o, &c->cfg->listen[c->tx->sock]);
+    PX_LIT(o, ";lr>");
 }

@@ -36,7 +36,7 @@ struct px_ctx {
     uint64_t branch[2]; /* our Via branch, or the To tag of a local response */
     uint64_t loop;      /* the loop-detection part of our branch (px.c loop_hash) */
     bool add_rr, add_path, path_ob;
-    /* set by px.c record_route_flow when add_rr is, unset otherwise */
+    /* set by px_record_route_flow when add_rr is, unset otherwise */
     const struct sockaddr *rr_flow; /* the flow our Record-Route names; NULL: none */
     struct span rr_old;             /* the token of the Record-Route of ours it joins */
     struct gd_table *gd; /* the worker's per-source buckets */
@@ -75,6 +75,14 @@ int px_flow_tokens(struct span user, const struct px_cfg *cfg, int64_t now_ms,
  * of the route set, never back where it came from. */
 bool px_flow_route(struct span user, const struct px_cfg *cfg, int64_t now_ms,
                    const struct sockaddr *src, struct sockaddr_storage *ss, socklen_t *len);
+/* Record-Route with the flow (px_flow.c): for a dialog-forming request whose
+ * add_rr is set, picks the flow (rr_flow: the client's it goes out to when
+ * via_flow, else the source's when a client, else none) and, when the top
+ * Record-Route is ours already, edits it to name both flows instead (ed gets
+ * ED_RECORD_ROUTE, add_rr is cleared) or keeps it. px_out_record_route
+ * writes <sip:[TOKEN[.OLD]@]HOST:PORT;lr> for the socket tx->sock. */
+void px_record_route_flow(struct px_ctx *c, struct px_edits *ed, bool via_flow);
+void px_out_record_route(struct px_out *o, struct px_ctx *c);
 
 /* Security (px_policy.c). px_trusted: src is a backend's IP or in
  * security.trusted. px_dest_permitted: a destination a message names (a
