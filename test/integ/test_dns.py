@@ -292,6 +292,64 @@ def test_a_and_aaaa_records_are_both_backends(binary, tmp):
             ep.close()
 
 
+SRV = [("a.test", "127.0.0.31", 5080, 10, 1), ("b.test", "127.0.0.32", 5081, 10, 3),
+       ("c.test", "127.0.0.33", 5082, 20, 1)]
+
+
+def srv_args(records, name="_sip._udp.srv.test"):
+    args = []
+    for target, ip, port, prio, weight in records:
+        args.append("--srv-host=%s,%s,%d,%d,%d" % (name, target, port, prio, weight))
+        args.append("--host-record=%s,%s" % (target, ip))
+    return args
+
+
+def test_srv_priorities_are_tiers_and_weights_shares(binary, tmp):
+    dm = Dnsmasq(tmp, [], args=srv_args(SRV))
+    eps = [Endpoint(ip, port) for _, ip, port, _, _ in SRV]
+    client = Endpoint(*CLIENT)
+    vd = None
+    try:
+        vd = viaduct(binary, ["_sip._udp.srv.test"])
+        d, addrs = backends()
+        check(sorted(addrs) == ["127.0.0.31:5080", "127.0.0.32:5081", "127.0.0.33:5082"],
+              "SRV backends %s" % addrs)
+        weights = {b["address"]: b["weight"] for b in d["pools"][0]["backends"]}
+        check(weights["127.0.0.32:5081"] == 3, "weights %s" % weights)
+        n = 4000
+        got = mapping(client, eps, n, "srv")
+        share = {a: sum(1 for v in got.values() if v == a) / n
+                 for a in [(ip, port) for _, ip, port, _, _ in SRV]}
+        print("  SRV weights 1:3 (priority 10) and 1 (priority 20): key shares %s" %
+              ", ".join("%s:%d %.3f" % (a[0], a[1], v) for a, v in sorted(share.items())))
+        check(share[("127.0.0.33", 5082)] == 0, "the priority 20 target took keys")
+        check(0.72 <= share[("127.0.0.32", 5081)] <= 0.78, "weight 3 share %s" % share)
+        # the primary tier out (the operator's word): everything to the fallback tier
+        for name in ("127.0.0.31:5080", "127.0.0.32:5081"):
+            code, body = api("/backends/default/%s/down" % name, method="POST")
+            check(code == 200, "POST down %s: %d %s" % (name, code, body))
+        check(wait_until(lambda: all(b["state"] == "down" for b in backends()[0]["pools"][0]
+                                     ["backends"] if b["address"] != "127.0.0.33:5082"), 3),
+              "not down: %s" % backends()[0])
+        got = mapping(client, eps, 500, "srvfb")
+        check(set(got.values()) == {("127.0.0.33", 5082)},
+              "with priority 10 down: %s" % set(got.values()))
+        code, _ = api("/backends/default/127.0.0.31:5080/up", method="POST")
+        check(wait_until(lambda: backends()[0]["pools"][0]["backends"][0]["state"] == "up", 3),
+              "not up again")
+        got = mapping(client, eps, 500, "srvback")
+        check(set(got.values()) == {("127.0.0.31", 5080)},
+              "with one of priority 10 back: %s" % set(got.values()))
+        finish(vd)
+        vd = None
+    finally:
+        if vd is not None:
+            vd.stop()
+        dm.stop()
+        for ep in eps + [client]:
+            ep.close()
+
+
 def test_two_instances_with_shuffled_answers_route_alike(binary, tmp):
     ips = ["127.0.0.%d" % i for i in range(21, 28)]
     dm1 = Dnsmasq(tmp, regs("reg.test", ips), server=DNS1)
