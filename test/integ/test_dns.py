@@ -292,6 +292,62 @@ def test_a_and_aaaa_records_are_both_backends(binary, tmp):
             ep.close()
 
 
+def test_failures_serve_stale_then_the_backends_go(binary, tmp):
+    dm = Dnsmasq(tmp, regs("reg.test", IPS5[:3]))
+    eps = [Endpoint(ip, REG_PORT) for ip in IPS5[:3]]
+    client = Endpoint(*CLIENT)
+    vd = None
+    label = 'name="reg.test:5070",kind="a"'
+    try:
+        vd = viaduct(binary, ["reg.test:%d" % REG_PORT], extra=["VIADUCT_DNS_STALE_SECONDS=3"])
+        before = mapping(client, eps, 600, "st0")
+        # an empty answer (the name gone from the server): the last records keep serving
+        dm.change([])
+        check(wait_until(lambda: metric("viaduct_dns_stale", label) == 1, 3),
+              "not stale after an empty answer")
+        check(backends()[0]["dns"][0]["state"] == "stale", "state %s" % backends()[0]["dns"])
+        promtool = shutil.which("promtool")
+        if promtool:  # the viaduct_dns_* series follow the exposition format's rules
+            p = subprocess.run([promtool, "check", "metrics"], input=api("/metrics")[1].encode(),
+                               capture_output=True)
+            check(p.returncode == 0, "promtool: %s" % (p.stdout + p.stderr).decode()[-800:])
+        check(mapping(client, eps, 600, "st0") == before, "keys moved while stale")
+        dm.change(regs("reg.test", IPS5[:3]))
+        check(wait_until(lambda: metric("viaduct_dns_stale", label) == 0, 3), "still stale")
+        check("dns reg.test:5070: answering again, 3 records" in vd.stderr_text(), "no line")
+        # the server stopped: stale again, then after dns.stale_seconds the backends go
+        t0 = time.monotonic()
+        dm.stop()
+        check(wait_until(lambda: metric("viaduct_dns_stale", label) == 1, 3), "not stale")
+        t_stale = time.monotonic() - t0
+        age = metric("viaduct_dns_stale_seconds", label)
+        check(mapping(client, eps, 600, "st0") == before, "keys moved while stale")
+        fails = metric("viaduct_dns_failures_total", label)
+        gone = wait_until(lambda: len(backends()[1]) == 0, 6)
+        print("  server stopped: stale from %.2f s (%.2f s since the last answer), "
+              "%d failed refreshes, backends gone after %.2f s (dns.stale_seconds 3)" %
+              (t_stale, age, fails, time.monotonic() - t0))
+        check(gone, "backends did not go: %s" % backends()[1])
+        text = vd.stderr_text()
+        check(text.count("keep serving") == 2, "stale logged %d times, want once per episode" %
+              text.count("keep serving"))
+        check("no good answer for 3 s: its 3 backends go" in text, text[-1500:])
+        client.send(register(1, "st1"), LISTEN)
+        r = client.recv(2.0)
+        check(r is not None and parse(r[0]).status == 503, "no 503 with the backends gone")
+        dm = Dnsmasq(tmp, regs("reg.test", IPS5[:3]))
+        check(wait_until(lambda: len(backends()[1]) == 3, 4), "not back")
+        check(mapping(client, eps, 600, "st0") == before, "keys not back where they were")
+        finish(vd)
+        vd = None
+    finally:
+        if vd is not None:
+            vd.stop()
+        dm.stop()
+        for ep in eps + [client]:
+            ep.close()
+
+
 SRV = [("a.test", "127.0.0.31", 5080, 10, 1), ("b.test", "127.0.0.32", 5081, 10, 3),
        ("c.test", "127.0.0.33", 5082, 20, 1)]
 
