@@ -10,7 +10,10 @@ Processes
         raises StartError(stderr) if it exits or never says it. Without env it runs
         with this process's environment plus VIADUCT_SHUTDOWN_DRAIN_SECONDS=0 (unless
         that is set): SIGTERM's drain (5 s by default) would add 5 s to every stop.
-        A --drain-seconds flag overrides it; env= is used as given.
+        A --drain-seconds flag overrides it; env= is used as given. Either way
+        VIADUCT_SECRET is TEST_SECRET unless set; a variable whose value is None is left
+        out (VIADUCT_SECRET=None: no secret at all). VIADUCT_ADMIN_LISTEN in the
+        environment also keeps the API on.
   vd.pid, vd.alive()
   vd.counters()            SIGUSR1, then {name: int} from the block it prints
   vd.wait_counter(name, at_least, timeout=1.5) -> last value seen
@@ -112,16 +115,18 @@ TEST_SECRET = "viaduct-integration-test-secret"
 class Viaduct:
     def __init__(self, binary, args, ready_timeout=10.0, env=None):
         args = list(args)
-        # the management API's default port would collide between the viaducts tests run
-        # side by side: off unless a test asks for it (--admin, or admin in its file/env)
-        if not any(a == "--admin" or a.startswith("--admin=") for a in args):
-            args += ["--admin", "off"]
-        self.argv = [binary] + args
         given = env is not None
         env = dict(os.environ if env is None else env)
         if not given:
             env.setdefault("VIADUCT_SHUTDOWN_DRAIN_SECONDS", "0")
         env.setdefault("VIADUCT_SECRET", TEST_SECRET)
+        env = {k: v for k, v in env.items() if v is not None}  # None: leave the variable out
+        # the management API's default port would collide between the viaducts tests run
+        # side by side: off unless a test asks for it (--admin, or admin in its env)
+        if not any(a == "--admin" or a.startswith("--admin=") for a in args) and \
+                "VIADUCT_ADMIN_LISTEN" not in env:
+            args += ["--admin", "off"]
+        self.argv = [binary] + args
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.pid = self.proc.pid
