@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""test_admin_edges.py - the management API's edges (issue 12) that test_admin.py leaves out.
+
+    sh test/integ/run.sh build/san test/integ/test_admin_edges.py
+
+  - the token from VIADUCT_ADMIN_TOKEN, and from admin.token_file in the file, read at each
+    request (a new token works at once, without a reload);
+  - without a token, every POST endpoint on a listener that is not loopback is refused 403
+    and changes nothing;
+  - every endpoint's bad requests, table-driven: each other method 405 with the right Allow,
+    HEAD of a GET endpoint 200, unknown paths 404, a missing token 401, a wrong one 403, a
+    body over 4096 bytes 413 whether announced (Content-Length) or chunked;
+  - /healthz answers 503 naming the worker when one passes no quiescent point for 2 s, and
+    200 again once it runs: the worker thread alone is stopped with ptrace (PTRACE_SEIZE and
+    PTRACE_INTERRUPT stop one thread, where SIGSTOP would stop the whole process and the
+    management thread with it), told from the others by its pinning to one CPU.
+"""
+
+import ctypes
+import http.client
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from sipnet import (Endpoint, Tally, check, dialog, netns_problem, parse,  # noqa: E402
+                    parse_args, request, sanitizer_report, start_viaduct)
+
+OFF_LO = ("192.0.2.1", 18063)   # not loopback: POSTs need a token
+LO = ("127.0.0.1", 18064)
+BACKEND = ("127.0.0.1", 7410)
+LISTEN = ("127.0.0.1", 5460)
+CLIENT = ("127.0.0.1", 7411)
+
+
+def api(method, path, addr, body=None, headers=None, timeout=5.0):
+    c = http.client.HTTPConnection(addr[0], addr[1], timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.read().decode("utf-8", "replace"), dict(r.getheaders())
+    finally:
+        c.close()
+
+
+def env_of(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIADUCT_")}
+    env["VIADUCT_SHUTDOWN_DRAIN_SECONDS"] = "0"
+    env.update(extra)
+    return env
+
+
+def start(binary, args, env, addr):
+    vd = start_viaduct(binary, args, env=env)
+    deadline = time.monotonic() + 5
+    while "management API on" not in vd.stderr_text():
+        if time.monotonic() > deadline or not vd.alive():
+            vd.stop()
+            raise AssertionError("no management API:\n" + vd.stderr_text()[-1000:])
+        time.sleep(0.01)
+    return vd
+
+
+def finish(vd):
+    code, err = vd.stop()
+    rep = sanitizer_report(err)
+    check(code == 0 and rep is None, "exit %r, sanitizer: %s\n%s" % (code, rep, err[-1000:]))
+    return err
+
+
+def bearer(tok):
+    return {"Authorization": "Bearer %s" % tok}
+
+
+def state_of(addr, name="127.0.0.1:7410"):
+    code, body, _ = api("GET", "/backends", addr)
+    check(code == 200, "/backends: %d" % code)
+    for p in json.loads(body)["pools"]:
+        for b in p["backends"]:
+            if b["name"] == name:
+                return b["state"], b["override"]
+    raise AssertionError("no backend %s: %s" % (name, body))
+
+
+def t_token_from_the_environment(binary, tmp):
+    vd = start(binary, ["--backend", "%s:%d" % BACKEND],
+               env_of(VIADUCT_ADMIN_TOKEN="env-token-0123", VIADUCT_ADMIN_LISTEN="%s:%d" % OFF_LO),
+               OFF_LO)
+    try:
+        check("management API on http://192.0.2.1:18063/ (POST with a bearer token)" in
+              vd.stderr_text(), vd.stderr_text()[-600:])
+        code, _, hdrs = api("POST", "/reload", OFF_LO)
+        check(code == 401 and "Bearer" in hdrs.get("WWW-Authenticate", ""), "no token: %d" % code)
+        code, _, _ = api("POST", "/reload", OFF_LO, headers=bearer("env-token-012"))
+        check(code == 403, "a prefix of the token: %d" % code)
+        code, _, _ = api("POST", "/reload", OFF_LO, headers=bearer("env-token-01234"))
+        check(code == 403, "the token and more: %d" % code)
+        code, body, _ = api("POST", "/backends/default/127.0.0.1:7410/drain", OFF_LO,
+                            headers=bearer("env-token-0123"))
+        check(code == 200 and json.loads(body)["state"] == "draining", "drain: %d %s" %
+              (code, body))
+        code, body, _ = api("POST", "/reload", OFF_LO, headers=bearer("env-token-0123"))
+        check(code == 200 and "generation 2" in body, "reload: %d %s" % (code, body))
+    finally:
+        finish(vd)
+
+
+def t_token_file_in_the_file_read_at_each_request(binary, tmp):
+    tok = os.path.join(tmp, "admin-token")
+    with open(tok, "w") as f:
+        f.write("first-token\n")
+    cfg = os.path.join(tmp, "admin.yaml")
+    with open(cfg, "w") as f:
+        f.write("admin: {listen: \"%s:%d\", token_file: \"%s\"}\n" % (OFF_LO + (tok,)))
+    # sipnet turns the API off unless a flag or the environment names its listener: the
+    # variable repeats the file's
+    vd = start(binary, ["-c", cfg, "--backend", "%s:%d" % BACKEND],
+               env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % OFF_LO), OFF_LO)
+    try:
+        code, _, _ = api("POST", "/reload", OFF_LO, headers=bearer("first-token"))
+        check(code == 200, "the file's token: %d" % code)
+        with open(tok, "w") as f:
+            f.write("second-token")
+        code, _, _ = api("POST", "/reload", OFF_LO, headers=bearer("first-token"))
+        check(code == 403, "the replaced token still works: %d" % code)
+        code, _, _ = api("POST", "/reload", OFF_LO, headers=bearer("second-token"))
+        check(code == 200, "the new token does not work without a reload: %d" % code)
+        code, _, _ = api("GET", "/metrics", OFF_LO)
+        check(code == 200, "GET needs no token: %d" % code)
+    finally:
+        finish(vd)
+
+
+POSTS = ["/reload"] + ["/backends/default/127.0.0.1:7410/%s" % a
+                       for a in ("drain", "undrain", "down", "up")]
+
+
+def t_no_token_off_loopback_refuses_every_post(binary, tmp):
+    vd = start(binary, ["--backend", "%s:%d" % BACKEND],
+               env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % OFF_LO), OFF_LO)
+    try:
+        for p in POSTS:
+            code, body, _ = api("POST", p, OFF_LO, headers=bearer("anything"))
+            check(code == 403 and "no token configured" in body, "POST %s: %d %r" %
+                  (p, code, body))
+        check(state_of(OFF_LO) == ("up", "none"), "a refused POST changed the backend: %s" %
+              (state_of(OFF_LO),))
+        check("POST /reload" not in vd.stderr_text(), "a refused reload ran")
+    finally:
+        finish(vd)
+
+
+GETS = ["/metrics", "/healthz", "/readyz", "/backends", "/config"]
+
+
+def chunked_post(addr, path, size):
+    """A POST with a chunked body of size bytes (no Content-Length): the status, or None if
+    viaduct hung up."""
+    s = socket.create_connection(addr, timeout=5)
+    try:
+        s.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" %
+                   path).encode())
+        left = size
+        while left > 0:
+            n = min(1024, left)
+            s.sendall(b"%x\r\n" % n + b"x" * n + b"\r\n")
+            left -= n
+        s.sendall(b"0\r\n\r\n")
+        data = b""
+        while b"\r\n" not in data:
+            got = s.recv(4096)
+            if not got:
+                return None
+            data += got
+        return int(data.split(b" ")[1])
+    finally:
+        s.close()
+
+
+def t_every_endpoint_bad_requests(binary, tmp):
+    vd = start(binary, ["--backend", "%s:%d" % BACKEND],
+               env_of(VIADUCT_ADMIN_TOKEN="table-token", VIADUCT_ADMIN_LISTEN="%s:%d" % LO), LO)
+    try:
+        bad = []
+
+        def want(method, path, status, allow=None, **kw):
+            code, body, hdrs = api(method, path, LO, **kw)
+            if code != status or (allow is not None and hdrs.get("Allow") != allow):
+                bad.append("%s %s: %d (Allow %r), want %d (Allow %r) %r" % (
+                    method, path, code, hdrs.get("Allow"), status, allow, body[:80]))
+        for p in GETS:
+            want("HEAD", p, 200)
+            for m in ("POST", "PUT", "DELETE", "PATCH"):
+                want(m, p, 405, "GET, HEAD")
+        for p in POSTS:
+            for m in ("GET", "HEAD", "PUT", "DELETE"):
+                want(m, p, 405, "POST")
+            want("POST", p, 401)
+            want("POST", p, 403, headers=bearer("not-the-token"))
+            want("POST", p, 413, body=b"x" * 4097, headers=bearer("table-token"))
+        for p in ("/", "/metricsx", "/metrics/", "/healthz/x", "/backends/", "/reload/x",
+                  "/%2e%2e/metrics"):
+            want("GET", p, 404)
+        # under /backends/ only POST exists: a GET there is 405, whatever follows
+        for p in ("/backends/default", "/backends/default/127.0.0.1:7410"):
+            want("GET", p, 405, "POST")
+        for p in ("/backends/default/127.0.0.1:7410/explode", "/backends/nopool/x/drain",
+                  "/backends/default/127.0.0.1:9999/drain", "/backends/default//drain"):
+            want("POST", p, 404, headers=bearer("table-token"))
+        check(not bad, "%d wrong answers:\n  %s" % (len(bad), "\n  ".join(bad)))
+        # a body within the limit is no error (no endpoint reads one)
+        code, _, _ = api("POST", "/reload", LO, body=b"x" * 4096, headers=bearer("table-token"))
+        check(code == 200, "a 4096-byte body: %d" % code)
+        for size in (4097, 40000):
+            code = chunked_post(LO, "/reload", size)
+            check(code in (413, None), "a chunked %d-byte body: %r, want 413" % (size, code))
+        check(chunked_post(LO, "/reload", 4097) == 413, "a chunked body over the limit: no 413")
+        check(state_of(LO) == ("up", "none"), "a refused request changed the backend: %s" %
+              (state_of(LO),))
+    finally:
+        finish(vd)
+
+
+# ---- a stuck worker ----
+
+PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 17, 0x4206, 0x4207
+WALL = 0x40000000
+
+
+def ptrace(req, tid):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.restype = ctypes.c_long
+    libc.ptrace.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+    if libc.ptrace(req, tid, None, None) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "ptrace(%#x, %d): %s" % (req, tid, os.strerror(e)))
+
+
+def pinned_threads(pid):
+    """The threads of pid allowed on one CPU only: the workers (core/worker.c pins them)."""
+    out = []
+    for tid in sorted(int(t) for t in os.listdir("/proc/%d/task" % pid)):
+        with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+            cpus = [l.split(":")[1].strip() for l in f if l.startswith("Cpus_allowed_list")]
+        if cpus and cpus[0].isdigit():
+            out.append(tid)
+    return out
+
+
+def wait_health(want, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        code, body, _ = api("GET", "/healthz", LO)
+        if code == want or time.monotonic() > deadline:
+            return code, body
+        time.sleep(0.1)
+
+
+def t_healthz_503_when_a_worker_is_stuck(binary, tmp):
+    check(len(os.sched_getaffinity(0)) > 1, "one CPU only: a pinned worker cannot be told "
+          "from the other threads")
+    be = Endpoint(*BACKEND)
+    client = Endpoint(*CLIENT)
+    vd = start(binary, ["--listen", "%s:%d" % LISTEN, "--backend", "%s:%d" % BACKEND,
+                        "--workers", "1", "--io", "mmsg"],
+               env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % LO), LO)
+    stopped = None
+    try:
+        code, body = wait_health(200, 1)
+        check(code == 200, "healthz before: %d %r" % (code, body))
+        tids = pinned_threads(vd.pid)
+        check(len(tids) == 1, "want one pinned thread (the worker), found %s" % tids)
+        ptrace(PTRACE_SEIZE, tids[0])
+        stopped = tids[0]
+        ptrace(PTRACE_INTERRUPT, stopped)
+        os.waitpid(stopped, WALL)
+        t0 = time.monotonic()
+        # a request sent now waits in the socket for the worker
+        client.send(request("OPTIONS", "sip:x@example.com",
+                            ["SIP/2.0/UDP %s:%d;branch=z9hG4bKstuck1" % CLIENT],
+                            dialog("OPTIONS", "stuck-1@example.com")), LISTEN)
+        code, body, _ = api("GET", "/healthz", LO)
+        check(code == 200, "healthz at once (within 2 s of the last quiescent point): %d %r" %
+              (code, body))
+        code, body = wait_health(503, 4)
+        secs = time.monotonic() - t0
+        check(code == 503 and body.startswith("not live: worker 0 passed no quiescent point"),
+              "healthz with the worker stopped: %d %r" % (code, body))
+        check(1.5 <= secs <= 3.5, "503 after %.1f s, want about 2" % secs)
+        check(be.recv(0.1) is None, "the stopped worker forwarded")
+        ptrace(PTRACE_DETACH, stopped)
+        stopped = None
+        code, body = wait_health(200, 2)
+        check(code == 200, "healthz after the worker runs again: %d %r" % (code, body))
+        got = be.recv(1.0)
+        check(got is not None and parse(got[0]).get("Call-ID") == "stuck-1@example.com",
+              "the request that waited was not forwarded")
+    finally:
+        if stopped is not None:
+            try:
+                ptrace(PTRACE_DETACH, stopped)
+            except OSError:
+                pass
+        finish(vd)
+        be.close()
+        client.close()
+
+
+def main():
+    args = parse_args()
+    t = Tally()
+    why = netns_problem()
+    if why:
+        t.run("private network namespace", lambda: check(False, why))
+        return t.finish()
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, fn in (
+                ("VIADUCT_ADMIN_TOKEN: POSTs need it exactly, off loopback",
+                 t_token_from_the_environment),
+                ("admin.token_file in the file, read at each request",
+                 t_token_file_in_the_file_read_at_each_request),
+                ("no token off loopback: every POST refused, nothing changed",
+                 t_no_token_off_loopback_refuses_every_post),
+                ("every endpoint: 405 with Allow, 404, 401, 403, 413 (announced and chunked)",
+                 t_every_endpoint_bad_requests),
+                ("/healthz 503 while a worker is stuck, 200 once it runs",
+                 t_healthz_503_when_a_worker_is_stuck)):
+            t.run(name, fn, args.bin, tmp)
+    return t.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
