@@ -366,6 +366,34 @@ def t_default_budget_bounded(rig):
     check(r is not None and b"Warning: 399" in r[0], "a trusted source lost its Warning")
 
 
+def t_warning_only_where_it_fits(rig):
+    """The Warning of a 400 to an untrusted source: there exactly when the answer with it is
+    no larger than the request, over every request size across that edge."""
+    rig.be.send(bad_request(rig, rig.be), rig.vd_addr)
+    r = rig.be.recv(0.5)
+    check(r is not None, "a trusted source got no 400")
+    wl = [l for l in r[0].split(b"\r\n") if l.startswith(b"Warning: 399")]
+    check(len(wl) == 1, "the trusted 400 has no Warning: %r" % r[0][:200])
+    wlen = len(wl[0]) + 2
+    seen = {True: 0, False: 0}
+    for pad in range(0, 2 * wlen + 40):
+        req = bad_request(rig, rig.a).replace(b"\r\n\r\n", b"\r\nX-Pad: %s\r\n\r\n" %
+                                              (b"p" * pad))
+        rig.a.send(req, rig.vd_addr)
+        got = rig.a.recv(0.5)
+        check(got is not None and parse(got[0]).status == 400, "pad %d: no 400" % pad)
+        ans = got[0]
+        warned = b"Warning: 399" in ans
+        seen[warned] += 1
+        if warned:
+            check(len(ans) <= len(req), "pad %d: a %d-byte 400 with its Warning for a %d-byte "
+                  "request" % (pad, len(ans), len(req)))
+        else:
+            check(len(ans) + wlen > len(req), "pad %d: the Warning was left out of a %d-byte "
+                  "400 for a %d-byte request, where it fits" % (pad, len(ans), len(req)))
+    check(seen[True] and seen[False], "the sizes did not cross the edge: %s" % seen)
+
+
 # ---------------------------------------------------------------- overload
 
 def t_overload_sheds_new_keeps_dialogs(rig):
@@ -435,6 +463,7 @@ def main():
         run(t, "answers_within_requests", args.bin, fam, t_answers_within_requests,
             yaml_extra="security: {answer_burst: 200, answer_rate: 0}\n")
         run(t, "default_budget_bounded", args.bin, fam, t_default_budget_bounded)
+        run(t, "warning_only_where_it_fits", args.bin, fam, t_warning_only_where_it_fits)
         run(t, "overload_sheds_new_keeps_dialogs", args.bin, fam,
             t_overload_sheds_new_keeps_dialogs, yaml_extra="security: {overload_pct: 0}\n")
     sys.exit(t.finish())
