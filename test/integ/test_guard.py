@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipnet import (Endpoint, Tally, check, dialog, hostport, netns_problem,  # noqa: E402
                     parse, parse_args, recv_any, request, response, sanitizer_report,
-                    start_viaduct, stun_binding_request, wait_port_free)
+                    signed_branch, start_viaduct, stun_binding_request, wait_port_free)
 
 FAM = {
     "v4": {"vd": "192.0.2.1", "a": "192.0.2.2", "a2": "192.0.2.3", "b": "198.51.100.23",
@@ -290,6 +290,30 @@ def t_ipv6_limited_by_64(rig):
     check(want <= got <= want + 4, "%d of 60 forwarded, want about %d" % (got, want))
 
 
+def t_responses_never_limited(rig):
+    """A's bucket holds 2 new requests; its 30 responses (to requests a backend sent through
+    viaduct, so their tags verify) all reach the backend."""
+    for i in range(10):
+        rig.a.send(rig.req(rig.a, "OPTIONS"), rig.vd_addr)
+    check(forwarded(rig, 10, 0.5) <= 3, "the limit is not in force")
+    before = rig.counters()
+    for i in range(30):
+        cid = uniq("resp")
+        nxt = "SIP/2.0/UDP %s;branch=z9hG4bK%s" % (hostport(*rig.be.addr), uniq("n"))
+        top = "SIP/2.0/UDP %s;branch=%s" % (hostport(*rig.vd_addr), signed_branch(nxt, cid))
+        rig.a.send(response(200, "OK", [top, nxt], dialog("MESSAGE", cid, to_tag="t1")),
+                   rig.vd_addr)
+    got = 0
+    while got < 30:
+        r = rig.be.recv(1.0)
+        if r is None:
+            break
+        got += 0 if parse(r[0]).is_request else 1
+    after = rig.counters()
+    check(got == 30, "%d of 30 responses from a limited source were relayed" % got)
+    check(delta(before, after, "drop_rate_limited") == 0, "responses were counted as limited")
+
+
 def t_trusted_never_limited(rig):
     for i in range(100):
         rig.a.send(rig.req(rig.a, "INVITE"), rig.vd_addr)
@@ -455,6 +479,8 @@ def main():
             t_flood_limited_other_source_unharmed, yaml_extra=lim)
         run(t, "ipv6_limited_by_64", args.bin, fam, t_ipv6_limited_by_64,
             listen_extra=", rate: 1, burst: 20")  # per listener, not the security section
+        run(t, "responses_never_limited", args.bin, fam, t_responses_never_limited,
+            yaml_extra="security: {rate: 1, burst: 2}\n")
         run(t, "trusted_never_limited", args.bin, fam, t_trusted_never_limited,
             yaml_extra="security: {rate: 1, burst: 5, trusted: [\"%s\"]}\n" % f["net_a"])
         run(t, "limit_503_answers_within_budget", args.bin, fam,
