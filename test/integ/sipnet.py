@@ -13,7 +13,7 @@ Processes
         A --drain-seconds flag overrides it; env= is used as given. Either way
         VIADUCT_SECRET is TEST_SECRET unless set; a variable whose value is None is left
         out (VIADUCT_SECRET=None: no secret at all). VIADUCT_ADMIN_LISTEN in the
-        environment also keeps the API on.
+        environment also keeps the API on (None: on viaduct's default address).
   vd.pid, vd.alive()
   vd.counters()            SIGUSR1, then {name: int} from the block it prints
   vd.wait_counter(name, at_least, timeout=1.5) -> last value seen
@@ -120,12 +120,13 @@ class Viaduct:
         if not given:
             env.setdefault("VIADUCT_SHUTDOWN_DRAIN_SECONDS", "0")
         env.setdefault("VIADUCT_SECRET", TEST_SECRET)
-        env = {k: v for k, v in env.items() if v is not None}  # None: leave the variable out
         # the management API's default port would collide between the viaducts tests run
-        # side by side: off unless a test asks for it (--admin, or admin in its env)
+        # side by side: off unless a test asks for it (--admin, or admin in its env; given as
+        # None, viaduct's own default)
         if not any(a == "--admin" or a.startswith("--admin=") for a in args) and \
                 "VIADUCT_ADMIN_LISTEN" not in env:
             args += ["--admin", "off"]
+        env = {k: v for k, v in env.items() if v is not None}  # None: leave the variable out
         self.argv = [binary] + args
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -13,10 +13,18 @@
   - /healthz answers 503 naming the worker when one passes no quiescent point for 2 s, and
     200 again once it runs: the worker thread alone is stopped with ptrace (PTRACE_SEIZE and
     PTRACE_INTERRUPT stop one thread, where SIGSTOP would stop the whole process and the
-    management thread with it), told from the others by its pinning to one CPU.
+    management thread with it), told from the others by its pinning to one CPU;
+  - nothing configured: the API is on 127.0.0.1:8060; off (VIADUCT_ADMIN_LISTEN or --admin,
+    the flag beating the variable): nothing listens;
+  - bounded: 32 connections at once (a 33rd waits), idle ones closed after 5 s, a request
+    head over 32 KB refused 431, and the API answers after each;
+  - overload shedding visible in /metrics (drops by reason, episodes, the 503s);
+  - responses whose send-time parameter is mangled, ahead or over 30 s old are relayed,
+    counted (viaduct_latency_implausible_total) and kept out of the latency histogram.
 """
 
 import ctypes
+import re
 import http.client
 import json
 import os
@@ -27,7 +35,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipnet import (Endpoint, Tally, check, dialog, netns_problem, parse,  # noqa: E402
-                    parse_args, request, sanitizer_report, start_viaduct)
+                    parse_args, request, response, sanitizer_report, start_viaduct)
 
 OFF_LO = ("192.0.2.1", 18063)   # not loopback: POSTs need a token
 LO = ("127.0.0.1", 18064)
@@ -224,6 +232,148 @@ def t_every_endpoint_bad_requests(binary, tmp):
         finish(vd)
 
 
+def t_default_listener_and_off(binary, tmp):
+    """Nothing configured: the API is on 127.0.0.1:8060 (POSTs open there, loopback);
+    VIADUCT_ADMIN_LISTEN=off: nothing listens; --admin off beats the variable."""
+    default = ("127.0.0.1", 8060)
+    vd = start(binary, ["--backend", "%s:%d" % BACKEND], env_of(VIADUCT_ADMIN_LISTEN=None),
+               default)
+    try:
+        check("management API on http://127.0.0.1:8060/ (POST open: loopback, no token)" in
+              vd.stderr_text(), vd.stderr_text()[-500:])
+        code, _, _ = api("GET", "/healthz", default)
+        check(code == 200, "healthz on the default address: %d" % code)
+        code, _, _ = api("POST", "/reload", default)
+        check(code == 200, "POST on loopback without a token: %d" % code)
+    finally:
+        finish(vd)
+    for args, env in ((["--backend", "%s:%d" % BACKEND], env_of(VIADUCT_ADMIN_LISTEN="off")),
+                      (["--backend", "%s:%d" % BACKEND, "--admin", "off"],
+                       env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % LO))):
+        vd = start_viaduct(binary, args, env=env)
+        try:
+            time.sleep(0.2)
+            check("management API" not in vd.stderr_text(), "an API started: %s" %
+                  vd.stderr_text()[-300:])
+            for addr in (default, LO):
+                try:
+                    socket.create_connection(addr, timeout=1).close()
+                    raise AssertionError("something listens on %s:%d" % addr)
+                except ConnectionRefusedError:
+                    pass
+        finally:
+            finish(vd)
+
+
+def t_bounded_connections_timeout_and_head(binary, tmp):
+    """32 connections at most (a 33rd waits), 5 s idle and they are closed, a request head
+    over 32 KB is refused 431; the API answers after each."""
+    vd = start(binary, ["--backend", "%s:%d" % BACKEND], env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % LO),
+               LO)
+    idle = []
+    try:
+        t0 = time.monotonic()
+        idle = [socket.create_connection(LO, timeout=10) for _ in range(31)]
+        code, _, _ = api("GET", "/healthz", LO, timeout=2)
+        check(code == 200, "with 31 idle connections: %d" % code)
+        idle.append(socket.create_connection(LO, timeout=10))
+        try:
+            code, _, _ = api("GET", "/healthz", LO, timeout=1)
+            raise AssertionError("a 33rd connection was served: %d" % code)
+        except socket.timeout:
+            pass
+        closed = []
+        for s in idle:
+            closed.append(s.recv(1) == b"" and time.monotonic() - t0)
+        check(all(closed) and 4.5 <= min(closed) and max(closed) <= 7.5,
+              "idle connections closed after %s s, want about 5" %
+              sorted(set(round(c, 1) if c else c for c in closed)))
+        code, _, _ = api("GET", "/healthz", LO, timeout=2)
+        check(code == 200, "after the idle ones: %d" % code)
+        code, _, _ = api("GET", "/metrics", LO, headers={"X-Big": "a" * 40000})
+        check(code == 431, "a 40 KB head: %d, want 431" % code)
+        code, _, _ = api("GET", "/healthz", LO, timeout=2)
+        check(code == 200, "after the large head: %d" % code)
+    finally:
+        for s in idle:
+            s.close()
+        finish(vd)
+
+
+def metric(text, name):
+    """The value of one sample line (name with its labels), or None."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def t_overload_in_metrics(binary, tmp):
+    be = Endpoint(*BACKEND)
+    client = Endpoint(*CLIENT)
+    vd = start(binary, ["--listen", "%s:%d" % LISTEN, "--backend", "%s:%d" % BACKEND,
+                        "--workers", "1"],
+               env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % LO, VIADUCT_SECURITY_OVERLOAD_PCT="0"), LO)
+    try:
+        for i in range(3):
+            client.send(request("INVITE", "sip:bob@example.com",
+                                ["SIP/2.0/UDP %s:%d;branch=z9hG4bKovl%d" % (CLIENT + (i,))],
+                                dialog("INVITE", "ovl-%d@example.com" % i)), LISTEN)
+            r = client.recv(1.0)
+            check(r is not None and parse(r[0]).status == 503, "INVITE %d was not shed" % i)
+        code, text, _ = api("GET", "/metrics", LO)
+        check(code == 200, "/metrics: %d" % code)
+        got = (metric(text, 'viaduct_drops_total{reason="overload"}'),
+               metric(text, "viaduct_overload_episodes_total"),
+               metric(text, 'viaduct_local_responses_total{code="503"}'))
+        check(got == (3, 1, 3), "drops overload, episodes, local 503: %s, want (3, 1, 3)" %
+              (got,))
+        check(be.recv(0.1) is None, "a shed INVITE was forwarded")
+    finally:
+        finish(vd)
+        be.close()
+        client.close()
+
+
+def t_implausible_latency_counted_not_measured(binary, tmp):
+    """Responses whose send-time parameter (vdt, in viaduct's Via) is mangled, from the
+    future or more than 30 s old are relayed, counted as implausible, and left out of the
+    latency histogram; a plain one is measured."""
+    be = Endpoint(*BACKEND)
+    client = Endpoint(*CLIENT)
+    vd = start(binary, ["--listen", "%s:%d" % LISTEN, "--backend", "%s:%d" % BACKEND,
+                        "--workers", "1"], env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % LO), LO)
+    try:
+        mangles = [lambda v: v,
+                   lambda v: "zzzzzzzz",
+                   lambda v: "%08x" % ((int(v, 16) + 0x40000000) % (1 << 32)),   # ahead
+                   lambda v: "%08x" % ((int(v, 16) - 3100000) % (1 << 32))]       # 31 s ago
+        for i, f in enumerate(mangles):
+            cid = "lat-%d@example.com" % i
+            client.send(request("INVITE", "sip:bob@example.com",
+                                ["SIP/2.0/UDP %s:%d;branch=z9hG4bKlat%d" % (CLIENT + (i,))],
+                                dialog("INVITE", cid)), LISTEN)
+            r = be.recv(1.0)
+            check(r is not None, "INVITE %d not forwarded" % i)
+            m = parse(r[0])
+            vias = m.get_all("Via")
+            check(re.search(r";vdt=[0-9a-f]{8}", vias[0]), "no vdt in %r" % vias[0])
+            vias[0] = re.sub(r";vdt=([0-9a-f]{8})", lambda g: ";vdt=" + f(g.group(1)), vias[0])
+            be.send(response(200, "OK", vias, dialog("INVITE", cid, to_tag="t")), LISTEN)
+            r = client.recv(1.0)
+            check(r is not None and parse(r[0]).status == 200,
+                  "response %d (vdt %s) was not relayed" % (i, vias[0].split("vdt=")[1]))
+        code, text, _ = api("GET", "/metrics", LO)
+        lab = 'pool="default",backend="127.0.0.1:7410",address="127.0.0.1:7410",kind="final"'
+        got = (metric(text, "viaduct_latency_implausible_total"),
+               metric(text, "viaduct_backend_response_latency_seconds_count{%s}" % lab))
+        check(got == (3, 1), "implausible, measured: %s, want (3, 1)" % (got,))
+    finally:
+        finish(vd)
+        be.close()
+        client.close()
+
+
 # ---- a stuck worker ----
 
 PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 17, 0x4206, 0x4207
@@ -327,7 +477,14 @@ def main():
                 ("every endpoint: 405 with Allow, 404, 401, 403, 413 (announced and chunked)",
                  t_every_endpoint_bad_requests),
                 ("/healthz 503 while a worker is stuck, 200 once it runs",
-                 t_healthz_503_when_a_worker_is_stuck)):
+                 t_healthz_503_when_a_worker_is_stuck),
+                ("nothing configured: 127.0.0.1:8060; off (variable or flag): none",
+                 t_default_listener_and_off),
+                ("bounded: 32 connections, 5 s idle, 431 for a 40 KB head",
+                 t_bounded_connections_timeout_and_head),
+                ("overload: drops, episodes and the 503s in /metrics", t_overload_in_metrics),
+                ("implausible send times: relayed, counted, not measured",
+                 t_implausible_latency_counted_not_measured)):
             t.run(name, fn, args.bin, tmp)
     return t.finish()
 
