@@ -29,6 +29,11 @@ Processes
                            hold its sockets for some ms; a new viaduct would share the port
                            with them through SO_REUSEPORT and lose what they get)
 
+One thread
+  worker_threads(pid, n=1) -> the tids of viaduct's workers (pinned to one CPU each)
+  stop_thread(tid), resume_thread(tid)   ptrace stops that thread alone (its process runs on)
+  udp_queue(port) -> (bytes queued, receive buffer) of the UDP socket on port (ss), or None
+
 UDP
   ep = Endpoint("127.0.0.1", 7000)      ("::1" etc. for IPv6); ep.addr = (ip, port)
   ep.send(data, addr); ep.recv(timeout=0.5) -> (bytes, (ip, port)) or None
@@ -273,6 +278,61 @@ def wait_port_free(ip, port, timeout=2.0):
             return False
         time.sleep(0.005)
     return True
+
+# ---------------------------------------------------------------- one thread stopped
+
+PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 17, 0x4206, 0x4207
+_WALL = 0x40000000
+
+
+def _ptrace(req, tid):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.restype = ctypes.c_long
+    libc.ptrace.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+    if libc.ptrace(req, tid, None, None) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "ptrace(%#x, %d): %s" % (req, tid, os.strerror(e)))
+
+
+def worker_threads(pid, n=1, timeout=2.0):
+    """The thread ids of pid allowed on one CPU only: its workers (core/worker.c pins each as
+    it starts, so this waits until n of them are). Needs a process allowed on 2+ CPUs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = []
+        for tid in sorted(int(t) for t in os.listdir("/proc/%d/task" % pid)):
+            try:
+                with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+                    cpus = [l.split(":")[1].strip() for l in f
+                            if l.startswith("Cpus_allowed_list")]
+            except OSError:
+                continue
+            if cpus and cpus[0].isdigit():
+                out.append(tid)
+        if len(out) >= n or time.monotonic() >= deadline:
+            return out
+        time.sleep(0.01)
+
+
+def stop_thread(tid):
+    """Stops that one thread (PTRACE_SEIZE + PTRACE_INTERRUPT; SIGSTOP would stop its whole
+    process) and waits until it is stopped. resume_thread(tid) lets it run again."""
+    _ptrace(PTRACE_SEIZE, tid)
+    _ptrace(PTRACE_INTERRUPT, tid)
+    os.waitpid(tid, _WALL)
+
+
+def resume_thread(tid):
+    _ptrace(PTRACE_DETACH, tid)
+
+
+def udp_queue(port):
+    """(bytes queued, receive buffer) of the UDP socket bound to port, from ss's skmem."""
+    out = subprocess.run(["ss", "-uamnH", "sport", "=", ":%d" % port], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, timeout=5).stdout
+    m = re.search(r"skmem:\(r(\d+),rb(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 # ---------------------------------------------------------------- UDP
 

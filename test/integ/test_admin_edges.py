@@ -23,7 +23,6 @@
     counted (viaduct_latency_implausible_total) and kept out of the latency histogram.
 """
 
-import ctypes
 import re
 import http.client
 import json
@@ -35,7 +34,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipnet import (Endpoint, Tally, check, dialog, netns_problem, parse,  # noqa: E402
-                    parse_args, request, response, sanitizer_report, start_viaduct)
+                    parse_args, request, resume_thread, response, sanitizer_report,
+                    start_viaduct, stop_thread, worker_threads)
 
 OFF_LO = ("192.0.2.1", 18063)   # not loopback: POSTs need a token
 LO = ("127.0.0.1", 18064)
@@ -376,30 +376,6 @@ def t_implausible_latency_counted_not_measured(binary, tmp):
 
 # ---- a stuck worker ----
 
-PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 17, 0x4206, 0x4207
-WALL = 0x40000000
-
-
-def ptrace(req, tid):
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.ptrace.restype = ctypes.c_long
-    libc.ptrace.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
-    if libc.ptrace(req, tid, None, None) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, "ptrace(%#x, %d): %s" % (req, tid, os.strerror(e)))
-
-
-def pinned_threads(pid):
-    """The threads of pid allowed on one CPU only: the workers (core/worker.c pins them)."""
-    out = []
-    for tid in sorted(int(t) for t in os.listdir("/proc/%d/task" % pid)):
-        with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
-            cpus = [l.split(":")[1].strip() for l in f if l.startswith("Cpus_allowed_list")]
-        if cpus and cpus[0].isdigit():
-            out.append(tid)
-    return out
-
-
 def wait_health(want, timeout):
     deadline = time.monotonic() + timeout
     while True:
@@ -421,12 +397,10 @@ def t_healthz_503_when_a_worker_is_stuck(binary, tmp):
     try:
         code, body = wait_health(200, 1)
         check(code == 200, "healthz before: %d %r" % (code, body))
-        tids = pinned_threads(vd.pid)
+        tids = worker_threads(vd.pid)
         check(len(tids) == 1, "want one pinned thread (the worker), found %s" % tids)
-        ptrace(PTRACE_SEIZE, tids[0])
+        stop_thread(tids[0])
         stopped = tids[0]
-        ptrace(PTRACE_INTERRUPT, stopped)
-        os.waitpid(stopped, WALL)
         t0 = time.monotonic()
         # a request sent now waits in the socket for the worker
         client.send(request("OPTIONS", "sip:x@example.com",
@@ -441,7 +415,7 @@ def t_healthz_503_when_a_worker_is_stuck(binary, tmp):
               "healthz with the worker stopped: %d %r" % (code, body))
         check(1.5 <= secs <= 3.5, "503 after %.1f s, want about 2" % secs)
         check(be.recv(0.1) is None, "the stopped worker forwarded")
-        ptrace(PTRACE_DETACH, stopped)
+        resume_thread(stopped)
         stopped = None
         code, body = wait_health(200, 2)
         check(code == 200, "healthz after the worker runs again: %d %r" % (code, body))
@@ -451,7 +425,7 @@ def t_healthz_503_when_a_worker_is_stuck(binary, tmp):
     finally:
         if stopped is not None:
             try:
-                ptrace(PTRACE_DETACH, stopped)
+                resume_thread(stopped)
             except OSError:
                 pass
         finish(vd)

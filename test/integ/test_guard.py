@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """test_guard.py - edge protection through the real binary (issue 11): listener allow/deny
 lists (and their optional 403, acl_403), the User-Agent block, per-source rate limits, the byte budget of local answers, and
-overload shedding. Each attack gets a bounded, counted outcome.
+overload shedding (forced with overload_pct 0, and for real: the worker stopped with ptrace
+while its socket fills). Each attack gets a bounded, counted outcome.
 
     sh test/integ/run.sh build/san test/integ/test_guard.py
 
@@ -14,6 +15,7 @@ viaduct does not listen there):
 """
 
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -21,7 +23,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipnet import (Endpoint, Tally, check, dialog, hostport, netns_problem,  # noqa: E402
                     parse, parse_args, recv_any, request, response, sanitizer_report,
-                    signed_branch, start_viaduct, stun_binding_request, wait_port_free)
+                    resume_thread, signed_branch, start_viaduct, stop_thread,
+                    stun_binding_request, udp_queue, wait_port_free, worker_threads)
 
 FAM = {
     "v4": {"vd": "192.0.2.1", "a": "192.0.2.2", "a2": "192.0.2.3", "b": "198.51.100.23",
@@ -451,6 +454,89 @@ def t_overload_sheds_new_keeps_dialogs(rig):
           text.count("overloaded ("))
 
 
+def t_overload_for_real(binary, io):
+    """Overload as it happens, with the default overload_pct (90): the worker is stopped
+    (ptrace, that thread alone) while its socket fills to 97% with new INVITEs and, every
+    20th datagram, a BYE, an ACK, a CANCEL or a response; let go, it sheds INVITEs while
+    the queue is that full, and forwards every one of the others. One episode, logged once."""
+    check(len(os.sched_getaffinity(0)) > 1, "one CPU only: the worker cannot be told apart")
+    vd_addr, be, cl = ("127.0.0.1", 5064), Endpoint("127.0.0.1", 6011), Endpoint("127.0.0.1", 7111)
+    for ep in (be, cl):
+        ep.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
+    check(wait_port_free(*vd_addr), "port busy")
+    vd = start_viaduct(binary, ["--listen", hostport(*vd_addr), "--backend", "127.0.0.1:6011",
+                                "--workers", "1", "--io", io])
+    stopped = None
+    try:
+        tids = worker_threads(vd.pid)
+        check(len(tids) == 1, "want one pinned thread (the worker), found %s" % tids)
+        stop_thread(tids[0])
+        stopped = tids[0]
+        n, keep, q = 0, {"BYE": 0, "ACK": 0, "CANCEL": 0, "response": 0}, None
+        while n < 100000:
+            n += 1
+            via = "SIP/2.0/UDP 127.0.0.1:7111;branch=z9hG4bKovr%d" % n
+            cid = "ovr-%d" % n
+            kind = ("BYE", "ACK", "CANCEL", "response")[n // 20 % 4] if n % 20 == 0 else None
+            if kind == "response":
+                top = "SIP/2.0/UDP %s;branch=%s" % (hostport(*vd_addr), signed_branch(via, cid))
+                be.send(response(200, "OK", [top, via], dialog("INVITE", cid, to_tag="t")),
+                        vd_addr)
+            elif kind:
+                cl.send(request(kind, "sip:bob@example.com", [via],
+                                dialog(kind, cid, to_tag=None if kind == "CANCEL" else "t")),
+                        vd_addr)
+            else:
+                cl.send(request("INVITE", "sip:bob@example.com", [via], dialog("INVITE", cid)),
+                        vd_addr)
+            if kind:
+                keep[kind] += 1
+            if n % 50 == 0:
+                q = udp_queue(vd_addr[1])
+                check(q is not None, "ss does not show viaduct's socket")
+                if q[0] * 100 >= 97 * q[1]:
+                    break
+        check(q[0] * 100 >= 97 * q[1], "the queue did not fill: %s" % (q,))
+        resume_thread(stopped)
+        stopped = None
+        got = {"INVITE": 0, "BYE": 0, "ACK": 0, "CANCEL": 0, "response": 0}
+        while True:
+            r = recv_any([be, cl], 1.0)
+            if r is None:
+                break
+            m = parse(r[1])
+            if r[0] is be and m.is_request:
+                got[m.method] += 1
+            elif r[0] is cl and m.status == 200:
+                got["response"] += 1
+        c = vd.counters()
+        invites = n - sum(keep.values())
+        print("   (%s: %d datagrams queued, %s of %s bytes; %d of %d INVITEs shed)" %
+              (io, n, q[0], q[1], c.get("drop_overload", 0), invites))
+        for k in keep:
+            check(got[k] == keep[k], "%s: %d of %d forwarded under overload" %
+                  (k, got[k], keep[k]))
+        check(c.get("rx_datagrams") == n, "the kernel dropped %d datagrams" %
+              (n - c.get("rx_datagrams", 0)))
+        check(c.get("drop_overload", 0) > 0, "no INVITE was shed")
+        check(got["INVITE"] + c["drop_overload"] == invites, "INVITEs: %d forwarded + %d shed "
+              "of %d" % (got["INVITE"], c["drop_overload"], invites))
+        check(c.get("overload_episodes") == 1, "overload_episodes %s" %
+              c.get("overload_episodes"))
+    finally:
+        if stopped is not None:
+            try:
+                resume_thread(stopped)
+            except OSError:
+                pass
+        code, err = vd.stop()
+        be.close()
+        cl.close()
+    check(code == 0 and sanitizer_report(err) is None, "exit %s" % code)
+    check(len([l for l in err.splitlines() if "overloaded (" in l]) == 1,
+          "the episode was not logged once")
+
+
 def main():
     args = parse_args()
     t = Tally()
@@ -492,6 +578,8 @@ def main():
         run(t, "warning_only_where_it_fits", args.bin, fam, t_warning_only_where_it_fits)
         run(t, "overload_sheds_new_keeps_dialogs", args.bin, fam,
             t_overload_sheds_new_keeps_dialogs, yaml_extra="security: {overload_pct: 0}\n")
+    for io in ("uring", "mmsg"):
+        t.run("overload_for_real_%s" % io, t_overload_for_real, args.bin, io)
     sys.exit(t.finish())
 
 
