@@ -258,7 +258,35 @@ def t_scanner_user_agent_dropped(rig):
     check(delta(before, rig.counters(), "drop_user_agent") == 5, "drop_user_agent not +5")
 
 
+def t_user_agent_list_replaces_defaults(rig):
+    """block_user_agents: [evil-ua] blocks that (any case) and no longer the defaults."""
+    before = rig.counters()
+    rig.a.send(rig.req(rig.a, "OPTIONS", ua="Evil-UA/2.0"), rig.vd_addr)
+    rig.a.send(rig.req(rig.a, "OPTIONS", ua="friendly-scanner"), rig.vd_addr)
+    check(forwarded(rig, 2, 0.5) == 1, "not exactly the default scanner forwarded")
+    check(delta(before, rig.counters(), "drop_user_agent") == 1, "drop_user_agent not +1")
+
+
+def t_user_agent_list_empty_blocks_none(rig):
+    for ua in ("friendly-scanner", "sipvicious", "VaxSIPUserAgent"):
+        rig.a.send(rig.req(rig.a, "OPTIONS", ua=ua), rig.vd_addr)
+    check(forwarded(rig, 3) == 3, "block_user_agents: [] still blocked some")
+
+
 # ---------------------------------------------------------------- rate limits
+
+def t_dialog_bucket_limited_apart(rig):
+    """dialog_rate 1, dialog_burst 10: of 40 BYEs about 10 pass; the out-of-dialog bucket
+    (burst 3) is untouched by them, and the BYEs' was untouched by what came before."""
+    for i in range(40):
+        rig.a.send(rig.req(rig.a, "BYE", to_tag="t%d" % i), rig.vd_addr)
+    got = forwarded(rig, 40, 0.5)
+    check(10 <= got <= 12, "%d of 40 in-dialog requests forwarded, want about 10" % got)
+    for i in range(10):
+        rig.a.send(rig.req(rig.a, "INVITE"), rig.vd_addr)
+    got = forwarded(rig, 10, 0.5)
+    check(3 <= got <= 4, "%d of 10 INVITEs after the BYEs, want about 3" % got)
+
 
 def t_flood_limited_other_source_unharmed(rig):
     before = rig.counters()
@@ -560,6 +588,13 @@ def main():
             listen_extra=", deny: [\"%s\"], acl_403: true" % f["net_a"],
             yaml_extra="security: {answer_burst: 100, answer_rate: 0}\n")
         run(t, "scanner_user_agent_dropped", args.bin, fam, t_scanner_user_agent_dropped)
+        run(t, "user_agent_list_replaces_defaults", args.bin, fam,
+            t_user_agent_list_replaces_defaults,
+            yaml_extra="security: {block_user_agents: [evil-ua]}\n")
+        run(t, "user_agent_list_empty_blocks_none", args.bin, fam,
+            t_user_agent_list_empty_blocks_none, yaml_extra="security: {block_user_agents: []}\n")
+        run(t, "dialog_bucket_limited_apart", args.bin, fam, t_dialog_bucket_limited_apart,
+            yaml_extra="security: {rate: 1, burst: 3, dialog_rate: 1, dialog_burst: 10}\n")
         lim = "security: {rate: 10, burst: 20}\n"
         run(t, "flood_limited_other_source_unharmed", args.bin, fam,
             t_flood_limited_other_source_unharmed, yaml_extra=lim)
