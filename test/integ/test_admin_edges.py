@@ -20,7 +20,9 @@
     head over 32 KB refused 431, and the API answers after each;
   - overload shedding visible in /metrics (drops by reason, episodes, the 503s);
   - responses whose send-time parameter is mangled, ahead or over 30 s old are relayed,
-    counted (viaduct_latency_implausible_total) and kept out of the latency histogram.
+    counted (viaduct_latency_implausible_total) and kept out of the latency histogram;
+  - the per-backend series hold the right values: requests, responses by class, ICMP
+    errors, state, the probe round trip, and transitions by cause summing to the total.
 """
 
 import re
@@ -374,6 +376,99 @@ def t_implausible_latency_counted_not_measured(binary, tmp):
         client.close()
 
 
+def t_per_backend_values(binary, tmp):
+    """The per-backend series hold what happened: A got 4 INVITEs (answered 200) and 2
+    MESSAGEs (486), B nothing listens behind (one INVITE, an ICMP error); A's probes are
+    answered (a round trip), B's fail."""
+    import threading
+    a, dead = Endpoint(*BACKEND), ("127.0.0.1", 7413)
+    client = Endpoint(*CLIENT)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            r = a.recv(0.05)
+            if r is None:
+                continue
+            m = parse(r[0])
+            if m.is_request and m.method != "ACK":
+                code = (486, "Busy Here") if m.method == "MESSAGE" else (200, "OK")
+                a.send(response(code[0], code[1], m.get_all("Via"),
+                                [(n, m.get(n)) for n in ("From", "To", "Call-ID", "CSeq")]),
+                       r[1])
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    cfg = os.path.join(tmp, "values.yaml")
+    with open(cfg, "w") as f:
+        f.write('listen: ["%s:%d"]\n'
+                "health: {enabled: true, interval_ms: 50, timeout_ms: 20, down_after: 100}\n"
+                'pools:\n  - {name: default, backends: ["%s:%d"]}\n'
+                '  - {name: dead, backends: ["%s:%d"]}\n'
+                "rules:\n  - {match: {to_domain: [dead.example.com]}, pool: dead}\n" %
+                (LISTEN + BACKEND + dead))
+    vd = start(binary, ["-c", cfg, "--workers", "1"], env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % LO),
+               LO)
+    try:
+        def send(method, n, domain="example.com"):
+            client.send(request(method, "sip:bob@%s" % domain,
+                                ["SIP/2.0/UDP %s:%d;branch=z9hG4bKval%s%d" %
+                                 (CLIENT + (method, n))],
+                                dialog(method, "val-%s-%d@x" % (method, n),
+                                       to_uri="sip:bob@%s" % domain)), LISTEN)
+        send("INVITE", 99, "dead.example.com")
+        for i in range(4):
+            send("INVITE", i)
+        for i in range(2):
+            send("MESSAGE", i)
+        answers = []
+        while len(answers) < 6:
+            r = client.recv(1.0)
+            if r is None:
+                break
+            answers.append(parse(r[0]).status)
+        check(sorted(answers) == [200] * 4 + [486] * 2, "answers %s" % answers)
+        la = 'pool="default",backend="127.0.0.1:7410",address="127.0.0.1:7410"'
+        lb = 'pool="dead",backend="127.0.0.1:7413",address="127.0.0.1:7413"'
+        deadline = time.monotonic() + 3
+        while True:
+            code, text, _ = api("GET", "/metrics", LO)
+            rtt = metric(text, "viaduct_backend_probe_rtt_seconds{%s}" % la)
+            icmp = metric(text, "viaduct_backend_icmp_errors_total{%s}" % lb)
+            if (rtt and icmp) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        want = {"viaduct_backend_requests_total{%s}" % la: 6,
+                'viaduct_backend_responses_total{%s,class="2xx"}' % la: 4,
+                'viaduct_backend_responses_total{%s,class="4xx"}' % la: 2,
+                'viaduct_backend_responses_total{%s,class="5xx"}' % la: 0,
+                "viaduct_backend_icmp_errors_total{%s}" % la: 0,
+                "viaduct_backend_requests_total{%s}" % lb: 1,
+                "viaduct_backend_icmp_errors_total{%s}" % lb: 1,
+                'viaduct_backend_state{%s,state="up"}' % la: 1}
+        got = {k: metric(text, k) for k in want}
+        check(got == want, "per-backend values:\n  %s" % "\n  ".join(
+            "%s = %s, want %s" % (k, got[k], want[k]) for k in want if got[k] != want[k]))
+        check(rtt is not None and 0 < rtt < 0.5, "A's probe round trip: %s" % rtt)
+        b_state = [k for k in ("down", "held") if
+                   metric(text, 'viaduct_backend_state{%s,state="%s"}' % (lb, k)) == 1]
+        check(b_state, "B is neither down nor held")
+        # (the name repeats "health": the prefix and the counter's own name, core/health.h)
+        trans = "viaduct_health_health_transitions_total"
+        for k in ("viaduct_health_probes_answered_total", "viaduct_health_probes_failed_total",
+                  trans):
+            check((metric(text, k) or 0) >= 1, "%s = %s" % (k, metric(text, k)))
+        causes = sum(float(l.split()[-1]) for l in text.splitlines()
+                     if l.startswith("viaduct_health_transitions_by_cause_total{"))
+        check(causes == metric(text, trans), "transitions by cause sum to %s, transitions %s" %
+              (causes, metric(text, trans)))
+    finally:
+        stop.set()
+        th.join(2)
+        finish(vd)
+        a.close()
+        client.close()
+
+
 # ---- a stuck worker ----
 
 def wait_health(want, timeout):
@@ -458,7 +553,9 @@ def main():
                  t_bounded_connections_timeout_and_head),
                 ("overload: drops, episodes and the 503s in /metrics", t_overload_in_metrics),
                 ("implausible send times: relayed, counted, not measured",
-                 t_implausible_latency_counted_not_measured)):
+                 t_implausible_latency_counted_not_measured),
+                ("per-backend requests, responses by class, ICMP errors, state, probe RTT",
+                 t_per_backend_values)):
             t.run(name, fn, args.bin, tmp)
     return t.finish()
 
