@@ -4,7 +4,8 @@
   - every line viaduct writes is a log line (ts, level, msg, fields) or a counter line of a
     report SIGUSR1 asked for; in JSON each log line is one JSON object;
   - a backend's state change carries backend, pool, from, to and cause as fields;
-  - log.level hides what is below it; a reload changes the format;
+  - log.level hides what is below it; a reload changes the format; --log-format and
+    --log-level beat VIADUCT_LOG_FORMAT and VIADUCT_LOG_LEVEL;
   - traffic, good or malformed, writes no line at all (no line per packet);
   - repeated warnings are summarised: 60 backend state changes in a few seconds (an operator
     toggling a drain through the API) write the first 50, one line saying the rest are
@@ -113,6 +114,34 @@ def t_json_lines(binary):
     check_events(events, "json")
     check(any(e.get("to") == "down" for e in events), "no state change line in JSON")
     check(all(not l.startswith("ts=") for l in err.splitlines()), "logfmt with json")
+
+
+def t_flags_beat_the_variables(binary):
+    """--log-format json and --log-level warn over VIADUCT_LOG_FORMAT=logfmt and
+    VIADUCT_LOG_LEVEL=debug: JSON lines, none below warn."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIADUCT_")}
+    env.update(VIADUCT_SHUTDOWN_DRAIN_SECONDS="0", VIADUCT_LOG_FORMAT="logfmt",
+               VIADUCT_LOG_LEVEL="debug")
+    check(wait_port_free(*VD), "port busy")
+    p = subprocess.Popen([binary] + args(["--log-format", "json", "--log-level", "warn"]),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, env=env)
+    time.sleep(0.5)
+    os.kill(p.pid, signal.SIGTERM)
+    try:
+        _, err = p.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.kill(p.pid, signal.SIGKILL)
+        p.communicate(timeout=5)
+        raise
+    err = err.decode("latin-1")
+    check(p.returncode == 0, "exit %s: %s" % (p.returncode, err[-300:]))
+    events, _, other = classify(err)  # the counters printed at exit are plain text
+    check(not other, "lines that are neither log nor counters: %r" % other[:3])
+    check(events and all(l.startswith("{") for l in err.splitlines()
+                         if log_event(l) is not None), "not JSON lines")
+    levels = [e["level"] for e in events]
+    check(all(lv in ("warn", "error") for lv in levels), "levels %s" % levels)
 
 
 def t_level_hides_what_is_below(binary):
@@ -251,6 +280,7 @@ def main():
     t.run("logfmt_by_default", t_logfmt_by_default, a.bin)
     t.run("json_lines", t_json_lines, a.bin)
     t.run("level_hides_what_is_below", t_level_hides_what_is_below, a.bin)
+    t.run("flags_beat_the_variables", t_flags_beat_the_variables, a.bin)
     with tempfile.TemporaryDirectory() as tmp:
         t.run("reload_changes_the_format", t_reload_changes_the_format, a.bin, tmp)
     t.run("no_line_per_packet", t_no_line_per_packet, a.bin)
