@@ -22,7 +22,10 @@
   - responses whose send-time parameter is mangled, ahead or over 30 s old are relayed,
     counted (viaduct_latency_implausible_total) and kept out of the latency histogram;
   - the per-backend series hold the right values: requests, responses by class, ICMP
-    errors, state, the probe round trip, and transitions by cause summing to the total.
+    errors, state, the probe round trip, and transitions by cause summing to the total;
+  - /readyz counts the pools a request can reach only (not one no rule names, not the
+    default pool behind a catch-all rule); a backend named by an IPv6 address takes its
+    override at /backends/POOL/[::1]:PORT/ACTION.
 """
 
 import re
@@ -434,7 +437,10 @@ def t_per_backend_values(binary, tmp):
             code, text, _ = api("GET", "/metrics", LO)
             rtt = metric(text, "viaduct_backend_probe_rtt_seconds{%s}" % la)
             icmp = metric(text, "viaduct_backend_icmp_errors_total{%s}" % lb)
-            if (rtt and icmp) or time.monotonic() > deadline:
+            # the health thread takes up the ICMP hint within a round (50 ms)
+            moved = metric(text, "viaduct_health_health_transitions_total")
+            failed = metric(text, "viaduct_health_probes_failed_total")
+            if (rtt and icmp and moved and failed) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         want = {"viaduct_backend_requests_total{%s}" % la: 6,
@@ -467,6 +473,52 @@ def t_per_backend_values(binary, tmp):
         finish(vd)
         a.close()
         client.close()
+
+
+READY_YAML = """listen: ["127.0.0.1:5460", "[::1]:5460"]
+pools:
+  - {name: default, backends: ["127.0.0.1:7410"]}
+  - {name: regs, backends: ["[::1]:7414"]}
+  - {name: orphan, backends: [{address: "127.0.0.1:7415", name: lonely}]}
+rules:
+  - {match: {method: [REGISTER]}, pool: regs}
+%s"""
+
+
+def t_readyz_counts_reachable_pools(binary, tmp):
+    """/readyz asks a live backend of every pool a request can reach: not of a pool no rule
+    names, nor of the default pool behind a rule that catches everything. A backend named
+    by an IPv6 address takes its override at /backends/POOL/[::1]:PORT/ACTION."""
+    cfg = os.path.join(tmp, "ready.yaml")
+    with open(cfg, "w") as f:
+        f.write(READY_YAML % "")
+    vd = start(binary, ["-c", cfg], env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % LO), LO)
+    try:
+        def ready(want, says):
+            code, body, _ = api("GET", "/readyz", LO)
+            check(code == want and says in body, "/readyz %d %r, want %d %r" %
+                  (code, body, want, says))
+
+        def post(path, state):
+            code, body, _ = api("POST", path, LO)
+            check(code == 200 and json.loads(body)["state"] == state, "POST %s: %d %s" %
+                  (path, code, body))
+        ready(200, "ready: 2 pools reachable, 2 backends up")
+        post("/backends/orphan/lonely/down", "down")
+        ready(200, "ready: 2 pools reachable")
+        post("/backends/regs/[::1]:7414/down", "down")
+        ready(503, "not ready: pool regs has no live backend")
+        post("/backends/regs/[::1]:7414/up", "up")
+        post("/backends/default/127.0.0.1:7410/drain", "draining")
+        ready(503, "not ready: pool default has no live backend")
+        # a rule that catches everything: the default pool is out of reach
+        with open(cfg, "w") as f:
+            f.write(READY_YAML % "  - {match: {}, pool: regs}\n")
+        code, body, _ = api("POST", "/reload", LO)
+        check(code == 200, "reload: %d %s" % (code, body))
+        ready(200, "ready: 1 pools reachable, 1 backends up")
+    finally:
+        finish(vd)
 
 
 # ---- a stuck worker ----
@@ -555,7 +607,9 @@ def main():
                 ("implausible send times: relayed, counted, not measured",
                  t_implausible_latency_counted_not_measured),
                 ("per-backend requests, responses by class, ICMP errors, state, probe RTT",
-                 t_per_backend_values)):
+                 t_per_backend_values),
+                ("/readyz: only pools a request can reach; an IPv6-named override",
+                 t_readyz_counts_reachable_pools)):
             t.run(name, fn, args.bin, tmp)
     return t.finish()
 
