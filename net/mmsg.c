@@ -235,6 +235,8 @@ int net_mmsg_run(const struct net_engine_cfg *cfg)
     int ret = net_cfg_check(cfg);
     if (ret != 0)
         return ret;
+    if (cfg->stream != NULL)
+        return -EOPNOTSUPP; /* TCP is the io_uring engine's only, so far */
     struct mm *m = mm_new(cfg);
     if (m == NULL)
         return -ENOMEM;

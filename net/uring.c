@@ -6,7 +6,9 @@
  * sendmsg from the buffer it arrived in. The loop is liburing's io_uring-udp
  * shape: arm what is missing, submit and wait (100 ms, so *stop is seen),
  * peek a batch of completions, dispatch each by its typed user_data, advance
- * the CQ once, publish the returned buffers once.
+ * the CQ once, publish the returned buffers once. TCP listeners and their
+ * connections (cfg->stream) share the ring: stream.c arms their requests and
+ * handles their completions, which this loop dispatches by the same user_data.
  *
  * Buffer ownership. Buffer bid (cqe->flags >> IORING_CQE_BUFFER_SHIFT) and
  * tx[bid] / smsg[bid] travel together:
@@ -23,11 +25,10 @@
  * held counts buffers in stages 2-4. The ring memory is unmapped only after
  * every request has completed or been cancelled (ring_drain).
  */
-#include "net/engine.h"
+#include "net/ring.h"
 
 #include <errno.h>
 #include <linux/sock_diag.h>
-#include <liburing.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -41,32 +42,6 @@
 #define RING_SQ_MAX 32768u     /* the kernel's IORING_MAX_ENTRIES */
 #define RING_CQ_MAX 65536u     /* IORING_MAX_CQ_ENTRIES */
 
-/* user_data: which operation completed, on what. Decoded only in
- * ring_handle_cqe. 0 is never used, so a zeroed CQE cannot look valid. */
-enum ring_op {
-    RING_OP_RECV = 1, /* idx = socket: the multishot recvmsg */
-    RING_OP_ERRQ,     /* idx = socket: multishot poll for POLLERR */
-    RING_OP_SEND,     /* idx = buffer id */
-    RING_OP_SEND2,    /* idx = buffer id: the same bytes to tx->dst2 */
-    RING_OP_CANCEL,   /* the cancel-all at stop */
-    RING_OP_COUNT
-};
-
-struct ring_ud {
-    enum ring_op op;
-    unsigned idx;
-};
-
-static inline uint64_t ring_ud_pack(enum ring_op op, unsigned idx)
-{
-    return (uint64_t)op << 32 | idx;
-}
-
-static inline struct ring_ud ring_ud_unpack(uint64_t v)
-{
-    return (struct ring_ud){.op = (enum ring_op)(v >> 32), .idx = (unsigned)v};
-}
-
 struct ring {
     struct io_uring uring;
     const struct net_engine_cfg *cfg;
@@ -75,24 +50,25 @@ struct ring {
     char *bufs; /* mmap'd, nbufs * stride */
     size_t bufs_len;
     size_t stride;
-    unsigned buf_len;           /* recvmsg_out + name + buf_size: what the kernel may fill */
-    struct msghdr rmsg;         /* layout of every receive: name room, no control */
-    struct net_tx *tx;          /* [nbufs] */
-    struct msghdr *smsg;        /* [nbufs] */
-    struct msghdr *smsg2;       /* [nbufs]: the copy to dst2 */
-    uint8_t *npend;             /* [nbufs]: sends in flight from each buffer */
-    uint8_t *tries;             /* [2 * nbufs]: resends of bid's send (2 bid) and send2 */
-    struct io_uring_cqe **cqes; /* [batch] */
-    unsigned nput;              /* buffers added since the last advance */
-    unsigned held;              /* buffers not in the kernel's hands */
-    unsigned nsend;             /* sends in flight */
-    uint32_t armed_recv;        /* per socket: multishot recvmsg in place */
-    uint32_t armed_errq;        /* per socket: multishot POLLERR poll in place */
+    unsigned buf_len;                 /* recvmsg_out + name + buf_size: what the kernel may fill */
+    struct msghdr rmsg;               /* layout of every receive: name room, no control */
+    struct net_tx *tx;                /* [nbufs] */
+    struct msghdr *smsg;              /* [nbufs] */
+    struct msghdr *smsg2;             /* [nbufs]: the copy to dst2 */
+    uint8_t *npend;                   /* [nbufs]: sends in flight from each buffer */
+    uint8_t *tries;                   /* [2 * nbufs]: resends of bid's send (2 bid) and send2 */
+    struct io_uring_cqe **cqes;       /* [batch] */
+    unsigned nput;                    /* buffers added since the last advance */
+    unsigned held;                    /* buffers not in the kernel's hands */
+    unsigned nsend;                   /* sends in flight */
+    uint32_t armed_recv;              /* per socket: multishot recvmsg in place */
+    uint32_t armed_errq;              /* per socket: multishot POLLERR poll in place */
     uint8_t sock_fill[NET_MAX_SOCKS]; /* per socket: % of its receive buffer queued */
     unsigned full_run;                /* full batches in a row */
     bool ring_ok;
     bool stopping;
-    struct net_tx errtx; /* reports a failed send to dst2 */
+    struct net_stream *ns; /* TCP listeners and connections (stream.c), or NULL */
+    struct net_tx errtx;   /* reports a failed send to dst2 */
 };
 
 static char *ring_buf(struct ring *r, unsigned bid)
@@ -123,12 +99,7 @@ static void ring_buf_flush(struct ring *r)
  * as liburing's examples do. */
 static struct io_uring_sqe *ring_sqe(struct ring *r)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
-    if (sqe == NULL) {
-        io_uring_submit(&r->uring);
-        sqe = io_uring_get_sqe(&r->uring);
-    }
-    return sqe;
+    return ring_get_sqe(&r->uring);
 }
 
 /* Arms the multishot recvmsg and the error-queue poll of every socket that
@@ -163,6 +134,8 @@ static void ring_arm(struct ring *r)
         io_uring_sqe_set_data64(sqe, ring_ud_pack(RING_OP_ERRQ, s));
         r->armed_errq |= 1u << s;
     }
+    if (r->ns != NULL)
+        ns_arm(r->ns);
 }
 
 /* Queues the handler's reply from buffer bid, or gives the buffer back. */
@@ -255,8 +228,8 @@ static void ring_measure_queues(struct ring *r, bool full)
         }
         uint32_t mi[SK_MEMINFO_VARS];
         socklen_t len = sizeof(mi);
-        if (getsockopt(r->cfg->fds[s], SOL_SOCKET, SO_MEMINFO, mi, &len) != 0 ||
-            len < sizeof(mi) || mi[SK_MEMINFO_RCVBUF] == 0)
+        if (getsockopt(r->cfg->fds[s], SOL_SOCKET, SO_MEMINFO, mi, &len) != 0 || len < sizeof(mi) ||
+            mi[SK_MEMINFO_RCVBUF] == 0)
             continue;
         uint64_t pct = (uint64_t)mi[SK_MEMINFO_RMEM_ALLOC] * 100 / mi[SK_MEMINFO_RCVBUF];
         r->sock_fill[s] = (uint8_t)(pct < 100 ? pct : 100);
@@ -302,6 +275,7 @@ static void ring_on_recv(struct ring *r, const struct io_uring_cqe *cqe, unsigne
         .srclen = o->namelen,
         .sock = (int)sock,
         .load = ring_load(r, sock),
+        .stream = r->ns,
     };
     struct net_tx *tx = &r->tx[bid];
     tx->niov = 0;
@@ -395,13 +369,33 @@ static void ring_on_cancel(struct ring *r, const struct io_uring_cqe *cqe, unsig
     (void)r, (void)cqe, (void)idx;
 }
 
+/* The connections' completions go to stream.c; r->ns is set whenever they can occur. */
+static void ring_on_accept(struct ring *r, const struct io_uring_cqe *cqe, unsigned idx)
+{
+    if (r->ns != NULL)
+        ns_on_accept(r->ns, cqe, idx);
+}
+
+static void ring_on_crecv(struct ring *r, const struct io_uring_cqe *cqe, unsigned idx)
+{
+    if (r->ns != NULL)
+        ns_on_recv(r->ns, cqe, idx);
+}
+
+static void ring_on_csend(struct ring *r, const struct io_uring_cqe *cqe, unsigned idx)
+{
+    if (r->ns != NULL)
+        ns_on_send(r->ns, cqe, idx);
+}
+
 typedef void ring_cqe_fn(struct ring *r, const struct io_uring_cqe *cqe, unsigned idx);
 
 /* One handler per op; each checks cqe->res < 0 first. */
 static ring_cqe_fn *const ring_handlers[RING_OP_COUNT] = {
     [RING_OP_RECV] = ring_on_recv,     [RING_OP_ERRQ] = ring_on_errq,
     [RING_OP_SEND] = ring_on_send,     [RING_OP_SEND2] = ring_on_send2,
-    [RING_OP_CANCEL] = ring_on_cancel,
+    [RING_OP_CANCEL] = ring_on_cancel, [RING_OP_ACCEPT] = ring_on_accept,
+    [RING_OP_CRECV] = ring_on_crecv,   [RING_OP_CSEND] = ring_on_csend,
 };
 
 static void ring_handle_cqe(struct ring *r, const struct io_uring_cqe *cqe)
@@ -443,10 +437,18 @@ static int ring_step(struct ring *r, long long ns)
 
 /* Cancels every request and collects the completions, so no request can
  * touch the buffers after they are unmapped. Bounded: RING_DRAIN_ROUNDS. */
+static bool ring_busy(const struct ring *r)
+{
+    return r->armed_recv != 0 || r->armed_errq != 0 || r->nsend != 0 ||
+           (r->ns != NULL && ns_busy(r->ns));
+}
+
 static void ring_drain(struct ring *r)
 {
     r->stopping = true;
-    if (r->armed_recv == 0 && r->armed_errq == 0 && r->nsend == 0)
+    if (r->ns != NULL)
+        ns_stop(r->ns);
+    if (!ring_busy(r))
         return;
     struct io_uring_sqe *sqe = ring_sqe(r);
     if (sqe != NULL) {
@@ -454,7 +456,7 @@ static void ring_drain(struct ring *r)
         io_uring_sqe_set_data64(sqe, ring_ud_pack(RING_OP_CANCEL, 0));
     }
     for (int i = 0; i < RING_DRAIN_ROUNDS; i++) {
-        if (r->armed_recv == 0 && r->armed_errq == 0 && r->nsend == 0)
+        if (!ring_busy(r))
             return;
         if (ring_step(r, RING_WAIT_NS / 10) != 0)
             return;
@@ -476,8 +478,11 @@ static int ring_queue_init(struct ring *r)
     const struct net_engine_cfg *cfg = r->cfg;
     /* replies (two when dst2 is set), re-arms, cancel */
     unsigned sq = 2 * cfg->batch + 2 * (unsigned)cfg->nfds + 1;
-    /* a recv and up to two sends per buffer */
+    /* a recv and up to two sends per buffer; per connection a recv, a send and their
+     * cancels, and an accept per listener */
     unsigned cq = 3 * cfg->nbufs + 4 * (unsigned)cfg->nfds;
+    if (cfg->stream != NULL)
+        cq += 4 * cfg->stream->max_conns + (unsigned)cfg->stream->nlfds;
     int ret = -EINVAL;
 
     sq = sq < RING_SQ_MAX ? sq : RING_SQ_MAX;
@@ -541,14 +546,16 @@ static int ring_setup(struct ring *r, const struct net_engine_cfg *cfg)
     r->npend = calloc(cfg->nbufs, sizeof(*r->npend));
     r->tries = calloc(2 * (size_t)cfg->nbufs, sizeof(*r->tries));
     r->cqes = calloc(cfg->batch, sizeof(*r->cqes));
-    if (r->tx == NULL || r->smsg == NULL || r->smsg2 == NULL || r->npend == NULL || r->tries == NULL ||
-        r->cqes == NULL)
+    if (r->tx == NULL || r->smsg == NULL || r->smsg2 == NULL || r->npend == NULL ||
+        r->tries == NULL || r->cqes == NULL)
         return -ENOMEM;
 
     int ret = ring_queue_init(r);
     if (ret != 0)
         return ret;
     r->ring_ok = true;
+    if (cfg->stream != NULL && (ret = ns_open(cfg->stream, cfg, &r->uring, &r->ns)) != 0)
+        return ret;
     ret = io_uring_register_files(&r->uring, cfg->fds, (unsigned)cfg->nfds);
     if (ret != 0)
         return ret;
@@ -577,6 +584,7 @@ static void ring_teardown(struct ring *r)
         io_uring_unregister_files(&r->uring);
         io_uring_queue_exit(&r->uring);
     }
+    ns_free(r->ns);
     if (r->bufs != NULL)
         munmap(r->bufs, r->bufs_len);
     if (r->br != NULL)
@@ -602,6 +610,8 @@ int net_uring_run(const struct net_engine_cfg *cfg)
     while (ret == 0 && !atomic_load_explicit(cfg->stop, memory_order_relaxed)) {
         ring_arm(r);
         ret = ring_step(r, RING_WAIT_NS);
+        if (r->ns != NULL)
+            ns_tick(r->ns);
         if (cfg->on_quiescent != NULL)
             cfg->on_quiescent(cfg->ctx);
     }
