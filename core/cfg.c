@@ -57,8 +57,8 @@ const char *const cfg_relay_names[3] = {"reject", "rules", "open"};
 const char *const cfg_key_names[CFG_KEY_HEADER] = {"call-id",  "to-aor",    "from-aor",
                                                    "ruri-aor", "ruri-user", "source-ip"};
 
-#define KEY_HELP                                                                                  \
-    "call-id, to-aor, from-aor, ruri-aor, ruri-user, source-ip, or {header: NAME} (header:NAME "  \
+#define KEY_HELP                                                                                   \
+    "call-id, to-aor, from-aor, ruri-aor, ruri-user, source-ip, or {header: NAME} (header:NAME "   \
     "in a variable)"
 
 /* admin.listen: an address to bind, or off. */
@@ -80,7 +80,10 @@ static int check_word(const char *s, const char *const *list, char *msg, size_t 
         if (strcmp(s, list[i]) == 0)
             return 0;
         if (k < len)
-            k += (size_t)snprintf(msg + k, len - k, "%s%s", i == 0 ? "" : list[i + 1] ? ", " : " or ",
+            k += (size_t)snprintf(msg + k, len - k, "%s%s",
+                                  i == 0        ? ""
+                                  : list[i + 1] ? ", "
+                                                : " or ",
                                   list[i]);
     }
     if (k < len)
@@ -107,208 +110,432 @@ static int check_log_level(const char *s, char *msg, size_t len)
  * struct cfg). Help texts end without a full stop: --help and the README
  * add their own. */
 const struct cfg_opt cfg_opts[] = {
-    {.name = "config", .type = CFG_T_CONFIG, .env = "VIADUCT_CONFIG", .flag = "config",
-     .arg = "FILE", .dflt = "none", .fl = CFG_NO_FILE,
+    {.name = "config",
+     .type = CFG_T_CONFIG,
+     .env = "VIADUCT_CONFIG",
+     .flag = "config",
+     .arg = "FILE",
+     .dflt = "none",
+     .fl = CFG_NO_FILE,
      .help = "the YAML configuration file; the environment and the flags override it"},
-    {.name = "listen", .type = CFG_T_LISTEN, .max = CFG_MAX_LISTEN, .env = "VIADUCT_LISTEN",
-     .flag = "listen", .arg = "ADDR:PORT", .dflt = "127.0.0.1:5060",
-     .help = "where to receive SIP over UDP (IPv6 as [::1]:5060); in the file an entry may be "
+    {.name = "listen",
+     .type = CFG_T_LISTEN,
+     .max = CFG_MAX_LISTEN,
+     .env = "VIADUCT_LISTEN",
+     .flag = "listen",
+     .arg = "ADDR:PORT",
+     .dflt = "127.0.0.1:5060",
+     .help = "where to receive SIP: over UDP (ADDR:PORT or udp:ADDR:PORT), or TCP as "
+             "tcp:ADDR:PORT, which needs the io_uring engine (IPv6 as [::1]:5060); in the file "
+             "an entry may be "
              "{address: ADDR:PORT, advertise: HOST:PORT} with its own allow, deny, acl_403, rate, "
              "burst, dialog_rate, dialog_burst (as in security)"},
-    {.name = "advertise", .type = CFG_T_ADVERTISE, .max = CFG_MAX_LISTEN,
-     .env = "VIADUCT_ADVERTISE", .flag = "advertise", .arg = "HOST:PORT",
+    {.name = "advertise",
+     .type = CFG_T_ADVERTISE,
+     .max = CFG_MAX_LISTEN,
+     .env = "VIADUCT_ADVERTISE",
+     .flag = "advertise",
+     .arg = "HOST:PORT",
      .dflt = "the listen address",
      .help = "sent-by of our Via (and Record-Route, Path) for the listen address at the same "
              "position; required for a wildcard listen address"},
-    {.name = "aliases", .type = CFG_T_ALIASES, .max = CFG_MAX_ALIASES, .env = "VIADUCT_ALIASES",
-     .flag = "alias", .arg = "HOST[:PORT]", .dflt = "none",
+    {.name = "aliases",
+     .type = CFG_T_ALIASES,
+     .max = CFG_MAX_ALIASES,
+     .env = "VIADUCT_ALIASES",
+     .flag = "alias",
+     .arg = "HOST[:PORT]",
+     .dflt = "none",
      .help = "other names of viaduct: a Route or Request-URI naming one means us (port 5060 "
              "when not given)"},
-    {.name = "backends", .type = CFG_T_BACKENDS, .max = CFG_MAX_BACKENDS,
-     .env = "VIADUCT_BACKENDS", .flag = "backend", .arg = "ADDR:PORT", .dflt = "none",
+    {.name = "backends",
+     .type = CFG_T_BACKENDS,
+     .max = CFG_MAX_BACKENDS,
+     .env = "VIADUCT_BACKENDS",
+     .flag = "backend",
+     .arg = "ADDR:PORT",
+     .dflt = "none",
      .fl = CFG_NO_FILE,
      .help = "backends of the default pool, replacing the file's (in the file: pools)"},
-    {.name = "workers", .type = CFG_T_INT_AUTO, .min = 1, .max = 64, .off = OFF(workers),
-     .env = "VIADUCT_WORKERS", .flag = "workers", .arg = "N",
+    {.name = "workers",
+     .type = CFG_T_INT_AUTO,
+     .min = 1,
+     .max = 64,
+     .off = OFF(workers),
+     .env = "VIADUCT_WORKERS",
+     .flag = "workers",
+     .arg = "N",
      .help = "worker threads, each pinned to a CPU; auto: one per CPU the process may use"},
-    {.name = "io", .type = CFG_T_IO, .max = 2, .off = OFF(io), .env = "VIADUCT_IO", .flag = "io",
+    {.name = "io",
+     .type = CFG_T_IO,
+     .max = 2,
+     .off = OFF(io),
+     .env = "VIADUCT_IO",
+     .flag = "io",
      .arg = "uring|mmsg|auto",
      .help = "packet engine; auto uses io_uring where the kernel and seccomp allow it (Docker's "
              "default profile does not), else recvmmsg/sendmmsg"},
-    {.name = "max_message", .type = CFG_T_U32, .min = 1024, .max = 65535, .def = 16384,
-     .off = OFF(max_msg), .env = "VIADUCT_MAX_MESSAGE", .flag = "max-msg", .arg = "BYTES",
+    {.name = "max_message",
+     .type = CFG_T_U32,
+     .min = 1024,
+     .max = 65535,
+     .def = 16384,
+     .off = OFF(max_msg),
+     .env = "VIADUCT_MAX_MESSAGE",
+     .flag = "max-msg",
+     .arg = "BYTES",
      .help = "largest request accepted, in bytes; larger ones are answered 513"},
-    {.name = "table_size", .type = CFG_T_PRIME, .min = 2, .max = 1 << 24, .def = 65537,
-     .off = OFF(table_size), .env = "VIADUCT_TABLE_SIZE",
+    {.name = "table_size",
+     .type = CFG_T_PRIME,
+     .min = 2,
+     .max = 1 << 24,
+     .def = 65537,
+     .off = OFF(table_size),
+     .env = "VIADUCT_TABLE_SIZE",
      .help = "Maglev slots of each pool's table: a prime, at least the largest pool; larger "
              "balances finer"},
-    {.name = "retry_after", .type = CFG_T_U32, .max = 86400, .def = 5, .off = OFF(retry_after),
+    {.name = "retry_after",
+     .type = CFG_T_U32,
+     .max = 86400,
+     .def = 5,
+     .off = OFF(retry_after),
      .env = "VIADUCT_RETRY_AFTER",
      .help = "seconds, in the Retry-After of the 503 sent when a pool has no live backend"},
-    {.name = "record_route", .type = CFG_T_BOOL, .max = 1, .off = OFF(record_route),
-     .env = "VIADUCT_RECORD_ROUTE", .flag = "record-route",
+    {.name = "record_route",
+     .type = CFG_T_BOOL,
+     .max = 1,
+     .off = OFF(record_route),
+     .env = "VIADUCT_RECORD_ROUTE",
+     .flag = "record-route",
      .help = "insert Record-Route on dialog-creating requests, so in-dialog requests come "
              "back through viaduct"},
-    {.name = "path", .type = CFG_T_PATH, .max = 2, .off = OFF(path), .env = "VIADUCT_PATH",
+    {.name = "path",
+     .type = CFG_T_PATH,
+     .max = 2,
+     .off = OFF(path),
+     .env = "VIADUCT_PATH",
      .flag = "path",
      .help = "insert Path on REGISTERs: true on those that carry Supported: path (RFC 3327), "
              "always on every one (the registrars must accept Path without the UA's support, "
              "as Kamailio's path_mode=0 does)"},
     /* at most a day: Kamailio's max_expires default is 0 (none), phones ask 3600 or less */
-    {.name = "registration_interval", .type = CFG_T_U32, .max = 86400, .def = 3600,
-     .off = OFF(registration_interval), .env = "VIADUCT_REGISTRATION_INTERVAL",
+    {.name = "registration_interval",
+     .type = CFG_T_U32,
+     .max = 86400,
+     .def = 3600,
+     .off = OFF(registration_interval),
+     .env = "VIADUCT_REGISTRATION_INTERVAL",
      .help = "seconds between a phone's REGISTER refreshes (the Expires the registrars grant): "
              "after a backend comes back up from down, out-of-dialog requests keyed by an AOR, "
              "REGISTER aside, keep going to its fallback this long, where the phones' bindings "
              "are until they re-register; 0 returns them at once"},
-    {.name = "keys.register", .type = CFG_T_KEY, .def = CFG_KEY_TO_AOR, .off = OFF(key_register),
-     .aux = OFF(key_header_register), .env = "VIADUCT_KEY_REGISTER",
+    {.name = "keys.register",
+     .type = CFG_T_KEY,
+     .def = CFG_KEY_TO_AOR,
+     .off = OFF(key_register),
+     .aux = OFF(key_header_register),
+     .env = "VIADUCT_KEY_REGISTER",
      .help = "what a REGISTER is hashed on when no rule says: " KEY_HELP},
-    {.name = "keys.default", .type = CFG_T_KEY, .def = CFG_KEY_CALL_ID, .off = OFF(key_other),
-     .aux = OFF(key_header_other), .env = "VIADUCT_KEY_DEFAULT",
+    {.name = "keys.default",
+     .type = CFG_T_KEY,
+     .def = CFG_KEY_CALL_ID,
+     .off = OFF(key_other),
+     .aux = OFF(key_header_other),
+     .env = "VIADUCT_KEY_DEFAULT",
      .help = "what other requests are hashed on when no rule says (the same keys)"},
-    {.name = "health.enabled", .type = CFG_T_BOOL, .max = 1, .off = OFF(health.enabled),
+    {.name = "health.enabled",
+     .type = CFG_T_BOOL,
+     .max = 1,
+     .off = OFF(health.enabled),
      .env = "VIADUCT_HEALTH_ENABLED",
      .help = "probe every backend with OPTIONS; off by default, as backends that ignore "
              "OPTIONS would all be taken down"},
-    {.name = "health.interval_ms", .type = CFG_T_U32, .min = 50, .max = 3600000, .def = 1000,
-     .off = OFF(health.interval_ms), .env = "VIADUCT_HEALTH_INTERVAL_MS",
+    {.name = "health.interval_ms",
+     .type = CFG_T_U32,
+     .min = 50,
+     .max = 3600000,
+     .def = 1000,
+     .off = OFF(health.interval_ms),
+     .env = "VIADUCT_HEALTH_INTERVAL_MS",
      .help = "milliseconds between two probes of one backend"},
-    {.name = "health.timeout_ms", .type = CFG_T_U32, .min = 10, .max = 3600000, .def = 500,
-     .off = OFF(health.timeout_ms), .env = "VIADUCT_HEALTH_TIMEOUT_MS",
+    {.name = "health.timeout_ms",
+     .type = CFG_T_U32,
+     .min = 10,
+     .max = 3600000,
+     .def = 500,
+     .off = OFF(health.timeout_ms),
+     .env = "VIADUCT_HEALTH_TIMEOUT_MS",
      .help = "milliseconds a probe waits for its answer"},
-    {.name = "health.down_after", .type = CFG_T_U32, .min = 1, .max = 100, .def = 3,
-     .off = OFF(health.down_after), .env = "VIADUCT_HEALTH_DOWN_AFTER",
+    {.name = "health.down_after",
+     .type = CFG_T_U32,
+     .min = 1,
+     .max = 100,
+     .def = 3,
+     .off = OFF(health.down_after),
+     .env = "VIADUCT_HEALTH_DOWN_AFTER",
      .help = "missed probes in a row that take a backend down"},
-    {.name = "health.up_after", .type = CFG_T_U32, .min = 1, .max = 100, .def = 2,
-     .off = OFF(health.up_after), .env = "VIADUCT_HEALTH_UP_AFTER",
+    {.name = "health.up_after",
+     .type = CFG_T_U32,
+     .min = 1,
+     .max = 100,
+     .def = 2,
+     .off = OFF(health.up_after),
+     .env = "VIADUCT_HEALTH_UP_AFTER",
      .help = "answered probes in a row that bring it back"},
-    {.name = "health.jitter_pct", .type = CFG_T_U32, .max = 50, .def = 10,
-     .off = OFF(health.jitter_pct), .env = "VIADUCT_HEALTH_JITTER_PCT",
+    {.name = "health.jitter_pct",
+     .type = CFG_T_U32,
+     .max = 50,
+     .def = 10,
+     .off = OFF(health.jitter_pct),
+     .env = "VIADUCT_HEALTH_JITTER_PCT",
      .help = "percent by which each probe's interval varies, so probes do not bunch"},
     /* at most 60 s: below PX_FOLLOW_MS, so a CANCEL still follows its INVITE past a hold's end */
-    {.name = "health.icmp_holddown_ms", .type = CFG_T_U32, .min = 100, .max = 60000,
-     .def = 5000, .off = OFF(health.icmp_holddown_ms), .env = "VIADUCT_HEALTH_ICMP_HOLDDOWN_MS",
+    {.name = "health.icmp_holddown_ms",
+     .type = CFG_T_U32,
+     .min = 100,
+     .max = 60000,
+     .def = 5000,
+     .off = OFF(health.icmp_holddown_ms),
+     .env = "VIADUCT_HEALTH_ICMP_HOLDDOWN_MS",
      .help = "how long an ICMP error for a backend moves its new traffic to the fallback; "
              "probes, when on, confirm or end it early"},
-    {.name = "health.codes", .type = CFG_T_CODES, .max = 16, .env = "VIADUCT_HEALTH_CODES",
+    {.name = "health.codes",
+     .type = CFG_T_CODES,
+     .max = 16,
+     .env = "VIADUCT_HEALTH_CODES",
      .dflt = "any final response",
      .help = "the response codes that count a probe as answered"},
-    {.name = "admin.listen", .type = CFG_T_STR, .off = OFF(admin.listen),
-     .env = "VIADUCT_ADMIN_LISTEN", .flag = "admin", .arg = "ADDR:PORT|off",
-     .dflt = "127.0.0.1:8060", .fl = CFG_DFLT_VALUE, .check = check_admin_listen,
+    {.name = "admin.listen",
+     .type = CFG_T_STR,
+     .off = OFF(admin.listen),
+     .env = "VIADUCT_ADMIN_LISTEN",
+     .flag = "admin",
+     .arg = "ADDR:PORT|off",
+     .dflt = "127.0.0.1:8060",
+     .fl = CFG_DFLT_VALUE,
+     .check = check_admin_listen,
      .help = "the management HTTP listener (/metrics, /healthz, /readyz, /backends, /config, "
              "POST /backends/..., /reload); off: none"},
-    {.name = "admin.token_file", .type = CFG_T_STR, .off = OFF(admin.token_file),
-     .env = "VIADUCT_ADMIN_TOKEN_FILE", .flag = "admin-token-file", .arg = "FILE",
+    {.name = "admin.token_file",
+     .type = CFG_T_STR,
+     .off = OFF(admin.token_file),
+     .env = "VIADUCT_ADMIN_TOKEN_FILE",
+     .flag = "admin-token-file",
+     .arg = "FILE",
      .dflt = "none",
      .help = "a file holding the bearer token the management API's POST endpoints require "
              "(read at each request); with no token they are allowed on a loopback listener "
              "only"},
-    {.name = "admin.token", .type = CFG_T_STR, .off = OFF(admin.token),
-     .env = "VIADUCT_ADMIN_TOKEN", .dflt = "none", .fl = CFG_NO_FILE,
+    {.name = "admin.token",
+     .type = CFG_T_STR,
+     .off = OFF(admin.token),
+     .env = "VIADUCT_ADMIN_TOKEN",
+     .dflt = "none",
+     .fl = CFG_NO_FILE,
      .help = "the bearer token itself, instead of admin.token_file; never printed"},
     /* at most an hour: a grace period longer than that is a stuck process, not a drain */
-    {.name = "shutdown.drain_seconds", .type = CFG_T_U32, .max = 3600, .def = 5,
-     .off = OFF(shutdown.drain_seconds), .env = "VIADUCT_SHUTDOWN_DRAIN_SECONDS",
-     .flag = "drain-seconds", .arg = "N",
+    {.name = "shutdown.drain_seconds",
+     .type = CFG_T_U32,
+     .max = 3600,
+     .def = 5,
+     .off = OFF(shutdown.drain_seconds),
+     .env = "VIADUCT_SHUTDOWN_DRAIN_SECONDS",
+     .flag = "drain-seconds",
+     .arg = "N",
      .help = "seconds SIGTERM keeps forwarding with /readyz answering 503, before the workers "
              "stop and viaduct exits 0; 0 stops at once, as a second SIGTERM or SIGINT does"},
-    {.name = "log.format", .type = CFG_T_STR, .off = OFF(log.format), .env = "VIADUCT_LOG_FORMAT",
-     .flag = "log-format", .arg = "logfmt|json", .dflt = "logfmt", .fl = CFG_DFLT_VALUE,
+    {.name = "log.format",
+     .type = CFG_T_STR,
+     .off = OFF(log.format),
+     .env = "VIADUCT_LOG_FORMAT",
+     .flag = "log-format",
+     .arg = "logfmt|json",
+     .dflt = "logfmt",
+     .fl = CFG_DFLT_VALUE,
      .check = check_log_format,
      .help = "the log on stderr, one line per event: logfmt (ts=... level=info msg=\"...\" "
              "key=value) or JSON lines"},
-    {.name = "log.level", .type = CFG_T_STR, .off = OFF(log.level), .env = "VIADUCT_LOG_LEVEL",
-     .flag = "log-level", .arg = "debug|info|warn|error", .dflt = "info",
-     .fl = CFG_DFLT_VALUE, .check = check_log_level, .help = "the least severe level logged"},
-    {.name = "pools", .type = CFG_T_POOLS, .max = CFG_MAX_POOLS, .dflt = "default, empty",
+    {.name = "log.level",
+     .type = CFG_T_STR,
+     .off = OFF(log.level),
+     .env = "VIADUCT_LOG_LEVEL",
+     .flag = "log-level",
+     .arg = "debug|info|warn|error",
+     .dflt = "info",
+     .fl = CFG_DFLT_VALUE,
+     .check = check_log_level,
+     .help = "the least severe level logged"},
+    {.name = "pools",
+     .type = CFG_T_POOLS,
+     .max = CFG_MAX_POOLS,
+     .dflt = "default, empty",
      .help = "named pools: {name: NAME, backends: [ADDR:PORT or {address, name, weight, "
              "drain}]}; pool default is the one --backend fills"},
-    {.name = "security.relay", .type = CFG_T_RELAY, .max = 2, .off = OFF(security.relay),
+    {.name = "security.relay",
+     .type = CFG_T_RELAY,
+     .max = 2,
+     .off = OFF(security.relay),
      .env = "VIADUCT_SECURITY_RELAY",
      .help = "a Route or Request-URI naming another host in a request from an untrusted source: "
              "reject answers 403, rules ignores it and routes by the rules, open follows it "
              "(an open relay)"},
-    {.name = "security.trusted", .type = CFG_T_CIDRS, .max = CFG_MAX_TRUSTED,
-     .env = "VIADUCT_SECURITY_TRUSTED", .dflt = "none (backends only)",
+    {.name = "security.trusted",
+     .type = CFG_T_CIDRS,
+     .max = CFG_MAX_TRUSTED,
+     .env = "VIADUCT_SECURITY_TRUSTED",
+     .dflt = "none (backends only)",
      .help = "sources whose Route and Request-URI are followed, besides every configured "
              "backend: IPv4 or IPv6 prefixes (10.0.0.0/8) or addresses"},
-    {.name = "security.secret_file", .type = CFG_T_STR, .off = OFF(security.secret_file),
-     .env = "VIADUCT_SECRET_FILE", .dflt = "none: a random secret per process",
+    {.name = "security.secret_file",
+     .type = CFG_T_STR,
+     .off = OFF(security.secret_file),
+     .env = "VIADUCT_SECRET_FILE",
+     .dflt = "none: a random secret per process",
      .help = "file whose contents (at least 16 bytes) key the flow tokens and the Via tag; the "
              "same on every instance, or they reject each other's tokens and responses"},
-    {.name = "security.secret", .type = CFG_T_STR, .off = OFF(security.secret),
-     .env = "VIADUCT_SECRET", .dflt = "none", .fl = CFG_NO_FILE | CFG_SECRET,
+    {.name = "security.secret",
+     .type = CFG_T_STR,
+     .off = OFF(security.secret),
+     .env = "VIADUCT_SECRET",
+     .dflt = "none",
+     .fl = CFG_NO_FILE | CFG_SECRET,
      .help = "the secret itself (at least 16 bytes), instead of security.secret_file"},
-    {.name = "security.previous_secret_file", .type = CFG_T_STR,
-     .off = OFF(security.previous_secret_file), .env = "VIADUCT_PREVIOUS_SECRET_FILE",
+    {.name = "security.previous_secret_file",
+     .type = CFG_T_STR,
+     .off = OFF(security.previous_secret_file),
+     .env = "VIADUCT_PREVIOUS_SECRET_FILE",
      .dflt = "none",
      .help = "the secret before a rotation: what it signed still verifies until "
              "security.previous_until"},
-    {.name = "security.previous_secret", .type = CFG_T_STR, .off = OFF(security.previous_secret),
-     .env = "VIADUCT_PREVIOUS_SECRET", .dflt = "none", .fl = CFG_NO_FILE | CFG_SECRET,
+    {.name = "security.previous_secret",
+     .type = CFG_T_STR,
+     .off = OFF(security.previous_secret),
+     .env = "VIADUCT_PREVIOUS_SECRET",
+     .dflt = "none",
+     .fl = CFG_NO_FILE | CFG_SECRET,
      .help = "the previous secret itself, instead of security.previous_secret_file"},
-    {.name = "security.previous_until", .type = CFG_T_U32, .max = UINT32_MAX,
-     .off = OFF(security.previous_until), .env = "VIADUCT_PREVIOUS_UNTIL",
+    {.name = "security.previous_until",
+     .type = CFG_T_U32,
+     .max = UINT32_MAX,
+     .off = OFF(security.previous_until),
+     .env = "VIADUCT_PREVIOUS_UNTIL",
      .help = "Unix time (seconds) until which the previous secret is accepted; 0: never"},
-    {.name = "security.hash_seed", .type = CFG_T_STR, .off = OFF(security.hash_seed),
-     .env = "VIADUCT_HASH_SEED", .dflt = "built in", .fl = CFG_SECRET,
+    {.name = "security.hash_seed",
+     .type = CFG_T_STR,
+     .off = OFF(security.hash_seed),
+     .env = "VIADUCT_HASH_SEED",
+     .dflt = "built in",
+     .fl = CFG_SECRET,
      .help = "text that seeds the consistent hash and the branch hash; the same on every "
              "instance; a private one keeps outsiders from aiming keys at one backend; "
              "changing it moves keys"},
     /* security: README "Edge protection" says why each default is what it is */
-    {.name = "security.allow", .type = CFG_T_ACL, .max = CFG_MAX_ACL, .off = OFF(security.allow),
-     .env = "VIADUCT_SECURITY_ALLOW", .dflt = "any",
+    {.name = "security.allow",
+     .type = CFG_T_ACL,
+     .max = CFG_MAX_ACL,
+     .off = OFF(security.allow),
+     .env = "VIADUCT_SECURITY_ALLOW",
+     .dflt = "any",
      .help = "sources a listener takes datagrams from (IP or IP/LEN), checked before parsing; "
              "a listen entry's own allow replaces it"},
-    {.name = "security.deny", .type = CFG_T_ACL, .max = CFG_MAX_ACL, .off = OFF(security.deny),
-     .env = "VIADUCT_SECURITY_DENY", .dflt = "none",
+    {.name = "security.deny",
+     .type = CFG_T_ACL,
+     .max = CFG_MAX_ACL,
+     .off = OFF(security.deny),
+     .env = "VIADUCT_SECURITY_DENY",
+     .dflt = "none",
      .help = "sources whose datagrams are dropped before parsing, even if allowed; a listen "
              "entry's own deny replaces it"},
-    {.name = "security.acl_403", .type = CFG_T_BOOL, .max = 1, .off = OFF(security.acl_403),
+    {.name = "security.acl_403",
+     .type = CFG_T_BOOL,
+     .max = 1,
+     .off = OFF(security.acl_403),
      .env = "VIADUCT_SECURITY_ACL_403",
      .help = "answer a request that allow or deny refuses 403 (never larger than the request, "
              "within the answer budget) instead of dropping it; a listen entry's own acl_403 "
              "replaces it"},
-    {.name = "security.block_user_agents", .type = CFG_T_UAS, .max = CFG_MAX_UA,
-     .env = "VIADUCT_SECURITY_BLOCK_USER_AGENTS", .dflt = GD_DEFAULT_UAS,
+    {.name = "security.block_user_agents",
+     .type = CFG_T_UAS,
+     .max = CFG_MAX_UA,
+     .env = "VIADUCT_SECURITY_BLOCK_USER_AGENTS",
+     .dflt = GD_DEFAULT_UAS,
      .help = "requests whose User-Agent contains one of these (any case) are dropped silently; "
              "[] blocks none"},
-    {.name = "security.rate", .type = CFG_T_U32, .max = 1000000, .def = 2000,
-     .off = OFF(security.lim.rate), .env = "VIADUCT_SECURITY_RATE",
+    {.name = "security.rate",
+     .type = CFG_T_U32,
+     .max = 1000000,
+     .def = 2000,
+     .off = OFF(security.lim.rate),
+     .env = "VIADUCT_SECURITY_RATE",
      .help = "out-of-dialog requests per second one source IP (IPv6: its /64) may send, per "
              "worker; 0: no limit"},
-    {.name = "security.burst", .type = CFG_T_U32, .min = 1, .max = 1000000, .def = 4000,
-     .off = OFF(security.lim.burst), .env = "VIADUCT_SECURITY_BURST",
+    {.name = "security.burst",
+     .type = CFG_T_U32,
+     .min = 1,
+     .max = 1000000,
+     .def = 4000,
+     .off = OFF(security.lim.burst),
+     .env = "VIADUCT_SECURITY_BURST",
      .help = "how many out-of-dialog requests above the rate one source may send at once"},
-    {.name = "security.dialog_rate", .type = CFG_T_U32, .max = 1000000, .def = 5000,
-     .off = OFF(security.lim.dialog_rate), .env = "VIADUCT_SECURITY_DIALOG_RATE",
+    {.name = "security.dialog_rate",
+     .type = CFG_T_U32,
+     .max = 1000000,
+     .def = 5000,
+     .off = OFF(security.lim.dialog_rate),
+     .env = "VIADUCT_SECURITY_DIALOG_RATE",
      .help = "in-dialog requests (To tag), CANCELs and ACKs per second one source may send; 0: "
              "no limit"},
-    {.name = "security.dialog_burst", .type = CFG_T_U32, .min = 1, .max = 1000000, .def = 10000,
-     .off = OFF(security.lim.dialog_burst), .env = "VIADUCT_SECURITY_DIALOG_BURST",
+    {.name = "security.dialog_burst",
+     .type = CFG_T_U32,
+     .min = 1,
+     .max = 1000000,
+     .def = 10000,
+     .off = OFF(security.lim.dialog_burst),
+     .env = "VIADUCT_SECURITY_DIALOG_BURST",
      .help = "how many in-dialog requests above the rate one source may send at once"},
-    {.name = "security.limit_503", .type = CFG_T_BOOL, .max = 1, .off = OFF(security.limit_503),
+    {.name = "security.limit_503",
+     .type = CFG_T_BOOL,
+     .max = 1,
+     .off = OFF(security.limit_503),
      .env = "VIADUCT_SECURITY_LIMIT_503",
      .help = "answer a request over its source's limit 503 with Retry-After (within the answer "
              "budget) instead of dropping it"},
-    {.name = "security.answer_burst", .type = CFG_T_U32, .min = 0, .max = 65535, .def = 1024,
-     .off = OFF(security.answer_burst), .env = "VIADUCT_SECURITY_ANSWER_BURST",
+    {.name = "security.answer_burst",
+     .type = CFG_T_U32,
+     .min = 0,
+     .max = 65535,
+     .def = 1024,
+     .off = OFF(security.answer_burst),
+     .env = "VIADUCT_SECURITY_ANSWER_BURST",
      .help = "bytes of local answers (errors, STUN) one untrusted address may get beyond the "
              "bytes it sent: what a spoofed source can make viaduct reflect"},
-    {.name = "security.answer_rate", .type = CFG_T_U32, .max = 65535, .def = 64,
-     .off = OFF(security.answer_rate), .env = "VIADUCT_SECURITY_ANSWER_RATE",
+    {.name = "security.answer_rate",
+     .type = CFG_T_U32,
+     .max = 65535,
+     .def = 64,
+     .off = OFF(security.answer_rate),
+     .env = "VIADUCT_SECURITY_ANSWER_RATE",
      .help = "bytes per second added to that allowance, so a STUN keep-alive (20 bytes in, 32 "
              "or 44 out) every second is always answered"},
-    {.name = "security.overload_pct", .type = CFG_T_U32, .max = 100, .def = 90,
-     .off = OFF(security.overload_pct), .env = "VIADUCT_SECURITY_OVERLOAD_PCT",
+    {.name = "security.overload_pct",
+     .type = CFG_T_U32,
+     .max = 100,
+     .def = 90,
+     .off = OFF(security.overload_pct),
+     .env = "VIADUCT_SECURITY_OVERLOAD_PCT",
      .help = "a worker whose receive buffers are this full (percent) sheds new out-of-dialog "
              "requests, keeping responses and in-dialog requests; 0 sheds always (tests)"},
-    {.name = "security.overload_503", .type = CFG_T_BOOL, .max = 1, .def = 1,
-     .off = OFF(security.overload_503), .env = "VIADUCT_SECURITY_OVERLOAD_503",
+    {.name = "security.overload_503",
+     .type = CFG_T_BOOL,
+     .max = 1,
+     .def = 1,
+     .off = OFF(security.overload_503),
+     .env = "VIADUCT_SECURITY_OVERLOAD_503",
      .help = "shed with 503 and Retry-After (within the answer budget) rather than silently"},
-    {.name = "rules", .type = CFG_T_RULES, .max = CFG_MAX_RULES, .dflt = "none",
+    {.name = "rules",
+     .type = CFG_T_RULES,
+     .max = CFG_MAX_RULES,
+     .dflt = "none",
      .help = "in order, the first match wins: {match: {method, ruri_domain, to_domain, "
              "source}, pool: NAME, key: KEY}; no match: pool default"},
 };
@@ -461,8 +688,20 @@ static int add_listen(struct cfg *c, const struct cfg_opt *o, const char *s, cha
     int n = c->nlisten;
     if (n == o->max)
         return too_many(o, msg, len);
-    if (cfg_parse_addr(s, false, c->listen[n], CFG_STR, msg, len) < 0)
+    const char *addr;
+    enum cfg_tp tp = cfg_listen_split(s, &addr);
+    if (tp == CFG_TP_TLS) {
+        snprintf(msg, len, "%s: TLS listeners are not supported yet (udp: or tcp:)", s);
         return -1;
+    }
+    /* the canonical form: UDP without its prefix (as before there were others) */
+    char canon[CFG_STR];
+    if (cfg_parse_addr(addr, false, canon, sizeof(canon), msg, len) < 0)
+        return -1;
+    if (snprintf(c->listen[n], CFG_STR, "%s%s", tp == CFG_TP_TCP ? "tcp:" : "", canon) >= CFG_STR) {
+        snprintf(msg, len, "'%s' is too long", s);
+        return -1;
+    }
     for (int j = 0; j < n; j++) {
         if (strcmp(c->listen[j], c->listen[n]) == 0) {
             snprintf(msg, len, "%s is listed twice", c->listen[n]);
@@ -512,8 +751,7 @@ static int add_code(struct cfg *c, const struct cfg_opt *o, const char *s, char 
     return 0;
 }
 
-static int add_trusted(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg,
-                       size_t len)
+static int add_trusted(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg, size_t len)
 {
     if (c->security.ntrusted == o->max)
         return too_many(o, msg, len);
@@ -614,9 +852,9 @@ void cfg_opt_clear(struct cfg *c, const struct cfg_opt *o)
         c->nlisten = 0;
         memset(c->advertise, 0, sizeof(c->advertise)); /* they belonged to the old list */
         for (int i = 0; i < CFG_MAX_LISTEN; i++)
-            c->listen_sec[i] = (struct cfg_listen_sec){
-                .lim = {CFG_LIMIT_INHERIT, CFG_LIMIT_INHERIT, CFG_LIMIT_INHERIT,
-                        CFG_LIMIT_INHERIT}};
+            c->listen_sec[i] =
+                (struct cfg_listen_sec){.lim = {CFG_LIMIT_INHERIT, CFG_LIMIT_INHERIT,
+                                                CFG_LIMIT_INHERIT, CFG_LIMIT_INHERIT}};
         break;
     case CFG_T_ADVERTISE: memset(c->advertise, 0, sizeof(c->advertise)); break;
     case CFG_T_ALIASES: c->naliases = 0; break;
@@ -706,7 +944,7 @@ void cfg_opt_values(const struct cfg_opt *o, char *buf, size_t len)
         snprintf(buf, len, "%s", o->arg ? o->arg : o->fl & CFG_SECRET ? "text" : "a string");
         break;
     case CFG_T_CIDRS: snprintf(buf, len, "up to %lld prefixes", hi); break;
-    case CFG_T_LISTEN:
+    case CFG_T_LISTEN: snprintf(buf, len, "up to %lld [udp:|tcp:]ADDR:PORT", hi); break;
     case CFG_T_BACKENDS: snprintf(buf, len, "up to %lld ADDR:PORT", hi); break;
     case CFG_T_ADVERTISE: snprintf(buf, len, "up to %lld HOST:PORT", hi); break;
     case CFG_T_ALIASES: snprintf(buf, len, "up to %lld HOST[:PORT]", hi); break;
@@ -775,4 +1013,3 @@ void cfg_replace(struct cfg *to, struct cfg *from)
     memcpy(to, from, sizeof(*to));
     free(from);
 }
-

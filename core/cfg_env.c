@@ -127,9 +127,9 @@ int cfg_flag_options(struct option *out, int cap, int val_base)
     for (int i = 0; i < cfg_nopts && n < cap; i++) {
         if (cfg_opts[i].flag == NULL)
             continue;
-        out[n++] = (struct option){cfg_opts[i].flag,
-                                   cfg_opts[i].arg ? required_argument : no_argument, NULL,
-                                   val_base + i};
+        out[n++] =
+            (struct option){cfg_opts[i].flag, cfg_opts[i].arg ? required_argument : no_argument,
+                            NULL, val_base + i};
     }
     return n;
 }
@@ -204,12 +204,23 @@ static int validate_listen(struct cfg *c, char *err, size_t errlen)
                 return invalid(err, errlen, what, "an advertise address without a listen address");
             continue;
         }
-        if (cfg_parse_addr(c->listen[i], false, canon, sizeof(canon), msg, sizeof(msg)) < 0)
+        const char *addr;
+        enum cfg_tp tp = cfg_listen_split(c->listen[i], &addr);
+        if (tp == CFG_TP_TLS)
+            return invalid(err, errlen, what, "TLS listeners are not supported yet");
+        if (cfg_parse_addr(addr, false, canon, sizeof(canon), msg, sizeof(msg)) < 0)
             return invalid(err, errlen, what, msg);
+        if (tp == CFG_TP_TCP && strcmp(c->io, "mmsg") == 0)
+            return invalid(err, errlen, what,
+                           "a tcp listener needs the io_uring engine (io: uring or auto); the "
+                           "recvmmsg engine has no TCP");
+        if (tp == CFG_TP_TCP)
+            return invalid(err, errlen, what,
+                           "tcp listeners are parsed but not served by the proxy yet (issue 14)");
         for (int j = 0; j < i; j++)
             if (strcmp(c->listen[j], c->listen[i]) == 0)
                 return invalid(err, errlen, what, "the same address is listed twice");
-        if (c->advertise[i][0] == '\0' && is_wildcard(c->listen[i]))
+        if (c->advertise[i][0] == '\0' && is_wildcard(addr))
             return invalid(err, errlen, what,
                            "a wildcard address needs an advertise HOST:PORT (what peers reach)");
         if (c->advertise[i][0] && cfg_check_hostport(c->advertise[i], true, msg, sizeof(msg)) < 0)
