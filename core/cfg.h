@@ -23,8 +23,8 @@
 #define CFG_MAX_RULES 64
 #define CFG_MAX_MATCH 8 /* values in one match list (methods, domains) */
 #define CFG_STR 128
-#define CFG_MAX_ACL 32               /* CIDRs in one allow, deny or trusted list */
-#define CFG_MAX_UA 32                /* security.block_user_agents */
+#define CFG_MAX_ACL 32 /* CIDRs in one allow, deny or trusted list */
+#define CFG_MAX_UA 32  /* security.block_user_agents */
 #define CFG_LIMIT_INHERIT UINT32_MAX /* a listener's limit not given: the security one */
 
 /* What a request is hashed on. */
@@ -49,8 +49,8 @@ struct cfg_cidr {
 struct cfg_hostport {
     char host[64]; /* an IP literal without brackets, or a DNS name */
     size_t host_len;
-    int port; /* 0 when not given */
-    bool ip6; /* was in brackets: write it back in brackets */
+    int port;  /* 0 when not given */
+    bool ip6;  /* was in brackets: write it back in brackets */
 };
 
 struct cfg_backend {
@@ -79,7 +79,7 @@ struct cfg_rule {
     struct cfg_cidr sources[CFG_MAX_MATCH]; /* "10.0.0.0/8", "2001:db8::/32", or one address */
     char pool[64];                          /* must name a pool */
     int pool_idx;                           /* its index in pools[], set by cfg_validate */
-    bool has_key;                           /* else the defaults below by method */
+    bool has_key;                    /* else the defaults below by method */
     enum cfg_key key;
     char key_header[64];
 };
@@ -112,6 +112,7 @@ struct cfg_listen_sec {
     struct cfg_limits lim;
 };
 
+
 struct cfg_health {
     /* active OPTIONS probes; off by default, as HAProxy's "check" and
      * Kamailio's ds_ping_interval are: backends that ignore OPTIONS would
@@ -128,8 +129,8 @@ struct cfg_health {
      * probes on, a failed probe confirms it and an answered one ends it.
      * 100..60000 ms, default 5000. */
     uint32_t icmp_holddown_ms;
-    int ncodes;         /* 0: any final response (>= 200) counts as alive */
-    uint16_t codes[16]; /* else only these codes */
+    int ncodes;           /* 0: any final response (>= 200) counts as alive */
+    uint16_t codes[16];   /* else only these codes */
 };
 
 /* The management listener (admin.c). */
@@ -173,11 +174,11 @@ struct cfg_security {
     int nblock_ua;
     char block_ua[CFG_MAX_UA][64]; /* User-Agent substrings, any case */
     struct cfg_limits lim;
-    bool limit_503;        /* answer 503 when over the limit, else drop */
-    uint32_t answer_burst; /* bytes of local answers a source may get beyond what it earns */
-    uint32_t answer_rate;  /* bytes per second added to that allowance */
-    uint32_t overload_pct; /* engine load (net_rx.load) from which new requests are shed */
-    bool overload_503;     /* shed with 503 + Retry-After, else drop */
+    bool limit_503;           /* answer 503 when over the limit, else drop */
+    uint32_t answer_burst;    /* bytes of local answers a source may get beyond what it earns */
+    uint32_t answer_rate;     /* bytes per second added to that allowance */
+    uint32_t overload_pct;    /* engine load (net_rx.load) from which new requests are shed */
+    bool overload_503;        /* shed with 503 + Retry-After, else drop */
 };
 
 /* What SIGTERM does (main.c): drain for drain_seconds, then stop. */
@@ -198,16 +199,16 @@ struct cfg {
     struct cfg_listen_sec listen_sec[CFG_MAX_LISTEN];
     int naliases;
     char aliases[CFG_MAX_ALIASES][CFG_STR];
-    int workers;                    /* 0: the CPUs the process may use */
-    char io[8];                     /* "auto", "uring", "mmsg" */
-    uint32_t max_msg;               /* 1024..65535, default 16384 */
-    uint32_t table_size;            /* Maglev slots, prime, default 65537 */
-    uint32_t retry_after;           /* seconds in 503s, default 5 */
-    bool record_route;              /* insert Record-Route on dialog-creating requests */
-    uint8_t path;                   /* enum cfg_path: Path on REGISTERs */
+    int workers;               /* 0: the CPUs the process may use */
+    char io[8];                /* "auto", "uring", "mmsg" */
+    uint32_t max_msg;          /* 1024..65535, default 16384 */
+    uint32_t table_size;       /* Maglev slots, prime, default 65537 */
+    uint32_t retry_after;      /* seconds in 503s, default 5 */
+    bool record_route;         /* insert Record-Route on dialog-creating requests */
+    uint8_t path;              /* enum cfg_path: Path on REGISTERs */
     uint32_t registration_interval; /* seconds: how long a returned backend's calls wait */
-    enum cfg_key key_register;      /* default CFG_KEY_TO_AOR */
-    enum cfg_key key_other;         /* default CFG_KEY_CALL_ID */
+    enum cfg_key key_register; /* default CFG_KEY_TO_AOR */
+    enum cfg_key key_other;    /* default CFG_KEY_CALL_ID */
     char key_header_register[64];
     char key_header_other[64];
     int npools;

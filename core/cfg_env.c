@@ -127,9 +127,9 @@ int cfg_flag_options(struct option *out, int cap, int val_base)
     for (int i = 0; i < cfg_nopts && n < cap; i++) {
         if (cfg_opts[i].flag == NULL)
             continue;
-        out[n++] =
-            (struct option){cfg_opts[i].flag, cfg_opts[i].arg ? required_argument : no_argument,
-                            NULL, val_base + i};
+        out[n++] = (struct option){cfg_opts[i].flag,
+                                   cfg_opts[i].arg ? required_argument : no_argument, NULL,
+                                   val_base + i};
     }
     return n;
 }

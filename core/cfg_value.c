@@ -375,3 +375,4 @@ int cfg_pool_find(const struct cfg *c, const char *name)
             return i;
     return -1;
 }
+

@@ -33,7 +33,7 @@ struct px_listen {
     char ip[48];      /* the listen address's IP as text, compared with Via and Route hosts */
     size_t ip_len;
     bool wildcard; /* 0.0.0.0 or ::: receives on every local address of its family */
-    bool tcp;      /* a tcp: listener (not served yet: cfg_validate refuses it) */
+    bool tcp;      /* a tcp: listener: its connections are the worker's (net/stream.c) */
     /* edge protection (px_guard.c): its own lists or the security section's */
     const struct cfg_cidrs *allow, *deny; /* in the cfg px was built from */
     bool acl;                             /* either list is non-empty */
@@ -42,9 +42,10 @@ struct px_listen {
 };
 
 /*
- * Fills l from a listen address ("IP:PORT", "[IPv6]:PORT", either after "udp:" or "tcp:") and what
- * to advertise for it ("HOST:PORT", "[IPv6]:PORT"; NULL: the listen address, which must then not be
- * a wildcard). 0, or -1 with a one-line reason in err.
+ * Fills l from a listen address ("IP:PORT", "[IPv6]:PORT", either after "udp:" or
+ * "tcp:") and what to
+ * advertise for it ("HOST:PORT", "[IPv6]:PORT"; NULL: the listen address,
+ * which must then not be a wildcard). 0, or -1 with a one-line reason in err.
  */
 int px_listen_init(struct px_listen *l, const char *listen, const char *advertise, char *err,
                    size_t errlen);
@@ -71,15 +72,15 @@ int px_alias_init(struct px_alias *a, const char *s);
  */
 struct px_pool {
     const struct rt_table *rt;
-    _Atomic uint8_t *state;       /* [rt->n]: enum rt_state */
-    _Atomic int64_t *changed_ms;  /* [rt->n]: clk ms of the last change, 0 never */
-    _Atomic int64_t *held_ms;     /* [rt->n]: when an ICMP hint took it down, 0: not held */
+    _Atomic uint8_t *state;      /* [rt->n]: enum rt_state */
+    _Atomic int64_t *changed_ms; /* [rt->n]: clk ms of the last change, 0 never */
+    _Atomic int64_t *held_ms;    /* [rt->n]: when an ICMP hint took it down, 0: not held */
     _Atomic int64_t *returned_ms; /* [rt->n]: when it last came back up from down (probes or
                                    * the operator; not a hold's end), 0 never: px_route.c */
-    _Atomic int64_t *vouched_ms;  /* [rt->n]: ICMP hints are ignored until then (a probe
-                                   * answered after one: the hint was false) */
-    bool *drain;                  /* [rt->n]: configured to drain */
-    uint16_t *slot;               /* [rt->n]: its counters in st_worker.be (stats.h) */
+    _Atomic int64_t *vouched_ms; /* [rt->n]: ICMP hints are ignored until then (a probe
+                                  * answered after one: the hint was false) */
+    bool *drain;                 /* [rt->n]: configured to drain */
+    uint16_t *slot;              /* [rt->n]: its counters in st_worker.be (stats.h) */
     /* The operator's word (POST /backends/...): the management thread writes
      * override, the health thread folds it into state and then sets
      * override_seen to it; both are carried across reloads by name. */
@@ -175,7 +176,7 @@ struct px_cfg {
      * read only for wildcard listeners, so no syscall on the packet path */
     struct px_local local[PX_MAX_LOCAL];
     int nlocal;
-    bool any_wildcard;    /* some listener is a wildcard: px_is_self compares addresses */
+    bool any_wildcard; /* some listener is a wildcard: px_is_self compares addresses */
     bool route_by_source; /* a rule matches or a key hashes the source: loop_hash covers it */
     struct px_alias alias[PX_MAX_ALIASES];
     int nalias;
@@ -192,19 +193,19 @@ struct px_cfg {
     bool record_route;
     uint8_t path;      /* enum cfg_path */
     int64_t rebind_ms; /* registration_interval: AOR-keyed calls keep the fallback this long */
-    size_t max_msg;    /* larger requests are answered 513 */
-    uint64_t seed;     /* branch and To-tag hashing; same on every instance */
-    int retry_after;   /* seconds, on 503 */
+    size_t max_msg;  /* larger requests are answered 513 */
+    uint64_t seed;   /* branch and To-tag hashing; same on every instance */
+    int retry_after; /* seconds, on 503 */
     /* security (px_policy.c) */
     struct px_keys key;      /* from the secret: what viaduct signs now */
     struct px_keys prev_key; /* from the previous secret, while prev_until_ms is ahead */
     bool has_prev;
-    int64_t prev_until_ms; /* clock.h's clock; the previous keys verify before it */
-    bool secret_random;    /* no secret configured: a random one, this process only */
-    uint8_t relay;         /* enum cfg_relay */
+    int64_t prev_until_ms;  /* clock.h's clock; the previous keys verify before it */
+    bool secret_random;     /* no secret configured: a random one, this process only */
+    uint8_t relay;          /* enum cfg_relay */
     struct px_cidr trusted[PX_MAX_TRUSTED];
     int ntrusted;
-    bool loopback_ok[2]; /* [0] IPv4, [1] IPv6: a listener there serves loopback clients */
+    bool loopback_ok[2];    /* [0] IPv4, [1] IPv6: a listener there serves loopback clients */
     /* edge protection (px_guard.c) */
     int nblock_ua;
     struct span block_ua[CFG_MAX_UA]; /* lower-cased copies in block_ua_text */

@@ -114,9 +114,10 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     pp->cause = calloc((size_t)n, sizeof(*pp->cause));
     pp->rtt_us = calloc((size_t)n, sizeof(*pp->rtt_us));
     if (pp->state == NULL || pp->changed_ms == NULL || pp->held_ms == NULL ||
-        pp->returned_ms == NULL || pp->vouched_ms == NULL || pp->drain == NULL ||
-        pp->slot == NULL || pp->override == NULL || pp->override_seen == NULL ||
-        pp->cause == NULL || pp->rtt_us == NULL) {
+        pp->returned_ms == NULL ||
+        pp->vouched_ms == NULL || pp->drain == NULL || pp->slot == NULL ||
+        pp->override == NULL || pp->override_seen == NULL || pp->cause == NULL ||
+        pp->rtt_us == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -275,7 +276,8 @@ static int collect_local(struct px_cfg *px, char *err, size_t errlen)
         if (sa->sa_family == AF_INET)
             memcpy(l->addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
         else
-            memcpy(l->addr, ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr, 16);
+            memcpy(l->addr, ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr,
+                   16);
     }
     freeifaddrs(ifa);
     return r;
@@ -300,9 +302,9 @@ static void build_security(struct px_cfg *px, const struct cfg *c)
         l->acl_403 = ls->has_acl_403 ? ls->acl_403 : sec->acl_403;
         l->lim.c[GD_OOD] = (struct gd_limit){inherit(ls->lim.rate, sec->lim.rate),
                                              inherit(ls->lim.burst, sec->lim.burst)};
-        l->lim.c[GD_DIALOG] =
-            (struct gd_limit){inherit(ls->lim.dialog_rate, sec->lim.dialog_rate),
-                              inherit(ls->lim.dialog_burst, sec->lim.dialog_burst)};
+        l->lim.c[GD_DIALOG] = (struct gd_limit){inherit(ls->lim.dialog_rate, sec->lim.dialog_rate),
+                                                inherit(ls->lim.dialog_burst,
+                                                        sec->lim.dialog_burst)};
         l->lim.c[GD_BYTES] = (struct gd_limit){sec->answer_rate, sec->answer_burst};
     }
     px->nblock_ua = sec->nblock_ua;
@@ -347,7 +349,7 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
         }
     }
     px->nalias = c->naliases;
-    px->seed = 0x7669616475637431ULL;              /* fixed: every instance must hash alike */
+    px->seed = 0x7669616475637431ULL; /* fixed: every instance must hash alike */
     if (px_security_build(px, c, err, errlen) < 0) /* may set the seed from security.hash_seed */
         return -1;
     for (int i = 0; i < c->npools; i++) {
@@ -355,8 +357,8 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
         if (build_pool(&px->pools[i], &c->pools[i], c, px->seed, err, errlen) < 0)
             return -1;
         for (int b = 0; b < px->pools[i].rt->n; b++)
-            px->pools[i].slot[b] =
-                px->next_slot < ST_MAX_BACKENDS ? (uint16_t)px->next_slot++ : ST_NO_SLOT;
+            px->pools[i].slot[b] = px->next_slot < ST_MAX_BACKENDS ? (uint16_t)px->next_slot++
+                                                                    : ST_NO_SLOT;
     }
     for (int i = 0; i < c->nrules; i++) {
         const struct cfg_rule *r = &c->rules[i];
@@ -378,7 +380,8 @@ int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errle
     px->nrules = c->nrules;
     if (build_refs(px, err, errlen) < 0)
         return -1;
-    px->route_by_source = c->key_register == CFG_KEY_SOURCE_IP || c->key_other == CFG_KEY_SOURCE_IP;
+    px->route_by_source =
+        c->key_register == CFG_KEY_SOURCE_IP || c->key_other == CFG_KEY_SOURCE_IP;
     for (int i = 0; i < c->nrules; i++)
         px->route_by_source |= c->rules[i].nsources > 0 ||
                                (c->rules[i].has_key && c->rules[i].key == CFG_KEY_SOURCE_IP);

@@ -307,8 +307,7 @@ static const struct file_case file_cases[] = {
     {"table_size: 65536\n", 1, "65536 is not prime (try 65537)"},
     {"\nhealth:\n  jitter_pct: 80\n", 3, "health.jitter_pct: 80 is above the maximum 50"},
     {"health: {interval_ms: 10}\n", 1, "health.interval_ms: 10 is below the minimum 50"},
-    {"health:\n  icmp_holddown_ms: 99\n", 2,
-     "health.icmp_holddown_ms: 99 is below the minimum 100"},
+    {"health:\n  icmp_holddown_ms: 99\n", 2, "health.icmp_holddown_ms: 99 is below the minimum 100"},
     {"health: {icmp_holddown_ms: 60001}\n", 1, "above the maximum 60000"},
     {"backends: [\"10.0.0.1:5060\"]\n", 1, "unknown key 'backends' in the top level"},
     {"config: x.yaml\n", 1, "unknown key 'config'"},
@@ -461,13 +460,12 @@ static void test_cfg_nesting_bound_counts_only_structure(void **state)
     assert_int_equal(load_text(&c, text, m, path, err), -1); /* a schema error, not nesting */
     show(err);
     assert_null(strstr(err, "nesting"));
-    m = (size_t)sprintf(
-        text, "# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
-              "aliases: [\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\",\n"
-              "  'it''s [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[']\n"
-              "workers: 2 # {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\n"
-              "io: a[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
-              "retry_after: |\n");
+    m = (size_t)sprintf(text, "# [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
+                              "aliases: [\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\",\n"
+                              "  'it''s [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[']\n"
+                              "workers: 2 # {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\n"
+                              "io: a[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
+                              "retry_after: |\n");
     for (int i = 0; i < 70; i++)
         m += (size_t)sprintf(text + m, "  %*sx\n", i, "");
     assert_int_equal(load_text(&c, text, m, path, err), -1);
@@ -828,8 +826,8 @@ static void test_cfg_hostport_is_taken_apart_once_for_the_layers_and_the_proxy(v
     assert_string_equal(hp.host, "Example.com");
     assert_int_equal(hp.port, 0); /* not given */
     assert_false(hp.ip6);
-    static const char *const bad[] = {"example.com", "::1:5060", "[::1]5060", "h:0",
-                                      "h:",          "[]:1",     "a b:1"};
+    static const char *const bad[] = {"example.com", "::1:5060", "[::1]5060", "h:0", "h:", "[]:1",
+                                      "a b:1"};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++)
         if (cfg_parse_hostport(bad[i], true, &hp, msg, sizeof(msg)) == 0)
             fail_msg("'%s' accepted", bad[i]);
