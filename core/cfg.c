@@ -169,6 +169,27 @@ const struct cfg_opt cfg_opts[] = {
     {.name = "keys.default", .type = CFG_T_KEY, .def = CFG_KEY_CALL_ID, .off = OFF(key_other),
      .aux = OFF(key_header_other), .env = "VIADUCT_KEY_DEFAULT",
      .help = "what other requests are hashed on when no rule says (the same keys)"},
+    {.name = "tcp.max_connections", .type = CFG_T_U32, .min = 1, .max = 1 << 20, .def = 4096,
+     .off = OFF(tcp.max_conns), .env = "VIADUCT_TCP_MAX_CONNECTIONS",
+     .help = "TCP connections open at once, in all; each worker holds an equal share of them, "
+             "and one whose share is taken closes a new connection at once"},
+    {.name = "tcp.max_per_source", .type = CFG_T_U32, .max = 1 << 20, .def = 64,
+     .off = OFF(tcp.max_per_source), .env = "VIADUCT_TCP_MAX_PER_SOURCE",
+     .help = "TCP connections from one IP address, per worker (the kernel spreads a source's "
+             "connections over the workers); 0: no limit"},
+    {.name = "tcp.idle_timeout_ms", .type = CFG_T_U32, .min = 100, .max = 86400000,
+     .def = 120000, .off = OFF(tcp.idle_ms), .env = "VIADUCT_TCP_IDLE_TIMEOUT_MS",
+     .help = "a TCP connection that has sent nothing for this long is closed (Kamailio's "
+             "tcp_connection_lifetime is 120 s too)"},
+    {.name = "tcp.message_timeout_ms", .type = CFG_T_U32, .min = 50, .max = 3600000,
+     .def = 10000, .off = OFF(tcp.message_ms), .env = "VIADUCT_TCP_MESSAGE_TIMEOUT_MS",
+     .help = "a message begun on a TCP connection (header block and body) must be complete "
+             "within this, else the connection is closed: the slow-loris bound"},
+    {.name = "tcp.buffer", .type = CFG_T_U32, .min = 1024, .max = 16 << 20, .def = 65536,
+     .off = OFF(tcp.buffer), .env = "VIADUCT_TCP_BUFFER",
+     .help = "bytes buffered per TCP connection to receive, and again for what the peer has not "
+             "read yet (a peer that reads nothing is closed when it is full); at least "
+             "max_message"},
     {.name = "health.enabled", .type = CFG_T_BOOL, .max = 1, .off = OFF(health.enabled),
      .env = "VIADUCT_HEALTH_ENABLED",
      .help = "probe every backend with OPTIONS; off by default, as backends that ignore "

@@ -113,6 +113,15 @@ struct cfg_listen_sec {
 };
 
 
+/* TCP connections (net/stream.c): every limit of one, and of how many there may be. */
+struct cfg_tcp {
+    uint32_t max_conns;      /* in all, shared out over the workers */
+    uint32_t max_per_source; /* from one IP address, per worker; 0: no limit */
+    uint32_t idle_ms;        /* closed after this long with nothing received */
+    uint32_t message_ms;     /* a message begun must be complete within this (slowloris) */
+    uint32_t buffer;         /* bytes buffered to receive, and again to send, per connection */
+};
+
 struct cfg_health {
     /* active OPTIONS probes; off by default, as HAProxy's "check" and
      * Kamailio's ds_ping_interval are: backends that ignore OPTIONS would
@@ -216,6 +225,7 @@ struct cfg {
     int nrules;
     struct cfg_rule rules[CFG_MAX_RULES];
     struct cfg_health health;
+    struct cfg_tcp tcp;
     struct cfg_admin admin;
     struct cfg_security security;
     struct cfg_shutdown shutdown;

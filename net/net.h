@@ -53,6 +53,7 @@ struct net_rx {
     uint8_t load;
     /* The engine's TCP connections (net_conn_send), NULL when it has none. */
     struct net_stream *stream;
+    uint64_t conn; /* the connection the bytes came on (a handler's own net_rx), 0: UDP */
 };
 
 /* What to send in reply to one datagram. The engine clears niov and dst2len
@@ -62,6 +63,10 @@ struct net_rx {
  * complete; a failure of that second send is reported with dst = dst2. */
 struct net_tx {
     int niov;
+    /* Not 0: send on this TCP connection (net_conn_send) instead, if its peer has dst's
+     * address (when dstlen > 0; the port may differ); sock is not used then. A connection
+     * that has gone, or is another host's, is reported as -ENOTCONN to on_send_error. */
+    uint64_t conn;
     int sock; /* index into net_engine_cfg.fds to send from */
     socklen_t dstlen;
     socklen_t dst2len;
@@ -92,8 +97,8 @@ typedef void (*net_send_error_fn)(void *ctx, const struct net_tx *tx, int err);
  * dst is where that datagram went: the only trustworthy attribution. Valid
  * only during the call. */
 struct net_icmp {
-    int sock; /* index into net_engine_cfg.fds */
-    int err;  /* -errno: -ECONNREFUSED for port unreachable, -EHOSTUNREACH, ... */
+    int sock;  /* index into net_engine_cfg.fds */
+    int err;   /* -errno: -ECONNREFUSED for port unreachable, -EHOSTUNREACH, ... */
     bool remote;
     uint8_t type, code; /* of the ICMP message when remote */
     const struct sockaddr *dst;
@@ -233,8 +238,14 @@ struct net_stream_cfg {
  */
 int net_conn_send(struct net_stream *s, uint64_t conn, const struct iovec *iov, int niov);
 
-/* Closes the connection after what is waiting has been handed to the kernel; nothing more
- * is received on it. 0 or -ENOTCONN. Engine thread only. */
+/* Sends tx now, from the engine's thread outside a datagram's handler call (on_data): a
+ * datagram by a plain sendmsg on UDP socket tx->sock (and the copy to dst2), or onto
+ * tx->conn. The bytes are free again when it returns. 0 or the -errno of the first send
+ * that failed (reported to on_send_error as well). */
+int net_send_now(struct net_stream *s, const struct net_tx *tx);
+
+/* Closes the connection; nothing more is received on it, and what still waits in its
+ * backlog is dropped. 0 or -ENOTCONN. Engine thread only. */
 int net_conn_close(struct net_stream *s, uint64_t conn);
 
 /* Opens a non-blocking TCP socket listening on sa (SO_REUSEPORT when asked, IPv6-only for

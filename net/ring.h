@@ -63,6 +63,9 @@ void ns_on_recv(struct net_stream *s, const struct io_uring_cqe *cqe, unsigned s
 void ns_on_send(struct net_stream *s, const struct io_uring_cqe *cqe, unsigned slot);
 /* Closes connections past their idle or partial-message time; cheap when called often. */
 void ns_tick(struct net_stream *s);
+/* tx onto connection tx->conn (net_conn_send), only if that connection's peer has tx->dst's
+ * address when tx names one: a forged handle must not reach another host. 0 or -errno. */
+int ns_send_tx(struct net_stream *s, const struct net_tx *tx);
 /* At stop: closes every connection. */
 void ns_stop(struct net_stream *s);
 /* True while a request of a connection or a listener is on the ring. */

@@ -399,6 +399,44 @@ int net_conn_send(struct net_stream *s, uint64_t conn, const struct iovec *iov, 
     return 0;
 }
 
+int ns_send_tx(struct net_stream *s, const struct net_tx *tx)
+{
+    struct ns_conn *c = s == NULL ? NULL : ns_find(s, tx->conn);
+    /* the address only: a response on a stream goes back on the connection, whatever port
+     * its Via names (RFC 3261 18.2.2) */
+    if (c == NULL || (tx->dstlen > 0 && !net_addr_same_ip((const struct sockaddr *)&tx->dst,
+                                                          (const struct sockaddr *)&c->peer)))
+        return -ENOTCONN;
+    return net_conn_send(s, tx->conn, tx->iov, tx->niov);
+}
+
+int net_send_now(struct net_stream *s, const struct net_tx *tx)
+{
+    const struct net_engine_cfg *ecfg = s->ecfg;
+    int err = 0;
+    if (tx->niov == 0)
+        return 0;
+    if (tx->conn != 0) {
+        err = ns_send_tx(s, tx);
+    } else if ((err = net_tx_check(ecfg, tx)) == 0) {
+        struct msghdr mh = {.msg_name = (void *)&tx->dst,
+                            .msg_namelen = tx->dstlen,
+                            .msg_iov = (struct iovec *)tx->iov,
+                            .msg_iovlen = (size_t)tx->niov};
+        if (sendmsg(ecfg->fds[tx->sock], &mh, MSG_DONTWAIT) < 0)
+            err = -errno;
+        if (err == 0 && tx->dst2len > 0 && tx->dst2len <= sizeof(tx->dst2)) {
+            mh.msg_name = (void *)&tx->dst2;
+            mh.msg_namelen = tx->dst2len;
+            if (sendmsg(ecfg->fds[tx->sock], &mh, MSG_DONTWAIT) < 0)
+                err = -errno;
+        }
+    }
+    if (err != 0)
+        net_send_error(ecfg, tx, err);
+    return err;
+}
+
 int net_conn_close(struct net_stream *s, uint64_t conn)
 {
     struct ns_conn *c = s == NULL ? NULL : ns_find(s, conn);

@@ -50,25 +50,25 @@ struct ring {
     char *bufs; /* mmap'd, nbufs * stride */
     size_t bufs_len;
     size_t stride;
-    unsigned buf_len;                 /* recvmsg_out + name + buf_size: what the kernel may fill */
-    struct msghdr rmsg;               /* layout of every receive: name room, no control */
-    struct net_tx *tx;                /* [nbufs] */
-    struct msghdr *smsg;              /* [nbufs] */
-    struct msghdr *smsg2;             /* [nbufs]: the copy to dst2 */
-    uint8_t *npend;                   /* [nbufs]: sends in flight from each buffer */
-    uint8_t *tries;                   /* [2 * nbufs]: resends of bid's send (2 bid) and send2 */
-    struct io_uring_cqe **cqes;       /* [batch] */
-    unsigned nput;                    /* buffers added since the last advance */
-    unsigned held;                    /* buffers not in the kernel's hands */
-    unsigned nsend;                   /* sends in flight */
-    uint32_t armed_recv;              /* per socket: multishot recvmsg in place */
-    uint32_t armed_errq;              /* per socket: multishot POLLERR poll in place */
+    unsigned buf_len;           /* recvmsg_out + name + buf_size: what the kernel may fill */
+    struct msghdr rmsg;         /* layout of every receive: name room, no control */
+    struct net_tx *tx;          /* [nbufs] */
+    struct msghdr *smsg;        /* [nbufs] */
+    struct msghdr *smsg2;       /* [nbufs]: the copy to dst2 */
+    uint8_t *npend;             /* [nbufs]: sends in flight from each buffer */
+    uint8_t *tries;             /* [2 * nbufs]: resends of bid's send (2 bid) and send2 */
+    struct io_uring_cqe **cqes; /* [batch] */
+    unsigned nput;              /* buffers added since the last advance */
+    unsigned held;              /* buffers not in the kernel's hands */
+    unsigned nsend;             /* sends in flight */
+    uint32_t armed_recv;        /* per socket: multishot recvmsg in place */
+    uint32_t armed_errq;        /* per socket: multishot POLLERR poll in place */
     uint8_t sock_fill[NET_MAX_SOCKS]; /* per socket: % of its receive buffer queued */
     unsigned full_run;                /* full batches in a row */
     bool ring_ok;
     bool stopping;
-    struct net_stream *ns; /* TCP listeners and connections (stream.c), or NULL */
     struct net_tx errtx;   /* reports a failed send to dst2 */
+    struct net_stream *ns; /* TCP listeners and connections (stream.c), or NULL */
 };
 
 static char *ring_buf(struct ring *r, unsigned bid)
@@ -143,6 +143,13 @@ static void ring_send(struct ring *r, unsigned bid)
 {
     const struct net_engine_cfg *cfg = r->cfg;
     struct net_tx *tx = &r->tx[bid];
+    if (tx->conn != 0) { /* onto a TCP connection: taken or copied at once, bid is free */
+        int cerr = ns_send_tx(r->ns, tx);
+        if (cerr != 0)
+            net_send_error(cfg, tx, cerr);
+        ring_buf_put(r, bid);
+        return;
+    }
     int err = net_tx_check(cfg, tx);
     if (err != 0) {
         net_send_error(cfg, tx, err);
@@ -228,8 +235,8 @@ static void ring_measure_queues(struct ring *r, bool full)
         }
         uint32_t mi[SK_MEMINFO_VARS];
         socklen_t len = sizeof(mi);
-        if (getsockopt(r->cfg->fds[s], SOL_SOCKET, SO_MEMINFO, mi, &len) != 0 || len < sizeof(mi) ||
-            mi[SK_MEMINFO_RCVBUF] == 0)
+        if (getsockopt(r->cfg->fds[s], SOL_SOCKET, SO_MEMINFO, mi, &len) != 0 ||
+            len < sizeof(mi) || mi[SK_MEMINFO_RCVBUF] == 0)
             continue;
         uint64_t pct = (uint64_t)mi[SK_MEMINFO_RMEM_ALLOC] * 100 / mi[SK_MEMINFO_RCVBUF];
         r->sock_fill[s] = (uint8_t)(pct < 100 ? pct : 100);
@@ -280,6 +287,7 @@ static void ring_on_recv(struct ring *r, const struct io_uring_cqe *cqe, unsigne
     struct net_tx *tx = &r->tx[bid];
     tx->niov = 0;
     tx->dst2len = 0;
+    tx->conn = 0;
     cfg->handler(cfg->ctx, &rx, tx);
     if (tx->niov == 0)
         ring_buf_put(r, bid);
@@ -546,8 +554,8 @@ static int ring_setup(struct ring *r, const struct net_engine_cfg *cfg)
     r->npend = calloc(cfg->nbufs, sizeof(*r->npend));
     r->tries = calloc(2 * (size_t)cfg->nbufs, sizeof(*r->tries));
     r->cqes = calloc(cfg->batch, sizeof(*r->cqes));
-    if (r->tx == NULL || r->smsg == NULL || r->smsg2 == NULL || r->npend == NULL ||
-        r->tries == NULL || r->cqes == NULL)
+    if (r->tx == NULL || r->smsg == NULL || r->smsg2 == NULL || r->npend == NULL || r->tries == NULL ||
+        r->cqes == NULL)
         return -ENOMEM;
 
     int ret = ring_queue_init(r);

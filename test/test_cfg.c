@@ -798,7 +798,8 @@ static void test_cfg_listen_takes_a_transport_prefix_everywhere(void **state)
     cfg_free(&c);
 }
 
-/* A tcp listener needs the io_uring engine: --io mmsg with one is a config error. */
+/* A tcp listener needs the io_uring engine (--io mmsg with one is a config error), a UDP
+ * listener beside it, and a buffer that holds max_message; its limits load from the file. */
 static void test_cfg_tcp_listener_with_the_recvmmsg_engine_is_refused(void **state)
 {
     (void)state;
@@ -809,6 +810,29 @@ static void test_cfg_tcp_listener_with_the_recvmmsg_engine_is_refused(void **sta
     assert_int_equal(cfg_validate(&c, err, sizeof(err)), -1);
     show(err);
     assert_has(err, "listen[1]: a tcp listener needs the io_uring engine");
+    cfg_free(&c);
+
+    /* the backends are reached over UDP: a tcp listener alone has no socket to do that */
+    load_ok(&c, "listen: [\"tcp:127.0.0.1:5060\"]\n"
+                "pools: [{name: default, backends: [\"10.0.0.1:5060\"]}]\n");
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), -1);
+    assert_has(err, "a tcp listener needs a udp one beside it");
+    cfg_free(&c);
+    load_ok(&c, "listen: [\"127.0.0.1:5060\", \"tcp:127.0.0.1:5060\"]\nmax_message: 4096\n"
+                "tcp: {buffer: 2048}\npools: [{name: default, backends: [\"10.0.0.1:5060\"]}]\n");
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), -1);
+    assert_has(err, "tcp.buffer: smaller than max_message");
+    cfg_free(&c);
+    load_ok(&c, "listen: [\"127.0.0.1:5060\", \"tcp:127.0.0.1:5060\"]\n"
+                "tcp: {max_connections: 10, max_per_source: 2, idle_timeout_ms: 500,\n"
+                "      message_timeout_ms: 300, buffer: 32768}\n"
+                "pools: [{name: default, backends: [\"10.0.0.1:5060\"]}]\n");
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), 0);
+    assert_int_equal(c.tcp.max_conns, 10);
+    assert_int_equal(c.tcp.max_per_source, 2);
+    assert_int_equal(c.tcp.idle_ms, 500);
+    assert_int_equal(c.tcp.message_ms, 300);
+    assert_int_equal(c.tcp.buffer, 32768);
     cfg_free(&c);
 }
 
