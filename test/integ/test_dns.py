@@ -490,6 +490,104 @@ def test_hostile_answers_are_bounded_and_refused(binary, tmp):
         dm.stop()
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED = os.environ.get("SHARED_DIR", os.path.join(os.path.dirname(ROOT), "shared"))
+HOPS = [("127.0.0.41", "next.test"), ("127.0.0.43", "services.example.com"),
+        ("169.254.7.7", "linklocal.test"), ("127.0.0.42", "t.test")]
+
+
+def routed_invite(n, route, tag="rt"):
+    return request("INVITE", "sip:bob@example.com",
+                   ["SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s%d" % (CLIENT[1], tag, n)],
+                   dialog("INVITE", "%s-%d@dns" % (tag, n)) + [("Route", route)])
+
+
+def send_twice(vd, client, eps, data, counter):
+    """The request, then its retransmission 0.5 s later (T1): (first's counter delta, where the
+    first went, where the second went). Each 'where' is (endpoint addr, bytes) or None."""
+    import select
+    c0 = vd.counters().get(counter, 0)
+    got = []
+    for _ in range(2):
+        client.send(data, LISTEN)
+        end = time.monotonic() + 0.5
+        hit = None
+        while time.monotonic() < end and hit is None:
+            r, _, _ = select.select([e.sock for e in eps] + [client.sock], [], [], 0.05)
+            for sock in r:
+                d, a = sock.recvfrom(65535)
+                hit = ((a[0], a[1]) if sock is client.sock else
+                       next(e.addr for e in eps if e.sock is sock), d)
+        got.append(hit)
+        if len(got) == 1:
+            delta = vd.counters().get(counter, 0) - c0
+    return delta, got[0], got[1]
+
+
+def test_route_hostnames_resolve_off_the_packet_path(binary, tmp):
+    dm = Dnsmasq(tmp, [(ip, n) for ip, n in HOPS],
+                 args=["--srv-host=_sip._udp.svc.test,t.test,5090,10,1"])
+    eps = [Endpoint("127.0.0.41", 5060), Endpoint("127.0.0.41", 5099),
+           Endpoint("127.0.0.42", 5090), Endpoint("127.0.0.43", 5060)]
+    client = Endpoint(*CLIENT)
+    vd = None
+    try:
+        vd = viaduct(binary, ["127.0.0.1:5070"],
+                     extra=["VIADUCT_SECURITY_TRUSTED=127.0.0.1/32"])
+        cases = [("<sip:next.test;lr>", ("127.0.0.41", 5060)),        # no SRV: A, port 5060
+                 ("<sip:svc.test;lr>", ("127.0.0.42", 5090)),         # SRV first
+                 ("<sip:NEXT.test:5099;lr>", ("127.0.0.41", 5099))]   # a port: A only
+        for i, (route, want) in enumerate(cases):
+            delta, first, second = send_twice(vd, client, eps, routed_invite(i, route),
+                                              "drop_name_pending")
+            print("  Route %s: first dropped (drop_name_pending +%d), retransmission to %s" %
+                  (route, delta, second[0] if second else None))
+            check(first is None and delta == 1, "%s: first %s, +%d" % (route, first, delta))
+            check(second is not None and second[0] == want, "%s: second %s" % (route, second))
+            check(parse(second[1]).method == "INVITE", "not the INVITE")
+        # cached: the next request with that Route goes at once
+        _, first, _ = send_twice(vd, client, eps, routed_invite(9, cases[0][0]), "drop_name_pending")
+        check(first is not None and first[0] == cases[0][1], "cached: %s" % (first,))
+        # a name that does not resolve: dropped while looked up, then 503 (cached negative)
+        delta, first, second = send_twice(vd, client, eps,
+                                          routed_invite(10, "<sip:nothere.test;lr>"),
+                                          "drop_name_pending")
+        check(first is None and second is not None and second[0] == LISTEN and
+              parse(second[1]).status == 503, "unknown name: %s, %s" % (first, second))
+        # resolving to link-local: px_policy's destination rules refuse it
+        delta, first, second = send_twice(vd, client, eps,
+                                          routed_invite(11, "<sip:linklocal.test:5060;lr>"),
+                                          "drop_forbidden_destination")
+        check(first is None and second is None and delta == 0, "link-local: %s" % (second,))
+        c = vd.counters()
+        check(c.get("drop_forbidden_destination") == 1, "forbidden %s" %
+              c.get("drop_forbidden_destination"))
+        # RFC 4475 wsinv: its Route names services.example.com (no alias here): forwarded there
+        # once the name resolves
+        wsinv = open(os.path.join(SHARED, "corpus", "rfc4475", "wsinv.dat"), "rb").read()
+        delta, first, second = send_twice(vd, client, eps, wsinv, "drop_name_pending")
+        print("  RFC 4475 wsinv: first dropped (+%d), retransmission to %s" %
+              (delta, second[0] if second else None))
+        check(first is None and delta == 1, "wsinv first: %s" % (first,))
+        check(second is not None and second[0] == ("127.0.0.43", 5060), "wsinv: %s" % (second,))
+        fwd = parse(second[1])
+        check(fwd.get("Max-Forwards") == "67", "Max-Forwards %s" % fwd.get("Max-Forwards"))
+        _, body = api("/metrics")
+        check("viaduct_dns_route_negative_total 1" in body, "no negative count")
+        # 6 names; an entry past its TTL (1 s) serves while it is looked up again
+        n = [int(l.split()[1]) for l in body.splitlines()
+             if l.startswith("viaduct_dns_route_lookups_total ")]
+        check(n and n[0] >= 6, "lookups %s" % n)
+        finish(vd)
+        vd = None
+    finally:
+        if vd is not None:
+            vd.stop()
+        dm.stop()
+        for ep in eps + [client]:
+            ep.close()
+
+
 def main():
     args = parse_args()
     problem = netns_problem()
