@@ -261,6 +261,9 @@ def test_a_records_follow_with_affinity(binary, tmp):
         err = finish(vd)
         vd = None
         check("backends from DNS changed: 5 backends in 1 pools" in err, err[-1500:])
+        for line in err.splitlines():
+            if "slots changed" in line:
+                print("  log: %s" % line.split('msg="')[1].split('"')[0])
     finally:
         if vd is not None:
             vd.stop()
