@@ -104,6 +104,7 @@ int dns_cache_get(const struct dns_cache *c, uint64_t key, int64_t now_ms,
             uint64_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
             uint64_t meta = atomic_load_explicit(&s->meta, memory_order_relaxed);
             int64_t exp = atomic_load_explicit(&s->expires_ms, memory_order_relaxed);
+            int64_t stale = atomic_load_explicit(&s->stale_ms, memory_order_relaxed);
             uint64_t w[3];
             for (int j = 0; j < 3; j++)
                 w[j] = atomic_load_explicit(&s->addr[0][j], memory_order_relaxed);
@@ -117,7 +118,7 @@ int dns_cache_get(const struct dns_cache *c, uint64_t key, int64_t now_ms,
                 return DNS_PENDING;
             if (state == DNS_C_NEGATIVE)
                 return now_ms < exp ? DNS_NEGATIVE : DNS_MISS;
-            if (state != DNS_C_FOUND || n == 0 || now_ms >= exp + DNS_CACHE_STALE_MS)
+            if (state != DNS_C_FOUND || n == 0 || (now_ms >= exp && now_ms >= stale))
                 return DNS_MISS;
             from_words(w, out, outlen);
             return now_ms < exp ? DNS_FOUND : DNS_STALE;
@@ -163,6 +164,9 @@ void dns_cache_put(struct dns_cache *c, uint64_t key, enum dns_cache_state state
     atomic_store_explicit(&s->key, key, memory_order_relaxed);
     atomic_store_explicit(&s->meta, (uint64_t)state | (uint64_t)n << 8, memory_order_relaxed);
     atomic_store_explicit(&s->expires_ms, expires_ms, memory_order_relaxed);
+    atomic_store_explicit(&s->stale_ms,
+                          state == DNS_C_FOUND ? expires_ms + DNS_CACHE_STALE_MS : expires_ms,
+                          memory_order_relaxed);
     for (int i = 0; i < DNS_CACHE_ADDRS; i++) {
         uint64_t w[3] = {0, 0, 0};
         if (i < n)
@@ -173,12 +177,27 @@ void dns_cache_put(struct dns_cache *c, uint64_t key, enum dns_cache_state state
     atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
 }
 
-enum dns_cache_state dns_cache_peek(const struct dns_cache *c, uint64_t key, int64_t *expires_ms)
+void dns_cache_extend(struct dns_cache *c, uint64_t key, int64_t expires_ms)
+{
+    struct dns_cache_slot *s = find(c, key);
+    if (s == NULL)
+        return;
+    uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&s->expires_ms, expires_ms, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+}
+
+enum dns_cache_state dns_cache_peek(const struct dns_cache *c, uint64_t key, int64_t *expires_ms,
+                                    int64_t *stale_ms)
 {
     const struct dns_cache_slot *s = find(c, key);
+    *expires_ms = *stale_ms = 0;
     if (s == NULL)
         return DNS_C_EMPTY;
     *expires_ms = atomic_load_explicit(&s->expires_ms, memory_order_relaxed);
+    *stale_ms = atomic_load_explicit(&s->stale_ms, memory_order_relaxed);
     return (enum dns_cache_state)(atomic_load_explicit(&s->meta, memory_order_relaxed) & 0xff);
 }
 

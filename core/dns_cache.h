@@ -45,6 +45,7 @@ struct dns_cache_slot {
     _Atomic uint64_t key;                      /* dns_cache_key; 0: empty */
     _Atomic uint64_t meta;                     /* state | naddr << 8 */
     _Atomic int64_t expires_ms;                /* clock.h's clock */
+    _Atomic int64_t stale_ms;                  /* DNS_C_FOUND: may serve (DNS_STALE) until then */
     _Atomic uint64_t addr[DNS_CACHE_ADDRS][3]; /* family | port << 16, then the IP's bytes */
 };
 
@@ -76,12 +77,19 @@ int dns_cache_get(const struct dns_cache *c, uint64_t key, int64_t now_ms,
 
 /* The writer's (the DNS thread's alone): sets key's entry, evicting the
  * slot of its window that expires first when the window is full. n
- * addresses (at most DNS_CACHE_ADDRS) for DNS_C_FOUND. */
+ * addresses (at most DNS_CACHE_ADDRS) for DNS_C_FOUND, which may then serve
+ * DNS_CACHE_STALE_MS past its expiry while refreshes fail. */
 void dns_cache_put(struct dns_cache *c, uint64_t key, enum dns_cache_state state,
                    const struct sockaddr_storage *addr, int n, int64_t expires_ms);
 
-/* The writer's view of an entry: its state (DNS_C_EMPTY if absent) and expiry. */
-enum dns_cache_state dns_cache_peek(const struct dns_cache *c, uint64_t key, int64_t *expires_ms);
+/* The writer's: moves key's expiry (an entry being asked again stays fresh
+ * meanwhile, so the workers do not ask for it on every request). */
+void dns_cache_extend(struct dns_cache *c, uint64_t key, int64_t expires_ms);
+
+/* The writer's view of an entry: its state (DNS_C_EMPTY if absent), expiry
+ * and the end of its stale time. */
+enum dns_cache_state dns_cache_peek(const struct dns_cache *c, uint64_t key, int64_t *expires_ms,
+                                    int64_t *stale_ms);
 
 /* Entries in use (for /metrics). */
 int dns_cache_count(const struct dns_cache *c);

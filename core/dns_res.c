@@ -528,11 +528,7 @@ void dns_watch(struct dns *d, const struct cfg *src)
 done:
     d->want_opts = src->dns;
     d->want_new = true;
-    /* until the thread applies it, a watched name it has not seen is unanswered */
-    for (int i = 0; i < DNS_MAX_NAMES; i++)
-        if (d->e[i].used)
-            d->e[i].wanted = false;
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&d->mu); /* until the thread applies it, all_answered says no */
     wake(d);
 }
 

@@ -31,7 +31,7 @@ struct dns_route {
     int nasks;
     const struct cfg_dns_opts *opts;
     void *ch;
-    atomic_uint_fast64_t lookups, found, negative, waited;
+    atomic_uint_fast64_t lookups, found, negative, waited, failed;
     struct dns_look look[DNS_ROUTE_LOOKUPS];
 };
 
@@ -92,6 +92,11 @@ static void finish(struct dns_look *l)
         dns_cache_put(r->cache, l->key, DNS_C_FOUND, a, k, now + ms);
         atomic_fetch_add_explicit(&r->found, 1, memory_order_relaxed);
     } else {
+        int64_t exp, stale;
+        if (dns_cache_peek(r->cache, l->key, &exp, &stale) == DNS_C_FOUND && now < stale) {
+            atomic_fetch_add_explicit(&r->failed, 1, memory_order_relaxed);
+            return; /* the last good addresses serve until their stale time ends */
+        }
         int64_t ms =
             DNS_CACHE_NEG_MS < r->opts->refresh_max_ms ? DNS_CACHE_NEG_MS : r->opts->refresh_max_ms;
         dns_cache_put(r->cache, l->key, DNS_C_NEGATIVE, NULL, 0, now + ms);
@@ -173,7 +178,13 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
 static void start(struct dns_route *r, struct dns_look *l)
 {
     atomic_fetch_add_explicit(&r->lookups, 1, memory_order_relaxed);
-    dns_cache_put(r->cache, l->key, DNS_C_PENDING, NULL, 0, clk_now_ms() + 5000);
+    /* an expired entry keeps serving, fresh again for as long as the lookup may take,
+     * while it is asked again; a new or negative one is pending: the workers stop asking */
+    int64_t exp, stale, now = clk_now_ms(), wait = now + 4 * (int64_t)r->opts->timeout_ms + 500;
+    if (dns_cache_peek(r->cache, l->key, &exp, &stale) == DNS_C_FOUND && now < stale)
+        dns_cache_extend(r->cache, l->key, wait < stale ? wait : stale);
+    else
+        dns_cache_put(r->cache, l->key, DNS_C_PENDING, NULL, 0, now + 5000);
     l->inflight = 1;
     if (l->port >= 0) {
         addrs(l, l->host, 0, 0, (uint16_t)l->port);
@@ -204,8 +215,8 @@ void dns_route_take(struct dns_route *r, void *ch, int64_t now_ms)
             uint64_t key;
             if (!dns_ask_pop(&r->asks[w], host, &port, &key))
                 break;
-            int64_t exp = 0;
-            enum dns_cache_state st = dns_cache_peek(r->cache, key, &exp);
+            int64_t exp, stale;
+            enum dns_cache_state st = dns_cache_peek(r->cache, key, &exp, &stale);
             if ((st == DNS_C_PENDING || st == DNS_C_FOUND || st == DNS_C_NEGATIVE) && now_ms < exp)
                 continue; /* asked twice, or answered since */
             bool dup = false;
@@ -233,14 +244,16 @@ void dns_route_metrics(const struct dns_route *r, FILE *f)
 {
     static const char *const names[] = {
         "viaduct_dns_route_lookups_total", "viaduct_dns_route_found_total",
-        "viaduct_dns_route_negative_total", "viaduct_dns_route_busy_total"};
+        "viaduct_dns_route_negative_total", "viaduct_dns_route_busy_total",
+        "viaduct_dns_route_stale_total"};
     static const char *const help[] = {
         "hostnames of Route next hops looked up", "of them resolved (cached for their TTL)",
         "of them that did not resolve (cached, answered 503)",
-        "times every lookup was busy and asks waited in the workers' rings"};
+        "times every lookup was busy and asks waited in the workers' rings",
+        "refreshes that failed while the last addresses kept serving (DNS_CACHE_STALE_MS)"};
     uint64_t v[] = {atomic_load(&r->lookups), atomic_load(&r->found), atomic_load(&r->negative),
-                    atomic_load(&r->waited)};
-    for (int i = 0; i < 4; i++)
+                    atomic_load(&r->waited), atomic_load(&r->failed)};
+    for (int i = 0; i < 5; i++)
         fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", names[i], help[i], names[i],
                 names[i], (unsigned long long)v[i]);
     uint64_t dropped = 0;

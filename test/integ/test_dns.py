@@ -351,6 +351,41 @@ def test_failures_serve_stale_then_the_backends_go(binary, tmp):
             ep.close()
 
 
+def test_a_reload_adds_and_drops_names(binary, tmp):
+    dm = Dnsmasq(tmp, regs("reg.test", IPS5[:2]) + regs("more.test", IPS5[2:4]))
+    path = os.path.join(tmp, "reload.yaml")
+
+    def write(backends):
+        with open(path + ".tmp", "w") as f:
+            f.write("pools:\n  - name: default\n    backends: [%s]\n" %
+                    ", ".join('"%s"' % b for b in backends))
+        os.replace(path + ".tmp", path)
+    write(["reg.test:5070"])
+    vd = None
+    try:
+        vd = viaduct(binary, [], more=(), extra=["VIADUCT_CONFIG=" + path])
+        check(sorted(backends()[1]) == ["127.0.0.11:5070", "127.0.0.12:5070"],
+              "before: %s" % backends()[1])
+        write(["reg.test:5070", "more.test:5070", "127.0.0.15:5070"])
+        os.kill(vd.pid, signal.SIGHUP)
+        check(wait_until(lambda: len(backends()[1]) == 5, 4), "after: %s" % backends()[1])
+        write(["more.test:5070"])
+        os.kill(vd.pid, signal.SIGHUP)
+        check(wait_until(lambda: sorted(backends()[1]) == ["127.0.0.13:5070",
+                                                          "127.0.0.14:5070"], 4),
+              "after the second: %s" % backends()[1])
+        names = [d["name"] for d in backends()[0]["dns"]]
+        check(names == ["more.test:5070"], "still watched: %s" % names)
+        _, conf = api("/config")
+        check('"more.test:5070"' in conf and "127.0.0.13" not in conf, "/config: %s" % conf)
+        finish(vd)
+        vd = None
+    finally:
+        if vd is not None:
+            vd.stop()
+        dm.stop()
+
+
 SRV = [("a.test", "127.0.0.31", 5080, 10, 1), ("b.test", "127.0.0.32", 5081, 10, 3),
        ("c.test", "127.0.0.33", 5082, 20, 1)]
 
@@ -581,6 +616,21 @@ def test_route_hostnames_resolve_off_the_packet_path(binary, tmp):
         n = [int(l.split()[1]) for l in body.splitlines()
              if l.startswith("viaduct_dns_route_lookups_total ")]
         check(n and n[0] >= 6, "lookups %s" % n)
+        # the server gone: past its TTL an entry keeps serving while refreshes fail
+        dm.stop()
+        time.sleep(1.2)
+        ok = 0
+        for i in range(3):
+            _, first, _ = send_twice(vd, client, eps, routed_invite(20 + i, cases[0][0]),
+                                     "drop_name_pending")
+            ok += first is not None and first[0] == cases[0][1]
+            time.sleep(0.3)
+        _, body = api("/metrics")
+        stale = [l for l in body.splitlines() if l.startswith("viaduct_dns_route_stale_total ")]
+        print("  DNS server stopped: %d of 3 requests forwarded on the stale entry; %s" %
+              (ok, stale))
+        check(ok == 3, "%d of 3 forwarded with the server gone" % ok)
+        check(stale and int(stale[0].split()[1]) >= 1, "no failed refresh counted: %s" % stale)
         finish(vd)
         vd = None
     finally:
