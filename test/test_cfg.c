@@ -675,6 +675,14 @@ static void test_cfg_layers_apply_file_then_env_then_flags(void **state)
     assert_string_equal(c.pools[0].backends[3].address, "backend.example.com:5060");
     assert_int_equal(c.pools[0].backends[3].dns, CFG_DNS_HOST);
     assert_int_equal(c.pools[0].backends[4].dns, CFG_DNS_SRV);
+    /* the resolver follows at most CFG_MAX_DNS_NAMES names */
+    for (int i = 0; i < CFG_MAX_DNS_NAMES; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "n%d.example.com:5060", i);
+        assert_int_equal(cfg_add_backend(&c, name, err, sizeof(err)), 0);
+    }
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), -1);
+    assert_has(err, "more than 64 DNS names");
     cfg_free(&c);
 }
 
