@@ -279,7 +279,8 @@ def test_a_and_aaaa_records_are_both_backends(binary, tmp):
     client = Endpoint(*CLIENT)
     vd = None
     try:
-        vd = viaduct(binary, ["dual.test:%d" % REG_PORT], more=["[2001:db8::10]:5060"])
+        # a final dot: absolute, no search list
+        vd = viaduct(binary, ["dual.test.:%d" % REG_PORT], more=["[2001:db8::10]:5060"])
         _, addrs = backends()
         check(len(addrs) == 5 and "[2001:db8::1]:5070" in addrs, "backends %s" % addrs)
         got = mapping(client, eps, 500, "dual")
