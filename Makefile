@@ -107,6 +107,11 @@ $(BUILD)/test/test_net_engines: $(BUILD)/obj/test/test_net_engines.o $(NET_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring
 
+# TCP connections on the io_uring engine (stream.c), a line protocol over loopback.
+$(BUILD)/test/test_net_stream: $(BUILD)/obj/test/test_net_stream.o $(NET_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring
+
 # core/ joins parser/ and net/: the proxy, workers and the binary.
 $(BUILD)/viaduct: $(BUILD)/obj/core/main.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lsodium -lyaml -lmicrohttpd -lcares $(MALLOC_LIBS)

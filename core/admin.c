@@ -558,8 +558,11 @@ int admin_start(struct server *s, struct admin **out, char *err, size_t errlen)
         free(a);
         return -1;
     }
+    char url[80]; /* the canonical form: "[10.0.0.5]:8060" is a valid listen, not a URL */
+    if (net_addr_format((const struct sockaddr *)&ss, url, sizeof(url)) < 0)
+        snprintf(url, sizeof(url), "%s", ad->listen);
     log_line(LOG_INFO, &(struct log_kv){"component", "admin"}, 1,
-             "management API on http://%s/ (POST %s)", ad->listen,
+             "management API on http://%s/ (POST %s)", url,
              ad->token[0] || ad->token_file[0] ? "with a bearer token"
              : a->loopback                     ? "open: loopback, no token"
                                                : "refused: no token");

@@ -112,7 +112,9 @@ const struct cfg_opt cfg_opts[] = {
      .help = "the YAML configuration file; the environment and the flags override it"},
     {.name = "listen", .type = CFG_T_LISTEN, .max = CFG_MAX_LISTEN, .env = "VIADUCT_LISTEN",
      .flag = "listen", .arg = "ADDR:PORT", .dflt = "127.0.0.1:5060",
-     .help = "where to receive SIP over UDP (IPv6 as [::1]:5060); in the file an entry may be "
+     .help = "where to receive SIP: over UDP (ADDR:PORT or udp:ADDR:PORT), or TCP as "
+             "tcp:ADDR:PORT, which needs the io_uring engine (IPv6 as [::1]:5060); in the file "
+             "an entry may be "
              "{address: ADDR:PORT, advertise: HOST:PORT} with its own allow, deny, acl_403, rate, "
              "burst, dialog_rate, dialog_burst (as in security)"},
     {.name = "advertise", .type = CFG_T_ADVERTISE, .max = CFG_MAX_LISTEN,
@@ -167,6 +169,27 @@ const struct cfg_opt cfg_opts[] = {
     {.name = "keys.default", .type = CFG_T_KEY, .def = CFG_KEY_CALL_ID, .off = OFF(key_other),
      .aux = OFF(key_header_other), .env = "VIADUCT_KEY_DEFAULT",
      .help = "what other requests are hashed on when no rule says (the same keys)"},
+    {.name = "tcp.max_connections", .type = CFG_T_U32, .min = 1, .max = 1 << 20, .def = 4096,
+     .off = OFF(tcp.max_conns), .env = "VIADUCT_TCP_MAX_CONNECTIONS",
+     .help = "TCP connections open at once, in all; each worker holds an equal share of them, "
+             "and one whose share is taken closes a new connection at once"},
+    {.name = "tcp.max_per_source", .type = CFG_T_U32, .max = 1 << 20, .def = 64,
+     .off = OFF(tcp.max_per_source), .env = "VIADUCT_TCP_MAX_PER_SOURCE",
+     .help = "TCP connections from one IP address, per worker (the kernel spreads a source's "
+             "connections over the workers); 0: no limit"},
+    {.name = "tcp.idle_timeout_ms", .type = CFG_T_U32, .min = 100, .max = 86400000,
+     .def = 120000, .off = OFF(tcp.idle_ms), .env = "VIADUCT_TCP_IDLE_TIMEOUT_MS",
+     .help = "a TCP connection that has sent nothing for this long is closed (Kamailio's "
+             "tcp_connection_lifetime is 120 s too)"},
+    {.name = "tcp.message_timeout_ms", .type = CFG_T_U32, .min = 50, .max = 3600000,
+     .def = 10000, .off = OFF(tcp.message_ms), .env = "VIADUCT_TCP_MESSAGE_TIMEOUT_MS",
+     .help = "a message begun on a TCP connection (header block and body) must be complete "
+             "within this, else the connection is closed: the slow-loris bound"},
+    {.name = "tcp.buffer", .type = CFG_T_U32, .min = 1024, .max = 16 << 20, .def = 65536,
+     .off = OFF(tcp.buffer), .env = "VIADUCT_TCP_BUFFER",
+     .help = "bytes buffered per TCP connection to receive, and again for what the peer has not "
+             "read yet (a peer that reads nothing is closed when it is full); at least "
+             "max_message"},
     {.name = "health.enabled", .type = CFG_T_BOOL, .max = 1, .off = OFF(health.enabled),
      .env = "VIADUCT_HEALTH_ENABLED",
      .help = "probe every backend with OPTIONS; off by default, as backends that ignore "
@@ -487,8 +510,20 @@ static int add_listen(struct cfg *c, const struct cfg_opt *o, const char *s, cha
     int n = c->nlisten;
     if (n == o->max)
         return too_many(o, msg, len);
-    if (cfg_parse_addr(s, false, c->listen[n], CFG_STR, msg, len) < 0)
+    const char *addr;
+    enum cfg_tp tp = cfg_listen_split(s, &addr);
+    if (tp == CFG_TP_TLS) {
+        snprintf(msg, len, "%s: TLS listeners are not supported yet (udp: or tcp:)", s);
         return -1;
+    }
+    /* the canonical form: UDP without its prefix (as before there were others) */
+    char canon[CFG_STR];
+    if (cfg_parse_addr(addr, false, canon, sizeof(canon), msg, len) < 0)
+        return -1;
+    if (snprintf(c->listen[n], CFG_STR, "%s%s", tp == CFG_TP_TCP ? "tcp:" : "", canon) >= CFG_STR) {
+        snprintf(msg, len, "'%s' is too long", s);
+        return -1;
+    }
     for (int j = 0; j < n; j++) {
         if (strcmp(c->listen[j], c->listen[n]) == 0) {
             snprintf(msg, len, "%s is listed twice", c->listen[n]);
@@ -745,7 +780,7 @@ void cfg_opt_values(const struct cfg_opt *o, char *buf, size_t len)
         snprintf(buf, len, "%s", o->arg ? o->arg : o->fl & CFG_SECRET ? "text" : "a string");
         break;
     case CFG_T_CIDRS: snprintf(buf, len, "up to %lld prefixes", hi); break;
-    case CFG_T_LISTEN:
+    case CFG_T_LISTEN: snprintf(buf, len, "up to %lld [udp:|tcp:]ADDR:PORT", hi); break;
     case CFG_T_BACKENDS: snprintf(buf, len, "up to %lld ADDR:PORT", hi); break;
     case CFG_T_ADVERTISE: snprintf(buf, len, "up to %lld HOST:PORT", hi); break;
     case CFG_T_ALIASES: snprintf(buf, len, "up to %lld HOST[:PORT]", hi); break;

@@ -108,6 +108,13 @@ struct cfg_rule {
     char key_header[64];
 };
 
+/* A listen address's transport: its prefix ("udp:" or none, "tcp:"). */
+enum cfg_tp { CFG_TP_UDP = 0, CFG_TP_TCP, CFG_TP_TLS };
+
+/* The transport a listen address names, and (in *addr) the address after its prefix.
+ * "udp:", "tcp:", "tls:" in any case; without a prefix, UDP. */
+enum cfg_tp cfg_listen_split(const char *s, const char **addr);
+
 /* A list of prefixes (security.allow, deny, trusted, a listener's own). */
 struct cfg_cidrs {
     int n;
@@ -129,6 +136,15 @@ struct cfg_listen_sec {
     struct cfg_limits lim;
 };
 
+
+/* TCP connections (net/stream.c): every limit of one, and of how many there may be. */
+struct cfg_tcp {
+    uint32_t max_conns;      /* in all, shared out over the workers */
+    uint32_t max_per_source; /* from one IP address, per worker; 0: no limit */
+    uint32_t idle_ms;        /* closed after this long with nothing received */
+    uint32_t message_ms;     /* a message begun must be complete within this (slowloris) */
+    uint32_t buffer;         /* bytes buffered to receive, and again to send, per connection */
+};
 
 struct cfg_health {
     /* active OPTIONS probes; off by default, as HAProxy's "check" and
@@ -211,7 +227,7 @@ struct cfg_log {
 
 struct cfg {
     int nlisten;
-    char listen[CFG_MAX_LISTEN][CFG_STR];    /* "IP:PORT" */
+    char listen[CFG_MAX_LISTEN][CFG_STR];    /* "IP:PORT" (UDP), "tcp:IP:PORT" */
     char advertise[CFG_MAX_LISTEN][CFG_STR]; /* "" = the listen address */
     struct cfg_listen_sec listen_sec[CFG_MAX_LISTEN];
     int naliases;
@@ -233,6 +249,7 @@ struct cfg {
     int nrules;
     struct cfg_rule rules[CFG_MAX_RULES];
     struct cfg_health health;
+    struct cfg_tcp tcp;
     struct cfg_admin admin;
     struct cfg_security security;
     struct cfg_shutdown shutdown;

@@ -101,6 +101,20 @@ int cfg_parse_bool(const char *s, bool *out)
     return -1;
 }
 
+enum cfg_tp cfg_listen_split(const char *s, const char **addr)
+{
+    static const char *const prefix[] = {
+        [CFG_TP_UDP] = "udp:", [CFG_TP_TCP] = "tcp:", [CFG_TP_TLS] = "tls:"};
+    for (int t = CFG_TP_UDP; t <= CFG_TP_TLS; t++) {
+        if (strncasecmp(s, prefix[t], 4) == 0) {
+            *addr = s + 4;
+            return (enum cfg_tp)t;
+        }
+    }
+    *addr = s;
+    return CFG_TP_UDP;
+}
+
 int cfg_parse_addr(const char *s, bool sendable, char *out, size_t outlen, char *msg, size_t len)
 {
     struct sockaddr_storage ss;

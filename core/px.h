@@ -34,6 +34,7 @@ struct px_listen {
     char ip[48];      /* the listen address's IP as text, compared with Via and Route hosts */
     size_t ip_len;
     bool wildcard; /* 0.0.0.0 or ::: receives on every local address of its family */
+    bool tcp;      /* a tcp: listener: its connections are the worker's (net/stream.c) */
     /* edge protection (px_guard.c): its own lists or the security section's */
     const struct cfg_cidrs *allow, *deny; /* in the cfg px was built from */
     bool acl;                             /* either list is non-empty */
@@ -42,7 +43,8 @@ struct px_listen {
 };
 
 /*
- * Fills l from a listen address ("IP:PORT", "[IPv6]:PORT") and what to
+ * Fills l from a listen address ("IP:PORT", "[IPv6]:PORT", either after "udp:" or
+ * "tcp:") and what to
  * advertise for it ("HOST:PORT", "[IPv6]:PORT"; NULL: the listen address,
  * which must then not be a wildcard). 0, or -1 with a one-line reason in err.
  */
@@ -170,8 +172,10 @@ struct px_keys {
 #define PX_MAX_TRUSTED CFG_MAX_TRUSTED
 
 struct px_cfg {
-    struct px_listen listen[PX_MAX_LISTEN];
+    struct px_listen listen[PX_MAX_LISTEN]; /* UDP ones first: [0, nudp), then TCP */
     int nlisten;
+    int nudp;                          /* UDP listeners: listen[i] is the worker's socket i */
+    uint8_t listen_src[PX_MAX_LISTEN]; /* each one's position in cfg.listen[] */
     /* the host's addresses when the config was built (start, every reload);
      * read only for wildcard listeners, so no syscall on the packet path */
     struct px_local local[PX_MAX_LOCAL];
@@ -231,6 +235,7 @@ struct px_state {
     bool draining;
     /* where a hostname the cache lacks is asked for (dns_cache.h); NULL: nowhere */
     struct dns_ask *ask;
+    int wk_id; /* the worker's id, which our Via's connection token names (PX_VTC) */
 };
 
 /*
@@ -259,6 +264,16 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
  */
 #define PX_VDT ";vdt="
 #define PX_VDT_UNIT_US 10
+
+/*
+ * The connection parameter of our Via on a request that came over TCP: ";vtc=", the
+ * worker's id in 2 hex digits and the connection's handle (net.h: slot and generation) in
+ * 16. The response comes back with our Via on top and is sent on that connection, if that
+ * worker still has it open (RFC 3261 18.2.2), found with no state of our own. Its
+ * destination is still the one the tag verifies (received/rport of the next Via: the
+ * connection's peer), and the engine sends only if that is the connection's peer's address.
+ */
+#define PX_VTC ";vtc="
 
 /*
  * Builds the runtime config from a validated cfg: listening addresses,

@@ -243,6 +243,17 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
         w->stop = &s->stop;
         w->draining = &s->draining;
         w->ps.ask = &s->asks[i];
+        w->tcp_lim = c->tcp;
+        w->tcp_lim.max_conns = (c->tcp.max_conns + (uint32_t)n - 1) / (uint32_t)n;
+        if (w->tcp_lim.max_conns > NET_MAX_CONNS)
+            w->tcp_lim.max_conns = NET_MAX_CONNS;
+        if (s->cur->px.nlisten > s->cur->px.nudp && s->io != WK_IO_URING) {
+            snprintf(err, errlen,
+                     "a tcp listener needs the io_uring engine, which this host does not allow "
+                     "(io: auto chose recvmmsg)");
+            close_workers(s, i);
+            return -1;
+        }
         if (wk_open(w, &s->cur->px, err, errlen) < 0) {
             close_workers(s, i);
             return -1;
