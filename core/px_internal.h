@@ -129,7 +129,8 @@ bool px_named_dest_ok(struct px_ctx *c);
  * tx->dst set and checked as any named destination is; 0 when dropped (not
  * cached yet: asked for and counted drop_name_pending, so the sender's
  * retransmission finds it; or a refused destination); -1 when it does not
- * resolve (counted drop_unresolvable: the caller answers 503).
+ * resolve (counted drop_unresolvable), or is not cached yet and came over
+ * TCP, which retransmits nothing: the caller answers 503.
  */
 int px_hostname_hop(struct px_ctx *c, const struct sip_uri *hop);
 void px_emit(struct px_out *o, const struct px_edit *e, void *ctx);

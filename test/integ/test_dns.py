@@ -352,6 +352,50 @@ def test_failures_serve_stale_then_the_backends_go(binary, tmp):
             ep.close()
 
 
+def test_route_hostname_over_tcp_goes_on_the_next_try(binary, tmp):
+    """Over TCP nothing is retransmitted, so a name not cached yet is answered 503 with
+    Retry-After (counted drop_name_pending, local_503) rather than silently dropped, and the
+    client's next try goes. Local answers to TCP requests do not go on the connection yet
+    (issue 14's first slices): only the counters and the next try are checked here."""
+    dm = Dnsmasq(tmp, [("127.0.0.41", "next.test")])
+    hop = Endpoint("127.0.0.41", 5060)
+    vd = c = None
+    try:
+        vd = viaduct(binary, ["127.0.0.1:5070"], more=["tcp:127.0.0.1:5060"],
+                     extra=["VIADUCT_SECURITY_TRUSTED=127.0.0.1/32", "VIADUCT_IO=uring"])
+        c = socket.create_connection(LISTEN, timeout=2)
+        ip, port = c.getsockname()
+
+        def invite(n):
+            return request("INVITE", "sip:bob@example.com",
+                           ["SIP/2.0/TCP %s:%d;branch=z9hG4bKtcp%d" % (ip, port, n)],
+                           dialog("INVITE", "tcp-%d@dns" % n) +
+                           [("Route", "<sip:next.test;lr>")])
+        c0 = vd.counters()
+        c.sendall(invite(1))
+        check(hop.recv(0.5) is None, "forwarded before the name was cached")
+        c1 = vd.counters()
+        check(c1.get("drop_name_pending", 0) - c0.get("drop_name_pending", 0) == 1 and
+              c1.get("local_503", 0) - c0.get("local_503", 0) == 1,
+              "first over TCP: %s" % {k: v for k, v in c1.items() if v and "name" in k})
+        c.sendall(invite(2))
+        got = hop.recv(2.0)
+        check(got is not None and parse(got[0]).method == "INVITE",
+              "the next try over TCP was not forwarded")
+        print("  over TCP: answered 503 while looked up (counted), the next try forwarded")
+        c.close()
+        c = None
+        finish(vd)
+        vd = None
+    finally:
+        if c is not None:
+            c.close()
+        if vd is not None:
+            vd.stop()
+        dm.stop()
+        hop.close()
+
+
 def test_a_reload_adds_and_drops_names(binary, tmp):
     dm = Dnsmasq(tmp, regs("reg.test", IPS5[:2]) + regs("more.test", IPS5[2:4]))
     path = os.path.join(tmp, "reload.yaml")
