@@ -6,8 +6,10 @@
 What several viaducts behind one Service rely on: each one accepts what another signed when
 they share a secret (given as security.secret_file or VIADUCT_SECRET: the same bytes, a file's
 trailing newline aside), and refuses it when they do not; without a secret each process draws
-its own, says so at warn level, and --check warns. A shared security.hash_seed gives the same
-Maglev placement and the same branches on every instance; another seed moves them. No secret
+its own, says so at warn level, and --check warns. During a rotation (previous_secret_file,
+previous_until) the responses to what the old secret signed still verify, and not after. A
+shared security.hash_seed gives the same Maglev placement and the same branches on every
+instance; another seed moves them. No secret
 (secret, previous secret, hash seed, admin token) ever appears in /config, --check or the log.
 
 Instances run one after another on the same address, as a restart or another pod would see
@@ -188,6 +190,49 @@ def t_shared_secret_file_and_variable(binary, fam, tmp):
         net.close()
 
 
+def t_rotation_from_files_covers_via_tags(binary, tmp):
+    """security.previous_secret_file: the response to a request the old secret signed is
+    relayed until security.previous_until, and its retransmission after it is dropped."""
+    old = os.path.join(tmp, "rot-old")
+    with open(old, "w") as f:
+        f.write(SHARED + "\n")
+    new = os.path.join(tmp, "rot-new")
+    with open(new, "w") as f:
+        f.write(OTHER + "\n")
+    net = Net("v4")
+    try:
+        vd = start(binary, net, base_env(VIADUCT_SECRET=None, VIADUCT_SECRET_FILE=old))
+        try:
+            vias, cid = invite_vias(net)
+            tok = token_of(net)
+        finally:
+            finish(vd)
+        until = int(time.time()) + 3
+        vd = start(binary, net, base_env(VIADUCT_SECRET=None), (
+            "security:\n  secret_file: \"%s\"\n  previous_secret_file: \"%s\"\n"
+            "  previous_until: %d\n" % (new, old, until)), tmp)
+        try:
+            back = answer(net, vias, cid)
+            check(back is not None and parse(back[0]).status == 200,
+                  "during the rotation, the response to the old secret's request was dropped")
+            at, _ = along(net, tok)
+            check(at is not None, "during the rotation, the old secret's token was refused")
+            time.sleep(max(0.0, until - time.time()) + 0.3)
+            before = vd.counters().get("drop_forged_via", 0)
+            check(answer(net, vias, cid) is None, "after previous_until, the retransmitted "
+                  "response was still relayed")
+            check(vd.counters().get("drop_forged_via", 0) == before + 1,
+                  "drop_forged_via did not move")
+            # what it signs itself verifies as ever
+            vias2, cid2 = invite_vias(net)
+            back = answer(net, vias2, cid2)
+            check(back is not None, "the new secret's own Via tag failed")
+        finally:
+            finish(vd)
+    finally:
+        net.close()
+
+
 def t_no_secret_random_and_loud(binary, tmp):
     net = Net("v4")
     try:
@@ -317,6 +362,8 @@ def main():
             t.run("%s one secret as file or variable: tokens and Via tags cross instances; "
                   "another secret refuses both" % fam,
                   t_shared_secret_file_and_variable, args.bin, fam, tmp)
+        t.run("previous_secret_file: the old secret's Via tags and tokens verify until "
+              "previous_until, then not", t_rotation_from_files_covers_via_tags, args.bin, tmp)
         t.run("no secret: a random one, said at warn, refused by the next instance; --check "
               "warns", t_no_secret_random_and_loud, args.bin, tmp)
         t.run("hash_seed: one seed places and branches alike on two instances, another moves "
