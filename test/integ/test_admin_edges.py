@@ -25,7 +25,9 @@
     errors, state, the probe round trip, and transitions by cause summing to the total;
   - /readyz counts the pools a request can reach only (not one no rule names, not the
     default pool behind a catch-all rule); a backend named by an IPv6 address takes its
-    override at /backends/POOL/[::1]:PORT/ACTION.
+    override at /backends/POOL/[::1]:PORT/ACTION;
+  - /config is YAML viaduct reads back: for every test/data file, --check of it prints it
+    unchanged.
 """
 
 import re
@@ -521,6 +523,39 @@ def t_readyz_counts_reachable_pools(binary, tmp):
         finish(vd)
 
 
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
+
+
+def t_config_round_trips(binary, tmp):
+    """GET /config is the effective configuration as YAML: for every file in test/data/,
+    viaduct --check takes it back and prints it unchanged (secrets stay redacted comments,
+    so the secret comes from the same variable)."""
+    import glob
+    import subprocess
+    env = env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % LO, VIADUCT_SECRET="round-trip-secret-0123")
+    files = sorted(glob.glob(os.path.join(DATA, "*.yaml")))
+    check(files, "no file in %s" % DATA)
+    for f in files:
+        vd = start(binary, ["-c", f], env, LO)
+        try:
+            code, body, _ = api("GET", "/config", LO)
+        finally:
+            finish(vd)
+        check(code == 200, "%s: /config %d" % (f, code))
+        out = os.path.join(tmp, "config-" + os.path.basename(f))
+        with open(out, "w") as fh:
+            fh.write(body)
+        p = subprocess.run([binary, "-c", out, "--check"], env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+        check(p.returncode == 0, "%s: --check of its /config: %s" % (os.path.basename(f),
+                                                                    p.stderr[-300:]))
+        if p.stdout != body:
+            a, b = body.splitlines(), p.stdout.splitlines()
+            i = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), min(len(a), len(b)))
+            raise AssertionError("%s: /config read back differs at line %d: %r, then %r" % (
+                os.path.basename(f), i + 1, a[i:i + 1], b[i:i + 1]))
+
+
 # ---- a stuck worker ----
 
 def wait_health(want, timeout):
@@ -609,7 +644,9 @@ def main():
                 ("per-backend requests, responses by class, ICMP errors, state, probe RTT",
                  t_per_backend_values),
                 ("/readyz: only pools a request can reach; an IPv6-named override",
-                 t_readyz_counts_reachable_pools)):
+                 t_readyz_counts_reachable_pools),
+                ("/config of every test/data file reads back unchanged through --check",
+                 t_config_round_trips)):
             t.run(name, fn, args.bin, tmp)
     return t.finish()
 
