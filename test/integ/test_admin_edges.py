@@ -27,7 +27,9 @@
     default pool behind a catch-all rule); a backend named by an IPv6 address takes its
     override at /backends/POOL/[::1]:PORT/ACTION;
   - /config is YAML viaduct reads back: for every test/data file, --check of it prints it
-    unchanged.
+    unchanged;
+  - a reload while the worker is stuck takes effect after 2 s, keeping the old generation
+    (no use after free under ASan, no leak at exit), and the worker then forwards by the new.
 """
 
 import re
@@ -615,6 +617,67 @@ def t_healthz_503_when_a_worker_is_stuck(binary, tmp):
         client.close()
 
 
+def t_reload_with_a_stuck_worker_keeps_the_old(binary, tmp):
+    """A reload while a worker is stuck: after SERVER_PUBLISH_MS (2 s) it takes effect
+    anyway and keeps the old generation (the worker may still read it) instead of freeing
+    it; the worker, once it runs, forwards by the new one; under ASan nothing is used
+    after being freed, and at exit nothing leaks."""
+    check(len(os.sched_getaffinity(0)) > 1, "one CPU only: the worker cannot be told apart")
+    old_be, new_be = Endpoint(*BACKEND), Endpoint("127.0.0.1", 7416)
+    client = Endpoint(*CLIENT)
+    cfg = os.path.join(tmp, "stuck-reload.yaml")
+
+    def write(port):
+        with open(cfg, "w") as f:
+            f.write('listen: ["%s:%d"]\npools: [{name: default, backends: ["127.0.0.1:%d"]}]\n'
+                    % (LISTEN + (port,)))
+    write(BACKEND[1])
+    vd = start(binary, ["-c", cfg, "--workers", "1"], env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % LO),
+               LO)
+    stopped = None
+
+    def invite(n):
+        client.send(request("INVITE", "sip:bob@example.com",
+                            ["SIP/2.0/UDP %s:%d;branch=z9hG4bKsr%d" % (CLIENT + (n,))],
+                            dialog("INVITE", "sr-%d@example.com" % n)), LISTEN)
+    try:
+        invite(0)
+        check(old_be.recv(1.0) is not None, "not forwarded before the reload")
+        tids = worker_threads(vd.pid)
+        check(len(tids) == 1, "want one pinned thread (the worker), found %s" % tids)
+        stop_thread(tids[0])
+        stopped = tids[0]
+        write(7416)
+        t0 = time.monotonic()
+        code, body, _ = api("POST", "/reload", LO, timeout=10)
+        secs = time.monotonic() - t0
+        check(code == 200 and "generation 2" in body, "reload: %d %r" % (code, body))
+        check(1.5 <= secs <= 4, "the reload returned after %.1f s, want about 2" % secs)
+        check("a worker is slow to move on: the old configuration is kept" in vd.stderr_text(),
+              "the kept generation is not logged")
+        resume_thread(stopped)
+        stopped = None
+        invite(1)
+        got = new_be.recv(1.0)
+        check(got is not None and parse(got[0]).get("Call-ID") == "sr-1@example.com",
+              "after the reload the worker did not forward by the new configuration")
+        check(old_be.recv(0.2) is None, "the old backend still got traffic")
+        write(BACKEND[1])  # and a reload with the worker running frees as usual
+        code, body, _ = api("POST", "/reload", LO)
+        check(code == 200 and "generation 3" in body, "second reload: %d %r" % (code, body))
+        invite(2)
+        check(old_be.recv(1.0) is not None, "not forwarded after the second reload")
+    finally:
+        if stopped is not None:
+            try:
+                resume_thread(stopped)
+            except OSError:
+                pass
+        finish(vd)
+        for ep in (old_be, new_be, client):
+            ep.close()
+
+
 def main():
     args = parse_args()
     t = Tally()
@@ -646,7 +709,9 @@ def main():
                 ("/readyz: only pools a request can reach; an IPv6-named override",
                  t_readyz_counts_reachable_pools),
                 ("/config of every test/data file reads back unchanged through --check",
-                 t_config_round_trips)):
+                 t_config_round_trips),
+                ("a reload with a stuck worker takes effect and keeps the old generation",
+                 t_reload_with_a_stuck_worker_keeps_the_old)):
             t.run(name, fn, args.bin, tmp)
     return t.finish()
 
