@@ -240,7 +240,12 @@ static enum MHD_Result get_backends(struct admin *a, struct MHD_Connection *c)
         }
         fputs("]}", f);
     }
-    fputs("\n]}\n", f);
+    fputs("\n]", f);
+    if (s->dns != NULL) {
+        fputs(", \"dns\": ", f);
+        dns_print_json(s->dns, f);
+    }
+    fputs("}\n", f);
     pthread_mutex_unlock(&s->mu);
     fclose(f);
     free(snap);
@@ -255,7 +260,8 @@ static enum MHD_Result get_config(struct admin *a, struct MHD_Connection *c)
     if (f == NULL)
         return answerf(c, 500, NULL, NULL, "out of memory\n");
     pthread_mutex_lock(&a->s->mu);
-    cfg_print(f, &a->s->cur->cfg); /* admin.token is CFG_NO_FILE: never printed */
+    /* as loaded: names, not what they resolve to; admin.token is CFG_NO_FILE: never printed */
+    cfg_print(f, a->s->cur->src != NULL ? a->s->cur->src : &a->s->cur->cfg);
     pthread_mutex_unlock(&a->s->mu);
     fclose(f);
     return answer_buf(c, 200, "application/yaml", text, len, NULL, NULL);

@@ -193,6 +193,7 @@ static int invalid(char *err, size_t errlen, const char *what, const char *msg)
 static int validate_listen(struct cfg *c, char *err, size_t errlen)
 {
     char msg[CFG_MSG], what[32], canon[CFG_STR];
+    int nudp = 0, ntcp = 0;
     if (c->nlisten == 0) {
         snprintf(c->listen[0], sizeof(c->listen[0]), "127.0.0.1:5060");
         c->nlisten = 1;
@@ -204,17 +205,36 @@ static int validate_listen(struct cfg *c, char *err, size_t errlen)
                 return invalid(err, errlen, what, "an advertise address without a listen address");
             continue;
         }
-        if (cfg_parse_addr(c->listen[i], false, canon, sizeof(canon), msg, sizeof(msg)) < 0)
+        const char *addr;
+        enum cfg_tp tp = cfg_listen_split(c->listen[i], &addr);
+        if (tp == CFG_TP_TLS)
+            return invalid(err, errlen, what, "TLS listeners are not supported yet");
+        if (cfg_parse_addr(addr, false, canon, sizeof(canon), msg, sizeof(msg)) < 0)
             return invalid(err, errlen, what, msg);
+        if (tp == CFG_TP_TCP && strcmp(c->io, "mmsg") == 0)
+            return invalid(err, errlen, what,
+                           "a tcp listener needs the io_uring engine (io: uring or auto); the "
+                           "recvmmsg engine has no TCP");
+        if (tp == CFG_TP_TCP)
+            ntcp++;
+        else
+            nudp++;
         for (int j = 0; j < i; j++)
             if (strcmp(c->listen[j], c->listen[i]) == 0)
                 return invalid(err, errlen, what, "the same address is listed twice");
-        if (c->advertise[i][0] == '\0' && is_wildcard(c->listen[i]))
+        if (c->advertise[i][0] == '\0' && is_wildcard(addr))
             return invalid(err, errlen, what,
                            "a wildcard address needs an advertise HOST:PORT (what peers reach)");
         if (c->advertise[i][0] && cfg_check_hostport(c->advertise[i], true, msg, sizeof(msg)) < 0)
             return invalid(err, errlen, what, msg);
     }
+    if (ntcp > 0 && nudp == 0)
+        return invalid(err, errlen, "listen",
+                       "a tcp listener needs a udp one beside it: the backends are reached over "
+                       "UDP, from a UDP listener's socket");
+    if (ntcp > 0 && c->tcp.buffer < c->max_msg)
+        return invalid(err, errlen, "tcp.buffer",
+                       "smaller than max_message: such a message could never be buffered whole");
     for (int i = 0; i < c->naliases; i++) {
         snprintf(what, sizeof(what), "aliases[%d]", i);
         if (cfg_check_hostport(c->aliases[i], false, msg, sizeof(msg)) < 0)
@@ -234,7 +254,7 @@ static int validate_key(enum cfg_key k, const char *hdr, const char *what, char 
 }
 
 /* Pools: names, backends, and the largest pool's size in *largest. */
-static int validate_pools(const struct cfg *c, int *largest, char *err, size_t errlen)
+static int validate_pools(struct cfg *c, int *largest, char *err, size_t errlen)
 {
     char msg[CFG_MSG], what[96], canon[CFG_STR];
     int total = 0;
@@ -242,7 +262,7 @@ static int validate_pools(const struct cfg *c, int *largest, char *err, size_t e
     if (c->npools < 1 || strcmp(c->pools[0].name, "default") != 0)
         return invalid(err, errlen, "pools", "pools[0] must be the pool named default");
     for (int i = 0; i < c->npools; i++) {
-        const struct cfg_pool *p = &c->pools[i];
+        struct cfg_pool *p = &c->pools[i];
         snprintf(what, sizeof(what), "pool '%s'", p->name);
         if (cfg_check_name(p->name, msg, sizeof(msg)) < 0)
             return invalid(err, errlen, what, msg);
@@ -256,8 +276,14 @@ static int validate_pools(const struct cfg *c, int *largest, char *err, size_t e
         for (int j = 0; j < p->nbackends; j++) {
             const struct cfg_backend *b = &p->backends[j];
             snprintf(what, sizeof(what), "pool '%s' backend %s", p->name, cfg_backend_id(b));
-            if (cfg_parse_addr(b->address, true, canon, sizeof(canon), msg, sizeof(msg)) < 0)
+            uint8_t dns;
+            if (cfg_parse_backend_addr(b->address, canon, sizeof(canon), &dns, msg,
+                                       sizeof(msg)) < 0)
                 return invalid(err, errlen, what, msg);
+            p->backends[j].dns = dns;
+            if (dns != CFG_DNS_NONE && b->name[0])
+                return invalid(err, errlen, what,
+                               "a DNS name gives backends named by their addresses: no name");
             if (b->name[0] && cfg_check_name(b->name, msg, sizeof(msg)) < 0)
                 return invalid(err, errlen, what, msg);
             if (b->weight < 1 || b->weight > 1000)

@@ -92,13 +92,14 @@ struct span px_src_ip(struct px_ctx *c)
     return span_make(c->src_ip, c->src_ip_len);
 }
 
-/* Index of a listening socket of the given family, preferring the one the
- * datagram came in on; -1 if there is none. */
+/* Index of a UDP listening socket of the given family, preferring the one the
+ * datagram came in on; -1 if there is none. A message that came over TCP
+ * (rx_sock >= nudp) leaves over UDP: the backends are reached over UDP. */
 int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family)
 {
-    if (cfg->listen[rx_sock].addr.ss_family == family)
+    if (rx_sock < cfg->nudp && cfg->listen[rx_sock].addr.ss_family == family)
         return rx_sock;
-    for (int i = 0; i < cfg->nlisten; i++)
+    for (int i = 0; i < cfg->nudp; i++)
         if (cfg->listen[i].addr.ss_family == family)
             return i;
     return -1;
@@ -362,6 +363,11 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
         px_out_hex(o, c->loop, 16);
         PX_LIT(o, PX_VDT); /* a parameter of its own: the branch stays the same on resends */
         px_out_hex(o, (uint64_t)(c->now_us / PX_VDT_UNIT_US) & 0xffffffffu, 8);
+        if (c->rx->conn != 0) { /* came over TCP: the response goes back on that connection */
+            PX_LIT(o, PX_VTC);
+            px_out_hex(o, (uint64_t)(c->wk_id & 0xff), 2);
+            px_out_hex(o, c->rx->conn, 16);
+        }
         PX_LIT(o, "\r\n");
         if (c->add_rr) {
             PX_LIT(o, "Record-Route: ");
@@ -697,6 +703,35 @@ static bool tag_verifies(struct px_ctx *c, const struct sip_via *top, const stru
            got == px_via_tag(c->cfg->prev_key.via, d, next->branch, callid, c->info->cseq);
 }
 
+/* A request that came over TCP: its response goes onto that connection (tx->conn), if it
+ * was this worker's. False when it must be dropped (a mangled token, another worker's). */
+static bool conn_of_via(struct px_ctx *c, const struct sip_via *top)
+{
+    size_t k = sizeof(PX_VTC) - 1;
+    const char *p = memmem(top->params.p, top->params.len, PX_VTC, k);
+    if (p == NULL)
+        return true; /* a datagram's */
+    p += k;
+    const char *end = span_end(top->params);
+    uint32_t w = 0;
+    uint64_t h;
+    char wk[8] = {'0', '0', '0', '0', '0', '0'};
+    if (end - p < 18 || (end - p > 18 && p[18] != ';'))
+        goto bad;
+    memcpy(wk + 6, p, 2);
+    if (!px_unhex8(wk, &w) || !hex64(p + 2, &h) || h == 0)
+        goto bad;
+    if ((int)w != (c->wk_id & 0xff)) {
+        ST_INC(c->st, tcp_other_worker);
+        return false;
+    }
+    c->tx->conn = h;
+    return true;
+bad:
+    ST_DROP(c->st, bad_response);
+    return false;
+}
+
 static int handle_response(struct px_ctx *c)
 {
     const struct sip_msg *m = c->msg;
@@ -744,6 +779,8 @@ static int handle_response(struct px_ctx *c)
     measure(c, slot, m->status); /* only a tag of ours may add to a histogram */
     if (!check_dest(c, true))
         return 0;
+    if (!conn_of_via(c, top))
+        return 0;
 
     struct px_edits ed;
     px_edits_init(&ed);
@@ -785,6 +822,7 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
     c.refused = false;
     c.src_ip_len = 0;
     c.draining = ps->draining;
+    c.wk_id = ps->wk_id;
     tx->niov = 0;
     tx->dst2len = 0;
     ST_INC(st, rx_datagrams);

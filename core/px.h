@@ -33,6 +33,7 @@ struct px_listen {
     char ip[48];      /* the listen address's IP as text, compared with Via and Route hosts */
     size_t ip_len;
     bool wildcard; /* 0.0.0.0 or ::: receives on every local address of its family */
+    bool tcp;      /* a tcp: listener: its connections are the worker's (net/stream.c) */
     /* edge protection (px_guard.c): its own lists or the security section's */
     const struct cfg_cidrs *allow, *deny; /* in the cfg px was built from */
     bool acl;                             /* either list is non-empty */
@@ -41,7 +42,8 @@ struct px_listen {
 };
 
 /*
- * Fills l from a listen address ("IP:PORT", "[IPv6]:PORT") and what to
+ * Fills l from a listen address ("IP:PORT", "[IPv6]:PORT", either after "udp:" or
+ * "tcp:") and what to
  * advertise for it ("HOST:PORT", "[IPv6]:PORT"; NULL: the listen address,
  * which must then not be a wildcard). 0, or -1 with a one-line reason in err.
  */
@@ -86,6 +88,7 @@ struct px_pool {
     _Atomic uint8_t *override_seen; /* [rt->n]: the override state reflects */
     _Atomic uint8_t *cause;         /* [rt->n]: enum px_cause of the last change */
     _Atomic int64_t *rtt_us;        /* [rt->n]: round trip of the last answered probe, 0 none */
+    bool dns; /* its backends come from DNS too: empty means not resolved (503), not no pool */
 };
 
 enum px_override { PX_OV_NONE = 0, PX_OV_DRAIN, PX_OV_DOWN };
@@ -168,8 +171,10 @@ struct px_keys {
 #define PX_MAX_TRUSTED CFG_MAX_TRUSTED
 
 struct px_cfg {
-    struct px_listen listen[PX_MAX_LISTEN];
+    struct px_listen listen[PX_MAX_LISTEN]; /* UDP ones first: [0, nudp), then TCP */
     int nlisten;
+    int nudp;                          /* UDP listeners: listen[i] is the worker's socket i */
+    uint8_t listen_src[PX_MAX_LISTEN]; /* each one's position in cfg.listen[] */
     /* the host's addresses when the config was built (start, every reload);
      * read only for wildcard listeners, so no syscall on the packet path */
     struct px_local local[PX_MAX_LOCAL];
@@ -224,6 +229,7 @@ struct px_state {
     /* the process drains for shutdown (server.h): an OPTIONS to viaduct itself
      * is answered 503, as /readyz is. The worker copies it between batches. */
     bool draining;
+    int wk_id; /* the worker's id, which our Via's connection token names (PX_VTC) */
 };
 
 /*
@@ -252,6 +258,16 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
  */
 #define PX_VDT ";vdt="
 #define PX_VDT_UNIT_US 10
+
+/*
+ * The connection parameter of our Via on a request that came over TCP: ";vtc=", the
+ * worker's id in 2 hex digits and the connection's handle (net.h: slot and generation) in
+ * 16. The response comes back with our Via on top and is sent on that connection, if that
+ * worker still has it open (RFC 3261 18.2.2), found with no state of our own. Its
+ * destination is still the one the tag verifies (received/rport of the next Via: the
+ * connection's peer), and the engine sends only if that is the connection's peer's address.
+ */
+#define PX_VTC ";vtc="
 
 /*
  * Builds the runtime config from a validated cfg: listening addresses,
@@ -294,6 +310,14 @@ int px_backends_at(const struct px_cfg *px, const struct sockaddr *sa,
  * advertised host, an alias, a listen address, or, for a wildcard listener,
  * any local address of its family with its port. */
 bool px_is_self(const struct px_cfg *cfg, struct span host, int port);
+
+/* May a DNS record's address (a backend from a name, or a Route's host
+ * resolved) be sent to: the destination rules of px_dest_permitted without
+ * its exception for configured backends, since a DNS answer is no one's
+ * configuration. Refused: viaduct's own sockets, link-local, loopback and
+ * viaduct's listen IPs unless it listens on loopback of that family, a
+ * family it has no socket of, and what no datagram may go to. */
+bool px_dns_dest_ok(const struct px_cfg *cfg, const struct sockaddr *sa);
 
 /* True if a datagram sent to sa would reach one of our own sockets: sa is
  * a listen address, or a local address (127/8 included) with the port of a

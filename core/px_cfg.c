@@ -43,6 +43,7 @@ int px_listen_init(struct px_listen *l, const char *listen, const char *advertis
 {
     char buf[80];
     memset(l, 0, sizeof(*l));
+    l->tcp = cfg_listen_split(listen, &listen) == CFG_TP_TCP;
     if (net_addr_parse(listen, &l->addr, &l->addrlen) < 0) {
         snprintf(err, errlen, "bad --listen address '%s' (want IP:PORT or [IPv6]:PORT)", listen);
         return -1;
@@ -85,6 +86,7 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
         snprintf(b[i].name, sizeof(b[i].name), "%.*s", (int)sizeof(b[i].name) - 1,
                  cb->name[0] ? cb->name : cb->address);
         b[i].weight = cb->weight ? cb->weight : 1;
+        b[i].tier = cb->tier;
         if (net_addr_parse(cb->address, &b[i].addr, &b[i].addrlen) < 0) {
             snprintf(err, errlen, "pool %s: bad backend address '%s'", cp->name, cb->address);
             free(b);
@@ -101,6 +103,7 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     }
     int n = t->n > 0 ? t->n : 1;
     pp->rt = t;
+    pp->dns = cp->dns;
     pp->state = calloc((size_t)n, sizeof(*pp->state));
     pp->changed_ms = calloc((size_t)n, sizeof(*pp->changed_ms));
     pp->held_ms = calloc((size_t)n, sizeof(*pp->held_ms));
@@ -294,7 +297,7 @@ static void build_security(struct px_cfg *px, const struct cfg *c)
     const struct cfg_security *sec = &c->security;
     for (int i = 0; i < px->nlisten; i++) {
         struct px_listen *l = &px->listen[i];
-        const struct cfg_listen_sec *ls = &c->listen_sec[i];
+        const struct cfg_listen_sec *ls = &c->listen_sec[px->listen_src[i]];
         l->allow = ls->has_allow ? &ls->allow : &sec->allow;
         l->deny = ls->has_deny ? &ls->deny : &sec->deny;
         l->acl = l->allow->n > 0 || l->deny->n > 0;
@@ -332,11 +335,23 @@ static void build_security(struct px_cfg *px, const struct cfg *c)
 int px_cfg_build(struct px_cfg *px, const struct cfg *c, char *err, size_t errlen)
 {
     memset(px, 0, sizeof(*px));
-    for (int i = 0; i < c->nlisten; i++)
-        if (px_listen_init(&px->listen[i], c->listen[i],
-                           c->advertise[i][0] ? c->advertise[i] : NULL, err, errlen) < 0)
-            return -1;
-    px->nlisten = c->nlisten;
+    /* UDP listeners first, in their order, then TCP ones: index i < nudp is also the
+     * worker's UDP socket i (what a datagram's rx->sock and a send's tx->sock name), and
+     * nudp + k its TCP listener k */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < c->nlisten; i++) {
+            const char *addr;
+            if ((cfg_listen_split(c->listen[i], &addr) == CFG_TP_TCP) != (pass == 1))
+                continue;
+            int k = px->nlisten++;
+            px->listen_src[k] = (uint8_t)i;
+            if (px_listen_init(&px->listen[k], c->listen[i],
+                               c->advertise[i][0] ? c->advertise[i] : NULL, err, errlen) < 0)
+                return -1;
+        }
+        if (pass == 0)
+            px->nudp = px->nlisten;
+    }
     for (int i = 0; i < px->nlisten; i++)
         px->any_wildcard |= px->listen[i].wildcard;
     if (px->any_wildcard && collect_local(px, err, errlen) < 0)

@@ -43,6 +43,7 @@ struct px_ctx {
     int8_t trusted;      /* px_trusted's answer once asked, -1 before */
     bool refused;        /* the listener's lists refused the source (acl_403 answers it) */
     bool draining;       /* px_state's: an OPTIONS to us gets 503 */
+    int wk_id;     /* px_state's: the worker a connection token names */
     char src_ip[INET6_ADDRSTRLEN];
     size_t src_ip_len;
 };

@@ -52,7 +52,21 @@
     X(guard_shared, "requests or answers of a source charged to a shared overflow bucket")         \
     X(acl_answered, "requests the listener's allow or deny list refused, answered 403 (acl_403)")   \
     X(overload_episodes, "times a worker began shedding new requests (its buffers filled)")       \
-    X(no_route, "requests that matched no rule, with no default pool: answered 404, ACKs dropped")
+    X(no_route, "requests that matched no rule, with no default pool: answered 404, ACKs dropped") \
+    X(tcp_accepted, "TCP connections accepted")                                                   \
+    X(tcp_refused, "TCP connections closed at accept: the worker's connection table was full")    \
+    X(tcp_refused_source, "TCP connections closed at accept: tcp.max_per_source from that IP")    \
+    X(tcp_closed_peer, "TCP connections the peer closed or reset")                                \
+    X(tcp_closed_idle, "TCP connections closed after tcp.idle_timeout_ms with nothing received")  \
+    X(tcp_closed_slow, "TCP connections closed: a message not complete in tcp.message_timeout_ms") \
+    X(tcp_closed_full, "TCP connections closed: tcp.buffer bytes buffered, no message complete")  \
+    X(tcp_closed_write, "TCP connections closed: a peer that does not read (tcp.buffer waiting)") \
+    X(tcp_closed_framing, "TCP connections closed: no Content-Length, a bad one, or over the "    \
+                          "size limit (the stream cannot be framed)")                              \
+    X(tcp_messages, "SIP messages received over TCP")                                            \
+    X(tcp_pings, "RFC 5626 CRLF CRLF keep-alive pings received on TCP, answered with a CRLF")     \
+    X(tcp_conn_gone, "responses for a TCP connection that has closed: dropped")                   \
+    X(tcp_other_worker, "responses for another worker's TCP connection: dropped (no hand-off yet)")
 
 /* Datagrams dropped without an answer, by reason: name, help. */
 #define ST_DROPS(X)                                                                                \

@@ -79,7 +79,10 @@ static void on_quiescent(void *ctx)
 static void on_send_error(void *ctx, const struct net_tx *tx, int err)
 {
     struct wk *w = ctx;
-    (void)tx, (void)err;
+    if (tx->conn != 0 && err == -ENOTCONN) {
+        ST_INC(&w->st, tcp_conn_gone); /* a response whose client has hung up */
+        return;
+    }
     ST_INC(&w->st, tx_lost);
 }
 
@@ -110,6 +113,8 @@ static void on_icmp(void *ctx, const struct net_icmp *e)
 static void on_event(void *ctx, int ev, const struct sockaddr *dst)
 {
     struct wk *w = ctx;
+    if (wk_tcp_event(w, ev))
+        return;
     switch (ev) {
     case NET_EV_RX_ENOBUFS: ST_INC(&w->st, rx_enobufs); break;
     case NET_EV_RX_ERROR: ST_INC(&w->st, rx_errors); break;
@@ -128,7 +133,7 @@ static void on_event(void *ctx, int ev, const struct sockaddr *dst)
 int wk_open(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen)
 {
     w->nfds = 0;
-    for (int i = 0; i < cfg->nlisten; i++) {
+    for (int i = 0; i < cfg->nudp; i++) {
         const struct px_listen *l = &cfg->listen[i];
         int fd =
             net_udp_open((const struct sockaddr *)&l->addr, l->addrlen, true, 4 << 20, 4 << 20);
@@ -143,7 +148,13 @@ int wk_open(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen)
         }
         w->fds[w->nfds++] = fd;
     }
-    return 0;
+    int r = wk_tcp_open(w, cfg, err, errlen);
+    if (r < 0) {
+        for (int j = 0; j < w->nfds; j++)
+            close(w->fds[j]);
+        w->nfds = 0;
+    }
+    return r;
 }
 
 static void *wk_main(void *arg)
@@ -176,7 +187,10 @@ static void *wk_main(void *arg)
         .ctx = w,
         .stop = w->stop,
     };
-    w->result = w->io == WK_IO_URING ? net_uring_run(&ec) : net_mmsg_run(&ec);
+    w->ps.wk_id = w->id;
+    w->result = wk_tcp_setup(w, &ec);
+    if (w->result == 0)
+        w->result = w->io == WK_IO_URING ? net_uring_run(&ec) : net_mmsg_run(&ec);
     if (w->result < 0)
         kill(getpid(), SIGUSR2);
     return NULL;
@@ -211,4 +225,5 @@ void wk_join(struct wk *w)
     for (int i = 0; i < w->nfds; i++)
         close(w->fds[i]);
     w->nfds = 0;
+    wk_tcp_close(w);
 }

@@ -26,12 +26,25 @@ struct wk_pub {
     atomic_uint_fast64_t gen;
 };
 
+/* The stream framer's state for one connection slot (worker_tcp.c), and the connection
+ * generation it belongs to. */
+struct wk_frame {
+    struct sip_frame f;
+    uint32_t gen;
+};
+
 struct wk {
     int id;
     int cpu; /* -1: not pinned */
     enum wk_io io;
-    int fds[NET_MAX_SOCKS]; /* index i listens on cfg->listen[i] */
+    int fds[NET_MAX_SOCKS]; /* index i listens on cfg->listen[i] (UDP: i < cfg->nudp) */
     int nfds;
+    int lfds[NET_MAX_SOCKS]; /* TCP listener k listens on cfg->listen[cfg->nudp + k] */
+    int nlfds;
+    struct cfg_tcp tcp_lim;     /* max_conns is this worker's share */
+    struct net_stream_cfg scfg; /* the engine's TCP, when nlfds > 0 */
+    struct wk_frame *frames;    /* [tcp_lim.max_conns], allocated when the thread starts */
+    struct net_tx ttx;          /* what a TCP message's handling sends, sent at once */
     unsigned nbufs, buf_size, batch;
     struct wk_pub *pub;
     atomic_uint_fast64_t seen_gen; /* pub->gen at this worker's last quiescent point */
@@ -60,6 +73,15 @@ int wk_open(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen);
  * config must be kept: it may still be read). Called by one thread. */
 const struct px_cfg *wk_publish(struct wk_pub *pub, struct wk *w, int n, const struct px_cfg *cfg,
                                 int timeout_ms);
+
+/* worker_tcp.c: opens w's TCP listeners (cfg->listen[nudp..]): 0 or -errno with err. */
+int wk_tcp_open(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen);
+/* Points ec at w's TCP listeners and their limits, if it has any. 0 or -ENOMEM. */
+int wk_tcp_setup(struct wk *w, struct net_engine_cfg *ec);
+/* Counts a connection event; false if ev is not one. */
+bool wk_tcp_event(struct wk *w, int ev);
+/* Closes the TCP listeners and frees the framer states. */
+void wk_tcp_close(struct wk *w);
 
 /* Starts the thread; on engine failure it sets w->result and sends the
  * process SIGUSR2 so the main thread can stop everything. 0 or -errno. */

@@ -153,7 +153,7 @@ static void mm_flush(struct mm *m, unsigned n)
         struct net_tx *tx = &m->tx[i];
         if (tx->niov == 0)
             continue;
-        int err = net_tx_check(cfg, tx);
+        int err = tx->conn != 0 ? -ENOTCONN : net_tx_check(cfg, tx); /* no TCP here */
         if (err != 0) {
             net_send_error(cfg, tx, err);
             tx->niov = 0;
@@ -222,6 +222,7 @@ static void mm_recv(struct mm *m, int sock)
             };
             m->tx[i].niov = 0;
             m->tx[i].dst2len = 0;
+            m->tx[i].conn = 0;
             cfg->handler(cfg->ctx, &rx, &m->tx[i]);
         }
         mm_flush(m, (unsigned)n);
@@ -235,6 +236,8 @@ int net_mmsg_run(const struct net_engine_cfg *cfg)
     int ret = net_cfg_check(cfg);
     if (ret != 0)
         return ret;
+    if (cfg->stream != NULL)
+        return -EOPNOTSUPP; /* TCP is the io_uring engine's only, so far */
     struct mm *m = mm_new(cfg);
     if (m == NULL)
         return -ENOMEM;

@@ -51,6 +51,9 @@ struct net_rx {
      * mmsg, how many full batches in a row this socket has given up to
      * this one (a full batch means more wait in the socket). */
     uint8_t load;
+    /* The engine's TCP connections (net_conn_send), NULL when it has none. */
+    struct net_stream *stream;
+    uint64_t conn; /* the connection the bytes came on (a handler's own net_rx), 0: UDP */
 };
 
 /* What to send in reply to one datagram. The engine clears niov and dst2len
@@ -60,6 +63,10 @@ struct net_rx {
  * complete; a failure of that second send is reported with dst = dst2. */
 struct net_tx {
     int niov;
+    /* Not 0: send on this TCP connection (net_conn_send) instead, if its peer has dst's
+     * address (when dstlen > 0; the port may differ); sock is not used then. A connection
+     * that has gone, or is another host's, is reported as -ENOTCONN to on_send_error. */
+    uint64_t conn;
     int sock; /* index into net_engine_cfg.fds to send from */
     socklen_t dstlen;
     socklen_t dst2len;
@@ -70,6 +77,8 @@ struct net_tx {
 };
 
 typedef void (*net_handler_fn)(void *ctx, const struct net_rx *rx, struct net_tx *tx);
+
+struct net_stream;
 
 /*
  * A send failed for good: the datagram was not sent (-errno; tx is still
@@ -106,6 +115,16 @@ enum net_event {
     NET_EV_RX_ERROR,   /* a receive completed with another error */
     NET_EV_TX_DROPPED, /* no submission slot: a reply could not be queued */
     NET_EV_TX_RETRIED, /* a send failed with an error an ICMP may have left; sent again */
+    /* TCP (net_stream_cfg): dst is the peer */
+    NET_EV_CONN_OPEN,        /* a connection accepted */
+    NET_EV_CONN_REFUSED,     /* accepted and closed at once: the table is full */
+    NET_EV_CONN_REFUSED_SRC, /* ... this source has max_per_source connections already */
+    NET_EV_CONN_END_PEER,    /* closed by the peer (or reset) */
+    NET_EV_CONN_END_HANDLER, /* closed because the handler said so */
+    NET_EV_CONN_END_IDLE,    /* closed: nothing received for idle_ms */
+    NET_EV_CONN_END_SLOW,    /* closed: bytes waited partial_ms for the rest of their message */
+    NET_EV_CONN_END_FULL,    /* closed: buf_size bytes buffered and none consumed */
+    NET_EV_CONN_END_WRITE,   /* closed: more than wbuf_size bytes waiting to be sent */
     NET_EV_COUNT
 };
 
@@ -158,7 +177,80 @@ struct net_engine_cfg {
     void (*on_batch)(void *ctx);
     void *ctx;
     const atomic_bool *stop; /* the loop returns within about 100 ms of it turning true */
+    /* TCP listeners and their connections, io_uring engine only (net_mmsg_run refuses it
+     * with -EOPNOTSUPP); NULL for none. */
+    const struct net_stream_cfg *stream;
 };
+
+/* ---- TCP: connections on the io_uring engine ----
+ *
+ * Each engine accepts on its own listening sockets (SO_REUSEPORT: one per worker, the kernel
+ * spreads connections over them) with one multishot accept each, and keeps its connections
+ * in a table of max_conns slots allocated when it starts. At accept a connection gets its
+ * two buffers in one allocation (buf_size to receive into, wbuf_size for what the peer has
+ * not taken yet); nothing else is allocated while it lives. Its bytes are received straight
+ * into its buffer, behind what is already there, so a message that arrives in pieces is
+ * contiguous without a copy; on_data sees every byte not consumed yet and says how many it
+ * consumed. A connection is named by a handle (slot and generation), which a later message
+ * may carry: once the connection has closed, its slot's generation has moved on and the
+ * handle finds nothing (net_conn_send: -ENOTCONN).
+ */
+
+/* One call per batch of bytes received on a connection; valid only during the call. */
+struct net_conn_rx {
+    uint64_t conn; /* handle, valid after the call for net_conn_send */
+    char *buf;     /* every byte received and not consumed yet, from its first */
+    size_t len;
+    const struct sockaddr *peer;
+    socklen_t peerlen;
+    int listener; /* index into net_stream_cfg.lfds */
+    struct net_stream *stream;
+};
+
+#define NET_CONN_CLOSE (-1)
+
+/* Returns the bytes consumed from buf's front (0..len; the rest stays, with what comes
+ * next behind it), or NET_CONN_CLOSE to close the connection. */
+typedef long (*net_conn_fn)(void *ctx, const struct net_conn_rx *rx);
+
+struct net_stream_cfg {
+    const int *lfds;         /* listening TCP sockets (net_tcp_listen); the caller closes them */
+    int nlfds;               /* 1..NET_MAX_SOCKS */
+    unsigned max_conns;      /* connection slots of this engine, 1..NET_MAX_CONNS */
+    unsigned max_per_source; /* connections from one IP address in this engine; 0: no limit */
+    unsigned buf_size;       /* bytes buffered to receive, per connection; 64..16 MB */
+    unsigned wbuf_size;      /* bytes waiting to be sent, per connection; 64..16 MB */
+    unsigned idle_ms;        /* a connection with nothing received for this long is closed */
+    unsigned partial_ms;     /* bytes that wait this long for the rest of their message
+                              * (no call consumed any) close it: slowloris */
+    net_conn_fn on_data;
+};
+
+#define NET_MAX_CONNS 65536u
+
+/*
+ * Sends iov[0..niov) on connection conn, now if the kernel takes it, else what it did not
+ * take is copied behind what already waits (wbuf_size in all) and sent as the peer reads.
+ * The bytes are free again when it returns. Called on the engine's thread only (from a
+ * handler). Returns 0, -ENOTCONN if the connection has closed (or never was), or -ENOBUFS
+ * if it would hold more than wbuf_size (the connection is then closed: a peer that does not
+ * read), -EPIPE for another send error (closed too).
+ */
+int net_conn_send(struct net_stream *s, uint64_t conn, const struct iovec *iov, int niov);
+
+/* Sends tx now, from the engine's thread outside a datagram's handler call (on_data): a
+ * datagram by a plain sendmsg on UDP socket tx->sock (and the copy to dst2), or onto
+ * tx->conn. The bytes are free again when it returns. 0 or the -errno of the first send
+ * that failed (reported to on_send_error as well). */
+int net_send_now(struct net_stream *s, const struct net_tx *tx);
+
+/* Closes the connection; nothing more is received on it, and what still waits in its
+ * backlog is dropped. 0 or -ENOTCONN. Engine thread only. */
+int net_conn_close(struct net_stream *s, uint64_t conn);
+
+/* Opens a non-blocking TCP socket listening on sa (SO_REUSEPORT when asked, IPv6-only for
+ * IPv6, backlog as given). Returns the fd or -errno. */
+int net_tcp_listen(const struct sockaddr *sa, socklen_t len, bool reuseport, int backlog);
 
 /* Runs the io_uring engine on the calling thread until *stop. Returns 0, or
  * -errno if it could not start (e.g. -ENOSYS, -EPERM under seccomp). */

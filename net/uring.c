@@ -6,7 +6,9 @@
  * sendmsg from the buffer it arrived in. The loop is liburing's io_uring-udp
  * shape: arm what is missing, submit and wait (100 ms, so *stop is seen),
  * peek a batch of completions, dispatch each by its typed user_data, advance
- * the CQ once, publish the returned buffers once.
+ * the CQ once, publish the returned buffers once. TCP listeners and their
+ * connections (cfg->stream) share the ring: stream.c arms their requests and
+ * handles their completions, which this loop dispatches by the same user_data.
  *
  * Buffer ownership. Buffer bid (cqe->flags >> IORING_CQE_BUFFER_SHIFT) and
  * tx[bid] / smsg[bid] travel together:
@@ -23,11 +25,10 @@
  * held counts buffers in stages 2-4. The ring memory is unmapped only after
  * every request has completed or been cancelled (ring_drain).
  */
-#include "net/engine.h"
+#include "net/ring.h"
 
 #include <errno.h>
 #include <linux/sock_diag.h>
-#include <liburing.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -40,32 +41,6 @@
 #define RING_DRAIN_ROUNDS 20   /* x 10 ms to collect cancellations at stop */
 #define RING_SQ_MAX 32768u     /* the kernel's IORING_MAX_ENTRIES */
 #define RING_CQ_MAX 65536u     /* IORING_MAX_CQ_ENTRIES */
-
-/* user_data: which operation completed, on what. Decoded only in
- * ring_handle_cqe. 0 is never used, so a zeroed CQE cannot look valid. */
-enum ring_op {
-    RING_OP_RECV = 1, /* idx = socket: the multishot recvmsg */
-    RING_OP_ERRQ,     /* idx = socket: multishot poll for POLLERR */
-    RING_OP_SEND,     /* idx = buffer id */
-    RING_OP_SEND2,    /* idx = buffer id: the same bytes to tx->dst2 */
-    RING_OP_CANCEL,   /* the cancel-all at stop */
-    RING_OP_COUNT
-};
-
-struct ring_ud {
-    enum ring_op op;
-    unsigned idx;
-};
-
-static inline uint64_t ring_ud_pack(enum ring_op op, unsigned idx)
-{
-    return (uint64_t)op << 32 | idx;
-}
-
-static inline struct ring_ud ring_ud_unpack(uint64_t v)
-{
-    return (struct ring_ud){.op = (enum ring_op)(v >> 32), .idx = (unsigned)v};
-}
 
 struct ring {
     struct io_uring uring;
@@ -92,7 +67,8 @@ struct ring {
     unsigned full_run;                /* full batches in a row */
     bool ring_ok;
     bool stopping;
-    struct net_tx errtx; /* reports a failed send to dst2 */
+    struct net_tx errtx;   /* reports a failed send to dst2 */
+    struct net_stream *ns; /* TCP listeners and connections (stream.c), or NULL */
 };
 
 static char *ring_buf(struct ring *r, unsigned bid)
@@ -123,12 +99,7 @@ static void ring_buf_flush(struct ring *r)
  * as liburing's examples do. */
 static struct io_uring_sqe *ring_sqe(struct ring *r)
 {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
-    if (sqe == NULL) {
-        io_uring_submit(&r->uring);
-        sqe = io_uring_get_sqe(&r->uring);
-    }
-    return sqe;
+    return ring_get_sqe(&r->uring);
 }
 
 /* Arms the multishot recvmsg and the error-queue poll of every socket that
@@ -163,6 +134,8 @@ static void ring_arm(struct ring *r)
         io_uring_sqe_set_data64(sqe, ring_ud_pack(RING_OP_ERRQ, s));
         r->armed_errq |= 1u << s;
     }
+    if (r->ns != NULL)
+        ns_arm(r->ns);
 }
 
 /* Queues the handler's reply from buffer bid, or gives the buffer back. */
@@ -170,6 +143,13 @@ static void ring_send(struct ring *r, unsigned bid)
 {
     const struct net_engine_cfg *cfg = r->cfg;
     struct net_tx *tx = &r->tx[bid];
+    if (tx->conn != 0) { /* onto a TCP connection: taken or copied at once, bid is free */
+        int cerr = ns_send_tx(r->ns, tx);
+        if (cerr != 0)
+            net_send_error(cfg, tx, cerr);
+        ring_buf_put(r, bid);
+        return;
+    }
     int err = net_tx_check(cfg, tx);
     if (err != 0) {
         net_send_error(cfg, tx, err);
@@ -302,10 +282,12 @@ static void ring_on_recv(struct ring *r, const struct io_uring_cqe *cqe, unsigne
         .srclen = o->namelen,
         .sock = (int)sock,
         .load = ring_load(r, sock),
+        .stream = r->ns,
     };
     struct net_tx *tx = &r->tx[bid];
     tx->niov = 0;
     tx->dst2len = 0;
+    tx->conn = 0;
     cfg->handler(cfg->ctx, &rx, tx);
     if (tx->niov == 0)
         ring_buf_put(r, bid);
@@ -395,13 +377,33 @@ static void ring_on_cancel(struct ring *r, const struct io_uring_cqe *cqe, unsig
     (void)r, (void)cqe, (void)idx;
 }
 
+/* The connections' completions go to stream.c; r->ns is set whenever they can occur. */
+static void ring_on_accept(struct ring *r, const struct io_uring_cqe *cqe, unsigned idx)
+{
+    if (r->ns != NULL)
+        ns_on_accept(r->ns, cqe, idx);
+}
+
+static void ring_on_crecv(struct ring *r, const struct io_uring_cqe *cqe, unsigned idx)
+{
+    if (r->ns != NULL)
+        ns_on_recv(r->ns, cqe, idx);
+}
+
+static void ring_on_csend(struct ring *r, const struct io_uring_cqe *cqe, unsigned idx)
+{
+    if (r->ns != NULL)
+        ns_on_send(r->ns, cqe, idx);
+}
+
 typedef void ring_cqe_fn(struct ring *r, const struct io_uring_cqe *cqe, unsigned idx);
 
 /* One handler per op; each checks cqe->res < 0 first. */
 static ring_cqe_fn *const ring_handlers[RING_OP_COUNT] = {
     [RING_OP_RECV] = ring_on_recv,     [RING_OP_ERRQ] = ring_on_errq,
     [RING_OP_SEND] = ring_on_send,     [RING_OP_SEND2] = ring_on_send2,
-    [RING_OP_CANCEL] = ring_on_cancel,
+    [RING_OP_CANCEL] = ring_on_cancel, [RING_OP_ACCEPT] = ring_on_accept,
+    [RING_OP_CRECV] = ring_on_crecv,   [RING_OP_CSEND] = ring_on_csend,
 };
 
 static void ring_handle_cqe(struct ring *r, const struct io_uring_cqe *cqe)
@@ -443,10 +445,18 @@ static int ring_step(struct ring *r, long long ns)
 
 /* Cancels every request and collects the completions, so no request can
  * touch the buffers after they are unmapped. Bounded: RING_DRAIN_ROUNDS. */
+static bool ring_busy(const struct ring *r)
+{
+    return r->armed_recv != 0 || r->armed_errq != 0 || r->nsend != 0 ||
+           (r->ns != NULL && ns_busy(r->ns));
+}
+
 static void ring_drain(struct ring *r)
 {
     r->stopping = true;
-    if (r->armed_recv == 0 && r->armed_errq == 0 && r->nsend == 0)
+    if (r->ns != NULL)
+        ns_stop(r->ns);
+    if (!ring_busy(r))
         return;
     struct io_uring_sqe *sqe = ring_sqe(r);
     if (sqe != NULL) {
@@ -454,7 +464,7 @@ static void ring_drain(struct ring *r)
         io_uring_sqe_set_data64(sqe, ring_ud_pack(RING_OP_CANCEL, 0));
     }
     for (int i = 0; i < RING_DRAIN_ROUNDS; i++) {
-        if (r->armed_recv == 0 && r->armed_errq == 0 && r->nsend == 0)
+        if (!ring_busy(r))
             return;
         if (ring_step(r, RING_WAIT_NS / 10) != 0)
             return;
@@ -476,8 +486,11 @@ static int ring_queue_init(struct ring *r)
     const struct net_engine_cfg *cfg = r->cfg;
     /* replies (two when dst2 is set), re-arms, cancel */
     unsigned sq = 2 * cfg->batch + 2 * (unsigned)cfg->nfds + 1;
-    /* a recv and up to two sends per buffer */
+    /* a recv and up to two sends per buffer; per connection a recv, a send and their
+     * cancels, and an accept per listener */
     unsigned cq = 3 * cfg->nbufs + 4 * (unsigned)cfg->nfds;
+    if (cfg->stream != NULL)
+        cq += 4 * cfg->stream->max_conns + (unsigned)cfg->stream->nlfds;
     int ret = -EINVAL;
 
     sq = sq < RING_SQ_MAX ? sq : RING_SQ_MAX;
@@ -549,6 +562,8 @@ static int ring_setup(struct ring *r, const struct net_engine_cfg *cfg)
     if (ret != 0)
         return ret;
     r->ring_ok = true;
+    if (cfg->stream != NULL && (ret = ns_open(cfg->stream, cfg, &r->uring, &r->ns)) != 0)
+        return ret;
     ret = io_uring_register_files(&r->uring, cfg->fds, (unsigned)cfg->nfds);
     if (ret != 0)
         return ret;
@@ -577,6 +592,7 @@ static void ring_teardown(struct ring *r)
         io_uring_unregister_files(&r->uring);
         io_uring_queue_exit(&r->uring);
     }
+    ns_free(r->ns);
     if (r->bufs != NULL)
         munmap(r->bufs, r->bufs_len);
     if (r->br != NULL)
@@ -602,6 +618,8 @@ int net_uring_run(const struct net_engine_cfg *cfg)
     while (ret == 0 && !atomic_load_explicit(cfg->stop, memory_order_relaxed)) {
         ring_arm(r);
         ret = ring_step(r, RING_WAIT_NS);
+        if (r->ns != NULL)
+            ns_tick(r->ns);
         if (cfg->on_quiescent != NULL)
             cfg->on_quiescent(cfg->ctx);
     }

@@ -55,7 +55,10 @@
     X(SIP_ENOCALLID, -27, "no_callid", "no Call-ID header")                                        \
     X(SIP_ENOFROM, -28, "no_from", "no From header")                                               \
     X(SIP_ENOTO, -29, "no_to", "no To header")                                                     \
-    X(SIP_ENOCSEQ, -30, "no_cseq", "no CSeq header")
+    X(SIP_ENOCSEQ, -30, "no_cseq", "no CSeq header")                                               \
+    X(SIP_ENOCLEN, -31, "no_clen", "stream message without Content-Length")                        \
+    X(SIP_EHDRBIG, -32, "hdr_too_big", "header block longer than the stream's limit")              \
+    X(SIP_EMSGBIG, -33, "msg_too_big", "message longer than the stream's limit")
 
 enum sip_err {
     SIP_OK = 0,
@@ -64,7 +67,7 @@ enum sip_err {
 #undef X
 };
 
-#define SIP_NERR 30 /* number of error codes: -1 .. -SIP_NERR */
+#define SIP_NERR 33 /* number of error codes: -1 .. -SIP_NERR */
 
 /* "SIP_EVIA" for SIP_EVIA; "SIP_OK" for 0; "SIP_EUNKNOWN" for anything else. */
 const char *sip_err_name(int err);
@@ -307,5 +310,59 @@ struct sip_info {
  * Returns 0 or the first error found.
  */
 int sip_validate(const struct sip_msg *m, struct sip_info *out);
+
+/* ---- stream framing (TCP, TLS): where one message ends in a byte stream ----
+ *
+ * Over UDP the datagram is the message; on a stream sip_frame() finds it first, so that
+ * sip_parse() then gets exactly one message, in place, as it gets a datagram. The framer
+ * reads only: the message is buf[skip, skip + msg_len) of the caller's buffer, nothing is
+ * copied or allocated. It keeps where it stopped in struct sip_frame, so a message that
+ * arrives a byte at a time costs one pass over its header block in all, not one per byte.
+ */
+enum sip_frame_kind {
+    SIP_FRAME_MORE = 0, /* not complete yet: call again with the same f once more bytes are in */
+    SIP_FRAME_MSG = 1,  /* a message: buf[f->skip, f->skip + f->msg_len) */
+    SIP_FRAME_PING = 2, /* an RFC 5626 §4.4.1 keepalive (CRLF CRLF): answer it with one CRLF */
+};
+
+struct sip_frame_lim {
+    uint32_t max_hdr; /* largest header block: start line through the empty line; > 0 */
+    uint32_t max_msg; /* largest message: header block + body; > 0 */
+};
+
+/* Output and the state to go on from in one: zeroed (sip_frame_reset) before the first
+ * call for each message, kept as is between calls for the same one. Offsets, not pointers:
+ * the caller may move its buffer between calls if it keeps the bytes in order. */
+struct sip_frame {
+    uint8_t state;    /* internal: before the message, in its header block, in its body */
+    uint32_t skip;    /* CRLF bytes before the message or ping (RFC 3261 §7.5), at most 2 */
+    uint32_t scan;    /* internal: where the search for the empty line goes on */
+    uint32_t hdr_len; /* once found: start line + headers + empty line */
+    int32_t clen;     /* once found: the Content-Length value */
+    uint32_t msg_len; /* SIP_FRAME_MSG: hdr_len + clen */
+    uint32_t used;    /* SIP_FRAME_MSG, _PING: bytes to drop from the front of the stream */
+};
+
+static inline void sip_frame_reset(struct sip_frame *f)
+{
+    *f = (struct sip_frame){0};
+}
+
+/*
+ * Frames the next message of a stream whose unconsumed bytes are buf[0..len), the same
+ * bytes (and more) on every call for one f. Returns an enum sip_frame_kind, or an error
+ * after which the stream cannot be framed any further (answer 400 if possible, close):
+ *   SIP_ENOCLEN   the header block has no Content-Length (mandatory on streams, §18.3);
+ *   SIP_ECLEN     its Content-Length is not a number below 2^31; SIP_EDUPHDR: two of them;
+ *   SIP_EHDRBIG   no empty line within the first lim->max_hdr bytes of the message;
+ *   SIP_EMSGBIG   hdr_len + Content-Length is over lim->max_msg.
+ * Leading CRLFs are skipped; CRLF CRLF where a message would start is a ping. The header
+ * block ends at the first empty line, with CRLF or bare LF line ends as sip_parse() takes
+ * them. Only the framing is checked: the message itself may still fail sip_parse(), and
+ * when it parses, its hdr_len, clen and msg_len are the framer's. A verdict depends only
+ * on the bytes, never on how they were split across calls. Never reads outside
+ * [buf, buf + len); after MSG or PING drop f->used bytes and reset f.
+ */
+int sip_frame(const char *buf, size_t len, const struct sip_frame_lim *lim, struct sip_frame *f);
 
 #endif

@@ -663,9 +663,18 @@ static void test_cfg_layers_apply_file_then_env_then_flags(void **state)
     /* --backend refuses what it cannot use */
     assert_int_equal(cfg_add_backend(&c, "[::1]:5070", err, sizeof(err)), -1);
     assert_has(err, "already has a backend named [::1]:5070");
-    assert_int_equal(cfg_add_backend(&c, "backend.example.com:5060", err, sizeof(err)), -1);
+    assert_int_equal(cfg_add_backend(&c, "backend.example.com", err, sizeof(err)), -1);
     assert_has(err, "is not an address");
+    assert_int_equal(cfg_add_backend(&c, "10.0.0.300:5060", err, sizeof(err)), -1);
+    assert_int_equal(cfg_add_backend(&c, "_sip._udp.example.com:5060", err, sizeof(err)), -1);
     assert_int_equal(c.pools[0].nbackends, 3);
+    /* a name with a port: its A and AAAA records; an SRV name: its targets (dns.h) */
+    assert_int_equal(cfg_add_backend(&c, "Backend.Example.com:5060", err, sizeof(err)), 0);
+    assert_int_equal(cfg_add_backend(&c, "_sip._udp.example.com", err, sizeof(err)), 0);
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), 0);
+    assert_string_equal(c.pools[0].backends[3].address, "backend.example.com:5060");
+    assert_int_equal(c.pools[0].backends[3].dns, CFG_DNS_HOST);
+    assert_int_equal(c.pools[0].backends[4].dns, CFG_DNS_SRV);
     cfg_free(&c);
 }
 
@@ -730,6 +739,109 @@ static void test_cfg_flags_replace_a_list_once_then_add_and_refuse_as_a_whole(vo
             fail_msg("got \"%s\", want \"%s\"", err, bad[i].want);
         assert_false(c.path);
     }
+    cfg_free(&c);
+}
+
+/* listen: "udp:" (or no prefix) and "tcp:" in flags, the environment and the file; the
+ * canonical form keeps tcp: and drops udp:, so one address may be listened on with both. */
+static void test_cfg_listen_takes_a_transport_prefix_everywhere(void **state)
+{
+    (void)state;
+    struct cfg c;
+    char err[CFG_ERR_LEN];
+    cfg_defaults(&c);
+    const struct cfg_arg args[] = {
+        {flag("listen"), "tcp:127.0.0.1:5060"},
+        {flag("listen"), "udp:127.0.0.1:5060"},
+        {flag("listen"), "[::1]:5062"},
+        {flag("listen"), "TCP:[::1]:5061"},
+    };
+    assert_int_equal(cfg_apply_flags(&c, args, ARRAY_LEN(args), err, sizeof(err)), 0);
+    assert_int_equal(c.nlisten, 4);
+    assert_string_equal(c.listen[0], "tcp:127.0.0.1:5060");
+    assert_string_equal(c.listen[1], "127.0.0.1:5060");
+    assert_string_equal(c.listen[2], "[::1]:5062");
+    assert_string_equal(c.listen[3], "tcp:[::1]:5061");
+    const char *addr;
+    assert_int_equal(cfg_listen_split(c.listen[3], &addr), CFG_TP_TCP);
+    assert_string_equal(addr, "[::1]:5061");
+    assert_int_equal(cfg_listen_split(c.listen[2], &addr), CFG_TP_UDP);
+    cfg_free(&c);
+
+    char *env[] = {"VIADUCT_LISTEN=tcp:127.0.0.1:5070, udp:127.0.0.1:5070", NULL};
+    cfg_defaults(&c);
+    if (cfg_apply_env(&c, env, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(c.nlisten, 2);
+    assert_string_equal(c.listen[0], "tcp:127.0.0.1:5070");
+    assert_string_equal(c.listen[1], "127.0.0.1:5070");
+    cfg_free(&c);
+
+    load_ok(&c, "listen: [\"tcp:127.0.0.1:5080\", {address: \"tcp:0.0.0.0:5081\", "
+                "advertise: \"a.example:5081\"}]\n");
+    assert_string_equal(c.listen[0], "tcp:127.0.0.1:5080");
+    assert_string_equal(c.listen[1], "tcp:0.0.0.0:5081");
+    assert_string_equal(c.advertise[1], "a.example:5081");
+    cfg_free(&c);
+
+    static const struct {
+        const char *value, *want;
+    } bad[] = {
+        {"tls:127.0.0.1:5061", "TLS listeners are not supported yet"},
+        {"tcp:127.0.0.1", "'127.0.0.1' is not an address"},
+        {"sctp:127.0.0.1:5060", "is not an address"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        cfg_defaults(&c);
+        const struct cfg_arg one[] = {{flag("listen"), bad[i].value}};
+        assert_int_equal(cfg_apply_flags(&c, one, 1, err, sizeof(err)), -1);
+        show(err);
+        assert_has(err, bad[i].want);
+        cfg_free(&c);
+    }
+    cfg_defaults(&c);
+    const struct cfg_arg twice[] = {{flag("listen"), "tcp:127.0.0.1:5060"},
+                                    {flag("listen"), "tcp:127.0.0.1:5060"}};
+    assert_int_equal(cfg_apply_flags(&c, twice, 2, err, sizeof(err)), -1);
+    assert_has(err, "listed twice");
+    cfg_free(&c);
+}
+
+/* A tcp listener needs the io_uring engine (--io mmsg with one is a config error), a UDP
+ * listener beside it, and a buffer that holds max_message; its limits load from the file. */
+static void test_cfg_tcp_listener_with_the_recvmmsg_engine_is_refused(void **state)
+{
+    (void)state;
+    struct cfg c;
+    char err[CFG_ERR_LEN];
+    load_ok(&c, "listen: [\"127.0.0.1:5060\", \"tcp:127.0.0.1:5060\"]\nio: mmsg\n"
+                "pools: [{name: default, backends: [\"10.0.0.1:5060\"]}]\n");
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), -1);
+    show(err);
+    assert_has(err, "listen[1]: a tcp listener needs the io_uring engine");
+    cfg_free(&c);
+
+    /* the backends are reached over UDP: a tcp listener alone has no socket to do that */
+    load_ok(&c, "listen: [\"tcp:127.0.0.1:5060\"]\n"
+                "pools: [{name: default, backends: [\"10.0.0.1:5060\"]}]\n");
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), -1);
+    assert_has(err, "a tcp listener needs a udp one beside it");
+    cfg_free(&c);
+    load_ok(&c, "listen: [\"127.0.0.1:5060\", \"tcp:127.0.0.1:5060\"]\nmax_message: 4096\n"
+                "tcp: {buffer: 2048}\npools: [{name: default, backends: [\"10.0.0.1:5060\"]}]\n");
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), -1);
+    assert_has(err, "tcp.buffer: smaller than max_message");
+    cfg_free(&c);
+    load_ok(&c, "listen: [\"127.0.0.1:5060\", \"tcp:127.0.0.1:5060\"]\n"
+                "tcp: {max_connections: 10, max_per_source: 2, idle_timeout_ms: 500,\n"
+                "      message_timeout_ms: 300, buffer: 32768}\n"
+                "pools: [{name: default, backends: [\"10.0.0.1:5060\"]}]\n");
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), 0);
+    assert_int_equal(c.tcp.max_conns, 10);
+    assert_int_equal(c.tcp.max_per_source, 2);
+    assert_int_equal(c.tcp.idle_ms, 500);
+    assert_int_equal(c.tcp.message_ms, 300);
+    assert_int_equal(c.tcp.buffer, 32768);
     cfg_free(&c);
 }
 
@@ -978,6 +1090,8 @@ int main(void)
         cmocka_unit_test(test_cfg_env_errors_name_the_variable_and_leave_the_config_alone),
         cmocka_unit_test(test_cfg_layers_apply_file_then_env_then_flags),
         cmocka_unit_test(test_cfg_flags_replace_a_list_once_then_add_and_refuse_as_a_whole),
+        cmocka_unit_test(test_cfg_listen_takes_a_transport_prefix_everywhere),
+        cmocka_unit_test(test_cfg_tcp_listener_with_the_recvmmsg_engine_is_refused),
         cmocka_unit_test(test_cfg_hostport_is_taken_apart_once_for_the_layers_and_the_proxy),
         cmocka_unit_test(test_cfg_validate_checks_the_whole),
         cmocka_unit_test(test_cfg_print_reads_back_to_an_equal_config),

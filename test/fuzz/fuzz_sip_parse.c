@@ -15,7 +15,11 @@
  *   - list and parameter loops make progress;
  *   - sip_parse() equals sip_parse_careful(), its careful pass alone, in every field;
  *   - a copy of the input at another address and alignment, with every output struct
- *     pre-filled with 0xA5 instead of 0, gives the same results as span offsets.
+ *     pre-filled with 0xA5 instead of 0, gives the same results as span offsets;
+ *   - the input read as a stream (check_frame): sip_frame() gives the same verdicts, message
+ *     by message, whether it sees the whole stream at once or the bytes arrive in chunks cut
+ *     at points drawn from the input's hash, and a framed message that sip_parse() takes has
+ *     the framer's hdr_len, clen and msg_len.
  * Build and run: make fuzz FUZZ_SECONDS=120 (test/fuzz/run.sh).
  */
 #include <stdint.h>
@@ -465,6 +469,100 @@ static void run_all(struct run *r, const char *buf, size_t len)
     }
 }
 
+/* ---- the stream framer ---- */
+
+#define FRAME_MAX_VERDICTS 2048 /* a 4 KB input holds at most 1024 pings */
+
+struct frame_verdict {
+    int r;
+    uint32_t skip, hdr_len, msg_len, used;
+};
+
+static struct frame_verdict frame_verdict(int r, const struct sip_frame *f)
+{
+    struct frame_verdict v = {.r = r};
+    if (r == SIP_FRAME_MSG || r == SIP_FRAME_PING)
+        v = (struct frame_verdict){r, f->skip, r == SIP_FRAME_MSG ? f->hdr_len : 0,
+                                   r == SIP_FRAME_MSG ? f->msg_len : 0, f->used};
+    return v;
+}
+
+/* sip_frame over a heap copy of exactly buf[0..len), so ASan sees a read one past it. */
+static int frame_copy(const uint8_t *buf, size_t len, const struct sip_frame_lim *lim,
+                      struct sip_frame *f)
+{
+    char *c = malloc(len > 0 ? len : 1);
+    if (c == NULL)
+        abort();
+    memcpy(c, buf, len);
+    int r = sip_frame(c, len, lim, f);
+    if (r == SIP_FRAME_MSG) {
+        static struct sip_msg m;
+        if (f->used > len || f->used != f->skip + f->msg_len ||
+            f->msg_len != f->hdr_len + (uint32_t)f->clen || f->hdr_len > lim->max_hdr ||
+            f->msg_len > lim->max_msg)
+            fail("sip_frame: a message outside the bytes given or the limits");
+        if (sip_parse(c + f->skip, f->msg_len, &m) > 0 &&
+            (m.hdr_len != f->hdr_len || m.clen != f->clen || m.msg_len != f->msg_len))
+            fail("sip_frame frames a message differently from sip_parse");
+    } else if (r == SIP_FRAME_PING) {
+        if (f->used != f->skip + 4 || f->used > len)
+            fail("sip_frame: a ping that is not CRLF CRLF");
+    } else if (r != SIP_FRAME_MORE && r != SIP_ENOCLEN && r != SIP_ECLEN && r != SIP_EDUPHDR &&
+               r != SIP_EHDRBIG && r != SIP_EMSGBIG) {
+        fail("sip_frame returned a code its contract does not name");
+    }
+    free(c);
+    return r;
+}
+
+static void check_frame(const uint8_t *data, size_t size, uint64_t seed)
+{
+    /* limits small enough for a fuzz input to cross, drawn from the input */
+    const struct sip_frame_lim lim = {.max_hdr = 256 + (uint32_t)(seed % 2048),
+                                      .max_msg = 512 + (uint32_t)((seed >> 16) % 4096)};
+    static struct frame_verdict want[FRAME_MAX_VERDICTS];
+    size_t nwant = 0, off = 0;
+    struct sip_frame f;
+    for (;;) { /* the whole stream at once: the reference */
+        sip_frame_reset(&f);
+        int r = frame_copy(data + off, size - off, &lim, &f);
+        if (nwant == FRAME_MAX_VERDICTS)
+            fail("more verdicts than a 4 KB stream can hold");
+        want[nwant++] = frame_verdict(r, &f);
+        if (r != SIP_FRAME_MSG && r != SIP_FRAME_PING)
+            break;
+        off += f.used;
+    }
+
+    uint64_t x = seed | 1; /* xorshift64: chunk sizes, 1 to size / 4 + 1 bytes */
+    size_t have = 0, i = 0;
+    off = 0;
+    sip_frame_reset(&f);
+    for (;;) {
+        int r = frame_copy(data + off, have - off, &lim, &f);
+        if (r == SIP_FRAME_MORE && have < size) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t chunk = 1 + (size_t)(x % (size / 4 + 1));
+            have = chunk > size - have ? size : have + chunk;
+            continue;
+        }
+        struct frame_verdict got = frame_verdict(r, &f);
+        if (i == nwant || memcmp(&got, &want[i], sizeof(got)) != 0) {
+            fprintf(stderr, "fuzz_sip_parse: verdict %zu: in chunks %d used %u, whole %d used %u\n",
+                    i, got.r, got.used, i < nwant ? want[i].r : 99, i < nwant ? want[i].used : 0);
+            fail("sip_frame gives another verdict when the stream arrives in chunks");
+        }
+        i++;
+        if (r != SIP_FRAME_MSG && r != SIP_FRAME_PING)
+            break;
+        off += f.used;
+        sip_frame_reset(&f);
+    }
+    if (i != nwant)
+        fail("sip_frame: fewer verdicts in chunks than whole");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -491,5 +589,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("a copy at another address, or different prior output contents, changed a result");
     }
     free(mem);
+    check_frame(data, size, a.hash);
     return 0;
 }
