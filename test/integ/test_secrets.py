@@ -257,6 +257,59 @@ def t_rotation_by_reload_covers_via_tags(binary, tmp):
         net.close()
 
 
+def t_bad_secrets_refused(binary, tmp):
+    """A secret under 16 bytes, a secret file that cannot be read, or both a secret and its
+    file: viaduct does not start, and says why; a reload naming an unreadable file is refused
+    and the running secret goes on verifying."""
+    net = Net("v4")
+    try:
+        for extra, why in (({"VIADUCT_SECRET": "short"}, "security.secret: 5 bytes, fewer than 16"),
+                           ({"VIADUCT_SECRET": None, "VIADUCT_SECRET_FILE": "/nonexistent"},
+                            "security.secret: cannot read /nonexistent"),
+                           ({"VIADUCT_SECRET_FILE": "/etc/hostname"},
+                            "security.secret: give the secret or its file, not both"),
+                           ({"VIADUCT_PREVIOUS_SECRET": "short"},
+                            "security.previous_secret: 5 bytes, fewer than 16")):
+            check(wait_port_free(*net.vd), "viaduct's port still bound")
+            env = base_env(VIADUCT_SECRET=SHARED)
+            env.update(extra)
+            env = {k: v for k, v in env.items() if v is not None}
+            p = subprocess.run([binary, "--listen", net.vd_hp, "--backend",
+                                hostport(*net.backend.addr), "--admin", "off"], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, timeout=10)
+            check(p.returncode == 1 and why in p.stderr, "%s: exit %d, %r; want 1 and %r" % (
+                extra, p.returncode, p.stderr[-200:], why))
+        sfile = os.path.join(tmp, "good-secret")
+        with open(sfile, "w") as f:
+            f.write(SHARED)
+        cfg = os.path.join(tmp, "bad-reload.yaml")
+        with open(cfg, "w") as f:
+            f.write("security: {secret_file: \"%s\"}\n" % sfile)
+        check(wait_port_free(*net.vd), "viaduct's port still bound")
+        vd = start_viaduct(binary, ["--listen", net.vd_hp, "--path", "--workers", "1",
+                                    "--backend", hostport(*net.backend.addr), "-c", cfg],
+                           env=base_env(VIADUCT_SECRET=None))
+        try:
+            tok = token_of(net)
+            with open(cfg, "w") as f:
+                f.write("security: {secret_file: \"%s\"}\n" % os.path.join(tmp, "gone"))
+            os.kill(vd.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while "reload refused" not in vd.stderr_text():
+                check(time.monotonic() < deadline, "the reload was not refused: %s" %
+                      vd.stderr_text()[-400:])
+                time.sleep(0.02)
+            check("cannot read %s" % os.path.join(tmp, "gone") in vd.stderr_text(),
+                  "the refusal does not say why: %s" % vd.stderr_text()[-400:])
+            at, _ = along(net, tok)
+            check(at is not None, "after a refused reload the running secret stopped verifying")
+        finally:
+            finish(vd)
+    finally:
+        net.close()
+
+
 def t_no_secret_random_and_loud(binary, tmp):
     net = Net("v4")
     try:
@@ -396,6 +449,8 @@ def main():
                   t_shared_secret_file_and_variable, args.bin, fam, tmp)
         t.run("rotation by reload: the old secret's Via tags and tokens verify until "
               "previous_until, then not", t_rotation_by_reload_covers_via_tags, args.bin, tmp)
+        t.run("bad secrets: no start, with the reason; a reload to an unreadable file is "
+              "refused and the secret goes on", t_bad_secrets_refused, args.bin, tmp)
         t.run("no secret: a random one, said at warn, refused by the next instance; --check "
               "warns", t_no_secret_random_and_loud, args.bin, tmp)
         t.run("hash_seed: one seed places and branches alike on two instances, another moves "
