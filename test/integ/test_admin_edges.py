@@ -256,6 +256,18 @@ def t_default_listener_and_off(binary, tmp):
         check(code == 200, "POST on loopback without a token: %d" % code)
     finally:
         finish(vd)
+    # IPv6 loopback is loopback too: POSTs open there; a name may come percent-encoded
+    v6 = ("::1", 18066)
+    vd = start(binary, ["--backend", "[::1]:7414"], env_of(VIADUCT_ADMIN_LISTEN="[::1]:18066"),
+               v6)
+    try:
+        check("management API on http://[::1]:18066/ (POST open: loopback, no token)" in
+              vd.stderr_text(), vd.stderr_text()[-500:])
+        code, body, _ = api("POST", "/backends/default/%5B%3A%3A1%5D%3A7414/drain", v6)
+        check(code == 200 and json.loads(body)["state"] == "draining",
+              "POST on [::1] without a token: %d %s" % (code, body))
+    finally:
+        finish(vd)
     for args, env in ((["--backend", "%s:%d" % BACKEND], env_of(VIADUCT_ADMIN_LISTEN="off")),
                       (["--backend", "%s:%d" % BACKEND, "--admin", "off"],
                        env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % LO))):
@@ -697,7 +709,8 @@ def main():
                  t_every_endpoint_bad_requests),
                 ("/healthz 503 while a worker is stuck, 200 once it runs",
                  t_healthz_503_when_a_worker_is_stuck),
-                ("nothing configured: 127.0.0.1:8060; off (variable or flag): none",
+                ("nothing configured: 127.0.0.1:8060; [::1] open too; off (variable or flag): "
+                 "none",
                  t_default_listener_and_off),
                 ("bounded: 32 connections, 5 s idle, 431 for a 40 KB head",
                  t_bounded_connections_timeout_and_head),
