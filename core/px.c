@@ -707,12 +707,18 @@ static bool tag_verifies(struct px_ctx *c, const struct sip_via *top, const stru
  * was this worker's. False when it must be dropped (a mangled token, another worker's). */
 static bool conn_of_via(struct px_ctx *c, const struct sip_via *top)
 {
-    size_t k = sizeof(PX_VTC) - 1;
-    const char *p = memmem(top->params.p, top->params.len, PX_VTC, k);
+    size_t k = sizeof(PX_VTC) - 1, kt = sizeof(PX_VDT) - 1 + 8;
+    const char *end = span_end(top->params), *p = top->branch.p ? span_end(top->branch) : NULL;
+    /* where px_emit wrote it, right after the send time; anywhere only in a Via
+     * not laid out as ours: a datagram's response pays no search */
+    if (p != NULL && end - p >= (ptrdiff_t)kt && memcmp(p, PX_VDT, kt - 8) == 0 &&
+        (end - p == (ptrdiff_t)kt || p[kt] == ';'))
+        p = (size_t)(end - p) >= kt + k && memcmp(p + kt, PX_VTC, k) == 0 ? p + kt : NULL;
+    else
+        p = memmem(top->params.p, top->params.len, PX_VTC, k);
     if (p == NULL)
         return true; /* a datagram's */
     p += k;
-    const char *end = span_end(top->params);
     uint32_t w = 0;
     uint64_t h;
     char wk[8] = {'0', '0', '0', '0', '0', '0'};
