@@ -245,6 +245,14 @@ struct px_state {
 void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
                const struct net_rx *rx, struct net_tx *tx, int64_t now_ms, int64_t now_us);
 
+/* A TCP stream whose next message cannot be framed (err: SIP_ENOCLEN, SIP_ECLEN,
+ * SIP_EDUPHDR; SIP_EMSGBIG) but whose header block rx holds: a request is answered 400
+ * (513 for SIP_EMSGBIG; tx, to rx->src), as px_handle answers a broken datagram; a
+ * response or an unreadable Via gets nothing. The caller closes the connection after. */
+void px_reject_unframed(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
+                        const struct net_rx *rx, struct net_tx *tx, int64_t now_ms,
+                        int64_t now_us, int err);
+
 /*
  * The send-time parameter of our Via: ";vdt=" and 8 hex digits, the
  * request's CLOCK_REALTIME in units of 10 us, modulo 2^32 (it wraps every
