@@ -114,14 +114,14 @@ $(BUILD)/test/test_net_stream: $(BUILD)/obj/test/test_net_stream.o $(NET_LIB)
 
 # core/ joins parser/ and net/: the proxy, workers and the binary.
 $(BUILD)/viaduct: $(BUILD)/obj/core/main.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lsodium -lyaml -lmicrohttpd $(MALLOC_LIBS)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lsodium -lyaml -lmicrohttpd -lcares $(MALLOC_LIBS)
 
 $(BUILD)/bench-px: $(BUILD)/obj/bench/bench_px.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lsodium -lyaml -lmicrohttpd $(MALLOC_LIBS)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -luring -lxxhash -lsodium -lyaml -lmicrohttpd -lcares $(MALLOC_LIBS)
 
 $(BUILD)/test/test_px: $(BUILD)/obj/test/test_px.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lsodium -lyaml -lmicrohttpd
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lsodium -lyaml -lmicrohttpd -lcares
 
 # The datagram builder alone.
 $(BUILD)/test/test_px_out: $(BUILD)/obj/test/test_px_out.o $(BUILD)/obj/core/px_out.o
@@ -131,7 +131,7 @@ $(BUILD)/test/test_px_out: $(BUILD)/obj/test/test_px_out.o $(BUILD)/obj/core/px_
 # The running process: real threads and sockets on loopback, no flags or files.
 $(BUILD)/test/test_server: $(BUILD)/obj/test/test_server.o $(CORE_OBJ) $(NET_LIB) $(PARSER_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lsodium -lyaml -lmicrohttpd
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -luring -lxxhash -lsodium -lyaml -lmicrohttpd -lcares
 
 # The configuration layers: libyaml reads the file, net/ checks addresses.
 $(BUILD)/test/test_cfg: $(BUILD)/obj/test/test_cfg.o $(BUILD)/obj/core/cfg.o \
@@ -148,6 +148,11 @@ $(BUILD)/test/test_cfg_print: $(BUILD)/obj/test/test_cfg_print.o $(BUILD)/obj/co
 		$(NET_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lyaml
+
+# DNS discovery's pure half: record sets, SRV answers, refresh times, expansion.
+$(BUILD)/test/test_dns: $(BUILD)/obj/test/test_dns.o $(BUILD)/obj/core/dns.o $(NET_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
 # The log alone: it writes to a pipe the test reads.
 $(BUILD)/test/test_log: $(BUILD)/obj/test/test_log.o $(BUILD)/obj/core/log.o
@@ -235,7 +240,7 @@ FUZZ_PX_PREFIXES := 000100 000300 020000 020100 020200 030200 010800 000500 0401
 build/fuzz/fuzz_px: test/fuzz/fuzz_px.c $(CORE_SRC) $(NET_SRC) $(PARSER_SRC) core/*.h net/*.h parser/*.h
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -pthread -o $@ test/fuzz/fuzz_px.c $(CORE_SRC) $(NET_SRC) $(PARSER_SRC) \
-		-luring -lxxhash -lsodium -lyaml -lmicrohttpd
+		-luring -lxxhash -lsodium -lyaml -lmicrohttpd -lcares
 
 fuzz: deps
 	@$(MAKE) --no-print-directory build/fuzz/fuzz_sip_parse build/fuzz/fuzz_px

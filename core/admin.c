@@ -240,7 +240,12 @@ static enum MHD_Result get_backends(struct admin *a, struct MHD_Connection *c)
         }
         fputs("]}", f);
     }
-    fputs("\n]}\n", f);
+    fputs("\n]", f);
+    if (s->dns != NULL) {
+        fputs(", \"dns\": ", f);
+        dns_print_json(s->dns, f);
+    }
+    fputs("}\n", f);
     pthread_mutex_unlock(&s->mu);
     fclose(f);
     free(snap);
@@ -255,7 +260,8 @@ static enum MHD_Result get_config(struct admin *a, struct MHD_Connection *c)
     if (f == NULL)
         return answerf(c, 500, NULL, NULL, "out of memory\n");
     pthread_mutex_lock(&a->s->mu);
-    cfg_print(f, &a->s->cur->cfg); /* admin.token is CFG_NO_FILE: never printed */
+    /* as loaded: names, not what they resolve to; admin.token is CFG_NO_FILE: never printed */
+    cfg_print(f, a->s->cur->src != NULL ? a->s->cur->src : &a->s->cur->cfg);
     pthread_mutex_unlock(&a->s->mu);
     fclose(f);
     return answer_buf(c, 200, "application/yaml", text, len, NULL, NULL);
@@ -552,8 +558,11 @@ int admin_start(struct server *s, struct admin **out, char *err, size_t errlen)
         free(a);
         return -1;
     }
+    char url[80]; /* the canonical form: "[10.0.0.5]:8060" is a valid listen, not a URL */
+    if (net_addr_format((const struct sockaddr *)&ss, url, sizeof(url)) < 0)
+        snprintf(url, sizeof(url), "%s", ad->listen);
     log_line(LOG_INFO, &(struct log_kv){"component", "admin"}, 1,
-             "management API on http://%s/ (POST %s)", ad->listen,
+             "management API on http://%s/ (POST %s)", url,
              ad->token[0] || ad->token_file[0] ? "with a bearer token"
              : a->loopback                     ? "open: loopback, no token"
                                                : "refused: no token");

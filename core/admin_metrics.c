@@ -19,6 +19,8 @@
  *   viaduct_backend_response_latency_seconds{...,kind="provisional|final"}  a histogram
  *   viaduct_health_<counter>_total, viaduct_health_transitions_by_cause_total{cause}
  *   process_*, viaduct_build_info, viaduct_config_generation, viaduct_last_reload_*
+ *   viaduct_dns_*{name,kind}                   per configured DNS name (dns_res.c), and
+ *                                              viaduct_dns_rebuilds_total
  *
  * The snapshot is taken first with relaxed loads (no lock a worker takes);
  * the pools are read under s->mu, which only reloads and this hold.
@@ -252,6 +254,11 @@ void admin_metrics(FILE *f, struct server *s)
             (unsigned long long)s->reloads_ok);
     fprintf(f, "viaduct_reloads_total{result=\"refused\"} %llu\n",
             (unsigned long long)s->reloads_refused);
+    if (s->dns != NULL) {
+        counter(f, "viaduct_dns_rebuilds_total",
+                "generations published because backends from DNS changed", s->dns_rebuilds);
+        dns_print_metrics(s->dns, f);
+    }
     pthread_mutex_unlock(&s->mu);
     gauge(f, "viaduct_workers", "forwarding threads", s->nworkers);
     gauge(f, "viaduct_draining", "1 while draining for shutdown (/readyz says 503)",

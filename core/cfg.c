@@ -331,6 +331,32 @@ const struct cfg_opt cfg_opts[] = {
     {.name = "security.overload_503", .type = CFG_T_BOOL, .max = 1, .def = 1,
      .off = OFF(security.overload_503), .env = "VIADUCT_SECURITY_OVERLOAD_503",
      .help = "shed with 503 and Retry-After (within the answer budget) rather than silently"},
+    {.name = "dns.servers", .type = CFG_T_DNS_SERVERS, .max = CFG_MAX_DNS_SERVERS,
+     .env = "VIADUCT_DNS_SERVERS", .flag = "dns-server", .arg = "IP:PORT",
+     .dflt = "those of /etc/resolv.conf",
+     .help = "the DNS servers asked for backends given by name (NAME:PORT: its A and AAAA "
+             "records; _sip._udp.NAME: its SRV records)"},
+    {.name = "dns.refresh_min_ms", .type = CFG_T_U32, .min = 100, .max = 3600000, .def = 1000,
+     .off = OFF(dns.refresh_min_ms), .env = "VIADUCT_DNS_REFRESH_MIN_MS",
+     .help = "a name is asked again after its records' TTL, but never sooner than this"},
+    {.name = "dns.refresh_max_ms", .type = CFG_T_U32, .min = 100, .max = 86400000,
+     .def = 300000, .off = OFF(dns.refresh_max_ms), .env = "VIADUCT_DNS_REFRESH_MAX_MS",
+     .help = "and never later than this, whatever the TTL"},
+    {.name = "dns.jitter_pct", .type = CFG_T_U32, .max = 50, .def = 10,
+     .off = OFF(dns.jitter_pct), .env = "VIADUCT_DNS_JITTER_PCT",
+     .help = "percent by which each refresh comes early at random, so instances do not ask "
+             "in step"},
+    {.name = "dns.stale_seconds", .type = CFG_T_U32, .max = 604800, .def = 3600,
+     .off = OFF(dns.stale_seconds), .env = "VIADUCT_DNS_STALE_SECONDS",
+     .help = "while a name fails or answers empty, its last records keep serving this long "
+             "(logged, viaduct_dns_stale); then its backends go"},
+    {.name = "dns.max_records", .type = CFG_T_U32, .min = 1, .max = CFG_MAX_BACKENDS,
+     .def = 128, .off = OFF(dns.max_records), .env = "VIADUCT_DNS_MAX_RECORDS",
+     .help = "records one name may give; of more, the first by address are kept (the same "
+             "on every instance)"},
+    {.name = "dns.timeout_ms", .type = CFG_T_U32, .min = 50, .max = 30000, .def = 1000,
+     .off = OFF(dns.timeout_ms), .env = "VIADUCT_DNS_TIMEOUT_MS",
+     .help = "how long one query waits for its answer (each server is tried twice)"},
     {.name = "rules", .type = CFG_T_RULES, .max = CFG_MAX_RULES, .dflt = "none",
      .help = "in order, the first match wins: {match: {method, ruri_domain, to_domain, "
              "source}, pool: NAME, key: KEY}; no match: pool default"},
@@ -533,6 +559,17 @@ static int add_alias(struct cfg *c, const struct cfg_opt *o, const char *s, char
     return 0;
 }
 
+static int add_dns_server(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg,
+                          size_t len)
+{
+    if (c->dns.nservers == o->max)
+        return too_many(o, msg, len);
+    if (cfg_parse_addr(s, true, c->dns.servers[c->dns.nservers], CFG_STR, msg, len) < 0)
+        return -1;
+    c->dns.nservers++;
+    return 0;
+}
+
 static int add_code(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg, size_t len)
 {
     uint32_t code;
@@ -587,7 +624,7 @@ static int add_ua(struct cfg *c, const struct cfg_opt *o, const char *s, char *m
 int cfg_pool_add(struct cfg_pool *p, const char *address, char *msg, size_t len)
 {
     struct cfg_backend b = {.weight = 1};
-    if (cfg_parse_addr(address, true, b.address, sizeof(b.address), msg, len) < 0)
+    if (cfg_parse_backend_addr(address, b.address, sizeof(b.address), &b.dns, msg, len) < 0)
         return -1;
     for (int i = 0; i < p->nbackends; i++) {
         if (strcmp(cfg_backend_id(&p->backends[i]), b.address) == 0) {
@@ -635,6 +672,7 @@ int cfg_opt_set(struct cfg *c, const struct cfg_opt *o, const char *s, char *msg
     case CFG_T_BACKENDS: return cfg_pool_add(&c->pools[0], s, msg, len);
     case CFG_T_ACL: return add_cidr(c, o, s, msg, len);
     case CFG_T_UAS: return add_ua(c, o, s, msg, len);
+    case CFG_T_DNS_SERVERS: return add_dns_server(c, o, s, msg, len);
     case CFG_T_POOLS:
     case CFG_T_RULES: snprintf(msg, len, "is given only in the configuration file"); return -1;
     case CFG_T_CONFIG: return 0; /* main reads it before every layer */
@@ -659,6 +697,7 @@ void cfg_opt_clear(struct cfg *c, const struct cfg_opt *o)
     case CFG_T_CIDRS: c->security.ntrusted = 0; break;
     case CFG_T_ACL: ((struct cfg_cidrs *)(void *)((char *)c + o->off))->n = 0; break;
     case CFG_T_UAS: c->security.nblock_ua = 0; break;
+    case CFG_T_DNS_SERVERS: c->dns.nservers = 0; break;
     case CFG_T_BACKENDS:
         free(c->pools[0].backends);
         c->pools[0].backends = NULL;
@@ -748,6 +787,7 @@ void cfg_opt_values(const struct cfg_opt *o, char *buf, size_t len)
     case CFG_T_CODES: snprintf(buf, len, "up to %lld codes in 200..699", hi); break;
     case CFG_T_ACL: snprintf(buf, len, "up to %lld IP or IP/LEN", hi); break;
     case CFG_T_UAS: snprintf(buf, len, "up to %lld strings", hi); break;
+    case CFG_T_DNS_SERVERS: snprintf(buf, len, "up to %lld IP:PORT", hi); break;
     case CFG_T_POOLS: snprintf(buf, len, "up to %lld pools", hi); break;
     case CFG_T_RULES: snprintf(buf, len, "up to %lld rules", hi); break;
     case CFG_T_CONFIG: snprintf(buf, len, "a file"); break;

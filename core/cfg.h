@@ -53,17 +53,40 @@ struct cfg_hostport {
     bool ip6;  /* was in brackets: write it back in brackets */
 };
 
+/* What a backend address names (cfg_parse_backend_addr). */
+enum cfg_dns {
+    CFG_DNS_NONE = 0, /* an IP literal: the backend itself */
+    CFG_DNS_HOST,     /* NAME:PORT: every A and AAAA record of NAME, on PORT */
+    CFG_DNS_SRV,      /* _service._proto.NAME: the SRV targets, with their ports */
+};
+
 struct cfg_backend {
-    char address[CFG_STR]; /* "IP:PORT" or "[IPv6]:PORT" */
+    char address[CFG_STR]; /* "IP:PORT", "[IPv6]:PORT", "NAME:PORT" or "_sip._udp.NAME" */
     char name[64];         /* stable identity; "" means the address */
     uint32_t weight;       /* >= 1, default 1 */
     bool drain;            /* no new out-of-dialog work */
+    uint8_t dns;           /* enum cfg_dns, set by cfg_validate */
+    uint8_t tier;          /* 0: primary; n: used when no lower tier can be (SRV priority) */
 };
 
 struct cfg_pool {
     char name[64];
     int nbackends;
     struct cfg_backend *backends; /* malloc'd; cfg_free releases */
+    bool dns; /* some backend was a DNS name: an empty pool is one not resolved (503) */
+};
+
+/* Backends from DNS (core/dns.c): where to ask, how often, how long to trust
+ * an answer the servers no longer give. */
+#define CFG_MAX_DNS_SERVERS 8
+struct cfg_dns_opts {
+    int nservers;
+    char servers[CFG_MAX_DNS_SERVERS][CFG_STR]; /* "IP:PORT"; none: /etc/resolv.conf */
+    uint32_t refresh_min_ms, refresh_max_ms; /* the records' TTL, bounded by these */
+    uint32_t jitter_pct;                     /* each refresh comes up to this much early */
+    uint32_t stale_seconds; /* a failing name keeps its last records this long */
+    uint32_t max_records;   /* per name: the first ones by address are kept */
+    uint32_t timeout_ms;    /* one query's wait for its answer */
 };
 
 /* A rule matches when every given condition matches (absent ones match
@@ -230,6 +253,7 @@ struct cfg {
     struct cfg_security security;
     struct cfg_shutdown shutdown;
     struct cfg_log log;
+    struct cfg_dns_opts dns;
 };
 
 /* Fills c with the built-in defaults (an empty "default" pool, no listen
@@ -303,6 +327,9 @@ void cfg_print_markdown(FILE *f);
 
 /* Adds a backend ("IP:PORT") to the default pool (the --backend flag). 0/-1. */
 int cfg_add_backend(struct cfg *c, const char *address, char *err, size_t errlen);
+
+/* Deep copy (backends too) into a malloc'd struct; NULL on OOM. */
+struct cfg *cfg_dup(const struct cfg *c);
 
 /* Releases what cfg_load_file and cfg_add_backend allocated. */
 void cfg_free(struct cfg *c);

@@ -254,7 +254,7 @@ static int validate_key(enum cfg_key k, const char *hdr, const char *what, char 
 }
 
 /* Pools: names, backends, and the largest pool's size in *largest. */
-static int validate_pools(const struct cfg *c, int *largest, char *err, size_t errlen)
+static int validate_pools(struct cfg *c, int *largest, char *err, size_t errlen)
 {
     char msg[CFG_MSG], what[96], canon[CFG_STR];
     int total = 0;
@@ -262,7 +262,7 @@ static int validate_pools(const struct cfg *c, int *largest, char *err, size_t e
     if (c->npools < 1 || strcmp(c->pools[0].name, "default") != 0)
         return invalid(err, errlen, "pools", "pools[0] must be the pool named default");
     for (int i = 0; i < c->npools; i++) {
-        const struct cfg_pool *p = &c->pools[i];
+        struct cfg_pool *p = &c->pools[i];
         snprintf(what, sizeof(what), "pool '%s'", p->name);
         if (cfg_check_name(p->name, msg, sizeof(msg)) < 0)
             return invalid(err, errlen, what, msg);
@@ -276,8 +276,14 @@ static int validate_pools(const struct cfg *c, int *largest, char *err, size_t e
         for (int j = 0; j < p->nbackends; j++) {
             const struct cfg_backend *b = &p->backends[j];
             snprintf(what, sizeof(what), "pool '%s' backend %s", p->name, cfg_backend_id(b));
-            if (cfg_parse_addr(b->address, true, canon, sizeof(canon), msg, sizeof(msg)) < 0)
+            uint8_t dns;
+            if (cfg_parse_backend_addr(b->address, canon, sizeof(canon), &dns, msg,
+                                       sizeof(msg)) < 0)
                 return invalid(err, errlen, what, msg);
+            p->backends[j].dns = dns;
+            if (dns != CFG_DNS_NONE && b->name[0])
+                return invalid(err, errlen, what,
+                               "a DNS name gives backends named by their addresses: no name");
             if (b->name[0] && cfg_check_name(b->name, msg, sizeof(msg)) < 0)
                 return invalid(err, errlen, what, msg);
             if (b->weight < 1 || b->weight > 1000)

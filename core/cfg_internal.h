@@ -44,6 +44,7 @@ enum cfg_opt_type {
     CFG_T_BACKENDS,  /* the default pool's backends, IP:PORT (the file has pools) */
     CFG_T_ACL,       /* struct cfg_cidrs at off (allow, deny): IP or IP/LEN */
     CFG_T_UAS,       /* security.block_user_agents: substrings */
+    CFG_T_DNS_SERVERS, /* dns.servers[]: IP:PORT of the resolvers to ask */
     /* structured: the file only, each with its own loader in cfg_yaml.c */
     CFG_T_POOLS,
     CFG_T_RULES,
@@ -128,6 +129,13 @@ int cfg_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out, char
 /* true/false, yes/no, on/off, 1/0 (any case). 0 or -1. */
 int cfg_parse_bool(const char *s, bool *out);
 
+/* A backend address: an IP literal with its port (canonical form, *dns
+ * CFG_DNS_NONE), a DNS name with a port ("reg.example.com:5060", lower-cased,
+ * CFG_DNS_HOST: each A and AAAA record a backend) or an SRV name without one
+ * ("_sip._udp.example.com", CFG_DNS_SRV). 0, or -1 with a reason. */
+int cfg_parse_backend_addr(const char *s, char *out, size_t outlen, uint8_t *dns, char *msg,
+                           size_t len);
+
 /* "IP:PORT" / "[IPv6]:PORT" into its canonical form (net_addr_format).
  * sendable: also refuse what a datagram must not go to (port 0, multicast). */
 int cfg_parse_addr(const char *s, bool sendable, char *out, size_t outlen, char *msg, size_t len);
@@ -163,8 +171,6 @@ const char *cfg_backend_id(const struct cfg_backend *b);
 /* The pool with this name, or -1. */
 int cfg_pool_find(const struct cfg *c, const char *name);
 
-/* Deep copy (backends too) into a malloc'd struct; NULL on OOM. */
-struct cfg *cfg_dup(const struct cfg *c);
 
 /* Moves *from into *to (freeing what *to held), then frees from itself. */
 void cfg_replace(struct cfg *to, struct cfg *from);

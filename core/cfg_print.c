@@ -214,6 +214,11 @@ static void print_opt(FILE *f, const struct cfg *c, const struct cfg_opt *o, con
         print_list(f, c->aliases[0], sizeof(c->aliases[0]), c->naliases);
         fputc('\n', f);
         break;
+    case CFG_T_DNS_SERVERS:
+        fprintf(f, "%s%s: ", ind, key);
+        print_list(f, c->dns.servers[0], sizeof(c->dns.servers[0]), c->dns.nservers);
+        fputc('\n', f);
+        break;
     case CFG_T_RELAY:
     case CFG_T_PATH:
         cfg_opt_format(c, o, v, sizeof(v));

@@ -141,6 +141,67 @@ static bool is_dns_char(char ch)
            ch == '-' || ch == '.' || ch == '_';
 }
 
+/* A DNS name: labels of 1..63 letters, digits, '-' and '_' (SRV's service
+ * labels), dot-separated, not starting with a digit-only label that would
+ * make it an IPv4 literal mistyped; stored lower-cased. */
+static int dns_name(const char *s, size_t n, char *out, size_t outlen)
+{
+    size_t label = 0;
+    bool alpha = false;
+    if (n == 0 || n + 1 > outlen || s[0] == '.' || s[n - 1] == '.')
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '.') {
+            if (label == 0)
+                return -1;
+            label = 0;
+        } else if (!is_dns_char(ch) || ++label > 63) {
+            return -1;
+        }
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_')
+            alpha = true;
+        out[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    }
+    out[n] = '\0';
+    return alpha ? 0 : -1; /* all digits and dots: a broken IPv4 address, not a name */
+}
+
+int cfg_parse_backend_addr(const char *s, char *out, size_t outlen, uint8_t *dns, char *msg,
+                           size_t len)
+{
+    char m[CFG_MSG];
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    *dns = CFG_DNS_NONE;
+    if (cfg_parse_addr(s, true, out, outlen, m, sizeof(m)) == 0)
+        return 0;
+    if (net_addr_parse(s, &ss, &sl) == 0) { /* an address, but not one to send to */
+        snprintf(msg, len, "%s", m);
+        return -1;
+    }
+    const char *colon = strchr(s, ':');
+    size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    if (s[0] != '[' && dns_name(s, n, out, outlen) == 0) {
+        if (s[0] == '_' && colon == NULL && strchr(s, '.') != NULL) {
+            *dns = CFG_DNS_SRV;
+            return 0;
+        }
+        uint32_t port;
+        if (s[0] != '_' && colon != NULL &&
+            cfg_parse_u32(colon + 1, 1, 65535, &port, m, sizeof(m)) == 0 && n + 7 <= outlen) {
+            snprintf(out + n, outlen - n, ":%u", port);
+            *dns = CFG_DNS_HOST;
+            return 0;
+        }
+    }
+    snprintf(msg, len,
+             "'%s' is not an address (want IP:PORT, [IPv6]:PORT, NAME:PORT or an SRV "
+             "name _service._proto.NAME)",
+             s);
+    return -1;
+}
+
 int cfg_parse_hostport(const char *s, bool port_required, struct cfg_hostport *out, char *msg,
                        size_t len)
 {

@@ -175,18 +175,6 @@ static int load_opt(struct ld *ld, const struct cfg_opt *o, const yaml_node_t *v
     return 0;
 }
 
-static int load_addr(struct ld *ld, const yaml_node_t *v, const char *path, bool sendable,
-                     char *out, size_t cap)
-{
-    const char *s;
-    char msg[CFG_MSG];
-    if (want_scalar(ld, v, path, &s) < 0)
-        return -1;
-    if (cfg_parse_addr(s, sendable, out, cap, msg, sizeof(msg)) < 0)
-        return fail(ld, v, "%s: %s", path, msg);
-    return 0;
-}
-
 static int load_hostport(struct ld *ld, const yaml_node_t *v, const char *path, bool port_required,
                          char *out, size_t cap)
 {
@@ -392,7 +380,12 @@ static int load_backend(struct ld *ld, yaml_node_t *e, const char *path, struct 
         snprintf(sub, sizeof(sub), "%s.address", path);
         path = sub;
     }
-    return load_addr(ld, addr, path, true, b->address, sizeof(b->address));
+    const char *s2;
+    if (want_scalar(ld, addr, path, &s2) < 0)
+        return -1;
+    if (cfg_parse_backend_addr(s2, b->address, sizeof(b->address), &b->dns, msg, sizeof(msg)) < 0)
+        return fail(ld, addr, "%s: %s", path, msg);
+    return 0;
 }
 
 static int load_pool(struct ld *ld, yaml_node_t *e, const char *path)
@@ -608,7 +601,8 @@ static int load_setting(struct ld *ld, const struct cfg_opt *o, yaml_node_t *v)
     case CFG_T_CODES:
     case CFG_T_CIDRS:
     case CFG_T_ACL:
-    case CFG_T_UAS: return load_items(ld, o, v);
+    case CFG_T_UAS:
+    case CFG_T_DNS_SERVERS: return load_items(ld, o, v);
     case CFG_T_POOLS: return load_pools(ld, v);
     case CFG_T_RULES: return load_rules(ld, v);
     case CFG_T_BACKENDS: /* CFG_NO_FILE: not a key, want_map refused it */

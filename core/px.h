@@ -88,6 +88,7 @@ struct px_pool {
     _Atomic uint8_t *override_seen; /* [rt->n]: the override state reflects */
     _Atomic uint8_t *cause;         /* [rt->n]: enum px_cause of the last change */
     _Atomic int64_t *rtt_us;        /* [rt->n]: round trip of the last answered probe, 0 none */
+    bool dns; /* its backends come from DNS too: empty means not resolved (503), not no pool */
 };
 
 enum px_override { PX_OV_NONE = 0, PX_OV_DRAIN, PX_OV_DOWN };
@@ -317,6 +318,14 @@ int px_backends_at(const struct px_cfg *px, const struct sockaddr *sa,
  * advertised host, an alias, a listen address, or, for a wildcard listener,
  * any local address of its family with its port. */
 bool px_is_self(const struct px_cfg *cfg, struct span host, int port);
+
+/* May a DNS record's address (a backend from a name, or a Route's host
+ * resolved) be sent to: the destination rules of px_dest_permitted without
+ * its exception for configured backends, since a DNS answer is no one's
+ * configuration. Refused: viaduct's own sockets, link-local, loopback and
+ * viaduct's listen IPs unless it listens on loopback of that family, a
+ * family it has no socket of, and what no datagram may go to. */
+bool px_dns_dest_ok(const struct px_cfg *cfg, const struct sockaddr *sa);
 
 /* True if a datagram sent to sa would reach one of our own sockets: sa is
  * a listen address, or a local address (127/8 included) with the port of a

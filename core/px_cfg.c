@@ -86,6 +86,7 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
         snprintf(b[i].name, sizeof(b[i].name), "%.*s", (int)sizeof(b[i].name) - 1,
                  cb->name[0] ? cb->name : cb->address);
         b[i].weight = cb->weight ? cb->weight : 1;
+        b[i].tier = cb->tier;
         if (net_addr_parse(cb->address, &b[i].addr, &b[i].addrlen) < 0) {
             snprintf(err, errlen, "pool %s: bad backend address '%s'", cp->name, cb->address);
             free(b);
@@ -102,6 +103,7 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     }
     int n = t->n > 0 ? t->n : 1;
     pp->rt = t;
+    pp->dns = cp->dns;
     pp->state = calloc((size_t)n, sizeof(*pp->state));
     pp->changed_ms = calloc((size_t)n, sizeof(*pp->changed_ms));
     pp->held_ms = calloc((size_t)n, sizeof(*pp->held_ms));

@@ -255,6 +255,16 @@ bool px_dest_permitted(const struct px_cfg *cfg, const struct sockaddr *sa)
     return true;
 }
 
+bool px_dns_dest_ok(const struct px_cfg *cfg, const struct sockaddr *sa)
+{
+    if (!net_addr_sendable(sa) || px_addr_is_self(cfg, sa) || is_link_local(sa) ||
+        px_pick_sock(cfg, 0, sa->sa_family) < 0)
+        return false;
+    if (is_loopback(sa) || is_listen_ip(cfg, sa))
+        return cfg->loopback_ok[sa->sa_family == AF_INET6];
+    return true;
+}
+
 /* ---- the Via tag ---- */
 
 #define PX_TAG_BUF 256

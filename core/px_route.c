@@ -197,8 +197,10 @@ int px_select_backend(struct px_ctx *c)
     bool follows_invite = m->method_id == SIP_M_CANCEL || m->method_id == SIP_M_ACK;
     bool in_dialog = c->info->to.tag.p != NULL && !follows_invite;
     int b = rt_pick(t, h, pool->state, in_dialog ? RT_ACCEPT_UP_OR_DRAINING : RT_ACCEPT_UP);
-    if (b < 0) /* an empty default pool is the only empty table: rules name pools with backends */
-        return rule == NULL && t->n == 0 ? PX_ENOROUTE : PX_ENOBACKEND;
+    /* an empty default pool is the only empty table (rules name pools with backends)
+     * but for a pool whose DNS names have not resolved: that is a 503 */
+    if (b < 0)
+        return rule == NULL && t->n == 0 && !pool->dns ? PX_ENOROUTE : PX_ENOBACKEND;
     /* one branch for the usual Call-ID key; an AOR key loads the primary's return time */
     if (aor_key(key->kind) && m->method_id != SIP_M_REGISTER && !in_dialog) {
         int alt = rebind_pick(c, pool, h, b);

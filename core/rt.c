@@ -136,6 +136,10 @@ static void rt_fill(struct rt_table *t, struct rt_perm *p)
 {
     const uint32_t m = t->m;
     uint64_t max_w = 0;
+    unsigned top = 255; /* the lowest tier present: only it holds slots */
+    for (int i = 0; i < t->n; i++)
+        if (t->b[i].tier < top)
+            top = t->b[i].tier;
     for (int i = 0; i < t->n; i++) {
         const char *name = t->b[i].name;
         size_t len = strlen(name);
@@ -143,13 +147,15 @@ static void rt_fill(struct rt_table *t, struct rt_perm *p)
         uint64_t h2 = XXH3_64bits_withSeed(name, len, t->seed ^ RT_SEED_SKIP);
         p[i].skip = (uint32_t)(h2 % (m - 1)) + 1; /* m = 2: always 1 */
         p[i].credit = 0;
-        if (t->b[i].weight > max_w)
+        if (t->b[i].tier == top && t->b[i].weight > max_w)
             max_w = t->b[i].weight;
     }
     memset(t->slot, 0xff, (size_t)m * sizeof(t->slot[0]));
     uint32_t held = 0;
     for (;;) {
         for (int i = 0; i < t->n; i++) {
+            if (t->b[i].tier != top)
+                continue;
             p[i].credit += t->b[i].weight;
             if (p[i].credit < max_w)
                 continue;
@@ -306,7 +312,9 @@ static double rt_neg_ln(uint64_t x)
  * each draws an exponential variate from (key, name) and the smallest
  * variate / weight wins, which picks backend i with probability w_i / sum(w)
  * and depends on nothing but the key and the accepted set. Ties (equal
- * doubles) go to the lower index, i.e. the smaller name. Cold: it runs only
+ * doubles) go to the lower index, i.e. the smaller name. The lowest tier
+ * with an accepted backend wins before any score counts (slots hold only
+ * the lowest tier, so probes never find a higher one). Cold: it runs only
  * when RT_PROBES slots in a row were refused.
  */
 static int rt_rendezvous(const struct rt_table *t, uint64_t h, const _Atomic uint8_t *state,
@@ -320,10 +328,12 @@ static int rt_rendezvous(const struct rt_table *t, uint64_t h, const _Atomic uin
     for (int i = 0; i < t->n; i++) {
         if (i == except || !rt_accepted(state, i, accept))
             continue;
+        if (best >= 0 && t->b[i].tier > t->b[best].tier)
+            continue;
         const char *name = t->b[i].name;
         uint64_t x = XXH3_64bits_withSeed(name, strlen(name), h ^ RT_SEED_RDV);
         double q = rt_neg_ln(x) / (double)t->b[i].weight;
-        if (best < 0 || q < best_q) {
+        if (best < 0 || t->b[i].tier < t->b[best].tier || q < best_q) {
             best = i;
             best_q = q;
         }

@@ -12,6 +12,11 @@
  * the backends' current states; a key whose primary backend may not be used
  * takes a deterministic fallback spread over the usable backends in
  * proportion to their weights, and keys of usable backends never move.
+ *
+ * Tiers (SRV priorities, RFC 2782): only the backends of the lowest tier
+ * present hold slots. A backend of a higher tier takes keys only when no
+ * backend of any lower tier is accepted; then the lowest tier with an
+ * accepted backend shares them by weight.
  */
 #ifndef VIADUCT_RT_H
 #define VIADUCT_RT_H
@@ -32,6 +37,7 @@ struct rt_backend {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     uint32_t weight; /* >= 1 */
+    uint8_t tier;    /* 0 (or the lowest present): in the table; higher: a fallback tier only */
 };
 
 /* Backend states, as a lookup's accept mask sees them (1u << state). */

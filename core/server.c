@@ -31,8 +31,60 @@ static void gen_free(struct server_gen *g)
         return;
     px_cfg_free(&g->px);
     cfg_free(&g->cfg);
+    if (g->src != NULL) {
+        cfg_free(g->src);
+        free(g->src);
+    }
     free(g);
 }
+
+static bool dns_ok(void *arg, const struct sockaddr *sa)
+{
+    return px_dns_dest_ok(arg, sa);
+}
+
+/*
+ * Builds g->px from g->cfg; with DNS names, g->cfg is first expanded from
+ * g->src with the resolver's records, refusing the addresses filter (the
+ * running px: its listeners are fixed) would refuse. With no filter (the
+ * first generation) px is built, then the expansion checked against it
+ * and px built again if that refused an address. 0 or -1 with err.
+ */
+static int gen_build(struct server *s, struct server_gen *g, const struct px_cfg *filter,
+                     char *err, size_t errlen)
+{
+    int refused = 0;
+    if (g->src != NULL && s->dns != NULL &&
+        dns_build(s->dns, &g->cfg, g->src, filter ? dns_ok : NULL, (void *)(uintptr_t)filter,
+                  &refused, err, errlen) < 0)
+        return -1;
+    if (px_cfg_build(&g->px, &g->cfg, err, errlen) < 0)
+        return -1;
+    if (g->src == NULL || s->dns == NULL || filter != NULL)
+        goto refused;
+    if (dns_build(s->dns, &g->cfg, g->src, dns_ok, &g->px, &refused, err, errlen) < 0)
+        return -1;
+    if (refused > 0) {
+        px_cfg_free(&g->px);
+        memset(&g->px, 0, sizeof(g->px));
+        if (px_cfg_build(&g->px, &g->cfg, err, errlen) < 0)
+            return -1;
+    }
+refused:
+    if (refused > 0)
+        log_warn("dns: %d record%s refused: viaduct itself, link-local, or loopback and its "
+                 "own addresses when it does not listen on loopback",
+                 refused, refused == 1 ? "" : "s");
+    return 0;
+}
+
+static void publish_locked(struct server *s, struct server_gen *ng, struct server_gen *og,
+                           char *err, size_t errlen);
+static void dns_changed(void *arg);
+
+/* The resolver, started on the first configuration that names a backend by
+ * DNS, told the names of g. Under mu (or before the threads run). */
+static void dns_follow(struct server *s, const struct server_gen *g);
 
 /* A new generation loaded from every layer, or NULL with the reason in err. */
 static struct server_gen *gen_load(struct server *s, char *err, size_t errlen)
@@ -43,6 +95,11 @@ static struct server_gen *gen_load(struct server *s, char *err, size_t errlen)
         return NULL;
     }
     if (s->load(s->load_arg, &g->cfg, err, errlen) != 0) {
+        gen_free(g);
+        return NULL;
+    }
+    if (dns_any(&g->cfg) && (g->src = cfg_dup(&g->cfg)) == NULL) {
+        snprintf(err, errlen, "out of memory");
         gen_free(g);
         return NULL;
     }
@@ -135,7 +192,7 @@ static void log_banner(const struct server *s, const char *version)
              "pool%s%s",
              version, n, n == 1 ? "" : "s", io, a, px->nlisten - 1, nbackends,
              nbackends == 1 ? "" : "s", npools, npools == 1 ? "" : "s",
-             px->pools[0].rt->n == 0 ? "; no default pool: a request no rule matches is answered "
+             px->pools[0].rt->n == 0 && !px->pools[0].dns ? "; no default pool: a request no rule matches is answered "
                                        "404"
                                      : "");
 }
@@ -146,7 +203,19 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
     apply_log(c);
     int cpus[SERVER_MAX_WORKERS];
     int ncpu = allowed_cpus(cpus, SERVER_MAX_WORKERS);
-    if (px_cfg_build(&s->cur->px, c, err, errlen) < 0)
+    if (s->cur->src != NULL) {
+        /* the first answers, so the banner counts backends: a name that has
+         * none by then gives none until it resolves (its pool answers 503) */
+        dns_follow(s, s->cur);
+        if (s->dns == NULL) {
+            snprintf(err, errlen, "cannot start the DNS resolver");
+            return -1;
+        }
+        if (!dns_wait(s->dns, 4 * (int)c->dns.timeout_ms + 500))
+            log_warn("dns: some names have not answered yet: their pools have no backends "
+                     "until they do");
+    }
+    if (gen_build(s, s->cur, NULL, err, errlen) < 0)
         return -1;
     atomic_store(&s->pub.cfg, &s->cur->px);
 
@@ -207,6 +276,8 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
     s->version = version;
     s->started = true;
     log_banner(s, version);
+    if (s->dns != NULL)
+        dns_changed(s); /* records that changed while this started */
     if (s->cur->px.secret_random)
         log_warn("no security.secret_file or VIADUCT_SECRET: using a random secret. Other "
                  "viaduct instances will reject this one's flow tokens and the responses to "
@@ -251,11 +322,26 @@ static int reload_locked(struct server *s, char *err, size_t errlen)
         gen_free(ng);
         return -1;
     }
-    if (px_cfg_build(&ng->px, &ng->cfg, err, errlen) < 0) {
+    if (ng->src != NULL && s->dns == NULL)
+        dns_follow(s, ng); /* new names: they come in through dns_changed */
+    if (gen_build(s, ng, &og->px, err, errlen) < 0) {
         log_warn("reload refused: %s", err);
         gen_free(ng);
         return -1;
     }
+    publish_locked(s, ng, og, err, errlen);
+    if (s->dns != NULL)
+        dns_watch(s->dns, ng->src != NULL ? ng->src : &ng->cfg); /* kept names keep records */
+    log_info("configuration reloaded: %d backends in %d pools", count_backends(&ng->px),
+             ng->px.npools);
+    return 0;
+}
+
+/* Publishes ng in place of og (both under mu): health carried, the health
+ * thread restarted on ng. Logs each pool's change. */
+static void publish_locked(struct server *s, struct server_gen *ng, struct server_gen *og,
+                           char *err, size_t errlen)
+{
     px_cfg_carry_health(&ng->px, &ng->cfg, &og->px, &og->cfg);
     ng->id = og->id + 1;
     hc_stop(s->hc); /* it reads the old pools */
@@ -278,9 +364,75 @@ static int reload_locked(struct server *s, char *err, size_t errlen)
     if (s->hc == NULL)
         log_error("after the reload: %s (health checks stopped)", err);
     apply_log(&ng->cfg);
-    log_info("configuration reloaded: %d backends in %d pools", count_backends(&ng->px),
-             ng->px.npools);
-    return 0;
+}
+
+/* Same backends in every pool, in the same order: nothing to publish. */
+static bool same_pools(const struct cfg *a, const struct cfg *b)
+{
+    if (a->npools != b->npools)
+        return false;
+    for (int p = 0; p < a->npools; p++)
+        if (a->pools[p].nbackends != b->pools[p].nbackends ||
+            (a->pools[p].nbackends > 0 &&
+             memcmp(a->pools[p].backends, b->pools[p].backends,
+                    (size_t)a->pools[p].nbackends * sizeof(struct cfg_backend)) != 0))
+            return false;
+    return true;
+}
+
+/*
+ * dns_change_fn: some name's records changed. A new generation from the
+ * running one's src with the records of now, published like a reload (off
+ * the hot path, one pointer swap, health kept by address) if its backends
+ * differ. Runs on the DNS thread; takes mu.
+ */
+static void dns_changed(void *arg)
+{
+    struct server *s = arg;
+    char err[CFG_ERR_LEN];
+    pthread_mutex_lock(&s->mu);
+    struct server_gen *og = s->cur, *ng = NULL;
+    if (!s->started || s->stopped || og == NULL || og->src == NULL)
+        goto out;
+    struct cfg *c = cfg_dup(og->src);
+    ng = calloc(1, sizeof(*ng));
+    if (c == NULL || ng == NULL || (ng->src = cfg_dup(og->src)) == NULL) {
+        if (c != NULL) {
+            cfg_free(c);
+            free(c);
+        }
+        log_error("dns: out of memory for the new backends");
+        goto out;
+    }
+    memcpy(&ng->cfg, c, sizeof(*c));
+    free(c);
+    if (gen_build(s, ng, &og->px, err, sizeof(err)) < 0) {
+        log_error("dns: the new backends do not build: %s", err);
+        goto out;
+    }
+    if (same_pools(&ng->cfg, &og->cfg))
+        goto out;
+    publish_locked(s, ng, og, err, sizeof(err));
+    ng = NULL;
+    s->dns_rebuilds++;
+    log_info("backends from DNS changed: %d backends in %d pools", count_backends(&s->cur->px),
+             s->cur->px.npools);
+out:
+    gen_free(ng);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void dns_follow(struct server *s, const struct server_gen *g)
+{
+    char err[CFG_ERR_LEN];
+    if (s->dns == NULL) {
+        s->dns = dns_start(&g->cfg, dns_changed, s, err, sizeof(err));
+        if (s->dns == NULL) {
+            log_error("dns: %s: names are not resolved", err);
+            return;
+        }
+    }
+    dns_watch(s->dns, g->src);
 }
 
 int server_reload(struct server *s, char *err, size_t errlen)
@@ -368,6 +520,8 @@ int server_stop(struct server *s)
 
 void server_free(struct server *s)
 {
+    dns_stop(s->dns); /* first: its call back takes mu and reads s->cur */
+    s->dns = NULL;
     hc_stop(s->hc);
     s->hc = NULL;
     gen_free(s->cur);

@@ -40,15 +40,20 @@
 #include <stdio.h>
 
 #include "core/cfg.h"
+#include "core/dns.h"
 #include "core/health.h"
 #include "core/worker.h"
 
 #define SERVER_MAX_WORKERS 64
 #define SERVER_PUBLISH_MS 2000 /* how long a reload waits for every worker */
 
-/* One configuration generation: px points into cfg (rules use its strings). */
+/* One configuration generation: px points into cfg (rules use its strings).
+ * When the configuration names backends by DNS, src is it as loaded and
+ * cfg its expansion with the records of the moment (dns.h); a change of
+ * records makes a new generation from the same src. */
 struct server_gen {
     struct cfg cfg;
+    struct cfg *src; /* NULL: no DNS names, cfg is as loaded */
     struct px_cfg px;
     uint64_t id;             /* 1 for the first, +1 per reload that took effect */
     struct server_gen *next; /* on s->kept: the next older kept generation */
@@ -77,6 +82,9 @@ struct server {
     struct server_gen *cur; /* written under mu; the workers see it through pub */
     struct server_gen *kept; /* generations a slow worker may still have read */
     struct hc *hc;           /* written under mu */
+    struct dns *dns;         /* the resolver, once a configuration named a backend by DNS;
+                              * started and stopped under mu */
+    uint64_t dns_rebuilds;   /* generations made by a change of records, under mu */
     struct hc_stats hc_stats; /* the health threads' counters, kept across reloads */
     struct server_reload_result last; /* written under mu */
     uint64_t reloads_ok, reloads_refused; /* written under mu */

@@ -1,6 +1,6 @@
 /*
  * addr.c - IPv4/IPv6 socket address helpers: parse "ip:port" and
- * "[ip6]:port", format them back, compare, and decide whether an address may
+ * "[ip]:port", format them back (brackets for IPv6 only), compare, and decide whether an address may
  * receive a reply at all.
  *
  * Only IP literals are accepted: net/ never resolves names (a resolver would
@@ -111,9 +111,11 @@ int net_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
         ip = s + 1;
         iplen = (size_t)(close - ip);
         colon = close + 1;
-        /* Brackets are for IPv6 only: "[1.2.3.4]:5" is not an address. */
-        if (memchr(ip, ':', iplen) == NULL)
-            return -EINVAL;
+        /* Brackets around IPv4 too ("[10.0.0.5]:5060", read as 10.0.0.5:5060):
+         * a template that pastes an address it cannot see, Kubernetes'
+         * "[$(POD_IP)]:5060", must work for both families, and an unbracketed
+         * IPv6 address is ambiguous. Inside them, an IP literal and nothing
+         * else: net_addr_from_ip refuses a name. */
     } else {
         colon = memrchr(s, ':', n);
         if (colon == NULL)

@@ -265,7 +265,9 @@ bool net_uring_available(void);
 
 /* ---- addresses and sockets ---- */
 
-/* Parses "1.2.3.4:5060" or "[::1]:5060" (port required). 0 or -EINVAL. */
+/* Parses "1.2.3.4:5060" or "[::1]:5060" (port required); brackets may also
+ * hold an IPv4 address, "[1.2.3.4]:5060", so that one template serves both
+ * families. 0 or -EINVAL. */
 int net_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
 /* Parses an IP literal (no brackets) and a port into ss. 0 or -EINVAL. */

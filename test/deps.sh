@@ -12,8 +12,9 @@
 set -eu
 # build-essential: cc, make, libc headers; the rest are the libraries core/ and net/ link
 # (libmicrohttpd-dev: the management API, core/admin.c; libsodium-dev: SipHash-2-4 for flow
-# tokens and the Via tag, BLAKE2b to derive their keys).
-build_pkgs="build-essential liburing-dev libxxhash-dev libjemalloc-dev libyaml-dev libmicrohttpd-dev libsodium-dev"
+# tokens and the Via tag, BLAKE2b to derive their keys; libc-ares-dev: backends named by DNS,
+# core/dns_res.c).
+build_pkgs="build-essential liburing-dev libxxhash-dev libjemalloc-dev libyaml-dev libmicrohttpd-dev libsodium-dev libc-ares-dev"
 # libcmocka-dev: unit tests; clang: the clang build and libFuzzer; python3: integration tests
 # (python3-yaml: test/integ/test_deploy.py reads deploy/kubernetes/);
 # iproute2 (ip) and util-linux (unshare): their private network namespace; sip-tester: SIPp;
@@ -22,8 +23,9 @@ build_pkgs="build-essential liburing-dev libxxhash-dev libjemalloc-dev libyaml-d
 # base image from Debian's mirror): the container test (test/container/run.sh); systemd:
 # systemd-analyze verify and security of deploy/systemd/ (test/integ/test_deploy.py);
 # kamailio (the registrars), baresip-core (the phones, driven by ctrl_tcp) and nftables (the
-# phone behind a NAT): test/integ/test_registrar.py.
-test_pkgs="libcmocka-dev clang python3 python3-yaml iproute2 util-linux sip-tester prometheus podman runc mmdebstrap systemd kamailio baresip-core nftables"
+# phone behind a NAT): test/integ/test_registrar.py; dnsmasq-base (a DNS server with A, AAAA
+# and SRV records and a 1 s TTL, no system service): test/integ/test_dns.py.
+test_pkgs="libcmocka-dev clang python3 python3-yaml iproute2 util-linux sip-tester prometheus podman runc mmdebstrap systemd kamailio baresip-core nftables dnsmasq-base"
 if [ "${1:-}" = --build ]; then
     what="the build needs"
     pkgs=$build_pkgs

@@ -663,9 +663,18 @@ static void test_cfg_layers_apply_file_then_env_then_flags(void **state)
     /* --backend refuses what it cannot use */
     assert_int_equal(cfg_add_backend(&c, "[::1]:5070", err, sizeof(err)), -1);
     assert_has(err, "already has a backend named [::1]:5070");
-    assert_int_equal(cfg_add_backend(&c, "backend.example.com:5060", err, sizeof(err)), -1);
+    assert_int_equal(cfg_add_backend(&c, "backend.example.com", err, sizeof(err)), -1);
     assert_has(err, "is not an address");
+    assert_int_equal(cfg_add_backend(&c, "10.0.0.300:5060", err, sizeof(err)), -1);
+    assert_int_equal(cfg_add_backend(&c, "_sip._udp.example.com:5060", err, sizeof(err)), -1);
     assert_int_equal(c.pools[0].nbackends, 3);
+    /* a name with a port: its A and AAAA records; an SRV name: its targets (dns.h) */
+    assert_int_equal(cfg_add_backend(&c, "Backend.Example.com:5060", err, sizeof(err)), 0);
+    assert_int_equal(cfg_add_backend(&c, "_sip._udp.example.com", err, sizeof(err)), 0);
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), 0);
+    assert_string_equal(c.pools[0].backends[3].address, "backend.example.com:5060");
+    assert_int_equal(c.pools[0].backends[3].dns, CFG_DNS_HOST);
+    assert_int_equal(c.pools[0].backends[4].dns, CFG_DNS_SRV);
     cfg_free(&c);
 }
 

@@ -9,7 +9,7 @@
  *
  * The .check files were first written by the viaduct before the table drove
  * the layers (commit 93ac832), with one line added since: the new
- * health.icmp_holddown_ms, and the admin section. A change in what a file means shows up here as a
+ * health.icmp_holddown_ms, the admin section and the dns section. A change in what a file means shows up here as a
  * diff. Run from the repository root. To refresh after a deliberate change:
  *   build/viaduct --check -c test/data/NAME.yaml > test/data/NAME.check
  */
@@ -243,7 +243,8 @@ static void test_cfg_print_flags_keep_their_names(void **state)
                  {"record-route", no_argument},  {"path", no_argument},
                  {"admin", required_argument},   {"admin-token-file", required_argument},
                  {"drain-seconds", required_argument},
-                 {"log-format", required_argument},  {"log-level", required_argument}};
+                 {"log-format", required_argument},  {"log-level", required_argument},
+                 {"dns-server", required_argument}};
     struct option o[64];
     int n = cfg_flag_options(o, 64, 1000);
     assert_int_equal(n, ARRAY_LEN(flags));

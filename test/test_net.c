@@ -48,6 +48,8 @@ static void test_net_addr_parse_and_format_round_trip(void **state)
         {"[2001:DB8::0001]:5061", "[2001:db8::1]:5061", AF_INET6, 5061},
         {"[::ffff:10.0.0.1]:1", "[::ffff:10.0.0.1]:1", AF_INET6, 1},
         {"1.2.3.4:05060", "1.2.3.4:5060", AF_INET, 5060},
+        /* "[$(POD_IP)]:5060" in a Kubernetes manifest, on an IPv4 pod */
+        {"[10.0.0.5]:5060", "10.0.0.5:5060", AF_INET, 5060},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         struct sockaddr_storage ss;
@@ -84,7 +86,10 @@ static void test_net_addr_parse_rejects_malformed_and_hostnames(void **state)
         "[::1]:",
         "::1:5060",
         "::1",
-        "[1.2.3.4]:5060",
+        "[1.2.3.4.5]:5060",
+        "[1.2.3]:5060",
+        "[1.2.3.4]5060",
+        "[1.2.3.4]",
         "localhost:5060",
         "example.com:5060",
         "[localhost]:5060",

@@ -592,6 +592,54 @@ static void test_rt_handles_0_and_1_backends(void **state)
     free(b);
 }
 
+/* SRV priorities: only the lowest tier holds slots; a higher tier takes keys
+ * only when no lower one is accepted, shared by weight within it. */
+static void test_rt_tiers_hold_back_until_every_lower_one_is_out(void **state)
+{
+    (void)state;
+    static const uint32_t w[] = {1, 3, 1, 1, 1};
+    struct rt_backend *b = backends(5, w, ARRAY_LEN(w));
+    b[2].tier = 1; /* weight 1 */
+    b[3].tier = 1;
+    b[3].weight = 3;
+    b[4].tier = 2;
+    struct rt_table *t = build(b, 5, 10007);
+    uint32_t held[5] = {0};
+    for (uint32_t s = 0; s < t->m; s++)
+        held[t->slot[s]]++;
+    int i0 = rt_find(t, b[0].name), i1 = rt_find(t, b[1].name), i2 = rt_find(t, b[2].name),
+        i3 = rt_find(t, b[3].name), i4 = rt_find(t, b[4].name);
+    assert_int_equal(held[i2] + held[i3] + held[i4], 0);
+    double ratio = (double)held[i1] / held[i0];
+    assert_true(ratio > 2.95 && ratio < 3.05);
+
+    _Atomic uint8_t st[5];
+    set_all(st, 5, RT_UP);
+    const uint32_t nk = 40000;
+    uint64_t *h = key_hashes(t, nk, 7);
+    uint32_t got[5] = {0};
+    atomic_store(&st[i0], RT_DOWN); /* tier 0 has one left: it takes every key */
+    for (uint32_t k = 0; k < nk; k++)
+        assert_int_equal(rt_pick(t, h[k], st, RT_ACCEPT_UP), i1);
+    atomic_store(&st[i1], RT_DOWN); /* tier 0 is out: tier 1 by weight 1:3 */
+    for (uint32_t k = 0; k < nk; k++)
+        got[rt_pick(t, h[k], st, RT_ACCEPT_UP)]++;
+    assert_int_equal(got[i4], 0);
+    double share = (double)got[i3] / nk;
+    printf("    tier 1 with weights 1:3 takes %.3f / %.3f of the keys\n", 1 - share, share);
+    assert_true(share > 0.73 && share < 0.77);
+    atomic_store(&st[i2], RT_DOWN);
+    atomic_store(&st[i3], RT_DOWN);
+    for (uint32_t k = 0; k < nk; k++)
+        assert_int_equal(rt_pick(t, h[k], st, RT_ACCEPT_UP), i4);
+    atomic_store(&st[i0], RT_UP); /* back to tier 0 at once */
+    for (uint32_t k = 0; k < nk; k += 97)
+        assert_int_equal(rt_pick(t, h[k], st, RT_ACCEPT_UP), i0);
+    free(h);
+    rt_table_free(t);
+    free(b);
+}
+
 static void test_rt_find_returns_the_sorted_index_of_a_name(void **state)
 {
     (void)state;
@@ -741,6 +789,7 @@ int main(void)
         cmocka_unit_test(test_rt_builds_identical_tables_from_shuffled_backends),
         cmocka_unit_test(test_rt_is_deterministic_across_builds_and_compilers),
         cmocka_unit_test(test_rt_handles_0_and_1_backends),
+        cmocka_unit_test(test_rt_tiers_hold_back_until_every_lower_one_is_out),
         cmocka_unit_test(test_rt_find_returns_the_sorted_index_of_a_name),
         cmocka_unit_test(test_rt_slots_changed_counts_slots_by_name),
         cmocka_unit_test(test_rt_rejects_bad_tables_with_a_message),

@@ -10,7 +10,10 @@ Processes
         raises StartError(stderr) if it exits or never says it. Without env it runs
         with this process's environment plus VIADUCT_SHUTDOWN_DRAIN_SECONDS=0 (unless
         that is set): SIGTERM's drain (5 s by default) would add 5 s to every stop.
-        A --drain-seconds flag overrides it; env= is used as given.
+        A --drain-seconds flag overrides it; env= is used as given. Either way
+        VIADUCT_SECRET is TEST_SECRET unless set; a variable whose value is None is left
+        out (VIADUCT_SECRET=None: no secret at all). VIADUCT_ADMIN_LISTEN in the
+        environment also keeps the API on (None: on viaduct's default address).
   vd.pid, vd.alive()
   vd.counters()            SIGUSR1, then {name: int} from the block it prints
   vd.wait_counter(name, at_least, timeout=1.5) -> last value seen
@@ -25,6 +28,11 @@ Processes
   wait_port_free(ip, port, timeout=2) -> True once it can (an exited io_uring process may
                            hold its sockets for some ms; a new viaduct would share the port
                            with them through SO_REUSEPORT and lose what they get)
+
+One thread
+  worker_threads(pid, n=1) -> the tids of viaduct's workers (pinned to one CPU each)
+  stop_thread(tid), resume_thread(tid)   ptrace stops that thread alone (its process runs on)
+  udp_queue(port) -> (bytes queued, receive buffer) of the UDP socket on port (ss), or None
 
 UDP
   ep = Endpoint("127.0.0.1", 7000)      ("::1" etc. for IPv6); ep.addr = (ip, port)
@@ -112,16 +120,19 @@ TEST_SECRET = "viaduct-integration-test-secret"
 class Viaduct:
     def __init__(self, binary, args, ready_timeout=10.0, env=None):
         args = list(args)
-        # the management API's default port would collide between the viaducts tests run
-        # side by side: off unless a test asks for it (--admin, or admin in its file/env)
-        if not any(a == "--admin" or a.startswith("--admin=") for a in args):
-            args += ["--admin", "off"]
-        self.argv = [binary] + args
         given = env is not None
         env = dict(os.environ if env is None else env)
         if not given:
             env.setdefault("VIADUCT_SHUTDOWN_DRAIN_SECONDS", "0")
         env.setdefault("VIADUCT_SECRET", TEST_SECRET)
+        # the management API's default port would collide between the viaducts tests run
+        # side by side: off unless a test asks for it (--admin, or admin in its env; given as
+        # None, viaduct's own default)
+        if not any(a == "--admin" or a.startswith("--admin=") for a in args) and \
+                "VIADUCT_ADMIN_LISTEN" not in env:
+            args += ["--admin", "off"]
+        env = {k: v for k, v in env.items() if v is not None}  # None: leave the variable out
+        self.argv = [binary] + args
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.pid = self.proc.pid
@@ -267,6 +278,61 @@ def wait_port_free(ip, port, timeout=2.0):
             return False
         time.sleep(0.005)
     return True
+
+# ---------------------------------------------------------------- one thread stopped
+
+PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT = 17, 0x4206, 0x4207
+_WALL = 0x40000000
+
+
+def _ptrace(req, tid):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.restype = ctypes.c_long
+    libc.ptrace.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+    if libc.ptrace(req, tid, None, None) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "ptrace(%#x, %d): %s" % (req, tid, os.strerror(e)))
+
+
+def worker_threads(pid, n=1, timeout=2.0):
+    """The thread ids of pid allowed on one CPU only: its workers (core/worker.c pins each as
+    it starts, so this waits until n of them are). Needs a process allowed on 2+ CPUs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = []
+        for tid in sorted(int(t) for t in os.listdir("/proc/%d/task" % pid)):
+            try:
+                with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+                    cpus = [l.split(":")[1].strip() for l in f
+                            if l.startswith("Cpus_allowed_list")]
+            except OSError:
+                continue
+            if cpus and cpus[0].isdigit():
+                out.append(tid)
+        if len(out) >= n or time.monotonic() >= deadline:
+            return out
+        time.sleep(0.01)
+
+
+def stop_thread(tid):
+    """Stops that one thread (PTRACE_SEIZE + PTRACE_INTERRUPT; SIGSTOP would stop its whole
+    process) and waits until it is stopped. resume_thread(tid) lets it run again."""
+    _ptrace(PTRACE_SEIZE, tid)
+    _ptrace(PTRACE_INTERRUPT, tid)
+    os.waitpid(tid, _WALL)
+
+
+def resume_thread(tid):
+    _ptrace(PTRACE_DETACH, tid)
+
+
+def udp_queue(port):
+    """(bytes queued, receive buffer) of the UDP socket bound to port, from ss's skmem."""
+    out = subprocess.run(["ss", "-uamnH", "sport", "=", ":%d" % port], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, timeout=5).stdout
+    m = re.search(r"skmem:\(r(\d+),rb(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 # ---------------------------------------------------------------- UDP
 

@@ -16,7 +16,11 @@ deploy/kubernetes/ (python3-yaml):
   - the container runs as non-root: runAsNonRoot, a non-zero runAsUser that is the image's
     USER (deploy/container/Containerfile), no privilege escalation, every capability dropped;
   - the ConfigMap is the mounted VIADUCT_CONFIG file, and with the Deployment's variables it
-    passes `viaduct --check` of the binary under test.
+    passes `viaduct --check` of the binary under test;
+  - with the Deployment's variables alone (the pod's address put in for $(POD_IP), an IPv4 one
+    and an IPv6 one, as status.podIP gives them: no brackets) and the ConfigMap's file, its
+    backends moved to test addresses, viaduct runs: a REGISTER to the pod's address reaches a
+    registrar, /readyz answers on the admin listener, POST /reload needs the token.
 deploy/systemd/viaduct.service:
   - `systemd-analyze verify` is silent, and `systemd-analyze security --offline` rates its
     exposure at most 2.0 (systemd 252 runs both on a unit file, no running systemd needed);
@@ -32,9 +36,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sipnet import Tally, check, parse_args  # noqa: E402
+from sipnet import (Endpoint, Tally, check, dialog, hostport, parse, parse_args,  # noqa: E402
+                    recv_any, request, sanitizer_report, start_viaduct, wait_port_free)
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 K8S = os.path.join(ROOT, "deploy", "kubernetes")
@@ -214,6 +220,87 @@ def t_configmap_with_env_passes_check(pod, binary):
         shutil.rmtree(tmp)
 
 
+POD = {"v4": dict(pod="192.0.2.10", client="198.51.100.7", backend="203.0.113.12"),
+       "v6": dict(pod="2001:db8::10", client="2001:db8::9:1", backend="2001:db8::1")}
+STAND_IN = "0123456789abcdef0123456789abcdef"  # a Secret's value
+
+
+def http(method, host, port, path, headers=None):
+    import http.client
+    c = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        c.request(method, path, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.read().decode("utf-8", "replace")
+    finally:
+        c.close()
+
+
+def t_pod_env_runs(pod, binary, fam):
+    a = POD[fam]
+    tmp = tempfile.mkdtemp()
+    eps = []
+    vd = None
+    try:
+        # the ConfigMap's file, each backend address moved to one of ours
+        text = pod.docs["ConfigMap"]["data"]["viaduct.yaml"]
+        addrs = sorted(set(re.findall(r"\b10\.\d+\.\d+\.\d+:\d+\b", text)))
+        check(addrs, "the ConfigMap names no backend address")
+        for i, old in enumerate(addrs):
+            eps.append(Endpoint(a["backend"], 5070 + i))
+            text = text.replace(old, hostport(a["backend"], 5070 + i))
+        path = os.path.join(tmp, "viaduct.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VIADUCT_")}
+        for name, e in pod.env.items():
+            if name.startswith("VIADUCT_"):
+                v = e.get("value", STAND_IN)
+                env[name] = path if name == "VIADUCT_CONFIG" else v.replace("$(POD_IP)", a["pod"])
+        env["VIADUCT_SHUTDOWN_DRAIN_SECONDS"] = "0"  # the stop, not the drain, is tested here
+        listen, admin = env["VIADUCT_LISTEN"], env["VIADUCT_ADMIN_LISTEN"]
+        sip, ahost_port = host_port(listen), host_port(admin)
+        check(sip[0] == a["pod"] and ahost_port[0] == a["pod"],
+              "VIADUCT_LISTEN %s, VIADUCT_ADMIN_LISTEN %s: not the pod's address" % (listen, admin))
+        check(wait_port_free(*sip), "the SIP port is still bound")
+        try:
+            vd = start_viaduct(binary, [], env=env)
+        except Exception as e:
+            raise AssertionError("the pod's variables do not start viaduct: %s" % e)
+        client = Endpoint(a["client"], 5060)
+        eps.append(client)
+        client.send(request("REGISTER", "sip:example.com",
+                            ["SIP/2.0/UDP %s;branch=z9hG4bKpod%s;rport" % (
+                                hostport(*client.addr), fam)],
+                            dialog("REGISTER", "pod-%s@example.com" % fam,
+                                   to_uri="sip:alice@example.com")), sip)
+        got = None
+        deadline = time.monotonic() + 2
+        while got is None and time.monotonic() < deadline:  # probes (OPTIONS) come too
+            r = recv_any(eps[:-1], 0.5)
+            if r is not None and parse(r[1]).method == "REGISTER":
+                got = r
+        check(got is not None, "the REGISTER to the pod's address reached no registrar")
+        deadline = time.monotonic() + 3
+        while "management API on" not in vd.stderr_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        code, body = http("GET", ahost_port[0], ahost_port[1], "/readyz")
+        check(code == 200, "/readyz: %d %r" % (code, body))
+        code, _ = http("POST", ahost_port[0], ahost_port[1], "/reload")
+        check(code == 401, "POST /reload without the token: %d" % code)
+        code, _ = http("POST", ahost_port[0], ahost_port[1], "/reload",
+                       {"Authorization": "Bearer " + STAND_IN})
+        check(code == 200, "POST /reload with the token: %d" % code)
+    finally:
+        if vd is not None:
+            rc, err = vd.stop()
+            rep = sanitizer_report(err)
+            check(rc == 0 and rep is None, "exit %s, sanitizer %s" % (rc, rep))
+        for ep in eps:
+            ep.close()
+        shutil.rmtree(tmp)
+
+
 def unit_lines():
     with open(UNIT) as f:
         text = f.read()
@@ -326,6 +413,10 @@ def main():
         t.run("deploy/kubernetes: the container runs as non-root", t_runs_as_non_root, pod)
         t.run("deploy/kubernetes: the ConfigMap with the Deployment's variables passes --check",
               t_configmap_with_env_passes_check, pod, args.bin)
+        for fam in ("v4", "v6"):
+            t.run("deploy/kubernetes: the Deployment's variables run viaduct on an %s pod "
+                  "address" % ("IPv4" if fam == "v4" else "IPv6"), t_pod_env_runs, pod,
+                  args.bin, fam)
     t.run("deploy/systemd: systemd-analyze verify and security", t_unit_verifies, args.bin)
     t.run("deploy/systemd: sandboxed, reload is HUP, stop is SIGTERM past the drain",
           t_unit_sandbox_reload_and_stop, args.bin)

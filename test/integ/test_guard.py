@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """test_guard.py - edge protection through the real binary (issue 11): listener allow/deny
 lists (and their optional 403, acl_403), the User-Agent block, per-source rate limits, the byte budget of local answers, and
-overload shedding. Each attack gets a bounded, counted outcome.
+overload shedding (forced with overload_pct 0, and for real: the worker stopped with ptrace
+while its socket fills). Each attack gets a bounded, counted outcome.
 
     sh test/integ/run.sh build/san test/integ/test_guard.py
 
@@ -14,6 +15,7 @@ viaduct does not listen there):
 """
 
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -21,7 +23,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipnet import (Endpoint, Tally, check, dialog, hostport, netns_problem,  # noqa: E402
                     parse, parse_args, recv_any, request, response, sanitizer_report,
-                    start_viaduct, stun_binding_request, wait_port_free)
+                    resume_thread, signed_branch, start_viaduct, stop_thread,
+                    stun_binding_request, udp_queue, wait_port_free, worker_threads)
 
 FAM = {
     "v4": {"vd": "192.0.2.1", "a": "192.0.2.2", "a2": "192.0.2.3", "b": "198.51.100.23",
@@ -255,7 +258,35 @@ def t_scanner_user_agent_dropped(rig):
     check(delta(before, rig.counters(), "drop_user_agent") == 5, "drop_user_agent not +5")
 
 
+def t_user_agent_list_replaces_defaults(rig):
+    """block_user_agents: [evil-ua] blocks that (any case) and no longer the defaults."""
+    before = rig.counters()
+    rig.a.send(rig.req(rig.a, "OPTIONS", ua="Evil-UA/2.0"), rig.vd_addr)
+    rig.a.send(rig.req(rig.a, "OPTIONS", ua="friendly-scanner"), rig.vd_addr)
+    check(forwarded(rig, 2, 0.5) == 1, "not exactly the default scanner forwarded")
+    check(delta(before, rig.counters(), "drop_user_agent") == 1, "drop_user_agent not +1")
+
+
+def t_user_agent_list_empty_blocks_none(rig):
+    for ua in ("friendly-scanner", "sipvicious", "VaxSIPUserAgent"):
+        rig.a.send(rig.req(rig.a, "OPTIONS", ua=ua), rig.vd_addr)
+    check(forwarded(rig, 3) == 3, "block_user_agents: [] still blocked some")
+
+
 # ---------------------------------------------------------------- rate limits
+
+def t_dialog_bucket_limited_apart(rig):
+    """dialog_rate 1, dialog_burst 10: of 40 BYEs about 10 pass; the out-of-dialog bucket
+    (burst 3) is untouched by them, and the BYEs' was untouched by what came before."""
+    for i in range(40):
+        rig.a.send(rig.req(rig.a, "BYE", to_tag="t%d" % i), rig.vd_addr)
+    got = forwarded(rig, 40, 0.5)
+    check(10 <= got <= 12, "%d of 40 in-dialog requests forwarded, want about 10" % got)
+    for i in range(10):
+        rig.a.send(rig.req(rig.a, "INVITE"), rig.vd_addr)
+    got = forwarded(rig, 10, 0.5)
+    check(3 <= got <= 4, "%d of 10 INVITEs after the BYEs, want about 3" % got)
+
 
 def t_flood_limited_other_source_unharmed(rig):
     before = rig.counters()
@@ -288,6 +319,30 @@ def t_ipv6_limited_by_64(rig):
     got = forwarded(rig, 60, 0.5)
     want = 20 if ":" in rig.f["a"] else 40
     check(want <= got <= want + 4, "%d of 60 forwarded, want about %d" % (got, want))
+
+
+def t_responses_never_limited(rig):
+    """A's bucket holds 2 new requests; its 30 responses (to requests a backend sent through
+    viaduct, so their tags verify) all reach the backend."""
+    for i in range(10):
+        rig.a.send(rig.req(rig.a, "OPTIONS"), rig.vd_addr)
+    check(forwarded(rig, 10, 0.5) <= 3, "the limit is not in force")
+    before = rig.counters()
+    for i in range(30):
+        cid = uniq("resp")
+        nxt = "SIP/2.0/UDP %s;branch=z9hG4bK%s" % (hostport(*rig.be.addr), uniq("n"))
+        top = "SIP/2.0/UDP %s;branch=%s" % (hostport(*rig.vd_addr), signed_branch(nxt, cid))
+        rig.a.send(response(200, "OK", [top, nxt], dialog("MESSAGE", cid, to_tag="t1")),
+                   rig.vd_addr)
+    got = 0
+    while got < 30:
+        r = rig.be.recv(1.0)
+        if r is None:
+            break
+        got += 0 if parse(r[0]).is_request else 1
+    after = rig.counters()
+    check(got == 30, "%d of 30 responses from a limited source were relayed" % got)
+    check(delta(before, after, "drop_rate_limited") == 0, "responses were counted as limited")
 
 
 def t_trusted_never_limited(rig):
@@ -366,6 +421,34 @@ def t_default_budget_bounded(rig):
     check(r is not None and b"Warning: 399" in r[0], "a trusted source lost its Warning")
 
 
+def t_warning_only_where_it_fits(rig):
+    """The Warning of a 400 to an untrusted source: there exactly when the answer with it is
+    no larger than the request, over every request size across that edge."""
+    rig.be.send(bad_request(rig, rig.be), rig.vd_addr)
+    r = rig.be.recv(0.5)
+    check(r is not None, "a trusted source got no 400")
+    wl = [l for l in r[0].split(b"\r\n") if l.startswith(b"Warning: 399")]
+    check(len(wl) == 1, "the trusted 400 has no Warning: %r" % r[0][:200])
+    wlen = len(wl[0]) + 2
+    seen = {True: 0, False: 0}
+    for pad in range(0, 2 * wlen + 40):
+        req = bad_request(rig, rig.a).replace(b"\r\n\r\n", b"\r\nX-Pad: %s\r\n\r\n" %
+                                              (b"p" * pad))
+        rig.a.send(req, rig.vd_addr)
+        got = rig.a.recv(0.5)
+        check(got is not None and parse(got[0]).status == 400, "pad %d: no 400" % pad)
+        ans = got[0]
+        warned = b"Warning: 399" in ans
+        seen[warned] += 1
+        if warned:
+            check(len(ans) <= len(req), "pad %d: a %d-byte 400 with its Warning for a %d-byte "
+                  "request" % (pad, len(ans), len(req)))
+        else:
+            check(len(ans) + wlen > len(req), "pad %d: the Warning was left out of a %d-byte "
+                  "400 for a %d-byte request, where it fits" % (pad, len(ans), len(req)))
+    check(seen[True] and seen[False], "the sizes did not cross the edge: %s" % seen)
+
+
 # ---------------------------------------------------------------- overload
 
 def t_overload_sheds_new_keeps_dialogs(rig):
@@ -399,6 +482,89 @@ def t_overload_sheds_new_keeps_dialogs(rig):
           text.count("overloaded ("))
 
 
+def t_overload_for_real(binary, io):
+    """Overload as it happens, with the default overload_pct (90): the worker is stopped
+    (ptrace, that thread alone) while its socket fills to 97% with new INVITEs and, every
+    20th datagram, a BYE, an ACK, a CANCEL or a response; let go, it sheds INVITEs while
+    the queue is that full, and forwards every one of the others. One episode, logged once."""
+    check(len(os.sched_getaffinity(0)) > 1, "one CPU only: the worker cannot be told apart")
+    vd_addr, be, cl = ("127.0.0.1", 5064), Endpoint("127.0.0.1", 6011), Endpoint("127.0.0.1", 7111)
+    for ep in (be, cl):
+        ep.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
+    check(wait_port_free(*vd_addr), "port busy")
+    vd = start_viaduct(binary, ["--listen", hostport(*vd_addr), "--backend", "127.0.0.1:6011",
+                                "--workers", "1", "--io", io])
+    stopped = None
+    try:
+        tids = worker_threads(vd.pid)
+        check(len(tids) == 1, "want one pinned thread (the worker), found %s" % tids)
+        stop_thread(tids[0])
+        stopped = tids[0]
+        n, keep, q = 0, {"BYE": 0, "ACK": 0, "CANCEL": 0, "response": 0}, None
+        while n < 100000:
+            n += 1
+            via = "SIP/2.0/UDP 127.0.0.1:7111;branch=z9hG4bKovr%d" % n
+            cid = "ovr-%d" % n
+            kind = ("BYE", "ACK", "CANCEL", "response")[n // 20 % 4] if n % 20 == 0 else None
+            if kind == "response":
+                top = "SIP/2.0/UDP %s;branch=%s" % (hostport(*vd_addr), signed_branch(via, cid))
+                be.send(response(200, "OK", [top, via], dialog("INVITE", cid, to_tag="t")),
+                        vd_addr)
+            elif kind:
+                cl.send(request(kind, "sip:bob@example.com", [via],
+                                dialog(kind, cid, to_tag=None if kind == "CANCEL" else "t")),
+                        vd_addr)
+            else:
+                cl.send(request("INVITE", "sip:bob@example.com", [via], dialog("INVITE", cid)),
+                        vd_addr)
+            if kind:
+                keep[kind] += 1
+            if n % 50 == 0:
+                q = udp_queue(vd_addr[1])
+                check(q is not None, "ss does not show viaduct's socket")
+                if q[0] * 100 >= 97 * q[1]:
+                    break
+        check(q[0] * 100 >= 97 * q[1], "the queue did not fill: %s" % (q,))
+        resume_thread(stopped)
+        stopped = None
+        got = {"INVITE": 0, "BYE": 0, "ACK": 0, "CANCEL": 0, "response": 0}
+        while True:
+            r = recv_any([be, cl], 1.0)
+            if r is None:
+                break
+            m = parse(r[1])
+            if r[0] is be and m.is_request:
+                got[m.method] += 1
+            elif r[0] is cl and m.status == 200:
+                got["response"] += 1
+        c = vd.counters()
+        invites = n - sum(keep.values())
+        print("   (%s: %d datagrams queued, %s of %s bytes; %d of %d INVITEs shed)" %
+              (io, n, q[0], q[1], c.get("drop_overload", 0), invites))
+        for k in keep:
+            check(got[k] == keep[k], "%s: %d of %d forwarded under overload" %
+                  (k, got[k], keep[k]))
+        check(c.get("rx_datagrams") == n, "the kernel dropped %d datagrams" %
+              (n - c.get("rx_datagrams", 0)))
+        check(c.get("drop_overload", 0) > 0, "no INVITE was shed")
+        check(got["INVITE"] + c["drop_overload"] == invites, "INVITEs: %d forwarded + %d shed "
+              "of %d" % (got["INVITE"], c["drop_overload"], invites))
+        check(c.get("overload_episodes") == 1, "overload_episodes %s" %
+              c.get("overload_episodes"))
+    finally:
+        if stopped is not None:
+            try:
+                resume_thread(stopped)
+            except OSError:
+                pass
+        code, err = vd.stop()
+        be.close()
+        cl.close()
+    check(code == 0 and sanitizer_report(err) is None, "exit %s" % code)
+    check(len([l for l in err.splitlines() if "overloaded (" in l]) == 1,
+          "the episode was not logged once")
+
+
 def main():
     args = parse_args()
     t = Tally()
@@ -422,11 +588,20 @@ def main():
             listen_extra=", deny: [\"%s\"], acl_403: true" % f["net_a"],
             yaml_extra="security: {answer_burst: 100, answer_rate: 0}\n")
         run(t, "scanner_user_agent_dropped", args.bin, fam, t_scanner_user_agent_dropped)
+        run(t, "user_agent_list_replaces_defaults", args.bin, fam,
+            t_user_agent_list_replaces_defaults,
+            yaml_extra="security: {block_user_agents: [evil-ua]}\n")
+        run(t, "user_agent_list_empty_blocks_none", args.bin, fam,
+            t_user_agent_list_empty_blocks_none, yaml_extra="security: {block_user_agents: []}\n")
+        run(t, "dialog_bucket_limited_apart", args.bin, fam, t_dialog_bucket_limited_apart,
+            yaml_extra="security: {rate: 1, burst: 3, dialog_rate: 1, dialog_burst: 10}\n")
         lim = "security: {rate: 10, burst: 20}\n"
         run(t, "flood_limited_other_source_unharmed", args.bin, fam,
             t_flood_limited_other_source_unharmed, yaml_extra=lim)
         run(t, "ipv6_limited_by_64", args.bin, fam, t_ipv6_limited_by_64,
             listen_extra=", rate: 1, burst: 20")  # per listener, not the security section
+        run(t, "responses_never_limited", args.bin, fam, t_responses_never_limited,
+            yaml_extra="security: {rate: 1, burst: 2}\n")
         run(t, "trusted_never_limited", args.bin, fam, t_trusted_never_limited,
             yaml_extra="security: {rate: 1, burst: 5, trusted: [\"%s\"]}\n" % f["net_a"])
         run(t, "limit_503_answers_within_budget", args.bin, fam,
@@ -435,8 +610,11 @@ def main():
         run(t, "answers_within_requests", args.bin, fam, t_answers_within_requests,
             yaml_extra="security: {answer_burst: 200, answer_rate: 0}\n")
         run(t, "default_budget_bounded", args.bin, fam, t_default_budget_bounded)
+        run(t, "warning_only_where_it_fits", args.bin, fam, t_warning_only_where_it_fits)
         run(t, "overload_sheds_new_keeps_dialogs", args.bin, fam,
             t_overload_sheds_new_keeps_dialogs, yaml_extra="security: {overload_pct: 0}\n")
+    for io in ("uring", "mmsg"):
+        t.run("overload_for_real_%s" % io, t_overload_for_real, args.bin, io)
     sys.exit(t.finish())
 
 

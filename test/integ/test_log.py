@@ -4,12 +4,18 @@
   - every line viaduct writes is a log line (ts, level, msg, fields) or a counter line of a
     report SIGUSR1 asked for; in JSON each log line is one JSON object;
   - a backend's state change carries backend, pool, from, to and cause as fields;
-  - log.level hides what is below it; a reload changes the format;
-  - traffic, good or malformed, writes no line at all (no line per packet).
+  - log.level hides what is below it; a reload changes the format; --log-format and
+    --log-level beat VIADUCT_LOG_FORMAT and VIADUCT_LOG_LEVEL;
+  - traffic, good or malformed, writes no line at all (no line per packet);
+  - repeated warnings are summarised: 60 backend state changes in a few seconds (an operator
+    toggling a drain through the API) write the first 50, one line saying the rest are
+    counted, and at exit one line with how many were held back (field suppressed), in both
+    formats.
 
     sh test/integ/run.sh build/san test/integ/test_log.py
 """
 
+import http.client
 import json
 import os
 import re
@@ -110,6 +116,34 @@ def t_json_lines(binary):
     check(all(not l.startswith("ts=") for l in err.splitlines()), "logfmt with json")
 
 
+def t_flags_beat_the_variables(binary):
+    """--log-format json and --log-level warn over VIADUCT_LOG_FORMAT=logfmt and
+    VIADUCT_LOG_LEVEL=debug: JSON lines, none below warn."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIADUCT_")}
+    env.update(VIADUCT_SHUTDOWN_DRAIN_SECONDS="0", VIADUCT_LOG_FORMAT="logfmt",
+               VIADUCT_LOG_LEVEL="debug")
+    check(wait_port_free(*VD), "port busy")
+    p = subprocess.Popen([binary] + args(["--log-format", "json", "--log-level", "warn"]),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, env=env)
+    time.sleep(0.5)
+    os.kill(p.pid, signal.SIGTERM)
+    try:
+        _, err = p.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        os.kill(p.pid, signal.SIGKILL)
+        p.communicate(timeout=5)
+        raise
+    err = err.decode("latin-1")
+    check(p.returncode == 0, "exit %s: %s" % (p.returncode, err[-300:]))
+    events, _, other = classify(err)  # the counters printed at exit are plain text
+    check(not other, "lines that are neither log nor counters: %r" % other[:3])
+    check(events and all(l.startswith("{") for l in err.splitlines()
+                         if log_event(l) is not None), "not JSON lines")
+    levels = [e["level"] for e in events]
+    check(all(lv in ("warn", "error") for lv in levels), "levels %s" % levels)
+
+
 def t_level_hides_what_is_below(binary):
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIADUCT_")}
     env.update(VIADUCT_SHUTDOWN_DRAIN_SECONDS="0", VIADUCT_LOG_LEVEL="warn",
@@ -179,6 +213,63 @@ def t_no_line_per_packet(binary):
     check(code == 0, "exit %s" % code)
 
 
+ADMIN = ("127.0.0.1", 18065)
+
+
+def post(path):
+    c = http.client.HTTPConnection(*ADMIN, timeout=5)
+    try:
+        c.request("POST", path)
+        r = c.getresponse()
+        return r.status, r.read().decode()
+    finally:
+        c.close()
+
+
+def t_repeated_changes_summarised(binary, fmt):
+    """The health thread's state-change lines pass through a limit (core/health.c: 50 per
+    10 s); 60 changes within the interval: 50 lines, a notice, and the count at exit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIADUCT_")}
+    env.update(VIADUCT_SHUTDOWN_DRAIN_SECONDS="0", VIADUCT_LOG_FORMAT=fmt,
+               VIADUCT_ADMIN_LISTEN="%s:%d" % ADMIN)
+    check(wait_port_free(*VD), "port busy")
+    sink = Endpoint("127.0.0.1", DEAD)
+    vd = start_viaduct(binary, args()[:-2], env=env)  # without --admin off
+    try:
+        deadline = time.monotonic() + 5
+        while "management API on" not in vd.stderr_text() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        for i in range(60):
+            code, body = post("/backends/default/127.0.0.1:%d/%s" % (
+                DEAD, "undrain" if i % 2 else "drain"))
+            check(code == 200 and '"applied": true' in body, "POST %d: %d %s" % (i, code, body))
+        secs = time.monotonic() - t0
+        check(secs < 9, "60 changes took %.1f s: past the limit's 10 s interval" % secs)
+    finally:
+        sink.close()
+        code, err = vd.stop()
+    check(code == 0 and sanitizer_report(err) is None, "exit %s: %s" % (code, err[-500:]))
+    if fmt == "json":
+        for l in err.splitlines():
+            if l.startswith("{"):
+                json.loads(l)
+    events = [e for e in map(log_event, err.splitlines()) if e is not None]
+    changes = [e for e in events if e.get("backend") == "127.0.0.1:%d" % DEAD and e.get("to")]
+    check(len(changes) == 50, "%d state-change lines, want the first 50 of 60" % len(changes))
+    notice = [e for e in events if e["msg"].startswith("backend state changes: more than 50 in")]
+    check(len(notice) == 1 and notice[0]["level"] == "warn", "the notice: %r" % notice)
+    held = [e for e in events if e.get("suppressed") is not None]
+    check(len(held) == 1 and held[0]["suppressed"] == "10" and held[0]["msg"].startswith(
+        "backend state changes: 10 more not logged in the last"), "the count: %r" % held)
+    order = [e["msg"] for e in events]
+    check(order.index(notice[0]["msg"]) < order.index(held[0]["msg"]),
+          "the count came before the notice")
+    # the operator's own actions are each logged once, not limited with them
+    ops = [e for e in events if "operator override" in e["msg"]]
+    check(len(ops) == 60, "%d override lines, want 60" % len(ops))
+
+
 def main():
     a = parse_args()
     t = Tally()
@@ -189,9 +280,12 @@ def main():
     t.run("logfmt_by_default", t_logfmt_by_default, a.bin)
     t.run("json_lines", t_json_lines, a.bin)
     t.run("level_hides_what_is_below", t_level_hides_what_is_below, a.bin)
+    t.run("flags_beat_the_variables", t_flags_beat_the_variables, a.bin)
     with tempfile.TemporaryDirectory() as tmp:
         t.run("reload_changes_the_format", t_reload_changes_the_format, a.bin, tmp)
     t.run("no_line_per_packet", t_no_line_per_packet, a.bin)
+    for fmt in ("logfmt", "json"):
+        t.run("repeated_changes_summarised_%s" % fmt, t_repeated_changes_summarised, a.bin, fmt)
     return t.finish()
 
 

@@ -7,7 +7,11 @@ For IPv4 and IPv6, viaduct listens on a test address (192.0.2.10 / 2001:db8::10,
 so the loopback rule applies) with VIADUCT_SECRET set, --path and --record-route, one backend,
 and one trusted prefix. Plays an untrusted client, a trusted peer, the backend, a foreign host
 a relay attempt aims at, and a "service" on loopback (127.0.0.1:11211, [::1]:11211) that no
-message may reach. "Nothing arrived" is watched for 0.3 s on every socket.
+message may reach. "Nothing arrived" is watched for 0.3 s on every socket. Also: the 403's
+Warning when it fits; a trusted peer's Route or Request-URI naming link-local, loopback,
+multicast, broadcast or unspecified addresses (dropped, each counted by its reason);
+security.relay rules and open through the binary; a Route to a loopback address that is a
+configured backend (followed) beside one that is not.
 """
 
 import os
@@ -229,6 +233,118 @@ def t_token_rotation(binary, fam):
         r.close()
 
 
+def t_warning_says_why(r):
+    """A 403 to a request large enough to hold its Warning says why (RFC 3261 20.43)."""
+    drain(r)
+    r.client.send(r.req(r.client, extra=[("Route", "<sip:%s;lr>" % hostport(
+        r.a["foreign"], FOREIGN_PORT)), ("X-Pad", "p" * 200)]), r.vd)
+    got = r.client.recv(1.0)
+    check(got is not None and parse(got[0]).status == 403 and
+          b'Warning: 399 viaduct "not relayed"' in got[0], "no 403 with its Warning: %r" %
+          (got and got[0][:300]))
+
+
+# what a trusted peer's Route or Request-URI may not name: (host, counter); the first two
+# are links or hosts no datagram of ours may reach, the rest cannot receive one at all
+FORBIDDEN = {
+    "v4": [("169.254.1.1", "drop_forbidden_destination"),
+           ("127.0.0.1", "drop_forbidden_destination"),
+           ("224.0.0.1", "drop_bad_destination"), ("255.255.255.255", "drop_bad_destination"),
+           ("0.0.0.0", "drop_bad_destination")],
+    "v6": [("[fe80::1]", "drop_forbidden_destination"), ("[::1]", "drop_forbidden_destination"),
+           ("[ff02::1]", "drop_bad_destination"), ("[::]", "drop_bad_destination")],
+}
+
+
+def t_forbidden_destinations(r):
+    for host, counter in FORBIDDEN[r.fam]:
+        for how in ("Route", "Request-URI"):
+            drain(r)
+            before = r.proc.counters()
+            target = "%s:%d" % (host, LO_PORT)
+            if how == "Route":
+                msg = r.req(r.trusted, extra=[("Route", "<sip:%s;lr>" % target)])
+            else:  # the Request-URI is the next hop once our own Route is consumed
+                msg = r.req(r.trusted, ruri="sip:svc@%s" % target,
+                            extra=[("Route", "<sip:%s;lr>" % r.vd_hp)])
+            r.trusted.send(msg, r.vd)
+            stray = r.quiet([r.lo, r.trusted, r.backend, r.foreign])
+            check(stray is None, "%s %s: %r arrived" % (how, target, stray))
+            after = r.proc.counters()
+            moved = {k: after.get(k, 0) - before.get(k, 0) for k in
+                     ("drop_forbidden_destination", "drop_bad_destination", "fwd_requests")}
+            want = {"drop_forbidden_destination": 0, "drop_bad_destination": 0,
+                    "fwd_requests": 0}
+            want[counter] = 1
+            check(moved == want, "%s %s: counters moved %s, want %s" %
+                  (how, target, moved, want))
+
+
+def t_relay_modes(binary, fam):
+    """security.relay: rules ignores a foreign Route or Request-URI from an untrusted source
+    and routes by the rules; open follows it (an open relay), but still never to loopback."""
+    a = FAM[fam]
+    foreign = hostport(a["foreign"], FOREIGN_PORT)
+    for mode in ("rules", "open"):
+        r = Rig(binary, fam, {"VIADUCT_SECRET": SECRET_A, "VIADUCT_SECURITY_RELAY": mode})
+        try:
+            for how in ("Route", "Request-URI"):
+                drain(r)
+                if how == "Route":
+                    msg = r.req(r.client, extra=[("Route", "<sip:%s;lr>" % foreign)])
+                else:
+                    msg = r.req(r.client, ruri="sip:bob@%s" % foreign,
+                                extra=[("Route", "<sip:%s;lr>" % r.vd_hp)])
+                r.client.send(msg, r.vd)
+                want, other = ((r.backend, r.foreign) if mode == "rules" else
+                               (r.foreign, r.backend))
+                got = want.recv(1.0)
+                check(got is not None, "%s, %s to another host: did not reach %s" %
+                      (mode, how, want.addr))
+                m = parse(got[0])
+                if mode == "rules":
+                    check(not any(a["foreign"] in v for v in m.get_all("Route")),
+                          "rules kept the foreign Route: %r" % m.get_all("Route"))
+                stray = r.quiet([other, r.client, r.lo])
+                check(stray is None, "%s, %s: %r also arrived" % (mode, how, stray))
+            if mode == "open":
+                drain(r)
+                r.client.send(r.req(r.client, extra=[("Route", "<sip:%s;lr>" % hostport(
+                    a["lo"], LO_PORT))]), r.vd)
+                check(r.quiet([r.lo, r.client, r.backend]) is None,
+                      "open relayed to a loopback service")
+        finally:
+            r.close()
+
+
+def t_loopback_backend_by_route(binary, fam):
+    """A loopback address that is a configured backend may be named by a Route, even from an
+    untrusted source; the next port on loopback may not."""
+    a = FAM[fam]
+    vd = (a["vd"], VD_PORT)
+    be = Endpoint(a["lo"], LO_PORT + 1)
+    svc = Endpoint(a["lo"], LO_PORT)
+    client = Endpoint(a["client"], 5060)
+    check(wait_port_free(*vd), "viaduct's port still bound")
+    proc = start_viaduct(binary, ["--listen", hostport(*vd), "--backend",
+                                  hostport(a["lo"], LO_PORT + 1), "--workers", "1"])
+    try:
+        for port, ep, ok in ((LO_PORT + 1, be, True), (LO_PORT, svc, False)):
+            msg = request("INVITE", "sip:bob@example.com", [
+                "SIP/2.0/UDP %s;branch=z9hG4bK%s;rport" % (hostport(*client.addr), uniq("b"))],
+                dialog("INVITE", uniq("c")) + [
+                    ("Route", "<sip:%s;lr>" % hostport(a["lo"], port))])
+            client.send(msg, vd)
+            got = ep.recv(0.8)
+            check((got is not None) == ok, "Route to %s: %s" % (
+                hostport(a["lo"], port), "not followed" if ok else "followed"))
+    finally:
+        code, err = proc.stop()
+        for ep in (be, svc, client):
+            ep.close()
+        check(code == 0 and sanitizer_report(err) is None, "exit %r" % code)
+
+
 def main():
     args = parse_args()
     why = netns_problem()
@@ -249,12 +365,20 @@ def main():
                              ("forged flow token: 403, not followed", t_forged_token),
                              ("forged response to a loopback service: dropped", t_forged_response),
                              ("dialog through a record-routing backend keeps working",
-                              t_genuine_response_and_dialog)):
+                              t_genuine_response_and_dialog),
+                             ("a 403 with room for it says why in a Warning", t_warning_says_why),
+                             ("Route and Request-URI to link-local, loopback, multicast, "
+                              "broadcast, unspecified: dropped, counted",
+                              t_forbidden_destinations)):
                 t.run("%s %s" % (fam, name), fn, r)
         finally:
             t.run("%s viaduct exits cleanly" % fam, r.close)
         t.run("%s flow token of the previous secret: good during, refused after" % fam,
               t_token_rotation, args.bin, fam)
+        t.run("%s security.relay rules: routed by the rules; open: followed, never to loopback"
+              % fam, t_relay_modes, args.bin, fam)
+        t.run("%s a Route to a loopback backend is followed, to another loopback port not" %
+              fam, t_loopback_backend_by_route, args.bin, fam)
     return t.finish()
 
 

@@ -1,0 +1,407 @@
+/*
+ * test_dns.c - core/dns.c, the pure half of DNS discovery: record sets are
+ * normalised the same whatever order the server sent them in (so two
+ * instances build the same table), SRV answers parse (compression, a CNAME
+ * in between, "." targets, the smallest TTL) and malformed ones are
+ * refused without reading outside the message, refresh times stay within
+ * their bounds, and a configuration's names expand into backends with the
+ * SRV tiers and weights, refusals counted, duplicates and the pool's cap
+ * honoured.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "core/dns.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static struct dns_rec v4(const char *ip, int port, uint16_t prio, uint16_t weight)
+{
+    struct dns_rec r;
+    memset(&r, 0, sizeof(r));
+    struct sockaddr_in *a = (struct sockaddr_in *)(void *)&r.addr;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    assert_int_equal(inet_pton(AF_INET, ip, &a->sin_addr), 1);
+    r.addrlen = sizeof(*a);
+    r.prio = prio;
+    r.weight = weight;
+    return r;
+}
+
+static struct dns_rec v6(const char *ip, int port)
+{
+    struct dns_rec r;
+    memset(&r, 0, sizeof(r));
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)(void *)&r.addr;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)port);
+    assert_int_equal(inet_pton(AF_INET6, ip, &a->sin6_addr), 1);
+    r.addrlen = sizeof(*a);
+    return r;
+}
+
+static void test_dns_norm_is_the_same_for_every_order(void **state)
+{
+    (void)state;
+    struct dns_rec base[40];
+    int n = 0;
+    for (int i = 0; i < 30; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.0.%d.%d", i % 3, 200 - i);
+        base[n++] = v4(ip, 5060, 0, 0);
+    }
+    base[n++] = v6("2001:db8::5", 5060);
+    base[n++] = v6("2001:db8::1", 5060);
+    struct dns_rec want[40];
+    memcpy(want, base, sizeof(base));
+    int nwant = dns_recs_norm(want, n, 20, NULL);
+    assert_int_equal(nwant, 20);
+    uint64_t x = 12345;
+    for (int round = 0; round < 50; round++) {
+        struct dns_rec r[40];
+        memcpy(r, base, sizeof(base));
+        for (int i = n - 1; i > 0; i--) { /* a shuffle */
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            int j = (int)((x >> 33) % (uint64_t)(i + 1));
+            struct dns_rec t = r[i];
+            r[i] = r[j];
+            r[j] = t;
+        }
+        int distinct;
+        int k = dns_recs_norm(r, n, 20, &distinct);
+        assert_int_equal(distinct, n);
+        assert_true(dns_recs_equal(r, k, want, nwant));
+    }
+    /* IPv4 sorts before IPv6, and within a family by address */
+    const struct sockaddr_in *a0 = (const void *)&want[0].addr, *a1 = (const void *)&want[1].addr;
+    assert_int_equal(want[0].addr.ss_family, AF_INET);
+    assert_true(memcmp(&a0->sin_addr, &a1->sin_addr, 4) < 0);
+}
+
+static void test_dns_norm_keeps_the_lowest_priority_of_an_address(void **state)
+{
+    (void)state;
+    struct dns_rec r[] = {v4("10.0.0.1", 5060, 20, 5), v4("10.0.0.2", 5060, 10, 1),
+                          v4("10.0.0.1", 5060, 10, 2), v4("10.0.0.1", 5061, 30, 1),
+                          v4("10.0.0.1", 5060, 10, 7)};
+    int distinct;
+    int n = dns_recs_norm(r, ARRAY_LEN(r), 100, &distinct);
+    assert_int_equal(n, 3);
+    assert_int_equal(distinct, 3);
+    assert_int_equal(r[0].prio, 10); /* 10.0.0.1:5060: priority 10, the higher weight */
+    assert_int_equal(r[0].weight, 7);
+    assert_int_equal(ntohs(((struct sockaddr_in *)(void *)&r[1].addr)->sin_port), 5061);
+    assert_int_equal(dns_recs_norm(r, 0, 10, &distinct), 0);
+    assert_false(dns_recs_equal(r, 3, r, 2));
+}
+
+/* ---- SRV answers ---- */
+
+struct msg {
+    uint8_t b[2048];
+    size_t n;
+};
+
+static void put(struct msg *m, const void *p, size_t n)
+{
+    memcpy(m->b + m->n, p, n);
+    m->n += n;
+}
+
+static void put16(struct msg *m, unsigned v)
+{
+    uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    put(m, b, 2);
+}
+
+static void put32(struct msg *m, uint32_t v)
+{
+    put16(m, v >> 16);
+    put16(m, v & 0xffff);
+}
+
+static void name(struct msg *m, const char *s)
+{
+    while (*s) {
+        const char *dot = strchr(s, '.');
+        size_t l = dot ? (size_t)(dot - s) : strlen(s);
+        uint8_t len = (uint8_t)l;
+        put(m, &len, 1);
+        put(m, s, l);
+        s += l + (dot ? 1 : 0);
+    }
+    uint8_t z = 0;
+    put(m, &z, 1);
+}
+
+static void header(struct msg *m, unsigned an)
+{
+    m->n = 0;
+    put16(m, 0x1234);
+    put16(m, 0x8180);
+    put16(m, 1);
+    put16(m, an);
+    put16(m, 0);
+    put16(m, 0);
+    name(m, "_sip._udp.Example.COM");
+    put16(m, 33);
+    put16(m, 1);
+}
+
+/* An SRV record whose owner is a pointer to the question's name (offset 12). */
+static void srv(struct msg *m, uint32_t ttl, unsigned prio, unsigned weight, unsigned port,
+                const char *target)
+{
+    put16(m, 0xc00c);
+    put16(m, 33);
+    put16(m, 1);
+    put32(m, ttl);
+    struct msg rd = {.n = 0};
+    put16(&rd, prio);
+    put16(&rd, weight);
+    put16(&rd, port);
+    name(&rd, target);
+    put16(m, (unsigned)rd.n);
+    put(m, rd.b, rd.n);
+}
+
+static void test_dns_parse_srv_reads_records_sorted_with_the_least_ttl(void **state)
+{
+    (void)state;
+    struct msg m;
+    header(&m, 5);
+    srv(&m, 30, 20, 1, 5062, "c.example.com");
+    /* a CNAME in the answer section is skipped */
+    put16(&m, 0xc00c);
+    put16(&m, 5);
+    put16(&m, 1);
+    put32(&m, 7);
+    put16(&m, 2);
+    put16(&m, 0xc00c);
+    srv(&m, 5, 10, 3, 5061, "B.example.com");
+    srv(&m, 60, 10, 1, 5060, "a.example.com");
+    srv(&m, 60, 0, 0, 0, ""); /* ".": no service */
+    struct dns_srv s[8];
+    uint32_t ttl;
+    int n = dns_parse_srv(m.b, m.n, s, 8, &ttl);
+    assert_int_equal(n, 4);
+    assert_int_equal(ttl, 5);
+    assert_string_equal(s[0].target, "a.example.com");
+    assert_string_equal(s[1].target, "b.example.com"); /* lower-cased */
+    assert_int_equal(s[1].weight, 3);
+    assert_int_equal(s[1].port, 5061);
+    assert_string_equal(s[2].target, "c.example.com");
+    assert_int_equal(s[2].prio, 20);
+    /* with room for two, the two smallest by (priority, target) */
+    n = dns_parse_srv(m.b, m.n, s, 2, &ttl);
+    assert_int_equal(n, 4);
+    assert_string_equal(s[0].target, "a.example.com");
+    assert_string_equal(s[1].target, "b.example.com");
+}
+
+static void test_dns_parse_srv_refuses_what_does_not_parse(void **state)
+{
+    (void)state;
+    struct msg m;
+    struct dns_srv s[4];
+    uint32_t ttl;
+    header(&m, 1);
+    srv(&m, 30, 10, 1, 5060, "a.example.com");
+    for (size_t cut = 0; cut < m.n; cut++) /* every truncation */
+        assert_int_equal(dns_parse_srv(m.b, cut, s, 4, &ttl) < 0 || cut == m.n, true);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl), 1);
+    /* a pointer loop in the target */
+    header(&m, 1);
+    put16(&m, 0xc00c);
+    put16(&m, 33);
+    put16(&m, 1);
+    put32(&m, 30);
+    put16(&m, 8);
+    put16(&m, 10);
+    put16(&m, 1);
+    put16(&m, 5060);
+    put16(&m, (unsigned)(0xc000 | m.n)); /* points at itself */
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl), DNS_EPARSE);
+    /* more answers announced than there are */
+    header(&m, 3);
+    srv(&m, 30, 10, 1, 5060, "a.example.com");
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl), DNS_EPARSE);
+}
+
+static void test_dns_refresh_follows_the_ttl_within_bounds(void **state)
+{
+    (void)state;
+    struct cfg_dns_opts o = {.refresh_min_ms = 1000, .refresh_max_ms = 60000, .jitter_pct = 0};
+    assert_int_equal(dns_refresh_ms(0, &o, 1), 1000);
+    assert_int_equal(dns_refresh_ms(5, &o, 1), 5000);
+    assert_int_equal(dns_refresh_ms(86400, &o, 1), 60000);
+    o.jitter_pct = 10;
+    for (uint64_t r = 0; r < 3000; r += 7) {
+        int64_t ms = dns_refresh_ms(30, &o, r);
+        assert_true(ms <= 30000 && ms >= 27000);
+        ms = dns_refresh_ms(1, &o, r);
+        assert_true(ms <= 1000 && ms >= 900);
+    }
+}
+
+/* ---- expansion ---- */
+
+struct look {
+    struct dns_rec host[8], srv[8];
+    int nhost, nsrv;
+};
+
+static int look(void *arg, const struct cfg_backend *b, const struct dns_rec **rec)
+{
+    struct look *l = arg;
+    *rec = b->dns == CFG_DNS_SRV ? l->srv : l->host;
+    return b->dns == CFG_DNS_SRV ? l->nsrv : l->nhost;
+}
+
+static bool no_10_0_0_13(void *arg, const struct sockaddr *sa)
+{
+    (void)arg;
+    const struct sockaddr_in *a = (const void *)sa;
+    return !(sa->sa_family == AF_INET && ntohl(a->sin_addr.s_addr) == 0x0a00000d);
+}
+
+static struct cfg *src_cfg(void)
+{
+    struct cfg *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    c->npools = 2;
+    c->table_size = 65537;
+    snprintf(c->pools[0].name, 64, "default");
+    snprintf(c->pools[1].name, 64, "srv");
+    struct cfg_pool *p = &c->pools[0];
+    p->nbackends = 2;
+    p->backends = calloc(2, sizeof(struct cfg_backend));
+    snprintf(p->backends[0].address, CFG_STR, "reg.example.com:5070");
+    p->backends[0].dns = CFG_DNS_HOST;
+    p->backends[0].weight = 2;
+    p->backends[0].drain = true;
+    snprintf(p->backends[1].address, CFG_STR, "10.0.0.12:5070"); /* also a record */
+    p->backends[1].weight = 1;
+    p = &c->pools[1];
+    p->nbackends = 1;
+    p->backends = calloc(1, sizeof(struct cfg_backend));
+    snprintf(p->backends[0].address, CFG_STR, "_sip._udp.example.com");
+    p->backends[0].dns = CFG_DNS_SRV;
+    p->backends[0].weight = 1;
+    return c;
+}
+
+/* cfg_dup and cfg_free without linking cfg.c: only pools own memory */
+static void free_cfg(struct cfg *c)
+{
+    for (int i = 0; i < c->npools; i++)
+        free(c->pools[i].backends);
+    free(c);
+}
+
+static struct cfg *dup_cfg(const struct cfg *c)
+{
+    struct cfg *d = malloc(sizeof(*d));
+    assert_non_null(d);
+    memcpy(d, c, sizeof(*d));
+    for (int i = 0; i < c->npools; i++) {
+        size_t n = (size_t)c->pools[i].nbackends;
+        d->pools[i].backends = malloc((n ? n : 1) * sizeof(struct cfg_backend));
+        assert_non_null(d->pools[i].backends);
+        memcpy(d->pools[i].backends, c->pools[i].backends, n * sizeof(struct cfg_backend));
+    }
+    return d;
+}
+
+static void test_dns_expand_makes_backends_with_tiers_and_weights(void **state)
+{
+    (void)state;
+    struct look l = {.nhost = 4, .nsrv = 4};
+    l.host[0] = v4("10.0.0.11", 5070, 0, 0);
+    l.host[1] = v4("10.0.0.12", 5070, 0, 0);
+    l.host[2] = v4("10.0.0.13", 5070, 0, 0);
+    l.host[3] = v6("2001:db8::7", 5070);
+    l.srv[0] = v4("10.0.1.1", 5080, 10, 1);
+    l.srv[1] = v4("10.0.1.2", 5081, 10, 3);
+    l.srv[2] = v4("10.0.1.3", 5082, 20, 0);
+    l.srv[3] = v4("10.0.1.4", 5083, 30, 1);
+    struct cfg *src = src_cfg(), *out = dup_cfg(src);
+    assert_non_null(out);
+    char err[CFG_ERR_LEN];
+    int refused = 0;
+    assert_int_equal(dns_expand(out, src, look, &l, no_10_0_0_13, NULL, &refused, err, sizeof(err)),
+                     0);
+    assert_int_equal(refused, 1);
+    const struct cfg_pool *p = &out->pools[0];
+    assert_true(p->dns);
+    assert_int_equal(p->nbackends, 3); /* the configured one, 10.0.0.11, [2001:db8::7] */
+    assert_string_equal(p->backends[0].address, "10.0.0.12:5070");
+    assert_int_equal(p->backends[0].weight, 1);
+    assert_false(p->backends[0].drain);
+    assert_string_equal(p->backends[1].address, "10.0.0.11:5070");
+    assert_int_equal(p->backends[1].weight, 2);
+    assert_true(p->backends[1].drain);
+    assert_int_equal(p->backends[1].dns, CFG_DNS_NONE);
+    assert_string_equal(p->backends[2].address, "[2001:db8::7]:5070");
+    p = &out->pools[1];
+    assert_int_equal(p->nbackends, 4);
+    assert_int_equal(p->backends[0].tier, 0);
+    assert_int_equal(p->backends[1].tier, 0);
+    assert_int_equal(p->backends[1].weight, 3);
+    assert_int_equal(p->backends[2].tier, 1);
+    assert_int_equal(p->backends[2].weight, 1); /* weight 0 counts as 1 */
+    assert_int_equal(p->backends[3].tier, 2);
+    /* a name with no records yet: its pool is empty, and marked as DNS */
+    l.nsrv = 0;
+    assert_int_equal(dns_expand(out, src, look, &l, NULL, NULL, NULL, err, sizeof(err)), 0);
+    assert_int_equal(out->pools[1].nbackends, 0);
+    assert_true(out->pools[1].dns);
+    assert_true(dns_any(src));
+    assert_false(dns_any(out) && out->pools[0].backends[0].dns != CFG_DNS_NONE);
+    free_cfg(out);
+    free_cfg(src);
+}
+
+static void test_dns_expand_stops_at_the_table_size(void **state)
+{
+    (void)state;
+    struct look l = {.nhost = 8};
+    for (int i = 0; i < 8; i++) {
+        char ip[32];
+        snprintf(ip, sizeof(ip), "10.0.0.%d", 20 + i);
+        l.host[i] = v4(ip, 5070, 0, 0);
+    }
+    struct cfg *src = src_cfg(), *out = dup_cfg(src);
+    src->table_size = 5;
+    char err[CFG_ERR_LEN];
+    assert_int_equal(dns_expand(out, src, look, &l, NULL, NULL, NULL, err, sizeof(err)), 0);
+    assert_int_equal(out->pools[0].nbackends, 5);
+    assert_string_equal(out->pools[0].backends[0].address, "10.0.0.12:5070");
+    free_cfg(out);
+    free_cfg(src);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dns_norm_is_the_same_for_every_order),
+        cmocka_unit_test(test_dns_norm_keeps_the_lowest_priority_of_an_address),
+        cmocka_unit_test(test_dns_parse_srv_reads_records_sorted_with_the_least_ttl),
+        cmocka_unit_test(test_dns_parse_srv_refuses_what_does_not_parse),
+        cmocka_unit_test(test_dns_refresh_follows_the_ttl_within_bounds),
+        cmocka_unit_test(test_dns_expand_makes_backends_with_tiers_and_weights),
+        cmocka_unit_test(test_dns_expand_stops_at_the_table_size),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
