@@ -66,6 +66,7 @@ static inline void px_ctx_init(struct px_ctx *c, const struct px_cfg *cfg, struc
     c->branch[0] = c->branch[1] = c->loop = 0;
     c->add_rr = c->add_path = c->path_ob = false;
     c->gd = &ps->gd;
+    c->ask = ps->ask;
     c->trusted = -1;
     c->refused = false;
     c->src_ip_len = 0;
