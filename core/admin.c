@@ -133,7 +133,7 @@ static enum MHD_Result get_readyz(struct admin *a, struct MHD_Connection *c)
     int live = 0, npools = 0;
     if (server_draining(s))
         return answerf(c, 503, NULL, NULL, "not ready: draining for shutdown\n");
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->cur_mu); /* never s->mu: a reload holds that for seconds */
     if (!s->started || s->stopped) {
         snprintf(why, sizeof(why), "the workers are not running");
     } else {
@@ -153,7 +153,7 @@ static enum MHD_Result get_readyz(struct admin *a, struct MHD_Connection *c)
             npools++;
         }
     }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->cur_mu);
     if (why[0] != '\0')
         return answerf(c, 503, NULL, NULL, "not ready: %s\n", why);
     return answerf(c, 200, NULL, NULL, "ready: %d pools reachable, %d backends up\n", npools,
@@ -228,7 +228,7 @@ static enum MHD_Result get_backends(struct admin *a, struct MHD_Connection *c)
         return answerf(c, 500, NULL, NULL, "out of memory\n");
     }
     server_snapshot(s, snap);
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->cur_mu);
     const struct px_cfg *px = &s->cur->px;
     const struct cfg *cfg = &s->cur->cfg;
     fprintf(f, "{\"generation\": %llu, \"pools\": [", (unsigned long long)s->cur->id);
@@ -246,7 +246,7 @@ static enum MHD_Result get_backends(struct admin *a, struct MHD_Connection *c)
         dns_print_json(s->dns, f);
     }
     fputs("}\n", f);
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->cur_mu);
     fclose(f);
     free(snap);
     return answer_buf(c, 200, "application/json", text, len, NULL, NULL);
@@ -259,10 +259,10 @@ static enum MHD_Result get_config(struct admin *a, struct MHD_Connection *c)
     FILE *f = open_memstream(&text, &len);
     if (f == NULL)
         return answerf(c, 500, NULL, NULL, "out of memory\n");
-    pthread_mutex_lock(&a->s->mu);
+    pthread_mutex_lock(&a->s->cur_mu);
     /* as loaded: names, not what they resolve to; admin.token is CFG_NO_FILE: never printed */
     cfg_print(f, a->s->cur->src != NULL ? a->s->cur->src : &a->s->cur->cfg);
-    pthread_mutex_unlock(&a->s->mu);
+    pthread_mutex_unlock(&a->s->cur_mu);
     fclose(f);
     return answer_buf(c, 200, "application/yaml", text, len, NULL, NULL);
 }
@@ -325,9 +325,9 @@ static bool authorised(struct admin *a, struct MHD_Connection *c, enum MHD_Resul
 {
     char token[CFG_STR + 2], err[CFG_ERR_LEN];
     struct cfg_admin ad;
-    pthread_mutex_lock(&a->s->mu);
+    pthread_mutex_lock(&a->s->cur_mu);
     ad = a->s->cur->cfg.admin;
-    pthread_mutex_unlock(&a->s->mu);
+    pthread_mutex_unlock(&a->s->cur_mu);
     int have = read_token(&ad, token, sizeof(token), err, sizeof(err));
     if (have < 0) {
         admin_log(LOG_ERROR, "%s", err);
@@ -397,7 +397,9 @@ static enum MHD_Result post_backend(struct admin *a, struct MHD_Connection *c, c
                        "no such action '%s': drain, undrain, down or up\n", act);
 
     struct server *s = a->s;
-    pthread_mutex_lock(&s->mu); /* no reload frees the pools meanwhile */
+    /* s->mu, not cur_mu: no reload frees the pools while this waits up to 1 s for the
+     * health thread, and no reader waits for it */
+    pthread_mutex_lock(&s->mu);
     int p = cfg_pool_find(&s->cur->cfg, pool);
     const struct px_pool *pp = p >= 0 ? &s->cur->px.pools[p] : NULL;
     int i = pp ? rt_find(pp->rt, name) : -1;

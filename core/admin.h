@@ -13,7 +13,8 @@
  *
  * What it reads costs the workers nothing: their counters with relaxed
  * loads (st_snapshot), the pools' states with relaxed loads, and everything
- * a reload replaces under s->mu, which no worker takes. POSTs need
+ * a reload replaces under s->cur_mu, which no worker takes and a reload
+ * holds only for its pointer swap (server.h): no GET waits on a reload. POSTs need
  * "Authorization: Bearer TOKEN" when a token is configured (compared in
  * constant time); with none they are refused unless the listener is on
  * loopback. Bounded: ADMIN_MAX_CONN connections, ADMIN_TIMEOUT_S idle
@@ -47,7 +48,7 @@ int admin_start(struct server *s, struct admin **out, char *err, size_t errlen);
 /* Stops the threads (waiting for requests in progress) and frees a. */
 void admin_stop(struct admin *a);
 
-/* Writes the /metrics text for s (admin_metrics.c); takes s->mu. */
+/* Writes the /metrics text for s (admin_metrics.c); takes s->cur_mu. */
 void admin_metrics(FILE *f, struct server *s);
 
 #endif

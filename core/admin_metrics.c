@@ -23,7 +23,9 @@
  *                                              viaduct_dns_rebuilds_total
  *
  * The snapshot is taken first with relaxed loads (no lock a worker takes);
- * the pools are read under s->mu, which only reloads and this hold.
+ * the pools are read under s->cur_mu, which a reload holds only for its
+ * pointer swap (never while it waits for the workers), so a scrape never
+ * waits on a reload.
  */
 #include "core/admin.h"
 
@@ -249,7 +251,7 @@ void admin_metrics(FILE *f, struct server *s)
         return;
     server_snapshot(s, snap);
     globals(f, snap);
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->cur_mu);
     backends(f, &s->cur->px, &s->cur->cfg, snap);
     health(f, &s->hc_stats);
     head(f, "viaduct_build_info", "gauge", "always 1, labelled with the version");
@@ -271,7 +273,7 @@ void admin_metrics(FILE *f, struct server *s)
                 "generations published because backends from DNS changed", s->dns_rebuilds);
         dns_print_metrics(s->dns, f);
     }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->cur_mu);
     gauge(f, "viaduct_workers", "forwarding threads", s->nworkers);
     gauge(f, "viaduct_draining", "1 while draining for shutdown (/readyz says 503)",
           server_draining(s));

@@ -162,6 +162,7 @@ int server_init(struct server *s, server_load_fn *load, void *arg, char *err, si
     s->load = load;
     s->load_arg = arg;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->cur_mu, NULL);
     s->cur = gen_load(s, err, errlen);
     if (s->cur == NULL)
         return -1;
@@ -340,7 +341,10 @@ static int reload_locked(struct server *s, char *err, size_t errlen)
 }
 
 /* Publishes ng in place of og (both under mu): health carried, the health
- * thread restarted on ng. Logs each pool's change. */
+ * thread restarted on ng. Logs each pool's change. s->cur changes under
+ * cur_mu once the workers have moved on (or the wait ran out), so a reader
+ * off the hot path never waits for them: it sees og until then, ng after,
+ * and og is freed only after the swap, when no reader can still hold it. */
 static void publish_locked(struct server *s, struct server_gen *ng, struct server_gen *og,
                            char *err, size_t errlen)
 {
@@ -350,7 +354,9 @@ static void publish_locked(struct server *s, struct server_gen *ng, struct serve
     s->hc = NULL;
     const struct px_cfg *old =
         wk_publish(&s->pub, s->workers, s->nworkers, &ng->px, SERVER_PUBLISH_MS);
+    pthread_mutex_lock(&s->cur_mu);
     s->cur = ng;
+    pthread_mutex_unlock(&s->cur_mu);
     if (old != NULL) {
         log_pool_changes(ng, og);
         gen_free(og);
@@ -416,7 +422,9 @@ static void dns_changed(void *arg)
         goto out;
     publish_locked(s, ng, og, err, sizeof(err));
     ng = NULL;
+    pthread_mutex_lock(&s->cur_mu);
     s->dns_rebuilds++;
+    pthread_mutex_unlock(&s->cur_mu);
     log_info("backends from DNS changed: %d backends in %d pools", count_backends(&s->cur->px),
              s->cur->px.npools);
 out:
@@ -430,6 +438,7 @@ int server_reload(struct server *s, char *err, size_t errlen)
 {
     pthread_mutex_lock(&s->mu);
     int rc = reload_locked(s, err, errlen);
+    pthread_mutex_lock(&s->cur_mu);
     s->last.gen = s->cur->id;
     s->last.at_ms = realtime_ms();
     s->last.rc = rc;
@@ -438,15 +447,16 @@ int server_reload(struct server *s, char *err, size_t errlen)
         s->reloads_ok++;
     else
         s->reloads_refused++;
+    pthread_mutex_unlock(&s->cur_mu);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
 void server_last_reload(struct server *s, struct server_reload_result *out)
 {
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->cur_mu);
     *out = s->last;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->cur_mu);
 }
 
 void server_set_draining(struct server *s, bool on)
@@ -464,9 +474,9 @@ void server_snapshot(struct server *s, struct st_snapshot *out)
     struct st_worker *st[SERVER_MAX_WORKERS];
     for (int i = 0; i < s->nworkers; i++)
         st[i] = &s->workers[i].st;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->cur_mu);
     unsigned nslots = s->cur ? s->cur->px.next_slot : ST_MAX_BACKENDS;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->cur_mu);
     st_snapshot_slots(st, s->nworkers, nslots, out);
 }
 
@@ -476,19 +486,19 @@ void server_print_counters(struct server *s, FILE *f)
     if (snap == NULL)
         return;
     server_snapshot(s, snap);
-    pthread_mutex_lock(&s->mu); /* a reload replaces the health thread and the pools */
+    pthread_mutex_lock(&s->cur_mu); /* a reload replaces the pools */
     st_print(f, snap);
     hc_print(f, &s->hc_stats);
     px_print_backends(f, &s->cur->px, &s->cur->cfg, snap);
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->cur_mu);
     free(snap);
 }
 
 unsigned server_drain_seconds(struct server *s)
 {
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->cur_mu);
     unsigned n = s->cur->cfg.shutdown.drain_seconds;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->cur_mu);
     return n;
 }
 
@@ -504,7 +514,9 @@ int server_stop(struct server *s)
             rc = -1;
         }
     }
+    pthread_mutex_lock(&s->cur_mu);
     s->stopped = true;
+    pthread_mutex_unlock(&s->cur_mu);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -528,5 +540,6 @@ void server_free(struct server *s)
     s->asks = NULL;
     dns_cache_free(s->names);
     s->names = NULL;
+    pthread_mutex_destroy(&s->cur_mu);
     pthread_mutex_destroy(&s->mu);
 }

@@ -7,10 +7,22 @@
  * Who owns and writes what:
  *   - struct server_gen (a struct cfg and the struct px_cfg built from it)
  *     is immutable once built. s->cur is the generation published to the
- *     workers through s->pub (worker.h): only server_reload replaces it,
- *     under s->mu, so a signal handler loop and a management thread may both
- *     call it; the second waits for the first and sees its result.
- *   - The workers never take s->mu: per datagram they load s->pub.cfg
+ *     workers through s->pub (worker.h): only server_reload (and a change
+ *     of DNS records) replaces it, under s->mu, so a signal handler loop and
+ *     a management thread may both call it; the second waits for the first
+ *     and sees its result. s->mu is held for the whole reload, the wait for
+ *     the workers included (up to SERVER_PUBLISH_MS).
+ *   - Whoever only reads s->cur off the hot path (the management API's GETs,
+ *     SIGUSR1's counters) takes s->cur_mu instead, never s->mu: a reload
+ *     holds s->cur_mu only to swap s->cur (and to write s->last and its
+ *     counters), never while it loads, builds or waits, so a probe is never
+ *     slowed by a reload in progress (Kubernetes gives one 1 s). It sees
+ *     the old generation until the workers have moved on, the new one after;
+ *     the old one is freed only after the swap, so none is freed under a
+ *     reader. Lock order: s->mu, then s->cur_mu; a reader holds s->cur_mu
+ *     alone and briefly (the POST that waits for the health thread holds
+ *     s->mu, not s->cur_mu).
+ *   - The workers take neither lock: per datagram they load s->pub.cfg
  *     (acquire), and between batches they record s->pub.gen, a quiescent
  *     point at which they hold no configuration pointer.
  *   - The health thread (s->hc) reads the pools of s->cur->px and writes
@@ -28,7 +40,8 @@
  * hot path, refuse it if it changes what the sockets and threads fix, build
  * its px_cfg, stop the health thread, then wk_publish swaps the pointer and
  * waits (up to SERVER_PUBLISH_MS) until every worker has passed a quiescent
- * point. Then nobody can read the old generation and it is freed. If a
+ * point; then s->cur is swapped under s->cur_mu for the readers off the hot
+ * path. Then nobody can read the old generation and it is freed. If a
  * worker does not come by in time, it may still be reading the old one:
  * that generation is kept on s->kept (leaked while the process runs, freed
  * by server_free once the workers are joined).
@@ -80,18 +93,20 @@ struct server {
     server_load_fn *load;
     void *load_arg;
     pthread_mutex_t mu; /* held by server_reload and server_stop, never by a worker */
-    struct server_gen *cur; /* written under mu; the workers see it through pub */
+    pthread_mutex_t cur_mu; /* readers of cur (and last, the counters); a reload holds
+                             * it only for the swap, see above */
+    struct server_gen *cur; /* written under mu and cur_mu; the workers see it through pub */
     struct server_gen *kept; /* generations a slow worker may still have read */
     struct hc *hc;           /* written under mu */
     struct dns *dns;         /* the resolver (backends by name, Route hostnames): started by
                               * server_start, stopped by server_free */
     struct dns_cache *names; /* hostnames of next hops, written by the DNS thread only */
     struct dns_ask *asks;    /* [nworkers]: each worker's ask ring for names not cached */
-    uint64_t dns_rebuilds;   /* generations made by a change of records, under mu */
+    uint64_t dns_rebuilds;   /* generations made by a change of records, under mu and cur_mu */
     struct hc_stats hc_stats; /* the health threads' counters, kept across reloads */
-    struct server_reload_result last; /* written under mu */
-    uint64_t reloads_ok, reloads_refused; /* written under mu */
-    bool started, stopped;            /* written under mu */
+    struct server_reload_result last; /* written under mu and cur_mu */
+    uint64_t reloads_ok, reloads_refused; /* written under mu and cur_mu */
+    bool started, stopped; /* stopped written under mu and cur_mu; started before any reader */
     atomic_bool draining; /* shutting down: /readyz says 503 (server_set_draining) */
     const char *version;  /* server_start's */
     int64_t start_ms;     /* CLOCK_REALTIME at server_init */
@@ -131,7 +146,8 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
  */
 int server_reload(struct server *s, char *err, size_t errlen);
 
-/* A copy of what the last reload did, taken under s->mu. */
+/* A copy of what the last reload did, taken under s->cur_mu (it never waits
+ * for a reload in progress: that one's result is not in yet). */
 void server_last_reload(struct server *s, struct server_reload_result *out);
 
 /* Marks the process as draining for shutdown (or not): readiness probes
@@ -145,12 +161,12 @@ bool server_draining(struct server *s);
 void server_snapshot(struct server *s, struct st_snapshot *out);
 
 /* Prints one snapshot of the workers' counters, the health thread's and
- * each backend's ("name value" lines) to f. Takes s->mu (for the pools and
- * the health thread a reload replaces), never blocks a worker. */
+ * each backend's ("name value" lines) to f. Takes s->cur_mu (for the pools
+ * a reload replaces), never blocks a worker nor waits for a reload. */
 void server_print_counters(struct server *s, FILE *f);
 
 /* shutdown.drain_seconds of the running configuration (a reload may change
- * it), read under s->mu. */
+ * it), read under s->cur_mu. */
 unsigned server_drain_seconds(struct server *s);
 
 /*

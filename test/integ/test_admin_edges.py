@@ -29,7 +29,9 @@
   - /config is YAML viaduct reads back: for every test/data file, --check of it prints it
     unchanged;
   - a reload while the worker is stuck takes effect after 2 s, keeping the old generation
-    (no use after free under ASan, no leak at exit), and the worker then forwards by the new.
+    (no use after free under ASan, no leak at exit), and the worker then forwards by the new;
+    meanwhile /readyz, /healthz, /metrics, /backends and /config answer within 0.3 s (a
+    Kubernetes probe's default timeout is 1 s), reporting the generation still running.
 """
 
 import re
@@ -39,6 +41,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -51,6 +54,7 @@ LO = ("127.0.0.1", 18064)
 BACKEND = ("127.0.0.1", 7410)
 LISTEN = ("127.0.0.1", 5460)
 CLIENT = ("127.0.0.1", 7411)
+PROBE_S = 0.3  # a read-only endpoint answers within this, even while a reload waits
 
 
 def api(method, path, addr, body=None, headers=None, timeout=5.0):
@@ -690,6 +694,86 @@ def t_reload_with_a_stuck_worker_keeps_the_old(binary, tmp):
             ep.close()
 
 
+def t_probes_answer_during_a_stuck_reload(binary, tmp):
+    """While a reload waits (up to 2 s) for a stuck worker, the read-only endpoints answer
+    at once: a Kubernetes probe times out after 1 s by default, and a reload in progress
+    must not fail it. Each is asked while the reload is still running (its thread alive
+    after the answers) and must answer within PROBE_S; the reload then completes as ever.
+    Until it does they report the running generation, 1; after it, 2."""
+    check(len(os.sched_getaffinity(0)) > 1, "one CPU only: the worker cannot be told apart")
+    client = Endpoint(*CLIENT)
+    be = Endpoint(*BACKEND)
+    cfg = os.path.join(tmp, "probe-reload.yaml")
+
+    def write(port):
+        with open(cfg, "w") as f:
+            f.write('listen: ["%s:%d"]\npools: [{name: default, backends: ["127.0.0.1:%d"]}]\n'
+                    % (LISTEN + (port,)))
+    write(BACKEND[1])
+    vd = start(binary, ["-c", cfg, "--workers", "1"], env_of(VIADUCT_ADMIN_LISTEN="%s:%d" % LO),
+               LO)
+    stopped, reload_thread, result = None, None, {}
+
+    def reload():
+        t0 = time.monotonic()
+        result["answer"] = api("POST", "/reload", LO, timeout=10)
+        result["secs"] = time.monotonic() - t0
+
+    def gen():
+        code, body, _ = api("GET", "/metrics", LO)
+        m = re.search(r"^viaduct_config_generation (\d+)$", body, re.M)
+        return code, int(m.group(1)) if m else None
+    try:
+        code, body, _ = api("GET", "/readyz", LO)
+        check(code == 200, "readyz before: %d %r" % (code, body))
+        tids = worker_threads(vd.pid)
+        check(len(tids) == 1, "want one pinned thread (the worker), found %s" % tids)
+        stop_thread(tids[0])
+        stopped = tids[0]
+        write(7417)
+        reload_thread = threading.Thread(target=reload)
+        reload_thread.start()
+        time.sleep(0.2)  # it takes s->mu and loads in a few ms, then waits for the worker
+        slow = []
+        for path, want in (("/readyz", 200), ("/healthz", 200), ("/metrics", 200),
+                           ("/backends", 200), ("/config", 200)):
+            t0 = time.monotonic()
+            code, body, _ = api("GET", path, LO, timeout=5)
+            secs = time.monotonic() - t0
+            if code != want or secs > PROBE_S:
+                slow.append("%s: %d after %.2f s" % (path, code, secs))
+        code, g = gen()
+        alive = reload_thread.is_alive()
+        check(not slow, "during the reload, want each within %.1f s: %s" % (PROBE_S,
+                                                                          "; ".join(slow)))
+        check(alive, "the reload had already ended: the probes proved nothing")
+        check(code == 200 and g == 1, "generation during the reload: %d %r" % (code, g))
+        reload_thread.join(10)
+        code, body, _ = result["answer"]
+        check(code == 200 and "generation 2" in body, "reload: %d %r" % (code, body))
+        check(1.5 <= result["secs"] <= 4, "the reload returned after %.1f s, want about 2" %
+              result["secs"])
+        check("a worker is slow to move on: the old configuration is kept" in vd.stderr_text(),
+              "the kept generation is not logged")
+        code, g = gen()
+        check(code == 200 and g == 2, "generation after the reload: %d %r" % (code, g))
+        resume_thread(stopped)
+        stopped = None
+        code, body, _ = api("GET", "/readyz", LO)
+        check(code == 200, "readyz after: %d %r" % (code, body))
+    finally:
+        if stopped is not None:
+            try:
+                resume_thread(stopped)
+            except OSError:
+                pass
+        if reload_thread is not None:
+            reload_thread.join(10)
+        finish(vd)
+        client.close()
+        be.close()
+
+
 def main():
     args = parse_args()
     t = Tally()
@@ -724,7 +808,9 @@ def main():
                 ("/config of every test/data file reads back unchanged through --check",
                  t_config_round_trips),
                 ("a reload with a stuck worker takes effect and keeps the old generation",
-                 t_reload_with_a_stuck_worker_keeps_the_old)):
+                 t_reload_with_a_stuck_worker_keeps_the_old),
+                ("read-only endpoints answer at once while a reload waits for a stuck worker",
+                 t_probes_answer_during_a_stuck_reload)):
             t.run(name, fn, args.bin, tmp)
     return t.finish()
 
