@@ -42,6 +42,7 @@ FAMILY = {
 VD_PORT, BIG_PORT = 5060, 5061
 B1, B2, HOP, CLIENT, CLIENT2, EXT = 6001, 6002, 6003, 7000, 7001, 7002
 ALIAS = "proxy.test"
+ARRIVE_S = 5.0  # the most a datagram that must arrive may take, on a loaded machine
 TOKEN = r"[-.!%*_+`'~0-9A-Za-z]+"
 
 
@@ -112,7 +113,7 @@ def first_line(data):
     return data.split(b"\r\n", 1)[0].decode("latin-1")
 
 
-def forward(env, data, targets=None, timeout=1.0):
+def forward(env, data, targets=None, timeout=ARRIVE_S):
     """Sends data from the client; returns (endpoint, bytes) of what reached a target."""
     env.client.send(data, env.vd_addr)
     r = recv_any(targets or env.backends + [env.hop], timeout)
@@ -123,7 +124,7 @@ def forward(env, data, targets=None, timeout=1.0):
     return r[0], r[1]
 
 
-def local_reply(env, data, timeout=1.0):
+def local_reply(env, data, timeout=ARRIVE_S):
     """Sends data from the client; returns the response viaduct sent back to it, parsed."""
     env.client.send(data, env.vd_addr)
     r = env.client.recv(timeout)
@@ -141,7 +142,7 @@ def sync(env, ep):
     ep.send(request("OPTIONS", "sip:" + env.vd_hp, [env.via(ep)], dialog("OPTIONS", cid)),
             env.vd_addr)
     extra = []
-    deadline = time.monotonic() + 1.5
+    deadline = time.monotonic() + ARRIVE_S
     while len(extra) < 100:
         r = ep.recv(max(0.0, deadline - time.monotonic()))
         if r is None:
@@ -538,7 +539,7 @@ def t_v6_other_spelling_is_us(env):
             spelled, signed_branch(nv, cid)), nv],
             dialog("INVITE", cid, to_tag="x1", max_forwards=None))
         env.b1.send(resp, env.vd_addr)
-        r = env.client.recv(1.0)
+        r = env.client.recv(ARRIVE_S)
         check(r is not None, "response with top Via %s was not relayed" % spelled)
 
 
@@ -614,7 +615,7 @@ def t_over_max_msg_513(env):
         data = mkreq(env, body="x" * 3900, extra=[("Content-Type", "text/plain")])
         check(3900 < len(data) < 4300, "test request is %d bytes" % len(data))
         env.client.send(data, (env.ip, BIG_PORT))
-        r = env.client.recv(1.0)
+        r = env.client.recv(ARRIVE_S)
         check(r is not None, "no response to a %d-byte request" % len(data))
         resp = parse(r[0])
         check_copied(parse(data), resp, 513)
@@ -654,7 +655,7 @@ def t_response_relayed_byte_identical(env):
     data, _, vias, _ = backend_answer(fwd, 200, "OK", body=body)
     check(len(vias) == 2, "forwarded INVITE has %d Via lines" % len(vias))
     ep.send(data, env.vd_addr)
-    r = env.client.recv(1.0)
+    r = env.client.recv(ARRIVE_S)
     check(r is not None, "the 200 did not reach the client")
     want = data.decode("latin-1").replace(vias[0] + "\r\n", "", 1).encode("latin-1")
     check(r[0] == want, "client got\n %r\nwant\n %r" % (r[0], want))
@@ -665,7 +666,7 @@ def t_response_shared_via_line(env):
     ep, fwd = invite_through(env)
     data, _, vias, _ = backend_answer(fwd, 180, "Ringing", shared=True)
     ep.send(data, env.vd_addr)
-    r = env.client.recv(1.0)
+    r = env.client.recv(ARRIVE_S)
     check(r is not None, "the 180 did not reach the client")
     theirs = fwd.get_all("via")[1]
     want = data.decode("latin-1").replace(vias[0], "Via: " + theirs, 1).encode("latin-1")
@@ -707,7 +708,7 @@ def t_response_compact_via(env):
     data = response(200, "OK", [], ["v: " + fake_our_via(env, nv, cid), "v: " + nv] +
                     dialog("INVITE", cid, to_tag="x1", max_forwards=None))
     env.b1.send(data, env.vd_addr)
-    r = env.client.recv(1.0)
+    r = env.client.recv(ARRIVE_S)
     check(r is not None, "the response did not reach the client")
     want = data.decode("latin-1").split("\r\n")
     del want[1]
@@ -787,7 +788,7 @@ def t_stun_binding(env):
     before = env.vd.counters()
     req, txid = stun_binding_request()
     env.client.send(req, env.vd_addr)
-    r = env.client.recv(1.0)
+    r = env.client.recv(ARRIVE_S)
     check(r is not None, "no STUN response")
     s = stun_parse(r[0])
     check(s is not None and s["type"] == 0x0101, "not a Binding Success Response: %r" % r[0][:24])
