@@ -498,12 +498,16 @@ def t_limit_503_answers_within_budget(rig):
 
 # ---------------------------------------------------------------- amplification
 
-def bad_request(rig, ep):
+def bad_request(rig, ep, branch=None):
     # a readable Via and nothing else: answered 400 (and, without the budget, with a Warning)
-    return ("INVITE sip:a SIP/2.0\r\nVia: SIP/2.0/UDP %s\r\n\r\n" % hostport(*ep.addr)).encode()
+    return ("INVITE sip:a SIP/2.0\r\nVia: SIP/2.0/UDP %s%s\r\n\r\n" % (
+        hostport(*ep.addr), ";branch=" + branch if branch else "")).encode()
 
 
 def burst_bytes(rig, msgs, n):
+    """Sends n of msgs from A; (bytes sent, bytes answered). The answers are read up to that
+    of a marker sent last: a bad request padded well beyond its 400, which therefore pays
+    for itself and always comes (t_answers_within_requests), after all the others'."""
     sent = got = 0
     for i in range(n):
         m = msgs[i % len(msgs)]()
@@ -511,13 +515,17 @@ def burst_bytes(rig, msgs, n):
         sent += len(m)
         if i % 50 == 49:
             time.sleep(0.01)
+    mark = "z9hG4bK" + uniq("mark")
+    rig.a.send(bad_request(rig, rig.a, mark).replace(
+        b"\r\n\r\n", b"\r\nX-Pad: %s\r\n\r\n" % (b"p" * 400)), rig.vd_addr)
+    deadline = time.monotonic() + ARRIVE_S
     while True:
-        r = rig.a.recv(0.3)
-        if r is None:
-            break
+        r = rig.a.recv(max(0.0, deadline - time.monotonic()))
+        check(r is not None, "the marker's 400 did not come within %.0f s" % ARRIVE_S)
+        if mark.encode() in r[0]:
+            return sent, got
         got += len(r[0])
         check(b"Warning" not in r[0], "a Warning made the answer larger: %r" % r[0][:120])
-    return sent, got
 
 
 def t_answers_within_requests(rig):
