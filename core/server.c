@@ -129,7 +129,8 @@ static int count_pools(const struct px_cfg *p)
 static bool same_sockets(const struct cfg *a, const struct cfg *b)
 {
     if (a->nlisten != b->nlisten || a->workers != b->workers || strcmp(a->io, b->io) != 0 ||
-        a->max_msg != b->max_msg || strcmp(a->admin.listen, b->admin.listen) != 0)
+        a->max_msg != b->max_msg || strcmp(a->admin.listen, b->admin.listen) != 0 ||
+        memcmp(&a->tcp, &b->tcp, sizeof(a->tcp)) != 0) /* the workers' tables are sized */
         return false;
     for (int i = 0; i < a->nlisten; i++)
         if (strcmp(a->listen[i], b->listen[i]) != 0 || strcmp(a->advertise[i], b->advertise[i]))
@@ -276,6 +277,12 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
     s->version = version;
     s->started = true;
     log_banner(s, version);
+    if (s->cur->px.nlisten > s->cur->px.nudp && s->nworkers > 1)
+        log_line(LOG_WARN, NULL, 0,
+                 "%d workers with a tcp listener: a response reaches a TCP client only when it "
+                 "arrives at the worker that holds its connection (no hand-off between workers "
+                 "yet: tcp_other_worker counts the rest); --workers 1 serves TCP whole",
+                 s->nworkers);
     if (s->dns != NULL)
         dns_changed(s); /* records that changed while this started */
     if (s->cur->px.secret_random)
@@ -317,7 +324,7 @@ static int reload_locked(struct server *s, char *err, size_t errlen)
     }
     if (!same_sockets(&ng->cfg, &og->cfg)) {
         snprintf(err, errlen,
-                 "listen, advertise, workers, io and max_message change only with a restart");
+                 "listen, advertise, workers, io, max_message and tcp change only with a restart");
         log_warn("reload refused: %s", err);
         gen_free(ng);
         return -1;

@@ -31,7 +31,8 @@ the environment, so that every limit is crossed within a second or two.
                 - 40 connections from one source: tcp.max_per_source served, the rest
                   closed at accept (tcp_refused_source), served ones still work
                 - an idle connection: closed after tcp.idle_timeout_ms (tcp_closed_idle)
-  refused     --io mmsg with a tcp listener: exit 1 and a message saying io_uring is needed
+  refused     --io mmsg with a tcp listener: exit 1 and a message saying io_uring is needed;
+              --workers 2 with one: a warning that there is no hand-off between workers yet
 
 Every process is started here and stopped by PID; every loop is bounded in count and time.
 Prints "ok NAME" / "FAIL NAME: why", then "N passed, M failed".
@@ -445,6 +446,22 @@ def test_refused_with_recvmmsg():
     sipnet.check("a tcp listener needs the io_uring engine" in err, "stderr: %r" % err)
 
 
+def test_workers_warning():
+    problems = []
+    vd = start(args=["--workers", "2"])
+    try:
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline and "no hand-off between workers" not in \
+                vd.stderr_text():
+            time.sleep(0.05)
+        if "2 workers with a tcp listener" not in vd.stderr_text():
+            problems.append("no warning about the missing hand-off: " + vd.stderr_text()[-300:])
+    finally:
+        stop(vd, problems)
+    if problems:
+        raise sipnet.Failure("; ".join(problems))
+
+
 def test_sipp_tcp():
     problems = []
     work = tempfile.mkdtemp(prefix="sipp-tcp-")
@@ -512,6 +529,8 @@ def main():
           "a flood from one source, an idle connection: each bounded and counted, UDP "
           "answered throughout", test_bad_input)
     t.run("tcp: --io mmsg with a tcp listener is a config error", test_refused_with_recvmmsg)
+    t.run("tcp: --workers 2 with a tcp listener warns that responses need the connection's "
+          "worker", test_workers_warning)
     if shutil.which("sipp") is None:
         print("FAIL sipp over TCP: sipp not installed (Debian sip-tester; test/deps.sh)")
         t.failed += 1
