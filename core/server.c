@@ -277,12 +277,6 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
     s->version = version;
     s->started = true;
     log_banner(s, version);
-    if (s->cur->px.nlisten > s->cur->px.nudp && s->nworkers > 1)
-        log_line(LOG_WARN, NULL, 0,
-                 "%d workers with a tcp listener: a response reaches a TCP client only when it "
-                 "arrives at the worker that holds its connection (no hand-off between workers "
-                 "yet: tcp_other_worker counts the rest); --workers 1 serves TCP whole",
-                 s->nworkers);
     if (s->dns != NULL)
         dns_changed(s); /* records that changed while this started */
     if (s->cur->px.secret_random)
