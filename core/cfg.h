@@ -79,6 +79,7 @@ struct cfg_pool {
 /* Backends from DNS (core/dns.c): where to ask, how often, how long to trust
  * an answer the servers no longer give. */
 #define CFG_MAX_DNS_SERVERS 8
+#define CFG_MAX_DNS_NAMES 64 /* distinct backend names the resolver follows (dns.h) */
 struct cfg_dns_opts {
     int nservers;
     char servers[CFG_MAX_DNS_SERVERS][CFG_STR]; /* "IP:PORT"; none: /etc/resolv.conf */

@@ -254,6 +254,29 @@ static int validate_key(enum cfg_key k, const char *hdr, const char *what, char 
 }
 
 /* Pools: names, backends, and the largest pool's size in *largest. */
+/* The resolver follows at most CFG_MAX_DNS_NAMES distinct names. */
+static int count_dns_names(const struct cfg *c, char *err, size_t errlen)
+{
+    const char *seen[CFG_MAX_DNS_NAMES];
+    int n = 0;
+    for (int p = 0; p < c->npools; p++)
+        for (int i = 0; i < c->pools[p].nbackends; i++) {
+            const struct cfg_backend *b = &c->pools[p].backends[i];
+            bool dup = false;
+            for (int k = 0; k < n && !dup && b->dns != CFG_DNS_NONE; k++)
+                dup = strcmp(seen[k], b->address) == 0;
+            if (b->dns == CFG_DNS_NONE || dup)
+                continue;
+            if (n == CFG_MAX_DNS_NAMES) {
+                snprintf(err, errlen, "pool '%s' backend %s: more than %d DNS names in all",
+                         c->pools[p].name, b->address, CFG_MAX_DNS_NAMES);
+                return -1;
+            }
+            seen[n++] = b->address;
+        }
+    return 0;
+}
+
 static int validate_pools(struct cfg *c, int *largest, char *err, size_t errlen)
 {
     char msg[CFG_MSG], what[96], canon[CFG_STR];
@@ -302,7 +325,7 @@ static int validate_pools(struct cfg *c, int *largest, char *err, size_t errlen)
             "no backends: give --backend, VIADUCT_BACKENDS or pools in the configuration file");
         return -1;
     }
-    return 0;
+    return count_dns_names(c, err, errlen);
 }
 
 static int validate_rule(struct cfg *c, int i, char *err, size_t errlen)

@@ -142,18 +142,20 @@ static bool is_dns_char(char ch)
 }
 
 /* A DNS name: labels of 1..63 letters, digits, '-' and '_' (SRV's service
- * labels), dot-separated, not starting with a digit-only label that would
- * make it an IPv4 literal mistyped; stored lower-cased. */
+ * labels), dot-separated, not all digits and dots (an IPv4 literal
+ * mistyped); stored lower-cased. A final dot makes it absolute: the
+ * resolver then skips resolv.conf's search list (Kubernetes' ndots:5 would
+ * try four other names first). */
 static int dns_name(const char *s, size_t n, char *out, size_t outlen)
 {
     size_t label = 0;
     bool alpha = false;
-    if (n == 0 || n + 1 > outlen || s[0] == '.' || s[n - 1] == '.')
+    if (n == 0 || n + 1 > outlen || s[0] == '.')
         return -1;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
         if (ch == '.') {
-            if (label == 0)
+            if (label == 0 || (i == n - 1 && n == 1))
                 return -1;
             label = 0;
         } else if (!is_dns_char(ch) || ++label > 63) {

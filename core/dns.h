@@ -101,12 +101,18 @@ struct dns;
  * changed (or went): the caller rebuilds its tables with dns_build. */
 typedef void dns_change_fn(void *arg);
 
+struct dns_cache;
+struct dns_ask;
+
 /*
  * Starts the resolver thread with c's dns options (servers: c-ares's
- * defaults from /etc/resolv.conf when none), resolving nothing until
- * dns_watch. NULL with the reason in err.
+ * defaults from /etc/resolv.conf when none), resolving no backend name
+ * until dns_watch. With a cache, it also resolves the hostnames the
+ * workers push on their nasks ask rings (dns_cache.h) into it; cache and
+ * asks must outlive dns_stop. NULL with the reason in err.
  */
-struct dns *dns_start(const struct cfg *c, dns_change_fn *fn, void *arg, char *err, size_t errlen);
+struct dns *dns_start(const struct cfg *c, dns_change_fn *fn, void *arg, struct dns_cache *cache,
+                      struct dns_ask *asks, int nasks, char *err, size_t errlen);
 
 /* The names to resolve from now on: every DNS backend of src, and src's
  * options. Names it resolved already keep their records and state; new

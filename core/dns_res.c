@@ -19,6 +19,7 @@
 #include "core/dns.h"
 
 #include "core/clock.h"
+#include "core/dns_route.h"
 #include "core/log.h"
 #include "net/net.h"
 
@@ -82,6 +83,7 @@ struct dns {
     } want[DNS_MAX_NAMES];
     bool dirty; /* thread only: a set changed since the last call back */
     uint64_t rnd;
+    struct dns_route *route; /* hostnames of Route next hops; NULL: none */
     struct dns_entry e[DNS_MAX_NAMES];
 };
 
@@ -380,6 +382,8 @@ static void *dns_main(void *arg)
             break;
         apply_watch(d);
         int64_t now = clk_now_ms(), wait = 1000;
+        if (d->route != NULL)
+            dns_route_take(d->route, d->ch, now);
         for (int i = 0; i < DNS_MAX_NAMES; i++) {
             struct dns_entry *e = &d->e[i];
             if (!e->used || !e->wanted || e->inflight > 0)
@@ -434,7 +438,8 @@ static void *dns_main(void *arg)
     return NULL;
 }
 
-struct dns *dns_start(const struct cfg *c, dns_change_fn *fn, void *arg, char *err, size_t errlen)
+struct dns *dns_start(const struct cfg *c, dns_change_fn *fn, void *arg, struct dns_cache *cache,
+                      struct dns_ask *asks, int nasks, char *err, size_t errlen)
 {
     struct dns *d = calloc(1, sizeof(*d));
     if (d == NULL) {
@@ -468,10 +473,16 @@ struct dns *dns_start(const struct cfg *c, dns_change_fn *fn, void *arg, char *e
     if (getrandom(&d->rnd, sizeof(d->rnd), 0) != sizeof(d->rnd) || d->rnd == 0)
         d->rnd = (uint64_t)clk_now_us() | 1;
     d->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (cache != NULL && (d->route = dns_route_new(cache, asks, nasks, &d->opts)) != NULL)
+        for (int i = 0; i < nasks; i++)
+            asks[i].wake_fd = d->wake;
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
     if (d->wake < 0 || pthread_create(&d->th, NULL, dns_main, d) != 0) {
         snprintf(err, errlen, "cannot start the DNS thread");
+        for (int i = 0; i < nasks; i++)
+            asks[i].wake_fd = -1;
+        dns_route_free(d->route);
         if (d->wake >= 0)
             close(d->wake);
         ares_destroy(d->ch);
@@ -517,11 +528,7 @@ void dns_watch(struct dns *d, const struct cfg *src)
 done:
     d->want_opts = src->dns;
     d->want_new = true;
-    /* until the thread applies it, a watched name it has not seen is unanswered */
-    for (int i = 0; i < DNS_MAX_NAMES; i++)
-        if (d->e[i].used)
-            d->e[i].wanted = false;
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&d->mu); /* until the thread applies it, all_answered says no */
     wake(d);
 }
 
@@ -621,6 +628,8 @@ void dns_print_metrics(struct dns *d, FILE *f)
                     e->kind == CFG_DNS_SRV ? "srv" : "a", v);
         }
     }
+    if (d->route != NULL)
+        dns_route_metrics(d->route, f);
     pthread_mutex_unlock(&d->mu);
 }
 
@@ -663,6 +672,7 @@ void dns_stop(struct dns *d)
     pthread_join(d->th, NULL);
     ares_destroy(d->ch); /* calls back what is in flight with ARES_EDESTRUCTION */
     ares_library_cleanup();
+    dns_route_free(d->route);
     for (int i = 0; i < DNS_MAX_NAMES; i++) {
         free(d->e[i].rec);
         free(d->e[i].acc);

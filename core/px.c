@@ -146,6 +146,11 @@ bool px_set_dest(struct px_ctx *c, struct span ip, int port)
     return check_dest(c, false);
 }
 
+bool px_named_dest_ok(struct px_ctx *c)
+{
+    return check_dest(c, true);
+}
+
 bool px_set_named_dest(struct px_ctx *c, struct span ip, int port)
 {
     struct net_tx *tx = c->tx;
@@ -584,13 +589,12 @@ static int forward_request(struct px_ctx *c)
             return 0;
     } else if (r > 0) {
         if (hop.hp.host_type == SIP_HOST_NAME) {
-            if (is_ack)
-                return px_drop_ack(c);
-            ST_DROP(c->st, unresolvable);
-            return px_reply(c, ST_L_503, 0);
-        }
-        if (!px_set_named_dest(c, hop.hp.host, hop.hp.port < 0 ? 5060 : hop.hp.port))
+            int k = px_hostname_hop(c, &hop);
+            if (k <= 0)
+                return k < 0 && !is_ack ? px_reply(c, ST_L_503, 0) : 0;
+        } else if (!px_set_named_dest(c, hop.hp.host, hop.hp.port < 0 ? 5060 : hop.hp.port)) {
             return 0;
+        }
     } else {
         int err = px_select_backend(c);
         if (err == PX_ENOKEY)

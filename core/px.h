@@ -13,6 +13,7 @@
 #define VIADUCT_PX_H
 
 #include "core/cfg.h"
+#include "core/dns_cache.h"
 #include "core/guard.h"
 #include "core/rt.h"
 #include "core/stats.h"
@@ -219,6 +220,9 @@ struct px_cfg {
     _Alignas(16) uint8_t ua_lead_vec[8][16]; /* ua_lead[k % nua_lead] 16 times, per k */
     bool limit_503, overload_503;
     unsigned overload_pct;
+    /* hostnames of next hops (dns_cache.h): the server's, the same for every
+     * generation; NULL (tests, the fuzzer): a hostname next hop is a 503 */
+    const struct dns_cache *names;
 };
 
 /* Per-worker scratch the proxy needs; big, so not on the stack. */
@@ -229,6 +233,8 @@ struct px_state {
     /* the process drains for shutdown (server.h): an OPTIONS to viaduct itself
      * is answered 503, as /readyz is. The worker copies it between batches. */
     bool draining;
+    /* where a hostname the cache lacks is asked for (dns_cache.h); NULL: nowhere */
+    struct dns_ask *ask;
     int wk_id; /* the worker's id, which our Via's connection token names (PX_VTC) */
     /* The worker's own UDP socket for requests that came over TCP (worker_tcp.c): bound to
      * listen[0]'s address on a port of its own, not shared with the other workers, so the

@@ -81,13 +81,22 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* a DNS name not expanded (dns.h: --check, a configuration built without the
+     * resolver) is no backend yet: its pool is one whose names have not resolved */
+    int nb = 0;
+    bool dns = cp->dns;
     for (int i = 0; i < cp->nbackends; i++) {
         const struct cfg_backend *cb = &cp->backends[i];
-        snprintf(b[i].name, sizeof(b[i].name), "%.*s", (int)sizeof(b[i].name) - 1,
+        if (cb->dns != CFG_DNS_NONE) {
+            dns = true;
+            continue;
+        }
+        struct rt_backend *rb = &b[nb++];
+        snprintf(rb->name, sizeof(rb->name), "%.*s", (int)sizeof(rb->name) - 1,
                  cb->name[0] ? cb->name : cb->address);
-        b[i].weight = cb->weight ? cb->weight : 1;
-        b[i].tier = cb->tier;
-        if (net_addr_parse(cb->address, &b[i].addr, &b[i].addrlen) < 0) {
+        rb->weight = cb->weight ? cb->weight : 1;
+        rb->tier = cb->tier;
+        if (net_addr_parse(cb->address, &rb->addr, &rb->addrlen) < 0) {
             snprintf(err, errlen, "pool %s: bad backend address '%s'", cp->name, cb->address);
             free(b);
             return -1;
@@ -95,7 +104,7 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     }
     struct rt_table *t;
     char why[200];
-    int r = rt_table_build(b, cp->nbackends, c->table_size, seed, &t, why, sizeof(why));
+    int r = rt_table_build(b, nb, c->table_size, seed, &t, why, sizeof(why));
     free(b);
     if (r < 0) {
         snprintf(err, errlen, "pool %s: %s", cp->name, why);
@@ -103,7 +112,7 @@ static int build_pool(struct px_pool *pp, const struct cfg_pool *cp, const struc
     }
     int n = t->n > 0 ? t->n : 1;
     pp->rt = t;
-    pp->dns = cp->dns;
+    pp->dns = dns;
     pp->state = calloc((size_t)n, sizeof(*pp->state));
     pp->changed_ms = calloc((size_t)n, sizeof(*pp->changed_ms));
     pp->held_ms = calloc((size_t)n, sizeof(*pp->held_ms));

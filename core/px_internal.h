@@ -40,6 +40,7 @@ struct px_ctx {
     const struct sockaddr *rr_flow; /* the flow our Record-Route names; NULL: none */
     struct span rr_old;             /* the token of the Record-Route of ours it joins */
     struct gd_table *gd; /* the worker's per-source buckets */
+    struct dns_ask *ask; /* px_state's: where a hostname not cached is asked for */
     int8_t trusted;      /* px_trusted's answer once asked, -1 before */
     bool refused;        /* the listener's lists refused the source (acl_403 answers it) */
     bool draining;       /* px_state's: an OPTIONS to us gets 503 */
@@ -66,6 +67,7 @@ static inline void px_ctx_init(struct px_ctx *c, const struct px_cfg *cfg, struc
     c->branch[0] = c->branch[1] = c->loop = 0;
     c->add_rr = c->add_path = c->path_ob = false;
     c->gd = &ps->gd;
+    c->ask = ps->ask;
     c->trusted = -1;
     c->refused = false;
     c->src_ip_len = 0;
@@ -169,6 +171,19 @@ bool px_set_dest(struct px_ctx *c, struct span ip, int port);
 /* The same for a destination a message names: also refused (counted
  * drop_forbidden_destination) unless px_dest_permitted. */
 bool px_set_named_dest(struct px_ctx *c, struct span ip, int port);
+/* The same checks for tx->dst already set. */
+bool px_named_dest_ok(struct px_ctx *c);
+
+/*
+ * A next hop named by a hostname (px_route.c), RFC 3263 without NAPTR: its
+ * address from the cache the DNS thread fills, never a lookup here. 1 with
+ * tx->dst set and checked as any named destination is; 0 when dropped (not
+ * cached yet: asked for and counted drop_name_pending, so the sender's
+ * retransmission finds it; or a refused destination); -1 when it does not
+ * resolve (counted drop_unresolvable), or is not cached yet and came over
+ * TCP, which retransmits nothing: the caller answers 503.
+ */
+int px_hostname_hop(struct px_ctx *c, const struct sip_uri *hop);
 void px_emit(struct px_out *o, const struct px_edit *e, void *ctx);
 void px_via_edits(struct px_ctx *c, struct px_edits *ed);
 void px_out_sent_by(struct px_out *o, const struct px_listen *l);

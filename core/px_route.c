@@ -24,6 +24,9 @@
  * other out-of-dialog requests keyed by an AOR (a call to a user, its
  * CANCEL, the ACK of its failure) keep taking the fallback. A hold's end
  * is no return: the registrar was never confirmed down.
+ *
+ * A Route naming its next hop by a hostname goes where the hostname cache
+ * (dns_cache.h) says, looked up without blocking; see px_hostname_hop.
  */
 #include "core/px_internal.h"
 
@@ -231,4 +234,34 @@ int px_select_backend(struct px_ctx *c)
         }
     }
     return 0;
+}
+
+/* px_internal.h has the contract. The SRV-or-not choice is the port's: a
+ * URI without one is looked up as _sip._udp.NAME first (RFC 3263 §4.2). */
+int px_hostname_hop(struct px_ctx *c, const struct sip_uri *hop)
+{
+    const struct dns_cache *names = c->cfg->names;
+    if (names == NULL || hop->hp.host.len >= DNS_HOST_MAX) {
+        ST_DROP(c->st, unresolvable);
+        return -1;
+    }
+    int port = hop->hp.port; /* -1: SRV first */
+    uint64_t key = dns_cache_key(names, hop->hp.host, port);
+    int hit = dns_cache_get(names, key, c->now_ms, &c->tx->dst, &c->tx->dstlen);
+    if (hit == DNS_MISS || hit == DNS_STALE) {
+        if (c->ask != NULL)
+            dns_ask_push(c->ask, hop->hp.host, port, key);
+    }
+    if (hit == DNS_NEGATIVE) {
+        ST_DROP(c->st, unresolvable);
+        return -1;
+    }
+    if (hit == DNS_MISS || hit == DNS_PENDING) {
+        ST_DROP(c->st, name_pending);
+        /* over TCP nothing is retransmitted (RFC 3261 §17.1.1.2): answer 503 with
+         * Retry-After, and the client's next try finds the name (the answer reaches
+         * the client once local answers go on the connection: issue 14) */
+        return c->rx->conn != 0 ? -1 : 0;
+    }
+    return px_named_dest_ok(c) ? 1 : 0;
 }

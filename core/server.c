@@ -60,6 +60,7 @@ static int gen_build(struct server *s, struct server_gen *g, const struct px_cfg
         return -1;
     if (px_cfg_build(&g->px, &g->cfg, err, errlen) < 0)
         return -1;
+    g->px.names = s->names;
     if (g->src == NULL || s->dns == NULL || filter != NULL)
         goto refused;
     if (dns_build(s->dns, &g->cfg, g->src, dns_ok, &g->px, &refused, err, errlen) < 0)
@@ -69,6 +70,7 @@ static int gen_build(struct server *s, struct server_gen *g, const struct px_cfg
         memset(&g->px, 0, sizeof(g->px));
         if (px_cfg_build(&g->px, &g->cfg, err, errlen) < 0)
             return -1;
+        g->px.names = s->names;
     }
 refused:
     if (refused > 0)
@@ -82,9 +84,7 @@ static void publish_locked(struct server *s, struct server_gen *ng, struct serve
                            char *err, size_t errlen);
 static void dns_changed(void *arg);
 
-/* The resolver, started on the first configuration that names a backend by
- * DNS, told the names of g. Under mu (or before the threads run). */
-static void dns_follow(struct server *s, const struct server_gen *g);
+
 
 /* A new generation loaded from every layer, or NULL with the reason in err. */
 static struct server_gen *gen_load(struct server *s, char *err, size_t errlen)
@@ -204,14 +204,23 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
     apply_log(c);
     int cpus[SERVER_MAX_WORKERS];
     int ncpu = allowed_cpus(cpus, SERVER_MAX_WORKERS);
+    int n = c->workers > 0 ? c->workers : (ncpu > 0 ? ncpu : 1);
+    s->workers = calloc((size_t)n, sizeof(*s->workers));
+    s->asks = calloc((size_t)n, sizeof(*s->asks));
+    s->names = dns_cache_new();
+    if (s->workers == NULL || s->asks == NULL || s->names == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        s->asks[i].wake_fd = -1;
+    s->dns = dns_start(c, dns_changed, s, s->names, s->asks, n, err, errlen);
+    if (s->dns == NULL)
+        return -1;
     if (s->cur->src != NULL) {
         /* the first answers, so the banner counts backends: a name that has
          * none by then gives none until it resolves (its pool answers 503) */
-        dns_follow(s, s->cur);
-        if (s->dns == NULL) {
-            snprintf(err, errlen, "cannot start the DNS resolver");
-            return -1;
-        }
+        dns_watch(s->dns, s->cur->src);
         if (!dns_wait(s->dns, 4 * (int)c->dns.timeout_ms + 500))
             log_warn("dns: some names have not answered yet: their pools have no backends "
                      "until they do");
@@ -223,12 +232,6 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
     s->io = WK_IO_MMSG;
     if (strcmp(c->io, "uring") == 0 || (strcmp(c->io, "auto") == 0 && net_uring_available()))
         s->io = WK_IO_URING;
-    int n = c->workers > 0 ? c->workers : (ncpu > 0 ? ncpu : 1);
-    s->workers = calloc((size_t)n, sizeof(*s->workers));
-    if (s->workers == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     for (int i = 0; i < n; i++) {
         struct wk *w = &s->workers[i];
         w->id = i;
@@ -240,6 +243,7 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
         w->batch = 64;
         w->stop = &s->stop;
         w->draining = &s->draining;
+        w->ps.ask = &s->asks[i];
         w->tcp_lim = c->tcp;
         w->tcp_lim.max_conns = (c->tcp.max_conns + (uint32_t)n - 1) / (uint32_t)n;
         if (w->tcp_lim.max_conns > NET_MAX_CONNS)
@@ -323,8 +327,6 @@ static int reload_locked(struct server *s, char *err, size_t errlen)
         gen_free(ng);
         return -1;
     }
-    if (ng->src != NULL && s->dns == NULL)
-        dns_follow(s, ng); /* new names: they come in through dns_changed */
     if (gen_build(s, ng, &og->px, err, errlen) < 0) {
         log_warn("reload refused: %s", err);
         gen_free(ng);
@@ -423,18 +425,7 @@ out:
     pthread_mutex_unlock(&s->mu);
 }
 
-static void dns_follow(struct server *s, const struct server_gen *g)
-{
-    char err[CFG_ERR_LEN];
-    if (s->dns == NULL) {
-        s->dns = dns_start(&g->cfg, dns_changed, s, err, sizeof(err));
-        if (s->dns == NULL) {
-            log_error("dns: %s: names are not resolved", err);
-            return;
-        }
-    }
-    dns_watch(s->dns, g->src);
-}
+
 
 int server_reload(struct server *s, char *err, size_t errlen)
 {
@@ -534,5 +525,9 @@ void server_free(struct server *s)
     }
     free(s->workers);
     s->workers = NULL;
+    free(s->asks);
+    s->asks = NULL;
+    dns_cache_free(s->names);
+    s->names = NULL;
     pthread_mutex_destroy(&s->mu);
 }

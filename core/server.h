@@ -41,6 +41,7 @@
 
 #include "core/cfg.h"
 #include "core/dns.h"
+#include "core/dns_cache.h"
 #include "core/health.h"
 #include "core/worker.h"
 
@@ -82,8 +83,10 @@ struct server {
     struct server_gen *cur; /* written under mu; the workers see it through pub */
     struct server_gen *kept; /* generations a slow worker may still have read */
     struct hc *hc;           /* written under mu */
-    struct dns *dns;         /* the resolver, once a configuration named a backend by DNS;
-                              * started and stopped under mu */
+    struct dns *dns;         /* the resolver (backends by name, Route hostnames): started by
+                              * server_start, stopped by server_free */
+    struct dns_cache *names; /* hostnames of next hops, written by the DNS thread only */
+    struct dns_ask *asks;    /* [nworkers]: each worker's ask ring for names not cached */
     uint64_t dns_rebuilds;   /* generations made by a change of records, under mu */
     struct hc_stats hc_stats; /* the health threads' counters, kept across reloads */
     struct server_reload_result last; /* written under mu */

@@ -76,7 +76,8 @@
     X(not_our_via, "response whose top Via is not ours (RFC 3261 18.1.2)")                         \
     X(forged_via, "response whose top Via names viaduct but whose tag does not verify")           \
     X(no_next_via, "response with no Via left after ours")                                         \
-    X(unresolvable, "next hop is a hostname: no DNS on the packet path")                           \
+    X(unresolvable, "next hop is a hostname that did not resolve (answered 503), or a Via's")       \
+    X(name_pending, "next hop is a hostname not cached yet: looked up, the retransmission goes")    \
     X(bad_destination, "broadcast, multicast or unspecified destination, or no socket for it")      \
     X(to_self, "a destination that is one of viaduct's own sockets (a loop)")                      \
     X(forbidden_destination, "a message named a loopback, link-local or own address")            \

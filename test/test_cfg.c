@@ -671,10 +671,20 @@ static void test_cfg_layers_apply_file_then_env_then_flags(void **state)
     /* a name with a port: its A and AAAA records; an SRV name: its targets (dns.h) */
     assert_int_equal(cfg_add_backend(&c, "Backend.Example.com:5060", err, sizeof(err)), 0);
     assert_int_equal(cfg_add_backend(&c, "_sip._udp.example.com", err, sizeof(err)), 0);
+    assert_int_equal(cfg_add_backend(&c, "reg.example.com.:5060", err, sizeof(err)), 0);
+    assert_int_equal(cfg_add_backend(&c, "reg..example.com:5060", err, sizeof(err)), -1);
     assert_int_equal(cfg_validate(&c, err, sizeof(err)), 0);
     assert_string_equal(c.pools[0].backends[3].address, "backend.example.com:5060");
     assert_int_equal(c.pools[0].backends[3].dns, CFG_DNS_HOST);
     assert_int_equal(c.pools[0].backends[4].dns, CFG_DNS_SRV);
+    /* the resolver follows at most CFG_MAX_DNS_NAMES names */
+    for (int i = 0; i < CFG_MAX_DNS_NAMES; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "n%d.example.com:5060", i);
+        assert_int_equal(cfg_add_backend(&c, name, err, sizeof(err)), 0);
+    }
+    assert_int_equal(cfg_validate(&c, err, sizeof(err)), -1);
+    assert_has(err, "more than 64 DNS names");
     cfg_free(&c);
 }
 

@@ -6,7 +6,8 @@
  * refused without reading outside the message, refresh times stay within
  * their bounds, and a configuration's names expand into backends with the
  * SRV tiers and weights, refusals counted, duplicates and the pool's cap
- * honoured.
+ * honoured; and the hostname cache: keys, states, its bound, no torn
+ * read under a writer, the ask ring's bound.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +23,9 @@
 #include <netinet/in.h>
 
 #include "core/dns.h"
+#include "core/dns_cache.h"
+
+#include <pthread.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -392,6 +396,133 @@ static void test_dns_expand_stops_at_the_table_size(void **state)
     free_cfg(src);
 }
 
+/* ---- the hostname cache ---- */
+
+static void test_dns_cache_keys_ignore_case_and_a_final_dot_not_the_port(void **state)
+{
+    (void)state;
+    struct dns_cache *c = dns_cache_new();
+    assert_non_null(c);
+    uint64_t k = dns_cache_key(c, SPAN_LIT("Proxy.Example.COM"), -1);
+    assert_int_equal(k, dns_cache_key(c, SPAN_LIT("proxy.example.com."), -1));
+    assert_int_not_equal(k, dns_cache_key(c, SPAN_LIT("proxy.example.com"), 5060));
+    assert_int_not_equal(k, 0);
+    dns_cache_free(c);
+}
+
+static void test_dns_cache_answers_found_stale_negative_and_miss(void **state)
+{
+    (void)state;
+    struct dns_cache *c = dns_cache_new();
+    struct sockaddr_storage a[2], out;
+    socklen_t len;
+    struct dns_rec r0 = v4("10.0.0.1", 5060, 0, 0), r1 = v6("2001:db8::1", 5070);
+    a[0] = r0.addr;
+    a[1] = r1.addr;
+    uint64_t k = dns_cache_key(c, SPAN_LIT("a.example.com"), -1);
+    assert_int_equal(dns_cache_get(c, k, 1000, &out, &len), DNS_MISS);
+    dns_cache_put(c, k, DNS_C_PENDING, NULL, 0, 6000);
+    assert_int_equal(dns_cache_get(c, k, 1000, &out, &len), DNS_PENDING);
+    dns_cache_put(c, k, DNS_C_FOUND, a, 2, 2000);
+    assert_int_equal(dns_cache_get(c, k, 1000, &out, &len), DNS_FOUND);
+    assert_int_equal(len, sizeof(struct sockaddr_in));
+    assert_memory_equal(&out, &a[0], sizeof(struct sockaddr_in));
+    assert_int_equal(dns_cache_get(c, k, 2000, &out, &len), DNS_STALE);
+    assert_int_equal(dns_cache_get(c, k, 2000 + DNS_CACHE_STALE_MS, &out, &len), DNS_MISS);
+    dns_cache_put(c, k, DNS_C_NEGATIVE, NULL, 0, 3000);
+    assert_int_equal(dns_cache_get(c, k, 2500, &out, &len), DNS_NEGATIVE);
+    assert_int_equal(dns_cache_get(c, k, 3000, &out, &len), DNS_MISS);
+    assert_int_equal(dns_cache_count(c), 1);
+    dns_cache_free(c);
+}
+
+static void test_dns_cache_is_bounded_and_evicts_what_expires_first(void **state)
+{
+    (void)state;
+    struct dns_cache *c = dns_cache_new();
+    struct dns_rec r = v4("10.0.0.1", 5060, 0, 0);
+    char name[32];
+    for (int i = 0; i < 5 * DNS_CACHE_SLOTS; i++) {
+        snprintf(name, sizeof(name), "h%d.example.com", i);
+        uint64_t k = dns_cache_key(c, span_make(name, strlen(name)), -1);
+        dns_cache_put(c, k, DNS_C_FOUND, &r.addr, 1, 10000 + i);
+        struct sockaddr_storage out;
+        socklen_t len;
+        assert_int_equal(dns_cache_get(c, k, 0, &out, &len), DNS_FOUND); /* the newest stays */
+    }
+    assert_true(dns_cache_count(c) <= DNS_CACHE_SLOTS);
+    assert_true(dns_cache_count(c) > DNS_CACHE_SLOTS * 9 / 10);
+    dns_cache_free(c);
+}
+
+struct flip {
+    struct dns_cache *c;
+    uint64_t key;
+    atomic_bool stop;
+    atomic_ulong torn, reads;
+};
+
+/* Readers see one of two consistent entries, never a mix: the address's
+ * last byte always matches its port. */
+static void *reader(void *arg)
+{
+    struct flip *f = arg;
+    while (!atomic_load(&f->stop)) {
+        struct sockaddr_storage out;
+        socklen_t len;
+        if (dns_cache_get(f->c, f->key, 0, &out, &len) != DNS_FOUND)
+            continue;
+        const struct sockaddr_in *a = (const void *)&out;
+        if ((int)(ntohl(a->sin_addr.s_addr) & 0xff) != ntohs(a->sin_port) - 5000)
+            atomic_fetch_add(&f->torn, 1);
+        atomic_fetch_add(&f->reads, 1);
+    }
+    return NULL;
+}
+
+static void test_dns_cache_readers_never_see_a_torn_entry(void **state)
+{
+    (void)state;
+    struct flip f = {.c = dns_cache_new()};
+    f.key = dns_cache_key(f.c, SPAN_LIT("flip.example.com"), -1);
+    struct dns_rec x = v4("10.0.0.1", 5001, 0, 0), y = v4("10.0.0.2", 5002, 0, 0);
+    dns_cache_put(f.c, f.key, DNS_C_FOUND, &x.addr, 1, 1 << 30);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, reader, &f), 0);
+    for (int i = 0; i < 200000; i++)
+        dns_cache_put(f.c, f.key, DNS_C_FOUND, i & 1 ? &x.addr : &y.addr, 1, 1 << 30);
+    atomic_store(&f.stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    printf("    %lu reads during 200000 writes, %lu torn\n", (unsigned long)f.reads,
+           (unsigned long)f.torn);
+    assert_int_equal(f.torn, 0);
+    dns_cache_free(f.c);
+}
+
+static void test_dns_ask_ring_is_bounded(void **state)
+{
+    (void)state;
+    static struct dns_ask a;
+    a.wake_fd = -1;
+    char host[DNS_HOST_MAX];
+    int port;
+    uint64_t key;
+    assert_false(dns_ask_pop(&a, host, &port, &key));
+    for (int i = 0; i < DNS_ASK_RING; i++)
+        assert_true(dns_ask_push(&a, SPAN_LIT("x.example.com"), i, (uint64_t)i + 1));
+    assert_false(dns_ask_push(&a, SPAN_LIT("y.example.com"), 1, 99));
+    assert_int_equal(a.dropped, 1);
+    assert_true(dns_ask_pop(&a, host, &port, &key));
+    assert_string_equal(host, "x.example.com");
+    assert_int_equal(port, 0);
+    assert_int_equal(key, 1);
+    char big[DNS_HOST_MAX + 1];
+    memset(big, 'a', sizeof(big));
+    assert_false(dns_ask_push(&a, span_make(big, sizeof(big)), 1, 5));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +533,11 @@ int main(void)
         cmocka_unit_test(test_dns_refresh_follows_the_ttl_within_bounds),
         cmocka_unit_test(test_dns_expand_makes_backends_with_tiers_and_weights),
         cmocka_unit_test(test_dns_expand_stops_at_the_table_size),
+        cmocka_unit_test(test_dns_cache_keys_ignore_case_and_a_final_dot_not_the_port),
+        cmocka_unit_test(test_dns_cache_answers_found_stale_negative_and_miss),
+        cmocka_unit_test(test_dns_cache_is_bounded_and_evicts_what_expires_first),
+        cmocka_unit_test(test_dns_cache_readers_never_see_a_torn_entry),
+        cmocka_unit_test(test_dns_ask_ring_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

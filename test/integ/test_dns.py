@@ -261,6 +261,9 @@ def test_a_records_follow_with_affinity(binary, tmp):
         err = finish(vd)
         vd = None
         check("backends from DNS changed: 5 backends in 1 pools" in err, err[-1500:])
+        for line in err.splitlines():
+            if "slots changed" in line:
+                print("  log: %s" % line.split('msg="')[1].split('"')[0])
     finally:
         if vd is not None:
             vd.stop()
@@ -276,7 +279,8 @@ def test_a_and_aaaa_records_are_both_backends(binary, tmp):
     client = Endpoint(*CLIENT)
     vd = None
     try:
-        vd = viaduct(binary, ["dual.test:%d" % REG_PORT], more=["[2001:db8::10]:5060"])
+        # a final dot: absolute, no search list
+        vd = viaduct(binary, ["dual.test.:%d" % REG_PORT], more=["[2001:db8::10]:5060"])
         _, addrs = backends()
         check(len(addrs) == 5 and "[2001:db8::1]:5070" in addrs, "backends %s" % addrs)
         got = mapping(client, eps, 500, "dual")
@@ -346,6 +350,85 @@ def test_failures_serve_stale_then_the_backends_go(binary, tmp):
         dm.stop()
         for ep in eps + [client]:
             ep.close()
+
+
+def test_route_hostname_over_tcp_goes_on_the_next_try(binary, tmp):
+    """Over TCP nothing is retransmitted, so a name not cached yet is answered 503 with
+    Retry-After (counted drop_name_pending, local_503) rather than silently dropped, and the
+    client's next try goes. Local answers to TCP requests do not go on the connection yet
+    (issue 14's first slices): only the counters and the next try are checked here."""
+    dm = Dnsmasq(tmp, [("127.0.0.41", "next.test")])
+    hop = Endpoint("127.0.0.41", 5060)
+    vd = c = None
+    try:
+        vd = viaduct(binary, ["127.0.0.1:5070"], more=["tcp:127.0.0.1:5060"],
+                     extra=["VIADUCT_SECURITY_TRUSTED=127.0.0.1/32", "VIADUCT_IO=uring"])
+        c = socket.create_connection(LISTEN, timeout=2)
+        ip, port = c.getsockname()
+
+        def invite(n):
+            return request("INVITE", "sip:bob@example.com",
+                           ["SIP/2.0/TCP %s:%d;branch=z9hG4bKtcp%d" % (ip, port, n)],
+                           dialog("INVITE", "tcp-%d@dns" % n) +
+                           [("Route", "<sip:next.test;lr>")])
+        c0 = vd.counters()
+        c.sendall(invite(1))
+        check(hop.recv(0.5) is None, "forwarded before the name was cached")
+        c1 = vd.counters()
+        check(c1.get("drop_name_pending", 0) - c0.get("drop_name_pending", 0) == 1 and
+              c1.get("local_503", 0) - c0.get("local_503", 0) == 1,
+              "first over TCP: %s" % {k: v for k, v in c1.items() if v and "name" in k})
+        c.sendall(invite(2))
+        got = hop.recv(2.0)
+        check(got is not None and parse(got[0]).method == "INVITE",
+              "the next try over TCP was not forwarded")
+        print("  over TCP: answered 503 while looked up (counted), the next try forwarded")
+        c.close()
+        c = None
+        finish(vd)
+        vd = None
+    finally:
+        if c is not None:
+            c.close()
+        if vd is not None:
+            vd.stop()
+        dm.stop()
+        hop.close()
+
+
+def test_a_reload_adds_and_drops_names(binary, tmp):
+    dm = Dnsmasq(tmp, regs("reg.test", IPS5[:2]) + regs("more.test", IPS5[2:4]))
+    path = os.path.join(tmp, "reload.yaml")
+
+    def write(backends):
+        with open(path + ".tmp", "w") as f:
+            f.write("pools:\n  - name: default\n    backends: [%s]\n" %
+                    ", ".join('"%s"' % b for b in backends))
+        os.replace(path + ".tmp", path)
+    write(["reg.test:5070"])
+    vd = None
+    try:
+        vd = viaduct(binary, [], more=(), extra=["VIADUCT_CONFIG=" + path])
+        check(sorted(backends()[1]) == ["127.0.0.11:5070", "127.0.0.12:5070"],
+              "before: %s" % backends()[1])
+        write(["reg.test:5070", "more.test:5070", "127.0.0.15:5070"])
+        os.kill(vd.pid, signal.SIGHUP)
+        check(wait_until(lambda: len(backends()[1]) == 5, 4), "after: %s" % backends()[1])
+        write(["more.test:5070"])
+        os.kill(vd.pid, signal.SIGHUP)
+        check(wait_until(lambda: sorted(backends()[1]) == ["127.0.0.13:5070",
+                                                          "127.0.0.14:5070"], 4),
+              "after the second: %s" % backends()[1])
+        names = [d["name"] for d in backends()[0]["dns"]]
+        check(names == ["more.test:5070"], "still watched: %s" % names)
+        _, conf = api("/config")
+        check('"more.test:5070"' in conf and "127.0.0.13" not in conf, "/config: %s" % conf)
+        finish(vd)
+        vd = None
+    finally:
+        if vd is not None:
+            vd.stop()
+        dm.stop()
 
 
 SRV = [("a.test", "127.0.0.31", 5080, 10, 1), ("b.test", "127.0.0.32", 5081, 10, 3),
@@ -488,6 +571,119 @@ def test_hostile_answers_are_bounded_and_refused(binary, tmp):
         if vd is not None:
             vd.stop()
         dm.stop()
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED = os.environ.get("SHARED_DIR", os.path.join(os.path.dirname(ROOT), "shared"))
+HOPS = [("127.0.0.41", "next.test"), ("127.0.0.43", "services.example.com"),
+        ("169.254.7.7", "linklocal.test"), ("127.0.0.42", "t.test")]
+
+
+def routed_invite(n, route, tag="rt"):
+    return request("INVITE", "sip:bob@example.com",
+                   ["SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s%d" % (CLIENT[1], tag, n)],
+                   dialog("INVITE", "%s-%d@dns" % (tag, n)) + [("Route", route)])
+
+
+def send_twice(vd, client, eps, data, counter):
+    """The request, then its retransmission 0.5 s later (T1): (first's counter delta, where the
+    first went, where the second went). Each 'where' is (endpoint addr, bytes) or None."""
+    import select
+    c0 = vd.counters().get(counter, 0)
+    got = []
+    for _ in range(2):
+        client.send(data, LISTEN)
+        end = time.monotonic() + 0.5
+        hit = None
+        while time.monotonic() < end and hit is None:
+            r, _, _ = select.select([e.sock for e in eps] + [client.sock], [], [], 0.05)
+            for sock in r:
+                d, a = sock.recvfrom(65535)
+                hit = ((a[0], a[1]) if sock is client.sock else
+                       next(e.addr for e in eps if e.sock is sock), d)
+        got.append(hit)
+        if len(got) == 1:
+            delta = vd.counters().get(counter, 0) - c0
+    return delta, got[0], got[1]
+
+
+def test_route_hostnames_resolve_off_the_packet_path(binary, tmp):
+    dm = Dnsmasq(tmp, [(ip, n) for ip, n in HOPS],
+                 args=["--srv-host=_sip._udp.svc.test,t.test,5090,10,1"])
+    eps = [Endpoint("127.0.0.41", 5060), Endpoint("127.0.0.41", 5099),
+           Endpoint("127.0.0.42", 5090), Endpoint("127.0.0.43", 5060)]
+    client = Endpoint(*CLIENT)
+    vd = None
+    try:
+        vd = viaduct(binary, ["127.0.0.1:5070"],
+                     extra=["VIADUCT_SECURITY_TRUSTED=127.0.0.1/32"])
+        cases = [("<sip:next.test;lr>", ("127.0.0.41", 5060)),        # no SRV: A, port 5060
+                 ("<sip:svc.test;lr>", ("127.0.0.42", 5090)),         # SRV first
+                 ("<sip:NEXT.test:5099;lr>", ("127.0.0.41", 5099))]   # a port: A only
+        for i, (route, want) in enumerate(cases):
+            delta, first, second = send_twice(vd, client, eps, routed_invite(i, route),
+                                              "drop_name_pending")
+            print("  Route %s: first dropped (drop_name_pending +%d), retransmission to %s" %
+                  (route, delta, second[0] if second else None))
+            check(first is None and delta == 1, "%s: first %s, +%d" % (route, first, delta))
+            check(second is not None and second[0] == want, "%s: second %s" % (route, second))
+            check(parse(second[1]).method == "INVITE", "not the INVITE")
+        # cached: the next request with that Route goes at once
+        _, first, _ = send_twice(vd, client, eps, routed_invite(9, cases[0][0]), "drop_name_pending")
+        check(first is not None and first[0] == cases[0][1], "cached: %s" % (first,))
+        # a name that does not resolve: dropped while looked up, then 503 (cached negative)
+        delta, first, second = send_twice(vd, client, eps,
+                                          routed_invite(10, "<sip:nothere.test;lr>"),
+                                          "drop_name_pending")
+        check(first is None and second is not None and second[0] == LISTEN and
+              parse(second[1]).status == 503, "unknown name: %s, %s" % (first, second))
+        # resolving to link-local: px_policy's destination rules refuse it
+        delta, first, second = send_twice(vd, client, eps,
+                                          routed_invite(11, "<sip:linklocal.test:5060;lr>"),
+                                          "drop_forbidden_destination")
+        check(first is None and second is None and delta == 0, "link-local: %s" % (second,))
+        c = vd.counters()
+        check(c.get("drop_forbidden_destination") == 1, "forbidden %s" %
+              c.get("drop_forbidden_destination"))
+        # RFC 4475 wsinv: its Route names services.example.com (no alias here): forwarded there
+        # once the name resolves
+        wsinv = open(os.path.join(SHARED, "corpus", "rfc4475", "wsinv.dat"), "rb").read()
+        delta, first, second = send_twice(vd, client, eps, wsinv, "drop_name_pending")
+        print("  RFC 4475 wsinv: first dropped (+%d), retransmission to %s" %
+              (delta, second[0] if second else None))
+        check(first is None and delta == 1, "wsinv first: %s" % (first,))
+        check(second is not None and second[0] == ("127.0.0.43", 5060), "wsinv: %s" % (second,))
+        fwd = parse(second[1])
+        check(fwd.get("Max-Forwards") == "67", "Max-Forwards %s" % fwd.get("Max-Forwards"))
+        _, body = api("/metrics")
+        check("viaduct_dns_route_negative_total 1" in body, "no negative count")
+        # 6 names; an entry past its TTL (1 s) serves while it is looked up again
+        n = [int(l.split()[1]) for l in body.splitlines()
+             if l.startswith("viaduct_dns_route_lookups_total ")]
+        check(n and n[0] >= 6, "lookups %s" % n)
+        # the server gone: past its TTL an entry keeps serving while refreshes fail
+        dm.stop()
+        time.sleep(1.2)
+        ok = 0
+        for i in range(3):
+            _, first, _ = send_twice(vd, client, eps, routed_invite(20 + i, cases[0][0]),
+                                     "drop_name_pending")
+            ok += first is not None and first[0] == cases[0][1]
+            time.sleep(0.3)
+        _, body = api("/metrics")
+        stale = [l for l in body.splitlines() if l.startswith("viaduct_dns_route_stale_total ")]
+        print("  DNS server stopped: %d of 3 requests forwarded on the stale entry; %s" %
+              (ok, stale))
+        check(ok == 3, "%d of 3 forwarded with the server gone" % ok)
+        check(stale and int(stale[0].split()[1]) >= 1, "no failed refresh counted: %s" % stale)
+        finish(vd)
+        vd = None
+    finally:
+        if vd is not None:
+            vd.stop()
+        dm.stop()
+        for ep in eps + [client]:
+            ep.close()
 
 
 def main():
