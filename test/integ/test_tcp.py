@@ -18,6 +18,7 @@ TCP limits from the environment, so that every limit is crossed within a second 
               connection without our Via; requests that arrive split byte by byte and two
               pipelined in one write are forwarded whole; a local answer (483) goes on the
               connection too; a CRLF CRLF ping gets a CRLF pong
+  ipv6        the same request and response over tcp:[::1]:5060
   closed      the client hangs up before the response: it is dropped, tcp_conn_gone +1
   bad input   each with a bounded, counted outcome, while a UDP client's requests through
               the same viaduct are all answered:
@@ -282,6 +283,32 @@ def test_forward():
         raise sipnet.Failure("; ".join(problems))
 
 
+def test_ipv6():
+    """The same over IPv6: tcp:[::1]:5060 to a backend on [::1]."""
+    problems = []
+    env = dict(os.environ, VIADUCT_SHUTDOWN_DRAIN_SECONDS="0")
+    vd = sipnet.start_viaduct(bin_path(), ["--listen", "[::1]:5060", "--listen", "tcp:[::1]:5060",
+                                           "--backend", "[::1]:5070", "--workers", "1"], env=env)
+    be = sipnet.Endpoint("::1", 5070)
+    try:
+        c = socket.create_connection(("::1", 5060), timeout=2)
+        ip, port = c.getsockname()[:2]
+        c.sendall(options("v6-1", "SIP/2.0/TCP [%s]:%d;branch=z9hG4bKv6" % (ip, port)))
+        got = be.recv(2)
+        sipnet.check(got is not None, "the backend got nothing")
+        top = sipnet.parse(got[0]).get_all("via")[0]
+        sipnet.check(top.startswith("SIP/2.0/UDP [::1]:") and ";vtc=" in top, "our Via: %r" % top)
+        be.send(answer(got[0]), got[1])
+        r = recv_msg(c)
+        sipnet.check(r is not None and r.startswith(b"SIP/2.0 200"), "no 200 on the connection")
+        c.close()
+    finally:
+        be.close()
+        stop(vd, problems)
+    if problems:
+        raise sipnet.Failure("; ".join(problems))
+
+
 def test_closed_connection():
     problems = []
     be = Backend(reply=False)
@@ -518,6 +545,7 @@ def main():
     t = sipnet.Tally()
     t.run("tcp: a request over TCP reaches the UDP backend, its response comes back on the "
           "connection; split, pipelined, ping", test_forward)
+    t.run("tcp: over IPv6, tcp:[::1]:5060 to a backend on [::1]", test_ipv6)
     t.run("tcp: a response for a connection that has closed is dropped and counted",
           test_closed_connection)
     t.run("tcp: no Content-Length, slow loris, endless header block, lying Content-Length, "
