@@ -129,7 +129,8 @@ static int count_pools(const struct px_cfg *p)
 static bool same_sockets(const struct cfg *a, const struct cfg *b)
 {
     if (a->nlisten != b->nlisten || a->workers != b->workers || strcmp(a->io, b->io) != 0 ||
-        a->max_msg != b->max_msg || strcmp(a->admin.listen, b->admin.listen) != 0)
+        a->max_msg != b->max_msg || strcmp(a->admin.listen, b->admin.listen) != 0 ||
+        memcmp(&a->tcp, &b->tcp, sizeof(a->tcp)) != 0) /* the workers' tables are sized */
         return false;
     for (int i = 0; i < a->nlisten; i++)
         if (strcmp(a->listen[i], b->listen[i]) != 0 || strcmp(a->advertise[i], b->advertise[i]))
@@ -321,7 +322,7 @@ static int reload_locked(struct server *s, char *err, size_t errlen)
     }
     if (!same_sockets(&ng->cfg, &og->cfg)) {
         snprintf(err, errlen,
-                 "listen, advertise, workers, io and max_message change only with a restart");
+                 "listen, advertise, workers, io, max_message and tcp change only with a restart");
         log_warn("reload refused: %s", err);
         gen_free(ng);
         return -1;
