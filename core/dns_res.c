@@ -137,6 +137,12 @@ static void add_rec(struct dns_entry *e, const struct sockaddr *sa, const struct
 /* The refresh is over (nothing in flight): publish what it found. */
 static void finish(struct dns *d, struct dns_entry *e)
 {
+    if (e->acc_status == ARES_EDESTRUCTION || e->acc_status == ARES_ECANCELLED) {
+        free(e->acc); /* dns_stop: no answer, and nothing to say about it */
+        e->acc = NULL;
+        e->nacc = 0;
+        return;
+    }
     int64_t now = clk_now_ms();
     int distinct = 0;
     int n = dns_recs_norm(e->acc, e->nacc, (int)d->opts.max_records, &distinct);
@@ -225,11 +231,9 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
             if (n->ai_ttl >= 0 && (uint32_t)n->ai_ttl < e->acc_ttl)
                 e->acc_ttl = (uint32_t)n->ai_ttl;
         }
-    } else if (e->kind == CFG_DNS_HOST && status != ARES_ECANCELLED &&
-               status != ARES_EDESTRUCTION) {
+    } else if (e->kind == CFG_DNS_HOST || status == ARES_ECANCELLED ||
+               status == ARES_EDESTRUCTION) {
         e->acc_status = status; /* an SRV target that fails is one target fewer */
-    } else if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
-        e->acc_status = status;
     }
     if (res != NULL)
         ares_freeaddrinfo(res);
