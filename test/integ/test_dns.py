@@ -33,7 +33,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipnet import (Endpoint, Tally, check, dialog, netns_problem, parse,  # noqa: E402
-                    parse_args, request, sanitizer_report, start_viaduct)
+                    parse_args, request, response, sanitizer_report, start_viaduct)
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 DNS1 = ("127.0.0.53", 5353)
@@ -394,6 +394,85 @@ def test_route_hostname_over_tcp_goes_on_the_next_try(binary, tmp):
             vd.stop()
         dm.stop()
         hop.close()
+
+
+class Registrar:
+    """A backend on its own thread: answers OPTIONS probes 200 while answering is set, and
+    counts the REGISTERs it gets."""
+
+    def __init__(self, ip, port, answering=True):
+        import threading
+        self.ep = Endpoint(ip, port)
+        self.answering = answering
+        self.registers = 0
+        self.stop_ev = threading.Event()
+        self.th = threading.Thread(target=self._run, daemon=True)
+        self.th.start()
+
+    def _run(self):
+        while not self.stop_ev.is_set():
+            r = self.ep.recv(0.05)
+            if r is None:
+                continue
+            m = parse(r[0])
+            if m.method == "REGISTER":
+                self.registers += 1
+            elif m.method == "OPTIONS" and self.answering:
+                self.ep.send(response(200, "OK", m.get_all("via"), [
+                    ("From", m.get("from")), ("To", m.get("to") + ";tag=be"),
+                    ("Call-ID", m.get("call-id")), ("CSeq", m.get("cseq"))]), r[1])
+
+    def close(self):
+        self.stop_ev.set()
+        self.th.join(2)
+        self.ep.close()
+
+
+def test_with_probes_a_new_address_waits_for_its_answers(binary, tmp):
+    dm = Dnsmasq(tmp, regs("reg.test", IPS5[:2]))
+    regs3 = [Registrar(ip, REG_PORT, answering=ip != IPS5[2]) for ip in IPS5[:3]]
+    client = Endpoint(*CLIENT)
+    vd = None
+
+    def states():
+        return {b["address"]: b["state"] for b in backends()[0]["pools"][0]["backends"]}
+
+    def send(tag, n=300):
+        before = [r.registers for r in regs3]
+        for i in range(n):
+            client.send(register(i, tag), LISTEN)
+        time.sleep(0.5)
+        return [r.registers - b for r, b in zip(regs3, before)]
+    try:
+        vd = viaduct(binary, ["reg.test:%d" % REG_PORT],
+                     extra=["VIADUCT_HEALTH_ENABLED=true", "VIADUCT_HEALTH_INTERVAL_MS=100",
+                            "VIADUCT_HEALTH_TIMEOUT_MS=80", "VIADUCT_HEALTH_UP_AFTER=2",
+                            "VIADUCT_HEALTH_DOWN_AFTER=2", "VIADUCT_REGISTRATION_INTERVAL=0"])
+        check(wait_until(lambda: set(states().values()) == {"up"}, 3), "not up: %s" % states())
+        dm.change(regs("reg.test", IPS5[:3]))
+        new = "%s:%d" % (IPS5[2], REG_PORT)
+        check(wait_until(lambda: new in states(), 3), "not followed: %s" % states())
+        check(states()[new] == "down", "a new address that never answered: %s" % states())
+        while_down = send("hc1")
+        check(while_down[2] == 0 and sum(while_down) == 300,
+              "REGISTERs while it is probed: %s" % while_down)
+        regs3[2].answering = True
+        t0 = time.monotonic()
+        check(wait_until(lambda: states()[new] == "up", 3), "never up: %s" % states())
+        up = time.monotonic() - t0
+        got = send("hc2")
+        print("  with probes: a new address stayed down (REGISTERs %s), up %.2f s after it "
+              "answered, then took %d of 300" % (while_down, up, got[2]))
+        check(got[2] > 50, "after it came up: %s" % got)
+        finish(vd)
+        vd = None
+    finally:
+        if vd is not None:
+            vd.stop()
+        dm.stop()
+        for r in regs3:
+            r.close()
+        client.close()
 
 
 def test_a_reload_adds_and_drops_names(binary, tmp):
