@@ -15,7 +15,17 @@ What it shows, with the numbers printed:
   - two instances whose servers give the same records in opposite order route every key alike;
   - a name that never resolves gives its pool no backends: 503;
   - an answer of 2,000 records is cut at dns.max_records, and records naming viaduct itself,
-    loopback (viaduct not on loopback), link-local or a family it has no socket of are refused.
+    loopback (viaduct not on loopback), link-local or a family it has no socket of are refused;
+  - SRV: the lowest priority holds the table with weights 1:3 giving key shares near 1:3,
+    the next priority takes everything once those are down;
+  - an empty answer or a stopped server keeps the last records (stale, logged once, in
+    /metrics and /backends) for dns.stale_seconds, then the backends go (503);
+  - with probes on, a new address gets work only once it answers; a reload adds and drops
+    names;
+  - a Route naming its next hop by a hostname (SRV, A, with a port, RFC 4475 wsinv) is dropped
+    once while looked up and forwarded on the retransmission; an unknown name gets 503; a name
+    resolving to link-local is refused; a cached name keeps serving while the server is gone;
+    over TCP the first try is answered 503 rather than dropped.
 
     sh test/integ/run.sh build/san test/integ/test_dns.py
 """
