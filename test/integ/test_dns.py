@@ -123,8 +123,9 @@ def regs(name, ips):
 
 
 def viaduct(binary, backends, extra=(), server=DNS1, listen=LISTEN, admin=ADMIN, more=()):
-    args = ["--listen", "%s:%d" % listen, "--dns-server", "%s:%d" % server,
-            "--admin", "%s:%d" % admin, "--workers", "2"]
+    args = ["--listen", "%s:%d" % listen, "--admin", "%s:%d" % admin, "--workers", "2"]
+    if server is not None:
+        args += ["--dns-server", "%s:%d" % server]
     for m in more:
         args += ["--listen", m]
     for b in backends:
@@ -518,6 +519,35 @@ def test_a_reload_adds_and_drops_names(binary, tmp):
         if vd is not None:
             vd.stop()
         dm.stop()
+
+
+def test_a_reload_changes_the_servers_and_timeout(binary, tmp):
+    dm1 = Dnsmasq(tmp, regs("reg.test", IPS5[:2]), server=DNS1)
+    dm2 = Dnsmasq(tmp, regs("reg.test", IPS5[2:4]), server=DNS2)
+    path = os.path.join(tmp, "servers.yaml")
+
+    def write(server, timeout):
+        with open(path + ".tmp", "w") as f:
+            f.write('pools:\n  - name: default\n    backends: ["reg.test:5070"]\n'
+                    'dns: {servers: ["%s:%d"], timeout_ms: %d}\n' % (server + (timeout,)))
+        os.replace(path + ".tmp", path)
+    write(DNS1, 500)
+    vd = None
+    try:
+        vd = viaduct(binary, [], server=None, extra=["VIADUCT_CONFIG=" + path])
+        check(sorted(backends()[1]) == ["127.0.0.11:5070", "127.0.0.12:5070"],
+              "from the first server: %s" % backends()[1])
+        write(DNS2, 700)
+        os.kill(vd.pid, signal.SIGHUP)
+        check(wait_until(lambda: sorted(backends()[1]) == ["127.0.0.13:5070", "127.0.0.14:5070"],
+                         4), "from the second server: %s" % backends()[1])
+        finish(vd)
+        vd = None
+    finally:
+        if vd is not None:
+            vd.stop()
+        dm1.stop()
+        dm2.stop()
 
 
 SRV = [("a.test", "127.0.0.31", 5080, 10, 1), ("b.test", "127.0.0.32", 5081, 10, 3),
