@@ -185,7 +185,7 @@ static double now_ns(void)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-enum mode { MODE_INDEX, MODE_TARGET, MODE_FULL };
+enum mode { MODE_INDEX, MODE_TARGET, MODE_FULL, MODE_FRAME, MODE_FRAME64 };
 
 /* The target set (see the top of this file): 0, or -1 on any failure. */
 static int target_set(const struct expect *e, struct sip_msg *m, struct sip_via *via,
@@ -225,6 +225,20 @@ static double run(const struct expect *e, enum mode mode, unsigned long n)
         }
         if (!span_is(via.branch, e->branch))
             die(e, "top Via branch of the target set");
+    } else if (mode == MODE_FRAME || mode == MODE_FRAME64) {
+        /* a stream's framing before the parse: the whole message in one call, or arriving
+         * in 64-byte pieces with the framer going on from its saved offset each time */
+        const struct sip_frame_lim lim = {65535, 65535};
+        size_t step = mode == MODE_FRAME ? e->len : 64;
+        for (unsigned long i = 0; i < n; i++) {
+            struct sip_frame f;
+            sip_frame_reset(&f);
+            int r = SIP_FRAME_MORE;
+            for (size_t have = step; r == SIP_FRAME_MORE; have += step)
+                r = sip_frame(e->buf, have < e->len ? have : e->len, &lim, &f);
+            if (r != SIP_FRAME_MSG || f.msg_len != e->len || f.hdr_len != e->hdr_len)
+                die(e, "sip_frame in the loop");
+        }
     } else {
         for (unsigned long i = 0; i < n; i++) {
             if (sip_parse(e->buf, e->len, &m) != want || sip_validate(&m, &info) != 0 ||
@@ -308,12 +322,14 @@ int main(int argc, char **argv)
         "index (sip_parse)",
         "target (+ top Via, Call-ID, CSeq, MF, Route)",
         "full (parse + validate + first Route)",
+        "frame (sip_frame, whole message)",
+        "frame (sip_frame, 64-byte pieces)",
     };
     double invite_target = 0, invite_full = 0;
     for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
         struct expect *e = &msgs[i];
         build(e);
-        for (int mode = MODE_INDEX; mode <= MODE_FULL; mode++) {
+        for (int mode = MODE_INDEX; mode <= MODE_FRAME64; mode++) {
             double t[RUNS];
             run(e, (enum mode)mode, n / 10 + 1); /* warm-up: caches, branch predictors */
             for (int r = 0; r < RUNS; r++)

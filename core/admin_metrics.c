@@ -178,11 +178,23 @@ static void backends(FILE *f, const struct px_cfg *px, const struct cfg *cfg,
     latency(f, px, cfg, s);
 }
 
+/* viaduct_health_ and the counter's name, which may start with health_ too
+ * (SIGUSR1's flat list needs it): health_transitions is exported as
+ * viaduct_health_transitions_total, the total its by-cause series sums to. */
+static void health_counter(FILE *f, const char *n, const char *help, uint64_t v)
+{
+    char name[96];
+    if (strncmp(n, "health_", 7) == 0)
+        n += 7;
+    snprintf(name, sizeof(name), "viaduct_health_%s_total", n);
+    counter(f, name, help, v);
+}
+
 static void health(FILE *f, const struct hc_stats *st)
 {
     struct hc_counts c;
     hc_counts(st, &c);
-#define X(n, h) counter(f, "viaduct_health_" #n "_total", h, c.n);
+#define X(n, h) health_counter(f, #n, h, c.n);
     HC_COUNTERS(X)
 #undef X
     head(f, "viaduct_health_transitions_by_cause_total", "counter",

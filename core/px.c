@@ -707,35 +707,6 @@ static bool tag_verifies(struct px_ctx *c, const struct sip_via *top, const stru
            got == px_via_tag(c->cfg->prev_key.via, d, next->branch, callid, c->info->cseq);
 }
 
-/* A request that came over TCP: its response goes onto that connection (tx->conn), if it
- * was this worker's. False when it must be dropped (a mangled token, another worker's). */
-static bool conn_of_via(struct px_ctx *c, const struct sip_via *top)
-{
-    size_t k = sizeof(PX_VTC) - 1;
-    const char *p = memmem(top->params.p, top->params.len, PX_VTC, k);
-    if (p == NULL)
-        return true; /* a datagram's */
-    p += k;
-    const char *end = span_end(top->params);
-    uint32_t w = 0;
-    uint64_t h;
-    char wk[8] = {'0', '0', '0', '0', '0', '0'};
-    if (end - p < 18 || (end - p > 18 && p[18] != ';'))
-        goto bad;
-    memcpy(wk + 6, p, 2);
-    if (!px_unhex8(wk, &w) || !hex64(p + 2, &h) || h == 0)
-        goto bad;
-    if ((int)w != (c->wk_id & 0xff)) {
-        ST_INC(c->st, tcp_other_worker);
-        return false;
-    }
-    c->tx->conn = h;
-    return true;
-bad:
-    ST_DROP(c->st, bad_response);
-    return false;
-}
-
 static int handle_response(struct px_ctx *c)
 {
     const struct sip_msg *m = c->msg;
@@ -783,7 +754,7 @@ static int handle_response(struct px_ctx *c)
     measure(c, slot, m->status); /* only a tag of ours may add to a histogram */
     if (!check_dest(c, true))
         return 0;
-    if (!conn_of_via(c, top))
+    if (!px_conn_of_via(c, top))
         return 0;
 
     struct px_edits ed;
@@ -808,28 +779,8 @@ static bool only_crlf(const char *p, size_t len)
 void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
                const struct net_rx *rx, struct net_tx *tx, int64_t now_ms, int64_t now_us)
 {
-    /* field by field: an initializer would also clear src_ip, which is
-     * written before it is read (px_src_ip), on every datagram */
     struct px_ctx c;
-    c.cfg = cfg;
-    c.msg = &ps->msg;
-    c.info = &ps->info;
-    c.st = st;
-    c.rx = rx;
-    c.tx = tx;
-    c.now_ms = now_ms;
-    c.now_us = now_us;
-    c.branch[0] = c.branch[1] = c.loop = 0;
-    c.add_rr = c.add_path = c.path_ob = false;
-    c.gd = &ps->gd;
-    c.ask = ps->ask;
-    c.trusted = -1;
-    c.refused = false;
-    c.src_ip_len = 0;
-    c.draining = ps->draining;
-    c.wk_id = ps->wk_id;
-    tx->niov = 0;
-    tx->dst2len = 0;
+    px_ctx_init(&c, cfg, ps, st, rx, tx, now_ms, now_us);
     ST_INC(st, rx_datagrams);
     if (cfg->listen[rx->sock].acl && !px_acl_pass(&cfg->listen[rx->sock], rx->src)) {
         px_acl_refuse(&c); /* before anything else: not even STUN is answered */

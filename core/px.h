@@ -252,6 +252,14 @@ struct px_state {
 void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
                const struct net_rx *rx, struct net_tx *tx, int64_t now_ms, int64_t now_us);
 
+/* A TCP stream whose next message cannot be framed (err: SIP_ENOCLEN, SIP_ECLEN,
+ * SIP_EDUPHDR; SIP_EMSGBIG) but whose header block rx holds: a request is answered 400
+ * (513 for SIP_EMSGBIG; tx, to rx->src), as px_handle answers a broken datagram; a
+ * response or an unreadable Via gets nothing. The caller closes the connection after. */
+void px_reject_unframed(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,
+                        const struct net_rx *rx, struct net_tx *tx, int64_t now_ms,
+                        int64_t now_us, int err);
+
 /*
  * The send-time parameter of our Via: ";vdt=" and 8 hex digits, the
  * request's CLOCK_REALTIME in units of 10 us, modulo 2^32 (it wraps every
@@ -268,7 +276,7 @@ void px_handle(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *
 /*
  * The connection parameter of our Via on a request that came over TCP: ";vtc=", the
  * worker's id in 2 hex digits and the connection's handle (net.h: slot and generation) in
- * 16. The response comes back with our Via on top and is sent on that connection, if that
+ * 16, right after the send time (PX_VDT), where a response's is looked for. The response comes back with our Via on top and is sent on that connection, if that
  * worker still has it open (RFC 3261 18.2.2), found with no state of our own. Its
  * destination is still the one the tag verifies (received/rport of the next Via: the
  * connection's peer), and the engine sends only if that is the connection's peer's address.

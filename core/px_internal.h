@@ -49,6 +49,37 @@ struct px_ctx {
     size_t src_ip_len;
 };
 
+/* c for one message; tx emptied. Field by field: an initializer would also clear src_ip,
+ * which is written before it is read (px_src_ip), on every datagram. */
+static inline void px_ctx_init(struct px_ctx *c, const struct px_cfg *cfg, struct px_state *ps,
+                               struct st_worker *st, const struct net_rx *rx, struct net_tx *tx,
+                               int64_t now_ms, int64_t now_us)
+{
+    c->cfg = cfg;
+    c->msg = &ps->msg;
+    c->info = &ps->info;
+    c->st = st;
+    c->rx = rx;
+    c->tx = tx;
+    c->now_ms = now_ms;
+    c->now_us = now_us;
+    c->branch[0] = c->branch[1] = c->loop = 0;
+    c->add_rr = c->add_path = c->path_ob = false;
+    c->gd = &ps->gd;
+    c->ask = ps->ask;
+    c->trusted = -1;
+    c->refused = false;
+    c->src_ip_len = 0;
+    c->draining = ps->draining;
+    c->wk_id = ps->wk_id;
+    tx->niov = 0;
+    tx->dst2len = 0;
+}
+
+/* px_tcp.c: a response whose top Via (ours) names a TCP connection is sent on it (tx->conn)
+ * if it is this worker's; false: drop it (counted). */
+bool px_conn_of_via(struct px_ctx *c, const struct sip_via *top);
+
 static inline int atoi_span(struct span s)
 {
     int v = 0;

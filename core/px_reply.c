@@ -95,6 +95,8 @@ int px_reply(struct px_ctx *c, enum st_local code, int err)
         v->rport.p ? net_addr_port(c->rx->src) : (v->sent_by.port < 0 ? 5060 : v->sent_by.port);
     if (!px_set_dest(c, px_src_ip(c), port))
         return 0;
+    /* a request that came over TCP is answered on its connection (RFC 3261 18.2.2) */
+    tx->conn = c->rx->conn;
     to_tag_hash(c);
 
     struct px_out o;

@@ -7,11 +7,12 @@
  * them into messages, each of which goes through px_handle() in place, exactly as a datagram
  * does, with its net_rx naming the TCP listener (px_cfg.listen[nudp + k]) and the connection.
  * What px_handle() asks to send goes out before the bytes are consumed (net_send_now): a
- * reply to the client onto its connection, a request to a backend as a datagram from a UDP
- * socket. The framer's state is kept per connection slot, with the generation it belongs
- * to, so a message trickled in byte by byte is scanned once, and a slot taken over by a new
- * connection starts afresh. A stream that cannot be framed (no Content-Length, a bad one,
- * a message over max_message) is closed: its next message could not be found.
+ * local answer onto the client's connection (px_reply sets tx->conn), a request to a
+ * backend as a datagram from a UDP socket. The framer's state is kept per connection slot,
+ * with the generation it belongs to, so a message trickled in byte by byte is scanned once,
+ * and a slot taken over by a new connection starts afresh. A stream that cannot be framed
+ * (no Content-Length, a bad one, a message over max_message) is answered 400 (513) where
+ * its header block is whole, and closed: its next message could not be found.
  */
 #include "core/worker.h"
 
@@ -61,6 +62,26 @@ static struct sip_frame *frame_of(struct wk *w, uint64_t conn)
     return &f->f;
 }
 
+/* The 400 for a message that cannot be framed, before its connection is closed. */
+static void answer_unframed(struct wk *w, const struct px_cfg *cfg, const struct net_conn_rx *crx,
+                            size_t used, const struct sip_frame *f, int err)
+{
+    struct net_rx rx = {
+        .buf = crx->buf + used + f->skip,
+        .len = f->hdr_len,
+        .src = crx->peer,
+        .srclen = crx->peerlen,
+        .sock = cfg->nudp + crx->listener,
+        .stream = crx->stream,
+        .conn = crx->conn,
+    };
+    struct net_tx *tx = &w->ttx;
+    tx->conn = 0;
+    px_reject_unframed(cfg, &w->ps, &w->st, &rx, tx, w->now_ms, w->now_us, err);
+    if (tx->niov > 0)
+        net_send_now(crx->stream, tx);
+}
+
 static long on_conn_data(void *ctx, const struct net_conn_rx *crx)
 {
     struct wk *w = ctx;
@@ -77,6 +98,8 @@ static long on_conn_data(void *ctx, const struct net_conn_rx *crx)
         if (r < 0) {
             ST_INC(&w->st, tcp_closed_framing);
             ST_INC(&w->st, parse_error[-r]);
+            if (f->hdr_len > 0) /* the header block is whole: it can be answered */
+                answer_unframed(w, cfg, crx, used, f, r);
             return NET_CONN_CLOSE;
         }
         if (r == SIP_FRAME_PING) { /* RFC 5626 4.4.1: the pong is one CRLF */
@@ -96,9 +119,9 @@ static long on_conn_data(void *ctx, const struct net_conn_rx *crx)
             };
             struct net_tx *tx = &w->ttx;
             tx->conn = 0;
+            /* a local answer comes with tx->conn set (px_reply), a request for a backend
+             * without: a datagram */
             px_handle(cfg, &w->ps, &w->st, &rx, tx, w->now_ms, w->now_us);
-            if (tx->niov > 0 && tx->sock == rx.sock)
-                tx->conn = crx->conn; /* an answer to the client: onto its connection */
             if (tx->niov > 0)
                 net_send_now(crx->stream, tx);
         }

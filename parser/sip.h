@@ -334,13 +334,14 @@ struct sip_frame_lim {
  * call for each message, kept as is between calls for the same one. Offsets, not pointers:
  * the caller may move its buffer between calls if it keeps the bytes in order. */
 struct sip_frame {
-    uint8_t state;    /* internal: before the message, in its header block, in its body */
-    uint32_t skip;    /* CRLF bytes before the message or ping (RFC 3261 §7.5), at most 2 */
-    uint32_t scan;    /* internal: where the search for the empty line goes on */
-    uint32_t hdr_len; /* once found: start line + headers + empty line */
-    int32_t clen;     /* once found: the Content-Length value */
-    uint32_t msg_len; /* SIP_FRAME_MSG: hdr_len + clen */
-    uint32_t used;    /* SIP_FRAME_MSG, _PING: bytes to drop from the front of the stream */
+    uint8_t state;     /* internal: before the message, in its header block, in its body */
+    int8_t clen_state; /* internal: no Content-Length yet (0), one (1), or its error */
+    uint32_t skip;     /* CRLF bytes before the message or ping (RFC 3261 §7.5), at most 2 */
+    uint32_t scan;     /* internal: where the search for the empty line goes on */
+    uint32_t hdr_len;  /* once found: start line + headers + empty line */
+    int32_t clen;      /* once the block is in: the Content-Length value */
+    uint32_t msg_len;  /* SIP_FRAME_MSG: hdr_len + clen */
+    uint32_t used;     /* SIP_FRAME_MSG, _PING: bytes to drop from the front of the stream */
 };
 
 static inline void sip_frame_reset(struct sip_frame *f)

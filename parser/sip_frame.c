@@ -7,9 +7,9 @@
  * LF then checked for the LF or CRLF that makes the next line empty), in the body (a length
  * compare). A slow sender thus costs one pass over its header block however it splits it,
  * never one pass per call (picohttpparser's phr_parse_request rescans from the start and
- * relies on its caller's last_len hint for the same reason). Content-Length is looked for
- * once, when the empty line has been found, by walking the header lines' names only: the
- * values are sip_parse()'s to check, after the framer has said which bytes are the message.
+ * relies on its caller's last_len hint for the same reason). Content-Length is read in the
+ * same pass, from the lines whose first letter may start it; every other value is
+ * sip_parse()'s to check, after the framer has said which bytes are the message.
  */
 #include "parser/sip_index.h"
 
@@ -40,8 +40,61 @@ static int lead(const char *buf, size_t len, struct sip_frame *f)
     }
 }
 
-/* The header block from b (the message start), n bytes of it in the window: sets
- * f->hdr_len, or returns SIP_FRAME_MORE with f->scan at the first LF not yet settled. */
+/* A Content-Length line, folds included, is at most this long: a longer one is an error
+ * (SIP_ECLEN). It bounds what is looked at again when such a line is still arriving, so a
+ * sender trickling one cannot make the framer quadratic. */
+#define FR_CLEN_LINE_MAX 128
+
+/* The header line at q, the first byte after an LF, in the window [q, end): when it is a
+ * Content-Length, its value is recorded in f (or the first error it brings: SIP_ECLEN,
+ * SIP_EDUPHDR for a second one). A name is a token, optional SP/HTAB, then ':' (as
+ * sip_parse() reads it); a line of another form, or whose name and colon do not fit in
+ * FR_CLEN_LINE_MAX bytes, is not one here (sip_parse() then rejects the message, as a
+ * second Content-Length or none). True when the line is settled, false when that cannot
+ * be told yet: the caller looks at it again when more bytes are in. */
+static bool clen_line(const char *q, const char *end, struct sip_frame *f)
+{
+    bool full = end - q > FR_CLEN_LINE_MAX; /* the window holds the line's whole budget */
+    const char *w = full ? q + FR_CLEN_LINE_MAX + 1 : end;
+    const char *name_end = sip_skip(q, w, SIP_C_TOKEN), *p = name_end;
+    if (name_end == w)
+        return full;
+    if (name_end == q || sip_hname_id(span_range(q, name_end)) != SIP_H_CONTENT_LENGTH)
+        return true;
+    while (p < w && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p == w)
+        return full;
+    if (*p != ':')
+        return true;
+    const char *e = p + 1;
+    for (;;) { /* the byte after each LF says whether the value folds onto the next line */
+        const char *lf = memchr(e, '\n', (size_t)(w - e));
+        if (lf == NULL || lf + 1 == w) {
+            if (!full)
+                return false;
+            e = NULL; /* longer than FR_CLEN_LINE_MAX */
+            break;
+        }
+        e = lf + 1;
+        if (*e != ' ' && *e != '\t')
+            break;
+    }
+    if (f->clen_state == 0) {
+        int32_t v = e == NULL ? SIP_ECLEN : sip_clen_parse(sip_trim(span_range(p + 1, e)));
+        f->clen_state = v < 0 ? (int8_t)SIP_ECLEN : 1;
+        f->clen = v < 0 ? 0 : v;
+    } else if (f->clen_state == 1) {
+        f->clen_state = (int8_t)SIP_EDUPHDR;
+    }
+    return true;
+}
+
+/* The header block from b (the message start), n bytes of it in the window, in one pass:
+ * each LF is followed by the end of the block (LF or CRLF), a fold, or a header line, of
+ * which only one that may be a Content-Length (c, C, l, L) is looked into. Sets f->hdr_len,
+ * or returns SIP_FRAME_MORE with f->scan at the first LF not settled yet. The start line
+ * is never taken for a header: a header line starts after an LF. */
 static int head(const char *b, size_t n, struct sip_frame *f)
 {
     size_t i = f->scan;
@@ -54,60 +107,26 @@ static int head(const char *b, size_t n, struct sip_frame *f)
         i = (size_t)(lf - b);
         if (i + 1 == n)
             break;
-        if (b[i + 1] == '\n') {
+        char c = b[i + 1];
+        if (c == '\n') {
             f->hdr_len = (uint32_t)(i + 2);
             return 1;
         }
-        if (b[i + 1] == '\r') {
+        if (c == '\r') {
             if (i + 2 == n)
                 break;
             if (b[i + 2] == '\n') {
                 f->hdr_len = (uint32_t)(i + 3);
                 return 1;
             }
+        } else if (((c | 0x20) == 'c' || (c | 0x20) == 'l') &&
+                   !clen_line(b + i + 1, b + n, f)) {
+            break;
         }
         i++;
     }
     f->scan = (uint32_t)i;
     return SIP_FRAME_MORE;
-}
-
-/* End of the logical line from p (folds included): the byte after its last LF. The header
- * block [.., end) ends with an empty line, so an LF is always found before end. */
-static const char *logical_line_end(const char *p, const char *end)
-{
-    for (;;) {
-        const char *lf = memchr(p, '\n', (size_t)(end - p));
-        p = lf + 1;
-        if (p == end || (*p != ' ' && *p != '\t'))
-            return p;
-    }
-}
-
-/* The Content-Length of the header block [b, b + hdr_len): its value, -1 if absent, or
- * SIP_ECLEN / SIP_EDUPHDR. A name is a token, optional SP/HTAB, then ':' (as sip_parse()
- * reads it); a line that is not of that form is skipped here and rejected there. */
-static int32_t find_clen(const char *b, size_t hdr_len)
-{
-    const char *end = b + hdr_len;
-    const char *p = (const char *)memchr(b, '\n', hdr_len) + 1; /* after the start line */
-    int32_t clen = -1;
-    while (p < end && *p != '\r' && *p != '\n') {
-        const char *name_end = sip_skip(p, end, SIP_C_TOKEN), *q = name_end;
-        while (q < end && (*q == ' ' || *q == '\t'))
-            q++;
-        const char *next = logical_line_end(p, end);
-        if (q < next && *q == ':' && name_end > p &&
-            sip_hname_id(span_range(p, name_end)) == SIP_H_CONTENT_LENGTH) {
-            if (clen >= 0)
-                return SIP_EDUPHDR;
-            clen = sip_clen_parse(sip_trim(span_range(q + 1, next)));
-            if (clen < 0)
-                return SIP_ECLEN;
-        }
-        p = next;
-    }
-    return clen;
 }
 
 int sip_frame(const char *buf, size_t len, const struct sip_frame_lim *lim, struct sip_frame *f)
@@ -127,15 +146,13 @@ int sip_frame(const char *buf, size_t len, const struct sip_frame_lim *lim, stru
         size_t n = avail < lim->max_hdr ? avail : lim->max_hdr;
         if (head(b, n, f) == SIP_FRAME_MORE)
             return n == lim->max_hdr ? SIP_EHDRBIG : SIP_FRAME_MORE;
-        int32_t clen = find_clen(b, f->hdr_len);
-        if (clen == -1)
+        if (f->clen_state < 0)
+            return f->clen_state;
+        if (f->clen_state == 0)
             return SIP_ENOCLEN;
-        if (clen < 0)
-            return clen;
-        if ((uint64_t)f->hdr_len + (uint64_t)clen > lim->max_msg)
+        if ((uint64_t)f->hdr_len + (uint64_t)f->clen > lim->max_msg)
             return SIP_EMSGBIG;
-        f->clen = clen;
-        f->msg_len = f->hdr_len + (uint32_t)clen;
+        f->msg_len = f->hdr_len + (uint32_t)f->clen;
         f->state = FR_BODY;
     }
     if (avail < f->msg_len)

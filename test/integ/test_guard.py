@@ -16,6 +16,7 @@ viaduct does not listen there):
 
 import os
 import socket
+import struct
 import sys
 import tempfile
 import time
@@ -345,6 +346,85 @@ def t_responses_never_limited(rig):
     check(delta(before, after, "drop_rate_limited") == 0, "responses were counted as limited")
 
 
+IP_PKTINFO = 8  # linux/in.h: a sendmsg's source address, any local one (all of 127/8 here)
+
+
+def t_spray_gives_no_free_pass(binary):
+    """security {rate: 1, burst: 100}: A has spent its bucket, B holds an entry with half
+    of its own; then 40,000 INVITEs from as many sources (127.128.0.0/9, more than the
+    table's 16,384 entries). After it A is still limited (no reset, however many sources
+    came) and B is served from its own bucket."""
+    vd_addr = ("127.0.0.1", 5066)
+    be = Endpoint("127.0.0.1", 6013)
+    be.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 25)
+    a, b = Endpoint("127.0.0.2", 7121), Endpoint("127.0.0.3", 7122)
+    spray = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    spray.bind(("0.0.0.0", 7120))
+    check(wait_port_free(*vd_addr), "port busy")
+    fd, cfg = tempfile.mkstemp(suffix=".yaml")
+    os.write(fd, b'listen: ["127.0.0.1:5066"]\npools: [{name: default, backends: '
+                 b'["127.0.0.1:6013"]}]\nsecurity: {rate: 1, burst: 100}\n')
+    os.close(fd)
+    vd = start_viaduct(binary, ["-c", cfg, "--workers", "1"])
+
+    def send(ep, tag, n):
+        for i in range(n):
+            ep.send(request("INVITE", "sip:bob@example.com",
+                            ["SIP/2.0/UDP %s;branch=z9hG4bK%s%d" % (hostport(*ep.addr), tag, i)],
+                            dialog("INVITE", "%s-%d" % (tag, i))), vd_addr)
+
+    def arrived(timeout=1.0):
+        """Call-ID prefixes of what reached the backend until it is quiet."""
+        got = {}
+        while True:
+            r = be.recv(timeout)
+            if r is None:
+                return got
+            k = (parse(r[0]).get("Call-ID") or "").split("-")[0]
+            got[k] = got.get(k, 0) + 1
+            timeout = 0.3
+    try:
+        send(a, "a1", 200)
+        send(b, "b1", 50)
+        got = arrived()
+        check(got.get("a1") == 100 and got.get("b1") == 50, "before the spray: %s" % got)
+        tmpl = request("INVITE", "sip:bob@example.com",
+                       ["SIP/2.0/UDP 127.128.0.1:7120;branch=z9hG4bKspray%08d"],
+                       dialog("INVITE", "spray-%08d")).decode()
+        t0 = time.monotonic()
+        for i in range(40000):
+            src = "127.%d.%d.%d" % (128 + (i >> 16), (i >> 8) & 255, i & 255 or 1)
+            cm = [(socket.IPPROTO_IP, IP_PKTINFO,
+                   struct.pack("@I4s4s", 0, socket.inet_aton(src), bytes(4)))]
+            spray.sendmsg([(tmpl % (i, i)).encode()], cm, 0, vd_addr)
+            if i % 2000 == 1999:  # paced, so the kernel drops none before viaduct reads
+                while (udp_queue(vd_addr[1]) or (0, 1))[0] > 4 << 20:
+                    time.sleep(0.01)
+        deadline = time.monotonic() + 10
+        while (udp_queue(vd_addr[1]) or (0, 1))[0] > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        arrived(0.5)  # the backend's share of the spray (its socket overflows: not counted)
+        secs = time.monotonic() - t0
+        c = vd.counters()
+        check(c.get("rx_requests", 0) == 40250, "viaduct read %s of the 40,250 requests" %
+              c.get("rx_requests"))
+        send(a, "a2", 20)
+        send(b, "b2", 20)
+        got = arrived()
+        print("   (spray: 40000 sources, %d forwarded, %d limited, in %.1f s)" %
+              (c.get("fwd_requests", 0) - 150, c.get("drop_rate_limited", 0) - 100, secs))
+        check(got.get("a2", 0) <= 2 + secs, "after the spray A got %d of 20 through: its "
+              "bucket was reset" % got.get("a2", 0))
+        check(got.get("b2") == 20, "after the spray B got %s of 20 through" % got.get("b2"))
+    finally:
+        code, err = vd.stop()
+        os.unlink(cfg)
+        for ep in (be, a, b):
+            ep.close()
+        spray.close()
+    check(code == 0 and sanitizer_report(err) is None, "exit %s" % code)
+
+
 def t_trusted_never_limited(rig):
     for i in range(100):
         rig.a.send(rig.req(rig.a, "INVITE"), rig.vd_addr)
@@ -613,6 +693,7 @@ def main():
         run(t, "warning_only_where_it_fits", args.bin, fam, t_warning_only_where_it_fits)
         run(t, "overload_sheds_new_keeps_dialogs", args.bin, fam,
             t_overload_sheds_new_keeps_dialogs, yaml_extra="security: {overload_pct: 0}\n")
+    t.run("spray_gives_no_free_pass", t_spray_gives_no_free_pass, args.bin)
     for io in ("uring", "mmsg"):
         t.run("overload_for_real_%s" % io, t_overload_for_real, args.bin, io)
     sys.exit(t.finish())

@@ -30,6 +30,9 @@ FAM = {
     "v6": dict(vd="2001:db8::10", client="2001:db8::9:1", trusted="2001:db8::3",
                backend="2001:db8::1", foreign="2001:db8::2", lo="::1"),
 }
+# security.trusted: a prefix holding the trusted peer and not the client (198.51.100.16-31),
+# and an address
+TRUSTED = {"v4": "198.51.100.16/28", "v6": "2001:db8::3"}
 VD_PORT, BE_PORT, FOREIGN_PORT, LO_PORT = 5060, 5070, 5090, 11211
 SECRET_A = "relay-test-secret-A-0123456789"
 SECRET_B = "relay-test-secret-B-9876543210"
@@ -354,7 +357,7 @@ def main():
         return t.finish()
     for fam in ("v4", "v6"):
         r = Rig(args.bin, fam, {"VIADUCT_SECRET": SECRET_A,
-                                "VIADUCT_SECURITY_TRUSTED": FAM[fam]["trusted"]})
+                                "VIADUCT_SECURITY_TRUSTED": TRUSTED[fam]})
         try:
             for name, fn in (("Route to a foreign IP from an untrusted source: 403, nothing sent",
                               t_route_foreign_untrusted),

@@ -6,9 +6,13 @@
 What several viaducts behind one Service rely on: each one accepts what another signed when
 they share a secret (given as security.secret_file or VIADUCT_SECRET: the same bytes, a file's
 trailing newline aside), and refuses it when they do not; without a secret each process draws
-its own, says so at warn level, and --check warns. A shared security.hash_seed gives the same
-Maglev placement and the same branches on every instance; another seed moves them. No secret
-(secret, previous secret, hash seed, admin token) ever appears in /config, --check or the log.
+its own (kept across a reload), says so at warn level, and --check warns. During a rotation
+by reload (secret_file, previous_secret_file, previous_until) the responses to what the old
+secret signed still verify, and its tokens, and not after. A
+shared security.hash_seed gives the same Maglev placement and the same branches on every
+instance; another seed moves them. No secret
+(secret, previous secret, hash seed, admin token) ever appears in /config (nor the other
+endpoints), --check or the log.
 
 Instances run one after another on the same address, as a restart or another pod would see
 the traffic. Addresses (run.sh puts them on lo), per family: viaduct VD:5060, an untrusted
@@ -20,6 +24,7 @@ the seed test):
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -188,6 +193,123 @@ def t_shared_secret_file_and_variable(binary, fam, tmp):
         net.close()
 
 
+def reload(vd, n):
+    """SIGHUP, then waits for the n-th "configuration reloaded" line."""
+    os.kill(vd.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while vd.stderr_text().count("configuration reloaded") < n:
+        check(time.monotonic() < deadline, "no reload: %s" % vd.stderr_text()[-500:])
+        time.sleep(0.02)
+
+
+def t_rotation_by_reload_covers_via_tags(binary, tmp):
+    """A rotation as an operator does it, without a restart: secret_file becomes the new
+    secret, previous_secret_file the old one with previous_until, then SIGHUP. The response
+    to a request the old secret signed is relayed until previous_until and its
+    retransmission after it is dropped; the old token likewise; the new secret signs."""
+    old = os.path.join(tmp, "rot-old")
+    with open(old, "w") as f:
+        f.write(SHARED + "\n")
+    new = os.path.join(tmp, "rot-new")
+    with open(new, "w") as f:
+        f.write(OTHER + "\n")
+    cfg = os.path.join(tmp, "rotation.yaml")
+    with open(cfg, "w") as f:
+        f.write("security: {secret_file: \"%s\"}\n" % old)
+    net = Net("v4")
+    try:
+        args = ["--listen", net.vd_hp, "--path", "--workers", "1", "--backend",
+                hostport(*net.backend.addr), "-c", cfg]
+        check(wait_port_free(*net.vd), "viaduct's port still bound")
+        vd = start_viaduct(binary, args, env=base_env(VIADUCT_SECRET=None))
+        try:
+            vias, cid = invite_vias(net)
+            tok = token_of(net)
+            until = int(time.time()) + 3
+            with open(cfg, "w") as f:
+                f.write("security:\n  secret_file: \"%s\"\n  previous_secret_file: \"%s\"\n"
+                        "  previous_until: %d\n" % (new, old, until))
+            reload(vd, 1)
+            back = answer(net, vias, cid)
+            check(back is not None and parse(back[0]).status == 200,
+                  "during the rotation, the response to the old secret's request was dropped")
+            at, _ = along(net, tok)
+            check(at is not None, "during the rotation, the old secret's token was refused")
+            vias2, cid2 = invite_vias(net)
+            tok2 = token_of(net)
+            check(tok2 != tok, "the new secret made the same token")
+            time.sleep(max(0.0, until - time.time()) + 0.3)
+            before = vd.counters().get("drop_forged_via", 0)
+            check(answer(net, vias, cid) is None, "after previous_until, the retransmitted "
+                  "response was still relayed")
+            check(vd.counters().get("drop_forged_via", 0) == before + 1,
+                  "drop_forged_via did not move")
+            at, back = along(net, tok)
+            check(at is None and back is not None and parse(back[0]).status == 403,
+                  "after previous_until, the old token still worked")
+            back = answer(net, vias2, cid2)
+            check(back is not None, "the new secret's own Via tag failed")
+            at, _ = along(net, tok2)
+            check(at is not None, "the new secret's own token failed")
+        finally:
+            finish(vd)
+    finally:
+        net.close()
+
+
+def t_bad_secrets_refused(binary, tmp):
+    """A secret under 16 bytes, a secret file that cannot be read, or both a secret and its
+    file: viaduct does not start, and says why; a reload naming an unreadable file is refused
+    and the running secret goes on verifying."""
+    net = Net("v4")
+    try:
+        for extra, why in (({"VIADUCT_SECRET": "short"}, "security.secret: 5 bytes, fewer than 16"),
+                           ({"VIADUCT_SECRET": None, "VIADUCT_SECRET_FILE": "/nonexistent"},
+                            "security.secret: cannot read /nonexistent"),
+                           ({"VIADUCT_SECRET_FILE": "/etc/hostname"},
+                            "security.secret: give the secret or its file, not both"),
+                           ({"VIADUCT_PREVIOUS_SECRET": "short"},
+                            "security.previous_secret: 5 bytes, fewer than 16")):
+            check(wait_port_free(*net.vd), "viaduct's port still bound")
+            env = base_env(VIADUCT_SECRET=SHARED)
+            env.update(extra)
+            env = {k: v for k, v in env.items() if v is not None}
+            p = subprocess.run([binary, "--listen", net.vd_hp, "--backend",
+                                hostport(*net.backend.addr), "--admin", "off"], env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, timeout=10)
+            check(p.returncode == 1 and why in p.stderr, "%s: exit %d, %r; want 1 and %r" % (
+                extra, p.returncode, p.stderr[-200:], why))
+        sfile = os.path.join(tmp, "good-secret")
+        with open(sfile, "w") as f:
+            f.write(SHARED)
+        cfg = os.path.join(tmp, "bad-reload.yaml")
+        with open(cfg, "w") as f:
+            f.write("security: {secret_file: \"%s\"}\n" % sfile)
+        check(wait_port_free(*net.vd), "viaduct's port still bound")
+        vd = start_viaduct(binary, ["--listen", net.vd_hp, "--path", "--workers", "1",
+                                    "--backend", hostport(*net.backend.addr), "-c", cfg],
+                           env=base_env(VIADUCT_SECRET=None))
+        try:
+            tok = token_of(net)
+            with open(cfg, "w") as f:
+                f.write("security: {secret_file: \"%s\"}\n" % os.path.join(tmp, "gone"))
+            os.kill(vd.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while "reload refused" not in vd.stderr_text():
+                check(time.monotonic() < deadline, "the reload was not refused: %s" %
+                      vd.stderr_text()[-400:])
+                time.sleep(0.02)
+            check("cannot read %s" % os.path.join(tmp, "gone") in vd.stderr_text(),
+                  "the refusal does not say why: %s" % vd.stderr_text()[-400:])
+            at, _ = along(net, tok)
+            check(at is not None, "after a refused reload the running secret stopped verifying")
+        finally:
+            finish(vd)
+    finally:
+        net.close()
+
+
 def t_no_secret_random_and_loud(binary, tmp):
     net = Net("v4")
     try:
@@ -196,6 +318,9 @@ def t_no_secret_random_and_loud(binary, tmp):
             tok = token_of(net)
             at, _ = along(net, tok)
             check(at is not None, "a random secret refused its own token")
+            reload(vd, 1)  # the process keeps its random secret across a reload
+            at, _ = along(net, tok)
+            check(at is not None, "after a reload, the random secret's token was refused")
         finally:
             err = finish(vd)
         warns = [e for e in map(log_event, err.splitlines()) if e and "random secret" in e["msg"]]
@@ -296,6 +421,11 @@ def t_secrets_never_shown(binary, tmp):
                   "/config does not say the secrets are set:\n" + body)
             for w in words:
                 check(w not in body, "/config shows %r" % w)
+            for path in ("/metrics", "/backends", "/healthz", "/readyz"):
+                with urllib.request.urlopen("http://127.0.0.1:18062" + path, timeout=5) as r:
+                    other = r.read().decode()
+                for w in words:
+                    check(w not in other, "%s shows %r" % (path, w))
             token_of(net)  # some traffic, signed with the secret
         finally:
             err = finish(vd)
@@ -317,6 +447,10 @@ def main():
             t.run("%s one secret as file or variable: tokens and Via tags cross instances; "
                   "another secret refuses both" % fam,
                   t_shared_secret_file_and_variable, args.bin, fam, tmp)
+        t.run("rotation by reload: the old secret's Via tags and tokens verify until "
+              "previous_until, then not", t_rotation_by_reload_covers_via_tags, args.bin, tmp)
+        t.run("bad secrets: no start, with the reason; a reload to an unreadable file is "
+              "refused and the secret goes on", t_bad_secrets_refused, args.bin, tmp)
         t.run("no secret: a random one, said at warn, refused by the next instance; --check "
               "warns", t_no_secret_random_and_loud, args.bin, tmp)
         t.run("hash_seed: one seed places and branches alike on two instances, another moves "

@@ -15,11 +15,13 @@ the environment, so that every limit is crossed within a second or two.
   forward     a request over TCP reaches the backend with our Via (UDP, ;vtc=) on top and
               the client's Via marked received/rport; the response comes back on the
               connection without our Via; requests that arrive split byte by byte and two
-              pipelined in one write are forwarded whole; a CRLF CRLF ping gets a CRLF pong
+              pipelined in one write are forwarded whole; a local answer (483) goes on the
+              connection too; a CRLF CRLF ping gets a CRLF pong
   closed      the client hangs up before the response: it is dropped, tcp_conn_gone +1
   bad input   each with a bounded, counted outcome, while a UDP client's requests through
               the same viaduct are all answered:
-                - no Content-Length: closed, tcp_closed_framing, parse_error_no_clen
+                - no Content-Length: answered 400 and closed (tcp_closed_framing,
+                  parse_error_no_clen); a Content-Length over max_message: 513, closed
                 - slow loris (a header byte every 100 ms): closed after
                   tcp.message_timeout_ms, tcp_closed_slow
                 - a header block that never ends (fast): closed at max_message,
@@ -249,14 +251,21 @@ def test_forward():
         r3, r4 = recv_msg(c), recv_msg(c)
         sipnet.check(r3 is not None and r4 is not None, "pipelined: %r, %r" % (r3, r4))
         sipnet.check(be.wait_seen(4) == 4, "the backend saw %d, want 4" % len(be.seen))
+        # a local answer (483 for Max-Forwards 0) goes back on the connection too
+        c.sendall(sipnet.request("OPTIONS", "sip:bob@127.0.0.1", [client_via(c, "a5")],
+                                 sipnet.dialog("OPTIONS", "fwd-5", 5, max_forwards=0)))
+        r5 = recv_msg(c)
+        sipnet.check(r5 is not None and r5.startswith(b"SIP/2.0 483"),
+                     "Max-Forwards 0 over TCP: answered %r, want 483" % (r5 or b"")[:40])
         c.sendall(b"\r\n\r\n")
         c.settimeout(2)
         pong = c.recv(16)
         sipnet.check(pong == b"\r\n", "ping answered %r, want a CRLF" % pong)
         c.close()
         cn = vd.counters()
-        for k, want in (("tcp_accepted", 1), ("tcp_messages", 4), ("tcp_pings", 1),
-                        ("fwd_requests", 4), ("fwd_responses", 4)):
+        for k, want in (("tcp_accepted", 1), ("tcp_messages", 5), ("tcp_pings", 1),
+                        ("fwd_requests", 4), ("fwd_responses", 4), ("local_483", 1),
+                        ("tx_lost", 0)):
             if cn.get(k) != want:
                 problems.append("%s is %r, want %d" % (k, cn.get(k), want))
     finally:
@@ -305,9 +314,24 @@ def test_bad_input():
         c = tcp_client()
         c.sendall(sipnet.request("OPTIONS", "sip:bob@127.0.0.1", [client_via(c, "n1")],
                                  sipnet.dialog("OPTIONS", "noclen"), content_length=False))
+        r = recv_msg(c)
+        if r is None or not r.startswith(b"SIP/2.0 400"):
+            problems.append("no Content-Length: answered %r, want 400" % (r or b"")[:40])
         if not closed_by_server(c):
             problems.append("no Content-Length: the connection stayed open")
         c.close()
+        # a Content-Length over max_message: 513, closed
+        big = tcp_client()
+        big.sendall(sipnet.request("OPTIONS", "sip:bob@127.0.0.1", [client_via(big, "b1")],
+                                   sipnet.dialog("OPTIONS", "big"), content_length=False)
+                    [:-2] + b"Content-Length: 100000\r\n\r\n")
+        r = recv_msg(big)
+        if r is None or not r.startswith(b"SIP/2.0 513"):
+            problems.append("Content-Length over max_message: answered %r, want 513" %
+                            (r or b"")[:40])
+        if not closed_by_server(big):
+            problems.append("Content-Length over max_message: the connection stayed open")
+        big.close()
         # slow loris: a header byte every 100 ms
         slow = tcp_client()
         req = options("slow", client_via(slow, "s1"))
@@ -390,7 +414,8 @@ def test_bad_input():
         cn = vd.counters()
         print("# viaduct: " + ", ".join("%s %d" % (k, v) for k, v in sorted(cn.items())
                                         if k.startswith("tcp_") and v), flush=True)
-        want = {"tcp_closed_framing": 2, "parse_error_no_clen": 1, "parse_error_hdr_too_big": 1,
+        want = {"tcp_closed_framing": 3, "parse_error_no_clen": 1, "parse_error_hdr_too_big": 1,
+                "parse_error_msg_too_big": 1, "local_400": 1, "local_513": 1,
                 "tcp_closed_slow": 2, "tcp_refused_source": flood - 8, "tcp_closed_idle": 1}
         for k, v in want.items():
             if cn.get(k) != v:
