@@ -25,7 +25,7 @@ What it shows, with the numbers printed:
   - a Route naming its next hop by a hostname (SRV, A, with a port, RFC 4475 wsinv) is dropped
     once while looked up and forwarded on the retransmission; an unknown name gets 503; a name
     resolving to link-local is refused; a cached name keeps serving while the server is gone;
-    over TCP the first try is answered 503 rather than dropped.
+    over TCP the first try is answered 503 on its connection rather than dropped.
 
     sh test/integ/run.sh build/san test/integ/test_dns.py
 """
@@ -365,9 +365,8 @@ def test_failures_serve_stale_then_the_backends_go(binary, tmp):
 
 def test_route_hostname_over_tcp_goes_on_the_next_try(binary, tmp):
     """Over TCP nothing is retransmitted, so a name not cached yet is answered 503 with
-    Retry-After (counted drop_name_pending, local_503) rather than silently dropped, and the
-    client's next try goes. Local answers to TCP requests do not go on the connection yet
-    (issue 14's first slices): only the counters and the next try are checked here."""
+    Retry-After on the connection (counted drop_name_pending) rather than silently dropped,
+    and the client's next try goes."""
     dm = Dnsmasq(tmp, [("127.0.0.41", "next.test")])
     hop = Endpoint("127.0.0.41", 5060)
     vd = c = None
@@ -385,7 +384,12 @@ def test_route_hostname_over_tcp_goes_on_the_next_try(binary, tmp):
         l503 = 'code="503"'
         p0, a0 = drops("name_pending"), metric("viaduct_local_responses_total", l503)
         c.sendall(invite(1))
-        check(hop.recv(0.5) is None, "forwarded before the name was cached")
+        c.settimeout(2)
+        data = c.recv(65535)
+        r = parse(data) if data else None
+        check(r is not None and r.status == 503 and r.get("Retry-After"),
+              "first over TCP: %r" % data[:80])
+        check(hop.recv(0.3) is None, "forwarded before the name was cached")
         p1, a1 = drops("name_pending"), metric("viaduct_local_responses_total", l503)
         check(p1 - p0 == 1 and a1 - a0 == 1, "first over TCP: name_pending +%s, 503 +%s" %
               (p1 - p0, a1 - a0))
@@ -393,7 +397,8 @@ def test_route_hostname_over_tcp_goes_on_the_next_try(binary, tmp):
         got = hop.recv(2.0)
         check(got is not None and parse(got[0]).method == "INVITE",
               "the next try over TCP was not forwarded")
-        print("  over TCP: answered 503 while looked up (counted), the next try forwarded")
+        print("  over TCP: 503 with Retry-After on the connection while looked up, the next "
+              "try forwarded")
         c.close()
         c = None
         finish(vd)
