@@ -67,6 +67,7 @@ struct cfg_backend {
     bool drain;            /* no new out-of-dialog work */
     uint8_t dns;           /* enum cfg_dns, set by cfg_validate */
     uint8_t tier;          /* 0: primary; n: used when no lower tier can be (SRV priority) */
+    bool from_dns;         /* a record of a DNS entry (dns_expand), not configured */
 };
 
 struct cfg_pool {

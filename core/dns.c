@@ -281,7 +281,7 @@ static int expand_pool(struct cfg_pool *op, const struct cfg_pool *sp, uint32_t 
             continue;
         for (int k = 0; k < nrec[i] && n < cap; k++) {
             const struct dns_rec *r = &rec[i][k];
-            struct cfg_backend e = {.weight = b->weight, .drain = b->drain};
+            struct cfg_backend e = {.weight = b->weight, .drain = b->drain, .from_dns = true};
             if (ok != NULL && !ok(farg, (const struct sockaddr *)&r->addr)) {
                 (*refused)++;
                 continue;

@@ -137,6 +137,12 @@ static void add_rec(struct dns_entry *e, const struct sockaddr *sa, const struct
 /* The refresh is over (nothing in flight): publish what it found. */
 static void finish(struct dns *d, struct dns_entry *e)
 {
+    if (e->acc_status == ARES_EDESTRUCTION || e->acc_status == ARES_ECANCELLED) {
+        free(e->acc); /* dns_stop: no answer, and nothing to say about it */
+        e->acc = NULL;
+        e->nacc = 0;
+        return;
+    }
     int64_t now = clk_now_ms();
     int distinct = 0;
     int n = dns_recs_norm(e->acc, e->nacc, (int)d->opts.max_records, &distinct);
@@ -225,11 +231,9 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
             if (n->ai_ttl >= 0 && (uint32_t)n->ai_ttl < e->acc_ttl)
                 e->acc_ttl = (uint32_t)n->ai_ttl;
         }
-    } else if (e->kind == CFG_DNS_HOST && status != ARES_ECANCELLED &&
-               status != ARES_EDESTRUCTION) {
+    } else if (e->kind == CFG_DNS_HOST || status == ARES_ECANCELLED ||
+               status == ARES_EDESTRUCTION) {
         e->acc_status = status; /* an SRV target that fails is one target fewer */
-    } else if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
-        e->acc_status = status;
     }
     if (res != NULL)
         ares_freeaddrinfo(res);
@@ -315,6 +319,24 @@ static int apply_servers(struct dns *d, const struct cfg_dns_opts *o)
     return ares_set_servers_ports_csv(d->ch, csv) == ARES_SUCCESS ? 0 : -1;
 }
 
+/* d->ch: a new channel with o's timeout and servers (resolv.conf's when none), DNS
+ * only (no hosts file). 0, or -1 with d->ch untouched. */
+static int new_channel(struct dns *d, const struct cfg_dns_opts *o)
+{
+    ares_channel ch, keep = d->ch;
+    struct ares_options ao = {.timeout = (int)o->timeout_ms, .tries = 2, .lookups = (char *)"b"};
+    if (ares_init_options(&ch, &ao, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS) !=
+        ARES_SUCCESS)
+        return -1;
+    d->ch = ch;
+    if (apply_servers(d, o) < 0) {
+        ares_destroy(ch);
+        d->ch = keep;
+        return -1;
+    }
+    return 0;
+}
+
 /* Takes dns_watch's list (under mu): entries kept by address, new ones due now. */
 static void apply_watch(struct dns *d)
 {
@@ -326,6 +348,7 @@ static void apply_watch(struct dns *d)
     d->want_new = false;
     bool servers_changed =
         d->opts.nservers != d->want_opts.nservers ||
+        d->opts.timeout_ms != d->want_opts.timeout_ms ||
         memcmp(d->opts.servers, d->want_opts.servers, sizeof(d->opts.servers)) != 0;
     d->opts = d->want_opts;
     for (int i = 0; i < DNS_MAX_NAMES; i++)
@@ -367,8 +390,16 @@ static void apply_watch(struct dns *d)
     }
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
-    if (servers_changed && apply_servers(d, &d->opts) < 0)
-        log_error("dns: c-ares refused the servers of dns.servers");
+    if (servers_changed) {
+        /* a channel's timeout is fixed at its creation, and c-ares 1.18 has no way back to
+         * resolv.conf's servers: a new channel. Destroying the old one calls back what is in
+         * flight with ARES_EDESTRUCTION (finish() says nothing); those names ask again. */
+        ares_channel old = d->ch;
+        if (new_channel(d, &d->opts) == 0)
+            ares_destroy(old);
+        else
+            log_error("dns: c-ares refused dns.servers or dns.timeout_ms: the old ones stay");
+    }
 }
 
 static void *dns_main(void *arg)
@@ -452,18 +483,9 @@ struct dns *dns_start(const struct cfg *c, dns_change_fn *fn, void *arg, struct 
         free(d);
         return NULL;
     }
-    struct ares_options o = {.timeout = (int)c->dns.timeout_ms, .tries = 2, .lookups = (char *)"b"};
-    rc = ares_init_options(&d->ch, &o, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS);
-    if (rc != ARES_SUCCESS) {
-        snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
-        ares_library_cleanup();
-        free(d);
-        return NULL;
-    }
     d->opts = c->dns;
-    if (apply_servers(d, &d->opts) < 0) {
-        snprintf(err, errlen, "dns.servers: c-ares refused them");
-        ares_destroy(d->ch);
+    if (new_channel(d, &d->opts) < 0) {
+        snprintf(err, errlen, "c-ares refused dns.servers or the options");
         ares_library_cleanup();
         free(d);
         return NULL;

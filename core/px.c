@@ -105,6 +105,16 @@ int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family)
     return -1;
 }
 
+/* The socket a message to family leaves from: a UDP listener's (px_pick_sock), or for a
+ * request that came over TCP the worker's own (px_state.tcp_out), to which its response
+ * then comes back. */
+static int out_sock(const struct px_ctx *c, int family)
+{
+    if (c->rx->conn != 0 && c->ps->has_tcp_out && c->ps->tcp_out.addr.ss_family == family)
+        return c->ps->tcp_out_sock;
+    return px_pick_sock(c->cfg, c->rx->sock, family);
+}
+
 /* tx->dst is set: may it be sent there, and from which socket. */
 static bool check_dest(struct px_ctx *c, bool named)
 {
@@ -114,7 +124,7 @@ static bool check_dest(struct px_ctx *c, bool named)
         ST_DROP(c->st, to_self); /* a datagram to ourselves would loop */
         return false;
     }
-    tx->sock = px_pick_sock(c->cfg, c->rx->sock, d->sa_family);
+    tx->sock = out_sock(c, d->sa_family);
     if (!net_addr_sendable(d) || tx->sock < 0) {
         ST_DROP(c->st, bad_destination);
         return false;
@@ -360,7 +370,7 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
     switch (e->kind) {
     case ED_VIA_BLOCK:
         PX_LIT(o, "Via: ");
-        px_out_sent_by(o, &c->cfg->listen[c->tx->sock]);
+        px_out_sent_by(o, px_via_listen(c));
         PX_LIT(o, ";branch=z9hG4bK");
         px_out_hex(o, c->branch[0], 16);
         px_out_hex(o, c->branch[1], 16);
@@ -385,7 +395,7 @@ void px_emit(struct px_out *o, const struct px_edit *e, void *vctx)
             PX_LIT(o, "Path: <sip:");
             px_flow_write(o, c->rx->src, c->cfg);
             PX_LIT(o, "@");
-            px_out_hostport(o, &c->cfg->listen[c->tx->sock]);
+            px_out_hostport(o, px_rr_listen(c));
             PX_LIT(o, ";lr");
             if (c->path_ob)
                 PX_LIT(o, ";ob");
@@ -595,7 +605,7 @@ static int forward_request(struct px_ctx *c)
         }
         if (err < 0)
             return is_ack ? px_drop_ack(c) : px_reply(c, ST_L_503, 0);
-        c->tx->sock = px_pick_sock(cfg, c->rx->sock, c->tx->dst.ss_family);
+        c->tx->sock = out_sock(c, c->tx->dst.ss_family);
         if (c->tx->sock < 0) {
             ST_DROP(c->st, bad_destination);
             return 0;
@@ -719,7 +729,7 @@ static int handle_response(struct px_ctx *c)
         slot = px_backend_slot(c->cfg, c->rx->src);
         ST_BE_INC(c->st, slot, responses[m->status / 100 - 1]);
     }
-    if (!px_is_self(c->cfg, top->sent_by.host, top->sent_by.port)) {
+    if (!px_is_self(c->cfg, top->sent_by.host, top->sent_by.port) && !px_is_tcp_out(c, top)) {
         ST_DROP(c->st, not_our_via);
         return 0;
     }

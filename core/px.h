@@ -236,6 +236,14 @@ struct px_state {
     /* where a hostname the cache lacks is asked for (dns_cache.h); NULL: nowhere */
     struct dns_ask *ask;
     int wk_id; /* the worker's id, which our Via's connection token names (PX_VTC) */
+    /* The worker's own UDP socket for requests that came over TCP (worker_tcp.c): bound to
+     * listen[0]'s address on a port of its own, not shared with the other workers, so the
+     * response to such a request, sent to our Via, comes back to the worker that holds the
+     * connection. tcp_out is listen[0] with that port; the socket is engine socket
+     * tcp_out_sock. has_tcp_out false: none (UDP only, or a test). */
+    bool has_tcp_out;
+    int tcp_out_sock;
+    struct px_listen tcp_out;
 };
 
 /*

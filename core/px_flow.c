@@ -186,7 +186,7 @@ void px_record_route_flow(struct px_ctx *c, struct px_edits *ed, bool via_flow)
     if (sip_list_next(&list, &item) <= 0 || sip_nameaddr_parse(item, &na) < 0 ||
         sip_uri_parse(na.uri, &u) < 0)
         return;
-    const struct px_listen *l = &c->cfg->listen[c->tx->sock];
+    const struct px_listen *l = px_rr_listen(c);
     struct span host = u.hp.host;
     if (host.len > 2 && host.p[0] == '[') /* we write an IPv6 host in brackets */
         host = span_make(host.p + 1, host.len - 2);
@@ -217,6 +217,6 @@ void px_out_record_route(struct px_out *o, struct px_ctx *c)
         }
         PX_LIT(o, "@");
     }
-    px_out_hostport(o, &c->cfg->listen[c->tx->sock]);
+    px_out_hostport(o, px_rr_listen(c));
     PX_LIT(o, ";lr>");
 }

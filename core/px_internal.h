@@ -45,6 +45,7 @@ struct px_ctx {
     bool refused;        /* the listener's lists refused the source (acl_403 answers it) */
     bool draining;       /* px_state's: an OPTIONS to us gets 503 */
     int wk_id;     /* px_state's: the worker a connection token names */
+    const struct px_state *ps; /* its tcp_out: the worker's own socket for TCP's requests */
     char src_ip[INET6_ADDRSTRLEN];
     size_t src_ip_len;
 };
@@ -72,13 +73,32 @@ static inline void px_ctx_init(struct px_ctx *c, const struct px_cfg *cfg, struc
     c->src_ip_len = 0;
     c->draining = ps->draining;
     c->wk_id = ps->wk_id;
+    c->ps = ps;
     tx->niov = 0;
     tx->dst2len = 0;
+}
+
+/* The listener our Via names for the socket the message leaves from (tx->sock): the
+ * worker's own TCP socket (px_state.tcp_out) or a UDP listener. */
+static inline const struct px_listen *px_via_listen(const struct px_ctx *c)
+{
+    if (c->ps->has_tcp_out && c->tx->sock == c->ps->tcp_out_sock)
+        return &c->ps->tcp_out;
+    return &c->cfg->listen[c->tx->sock];
+}
+
+/* The listener a Record-Route or Path names: a UDP listener, never the worker's own port
+ * (a dialog outlives it: it changes at each start). */
+static inline const struct px_listen *px_rr_listen(const struct px_ctx *c)
+{
+    return &c->cfg->listen[c->tx->sock < c->cfg->nudp ? c->tx->sock : 0];
 }
 
 /* px_tcp.c: a response whose top Via (ours) names a TCP connection is sent on it (tx->conn)
  * if it is this worker's; false: drop it (counted). */
 bool px_conn_of_via(struct px_ctx *c, const struct sip_via *top);
+/* px_tcp.c: the Via names the worker's own socket for TCP's requests. */
+bool px_is_tcp_out(const struct px_ctx *c, const struct sip_via *v);
 
 static inline int atoi_span(struct span s)
 {

@@ -259,8 +259,7 @@ int px_hostname_hop(struct px_ctx *c, const struct sip_uri *hop)
     if (hit == DNS_MISS || hit == DNS_PENDING) {
         ST_DROP(c->st, name_pending);
         /* over TCP nothing is retransmitted (RFC 3261 §17.1.1.2): answer 503 with
-         * Retry-After, and the client's next try finds the name (the answer reaches
-         * the client once local answers go on the connection: issue 14) */
+         * Retry-After on the connection, and the client's next try finds the name */
         return c->rx->conn != 0 ? -1 : 0;
     }
     return px_named_dest_ok(c) ? 1 : 0;

@@ -7,6 +7,13 @@
 
 #include <string.h>
 
+bool px_is_tcp_out(const struct px_ctx *c, const struct sip_via *v)
+{
+    const struct px_listen *l = &c->ps->tcp_out;
+    return c->ps->has_tcp_out && v->sent_by.port == l->port &&
+           span_eq_nocase(v->sent_by.host, span_make(l->host, l->host_len));
+}
+
 bool px_conn_of_via(struct px_ctx *c, const struct sip_via *top)
 {
     /* where px_emit wrote it: right after the send time that follows the branch. A fixed

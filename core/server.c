@@ -129,7 +129,8 @@ static int count_pools(const struct px_cfg *p)
 static bool same_sockets(const struct cfg *a, const struct cfg *b)
 {
     if (a->nlisten != b->nlisten || a->workers != b->workers || strcmp(a->io, b->io) != 0 ||
-        a->max_msg != b->max_msg || strcmp(a->admin.listen, b->admin.listen) != 0)
+        a->max_msg != b->max_msg || strcmp(a->admin.listen, b->admin.listen) != 0 ||
+        memcmp(&a->tcp, &b->tcp, sizeof(a->tcp)) != 0) /* the workers' tables are sized */
         return false;
     for (int i = 0; i < a->nlisten; i++)
         if (strcmp(a->listen[i], b->listen[i]) != 0 || strcmp(a->advertise[i], b->advertise[i]))
@@ -322,7 +323,7 @@ static int reload_locked(struct server *s, char *err, size_t errlen)
     }
     if (!same_sockets(&ng->cfg, &og->cfg)) {
         snprintf(err, errlen,
-                 "listen, advertise, workers, io and max_message change only with a restart");
+                 "listen, advertise, workers, io, max_message and tcp change only with a restart");
         log_warn("reload refused: %s", err);
         gen_free(ng);
         return -1;
@@ -340,6 +341,32 @@ static int reload_locked(struct server *s, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * With active health checks, an address DNS brings in after the start is
+ * probed before it gets work: it starts down and up_after answered probes
+ * take it up (the health thread restarted on ng sees it down). A configured
+ * backend, and every backend at the start, starts up as before.
+ */
+static void probe_new_dns_backends(struct server_gen *ng, const struct server_gen *og)
+{
+    if (!ng->cfg.health.enabled)
+        return;
+    for (int p = 0; p < ng->cfg.npools; p++) {
+        const struct rt_table *old = NULL;
+        for (int q = 0; q < og->cfg.npools && old == NULL; q++)
+            if (strcmp(og->cfg.pools[q].name, ng->cfg.pools[p].name) == 0)
+                old = og->px.pools[q].rt;
+        const struct cfg_pool *cp = &ng->cfg.pools[p];
+        for (int i = 0; i < cp->nbackends; i++) {
+            int k = rt_find(ng->px.pools[p].rt, cp->backends[i].address);
+            if (!cp->backends[i].from_dns || k < 0 ||
+                (old != NULL && rt_find(old, cp->backends[i].address) >= 0))
+                continue;
+            atomic_store(&ng->px.pools[p].state[k], RT_DOWN);
+        }
+    }
+}
+
 /* Publishes ng in place of og (both under mu): health carried, the health
  * thread restarted on ng. Logs each pool's change. s->cur changes under
  * cur_mu once the workers have moved on (or the wait ran out), so a reader
@@ -349,6 +376,7 @@ static void publish_locked(struct server *s, struct server_gen *ng, struct serve
                            char *err, size_t errlen)
 {
     px_cfg_carry_health(&ng->px, &ng->cfg, &og->px, &og->cfg);
+    probe_new_dns_backends(ng, og);
     ng->id = og->id + 1;
     hc_stop(s->hc); /* it reads the old pools */
     s->hc = NULL;

@@ -66,7 +66,7 @@
     X(tcp_messages, "SIP messages received over TCP")                                            \
     X(tcp_pings, "RFC 5626 CRLF CRLF keep-alive pings received on TCP, answered with a CRLF")     \
     X(tcp_conn_gone, "responses for a TCP connection that has closed: dropped")                   \
-    X(tcp_other_worker, "responses for another worker's TCP connection: dropped (no hand-off yet)")
+    X(tcp_other_worker, "responses for another worker's TCP connection: dropped (no hand-off)")
 
 /* Datagrams dropped without an answer, by reason: name, help. */
 #define ST_DROPS(X)                                                                                \

@@ -45,6 +45,14 @@ static void overload_watch(struct wk *w, const struct px_cfg *cfg, const struct 
 static void on_rx(void *ctx, const struct net_rx *rx, struct net_tx *tx)
 {
     struct wk *w = ctx;
+    struct net_rx own;
+    if (w->ps.has_tcp_out && rx->sock == w->ps.tcp_out_sock) {
+        /* to the worker's own socket (a response to a request that came over TCP): it
+         * is handled as if it came to listen[0], whose address that socket shares */
+        own = *rx;
+        own.sock = 0;
+        rx = &own;
+    }
     const struct px_cfg *cfg = atomic_load_explicit(&w->pub->cfg, memory_order_acquire);
     if (rx->load >= cfg->overload_pct || w->overloaded)
         overload_watch(w, cfg, rx);

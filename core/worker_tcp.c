@@ -24,6 +24,36 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The worker's own UDP socket for the requests that come over TCP (px.h: tcp_out), the
+ * engine's socket after the shared ones: on listen[0]'s address, port chosen by the kernel,
+ * no SO_REUSEPORT, so whatever comes to it comes to this worker. */
+static int open_tcp_out(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen)
+{
+    const struct px_listen *l = &cfg->listen[0];
+    struct sockaddr_storage ss = l->addr;
+    if (ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ss)->sin_port = 0;
+    else
+        ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+    int fd = net_udp_open((const struct sockaddr *)&ss, l->addrlen, false, 4 << 20, 4 << 20);
+    socklen_t sl = sizeof(ss);
+    if (fd >= 0 && getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        close(fd);
+        fd = -errno;
+    }
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open the worker's UDP socket for TCP: %s", strerror(-fd));
+        return fd;
+    }
+    w->ps.tcp_out = *l;
+    w->ps.tcp_out.addr = ss;
+    w->ps.tcp_out.port = net_addr_port((const struct sockaddr *)&ss);
+    w->ps.tcp_out_sock = w->nfds;
+    w->ps.has_tcp_out = true;
+    w->fds[w->nfds++] = fd;
+    return 0;
+}
+
 int wk_tcp_open(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen)
 {
     w->nlfds = 0;
@@ -38,6 +68,15 @@ int wk_tcp_open(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen
             return fd;
         }
         w->lfds[w->nlfds++] = fd;
+    }
+    if (w->nlfds > 0) {
+        int r = w->nfds < NET_MAX_SOCKS ? open_tcp_out(w, cfg, err, errlen) : -EMFILE;
+        if (r == -EMFILE && w->nfds == NET_MAX_SOCKS)
+            snprintf(err, errlen, "%d UDP listeners and TCP: one socket too many", w->nfds);
+        if (r < 0) {
+            wk_tcp_close(w);
+            return r;
+        }
     }
     return 0;
 }

@@ -112,7 +112,8 @@ static void test_server_reload_refuses_a_new_listen_address(void **state)
     snprintf(f->load.listen, CFG_STR, "127.0.0.1:5099");
     assert_int_equal(server_reload(&f->s, err, sizeof(err)), -1);
     assert_string_equal(err,
-                        "listen, advertise, workers, io and max_message change only with a restart");
+                        "listen, advertise, workers, io, max_message and tcp change only with a "
+                        "restart");
     assert_ptr_equal(atomic_load(&f->s.pub.cfg), before);
     assert_int_equal(f->s.cur->id, 1);
 }

@@ -242,9 +242,12 @@ def t_pod_env_runs(pod, binary, fam):
     eps = []
     vd = None
     try:
-        # the ConfigMap's file, each backend address moved to one of ours
+        # the ConfigMap's file, each backend address moved to one of ours; a cluster DNS name
+        # (the registrars' headless Service) too: no cluster DNS runs here, and test_dns.py
+        # tests names against a real DNS server
         text = pod.docs["ConfigMap"]["data"]["viaduct.yaml"]
-        addrs = sorted(set(re.findall(r"\b10\.\d+\.\d+\.\d+:\d+\b", text)))
+        addrs = sorted(set(re.findall(r"\b10\.\d+\.\d+\.\d+:\d+\b", text) +
+                           re.findall(r"\b[a-z0-9.-]+\.cluster\.local\.?:\d+", text)))
         check(addrs, "the ConfigMap names no backend address")
         for i, old in enumerate(addrs):
             eps.append(Endpoint(a["backend"], 5070 + i))

@@ -15,7 +15,17 @@ What it shows, with the numbers printed:
   - two instances whose servers give the same records in opposite order route every key alike;
   - a name that never resolves gives its pool no backends: 503;
   - an answer of 2,000 records is cut at dns.max_records, and records naming viaduct itself,
-    loopback (viaduct not on loopback), link-local or a family it has no socket of are refused.
+    loopback (viaduct not on loopback), link-local or a family it has no socket of are refused;
+  - SRV: the lowest priority holds the table with weights 1:3 giving key shares near 1:3,
+    the next priority takes everything once those are down;
+  - an empty answer or a stopped server keeps the last records (stale, logged once, in
+    /metrics and /backends) for dns.stale_seconds, then the backends go (503);
+  - with probes on, a new address gets work only once it answers; a reload adds and drops
+    names;
+  - a Route naming its next hop by a hostname (SRV, A, with a port, RFC 4475 wsinv) is dropped
+    once while looked up and forwarded on the retransmission; an unknown name gets 503; a name
+    resolving to link-local is refused; a cached name keeps serving while the server is gone;
+    over TCP the first try is answered 503 on its connection rather than dropped.
 
     sh test/integ/run.sh build/san test/integ/test_dns.py
 """
@@ -33,7 +43,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipnet import (Endpoint, Tally, check, dialog, netns_problem, parse,  # noqa: E402
-                    parse_args, request, sanitizer_report, start_viaduct)
+                    parse_args, request, response, sanitizer_report, start_viaduct)
 
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 DNS1 = ("127.0.0.53", 5353)
@@ -113,8 +123,9 @@ def regs(name, ips):
 
 
 def viaduct(binary, backends, extra=(), server=DNS1, listen=LISTEN, admin=ADMIN, more=()):
-    args = ["--listen", "%s:%d" % listen, "--dns-server", "%s:%d" % server,
-            "--admin", "%s:%d" % admin, "--workers", "2"]
+    args = ["--listen", "%s:%d" % listen, "--admin", "%s:%d" % admin, "--workers", "2"]
+    if server is not None:
+        args += ["--dns-server", "%s:%d" % server]
     for m in more:
         args += ["--listen", m]
     for b in backends:
@@ -354,9 +365,8 @@ def test_failures_serve_stale_then_the_backends_go(binary, tmp):
 
 def test_route_hostname_over_tcp_goes_on_the_next_try(binary, tmp):
     """Over TCP nothing is retransmitted, so a name not cached yet is answered 503 with
-    Retry-After (counted drop_name_pending, local_503) rather than silently dropped, and the
-    client's next try goes. Local answers to TCP requests do not go on the connection yet
-    (issue 14's first slices): only the counters and the next try are checked here."""
+    Retry-After on the connection (counted drop_name_pending) rather than silently dropped,
+    and the client's next try goes."""
     dm = Dnsmasq(tmp, [("127.0.0.41", "next.test")])
     hop = Endpoint("127.0.0.41", 5060)
     vd = c = None
@@ -371,18 +381,24 @@ def test_route_hostname_over_tcp_goes_on_the_next_try(binary, tmp):
                            ["SIP/2.0/TCP %s:%d;branch=z9hG4bKtcp%d" % (ip, port, n)],
                            dialog("INVITE", "tcp-%d@dns" % n) +
                            [("Route", "<sip:next.test;lr>")])
-        c0 = vd.counters()
+        l503 = 'code="503"'
+        p0, a0 = drops("name_pending"), metric("viaduct_local_responses_total", l503)
         c.sendall(invite(1))
-        check(hop.recv(0.5) is None, "forwarded before the name was cached")
-        c1 = vd.counters()
-        check(c1.get("drop_name_pending", 0) - c0.get("drop_name_pending", 0) == 1 and
-              c1.get("local_503", 0) - c0.get("local_503", 0) == 1,
-              "first over TCP: %s" % {k: v for k, v in c1.items() if v and "name" in k})
+        c.settimeout(2)
+        data = c.recv(65535)
+        r = parse(data) if data else None
+        check(r is not None and r.status == 503 and r.get("Retry-After"),
+              "first over TCP: %r" % data[:80])
+        check(hop.recv(0.3) is None, "forwarded before the name was cached")
+        p1, a1 = drops("name_pending"), metric("viaduct_local_responses_total", l503)
+        check(p1 - p0 == 1 and a1 - a0 == 1, "first over TCP: name_pending +%s, 503 +%s" %
+              (p1 - p0, a1 - a0))
         c.sendall(invite(2))
         got = hop.recv(2.0)
         check(got is not None and parse(got[0]).method == "INVITE",
               "the next try over TCP was not forwarded")
-        print("  over TCP: answered 503 while looked up (counted), the next try forwarded")
+        print("  over TCP: 503 with Retry-After on the connection while looked up, the next "
+              "try forwarded")
         c.close()
         c = None
         finish(vd)
@@ -394,6 +410,85 @@ def test_route_hostname_over_tcp_goes_on_the_next_try(binary, tmp):
             vd.stop()
         dm.stop()
         hop.close()
+
+
+class Registrar:
+    """A backend on its own thread: answers OPTIONS probes 200 while answering is set, and
+    counts the REGISTERs it gets."""
+
+    def __init__(self, ip, port, answering=True):
+        import threading
+        self.ep = Endpoint(ip, port)
+        self.answering = answering
+        self.registers = 0
+        self.stop_ev = threading.Event()
+        self.th = threading.Thread(target=self._run, daemon=True)
+        self.th.start()
+
+    def _run(self):
+        while not self.stop_ev.is_set():
+            r = self.ep.recv(0.05)
+            if r is None:
+                continue
+            m = parse(r[0])
+            if m.method == "REGISTER":
+                self.registers += 1
+            elif m.method == "OPTIONS" and self.answering:
+                self.ep.send(response(200, "OK", m.get_all("via"), [
+                    ("From", m.get("from")), ("To", m.get("to") + ";tag=be"),
+                    ("Call-ID", m.get("call-id")), ("CSeq", m.get("cseq"))]), r[1])
+
+    def close(self):
+        self.stop_ev.set()
+        self.th.join(2)
+        self.ep.close()
+
+
+def test_with_probes_a_new_address_waits_for_its_answers(binary, tmp):
+    dm = Dnsmasq(tmp, regs("reg.test", IPS5[:2]))
+    regs3 = [Registrar(ip, REG_PORT, answering=ip != IPS5[2]) for ip in IPS5[:3]]
+    client = Endpoint(*CLIENT)
+    vd = None
+
+    def states():
+        return {b["address"]: b["state"] for b in backends()[0]["pools"][0]["backends"]}
+
+    def send(tag, n=300):
+        before = [r.registers for r in regs3]
+        for i in range(n):
+            client.send(register(i, tag), LISTEN)
+        time.sleep(0.5)
+        return [r.registers - b for r, b in zip(regs3, before)]
+    try:
+        vd = viaduct(binary, ["reg.test:%d" % REG_PORT],
+                     extra=["VIADUCT_HEALTH_ENABLED=true", "VIADUCT_HEALTH_INTERVAL_MS=100",
+                            "VIADUCT_HEALTH_TIMEOUT_MS=80", "VIADUCT_HEALTH_UP_AFTER=2",
+                            "VIADUCT_HEALTH_DOWN_AFTER=2", "VIADUCT_REGISTRATION_INTERVAL=0"])
+        check(wait_until(lambda: set(states().values()) == {"up"}, 3), "not up: %s" % states())
+        dm.change(regs("reg.test", IPS5[:3]))
+        new = "%s:%d" % (IPS5[2], REG_PORT)
+        check(wait_until(lambda: new in states(), 3), "not followed: %s" % states())
+        check(states()[new] == "down", "a new address that never answered: %s" % states())
+        while_down = send("hc1")
+        check(while_down[2] == 0 and sum(while_down) == 300,
+              "REGISTERs while it is probed: %s" % while_down)
+        regs3[2].answering = True
+        t0 = time.monotonic()
+        check(wait_until(lambda: states()[new] == "up", 3), "never up: %s" % states())
+        up = time.monotonic() - t0
+        got = send("hc2")
+        print("  with probes: a new address stayed down (REGISTERs %s), up %.2f s after it "
+              "answered, then took %d of 300" % (while_down, up, got[2]))
+        check(got[2] > 50, "after it came up: %s" % got)
+        finish(vd)
+        vd = None
+    finally:
+        if vd is not None:
+            vd.stop()
+        dm.stop()
+        for r in regs3:
+            r.close()
+        client.close()
 
 
 def test_a_reload_adds_and_drops_names(binary, tmp):
@@ -429,6 +524,35 @@ def test_a_reload_adds_and_drops_names(binary, tmp):
         if vd is not None:
             vd.stop()
         dm.stop()
+
+
+def test_a_reload_changes_the_servers_and_timeout(binary, tmp):
+    dm1 = Dnsmasq(tmp, regs("reg.test", IPS5[:2]), server=DNS1)
+    dm2 = Dnsmasq(tmp, regs("reg.test", IPS5[2:4]), server=DNS2)
+    path = os.path.join(tmp, "servers.yaml")
+
+    def write(server, timeout):
+        with open(path + ".tmp", "w") as f:
+            f.write('pools:\n  - name: default\n    backends: ["reg.test:5070"]\n'
+                    'dns: {servers: ["%s:%d"], timeout_ms: %d}\n' % (server + (timeout,)))
+        os.replace(path + ".tmp", path)
+    write(DNS1, 500)
+    vd = None
+    try:
+        vd = viaduct(binary, [], server=None, extra=["VIADUCT_CONFIG=" + path])
+        check(sorted(backends()[1]) == ["127.0.0.11:5070", "127.0.0.12:5070"],
+              "from the first server: %s" % backends()[1])
+        write(DNS2, 700)
+        os.kill(vd.pid, signal.SIGHUP)
+        check(wait_until(lambda: sorted(backends()[1]) == ["127.0.0.13:5070", "127.0.0.14:5070"],
+                         4), "from the second server: %s" % backends()[1])
+        finish(vd)
+        vd = None
+    finally:
+        if vd is not None:
+            vd.stop()
+        dm1.stop()
+        dm2.stop()
 
 
 SRV = [("a.test", "127.0.0.31", 5080, 10, 1), ("b.test", "127.0.0.32", 5081, 10, 3),
@@ -585,11 +709,16 @@ def routed_invite(n, route, tag="rt"):
                    dialog("INVITE", "%s-%d@dns" % (tag, n)) + [("Route", route)])
 
 
+def drops(reason):
+    """viaduct_drops_total{reason} from /metrics: unlike a SIGUSR1 block, always whole."""
+    return metric("viaduct_drops_total", 'reason="%s"' % reason) or 0
+
+
 def send_twice(vd, client, eps, data, counter):
     """The request, then its retransmission 0.5 s later (T1): (first's counter delta, where the
     first went, where the second went). Each 'where' is (endpoint addr, bytes) or None."""
     import select
-    c0 = vd.counters().get(counter, 0)
+    c0 = drops(counter)
     got = []
     for _ in range(2):
         client.send(data, LISTEN)
@@ -603,7 +732,7 @@ def send_twice(vd, client, eps, data, counter):
                        next(e.addr for e in eps if e.sock is sock), d)
         got.append(hit)
         if len(got) == 1:
-            delta = vd.counters().get(counter, 0) - c0
+            delta = drops(counter) - c0
     return delta, got[0], got[1]
 
 
@@ -622,33 +751,32 @@ def test_route_hostnames_resolve_off_the_packet_path(binary, tmp):
                  ("<sip:NEXT.test:5099;lr>", ("127.0.0.41", 5099))]   # a port: A only
         for i, (route, want) in enumerate(cases):
             delta, first, second = send_twice(vd, client, eps, routed_invite(i, route),
-                                              "drop_name_pending")
+                                              "name_pending")
             print("  Route %s: first dropped (drop_name_pending +%d), retransmission to %s" %
                   (route, delta, second[0] if second else None))
             check(first is None and delta == 1, "%s: first %s, +%d" % (route, first, delta))
             check(second is not None and second[0] == want, "%s: second %s" % (route, second))
             check(parse(second[1]).method == "INVITE", "not the INVITE")
         # cached: the next request with that Route goes at once
-        _, first, _ = send_twice(vd, client, eps, routed_invite(9, cases[0][0]), "drop_name_pending")
+        _, first, _ = send_twice(vd, client, eps, routed_invite(9, cases[0][0]), "name_pending")
         check(first is not None and first[0] == cases[0][1], "cached: %s" % (first,))
         # a name that does not resolve: dropped while looked up, then 503 (cached negative)
         delta, first, second = send_twice(vd, client, eps,
                                           routed_invite(10, "<sip:nothere.test;lr>"),
-                                          "drop_name_pending")
+                                          "name_pending")
         check(first is None and second is not None and second[0] == LISTEN and
               parse(second[1]).status == 503, "unknown name: %s, %s" % (first, second))
         # resolving to link-local: px_policy's destination rules refuse it
         delta, first, second = send_twice(vd, client, eps,
                                           routed_invite(11, "<sip:linklocal.test:5060;lr>"),
-                                          "drop_forbidden_destination")
+                                          "forbidden_destination")
         check(first is None and second is None and delta == 0, "link-local: %s" % (second,))
-        c = vd.counters()
-        check(c.get("drop_forbidden_destination") == 1, "forbidden %s" %
-              c.get("drop_forbidden_destination"))
+        check(drops("forbidden_destination") == 1, "forbidden %s" %
+              drops("forbidden_destination"))
         # RFC 4475 wsinv: its Route names services.example.com (no alias here): forwarded there
         # once the name resolves
         wsinv = open(os.path.join(SHARED, "corpus", "rfc4475", "wsinv.dat"), "rb").read()
-        delta, first, second = send_twice(vd, client, eps, wsinv, "drop_name_pending")
+        delta, first, second = send_twice(vd, client, eps, wsinv, "name_pending")
         print("  RFC 4475 wsinv: first dropped (+%d), retransmission to %s" %
               (delta, second[0] if second else None))
         check(first is None and delta == 1, "wsinv first: %s" % (first,))
@@ -667,7 +795,7 @@ def test_route_hostnames_resolve_off_the_packet_path(binary, tmp):
         ok = 0
         for i in range(3):
             _, first, _ = send_twice(vd, client, eps, routed_invite(20 + i, cases[0][0]),
-                                     "drop_name_pending")
+                                     "name_pending")
             ok += first is not None and first[0] == cases[0][1]
             time.sleep(0.3)
         _, body = api("/metrics")

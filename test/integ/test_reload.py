@@ -248,7 +248,7 @@ def test_bad_reload_keeps_the_running_configuration(binary, tmp):
         os.kill(vd.pid, signal.SIGHUP)
         check(wait_line(vd, "change only with a restart"), "listen change not refused:\n" +
               vd.stderr_text())
-        check("reload refused: listen, advertise, workers, io and max_message change "
+        check("reload refused: listen, advertise, workers, io, max_message and tcp change "
               "only with a restart" in vd.stderr_text(), "another refusal line")
         got = spread(client, [ep], 10, 5)
         check(got == {6101: 5}, "after refused reloads: %s" % got)

@@ -5,18 +5,20 @@ test_tcp.py - SIP over TCP through the real viaduct, inside run.sh's private nam
     client (TCP) -> viaduct tcp:127.0.0.1:5060 -> backend (UDP 127.0.0.1:5070)
                     viaduct 127.0.0.1:5060 (UDP) <- the backend's responses
 
-viaduct runs with one worker (a response to a TCP client must reach the worker that owns
-its connection; the hand-off between workers is not built yet) and short TCP limits from
-the environment, so that every limit is crossed within a second or two.
+viaduct runs with one worker unless said (two for `sipp -t tn`, where each worker sends a TCP
+client's requests from a UDP port of its own, so their responses come back to it) and short
+TCP limits from the environment, so that every limit is crossed within a second or two.
 
   sipp        `sipp -sn uac -t t1` over one TCP connection to viaduct, `sipp -sn uas` as
               the UDP backend: every call successful, every request forwarded, every
-              response back on the client's connection
+              response back on the client's connection; then `-t tn` (a connection per
+              call) through 2 workers: all successful, tcp_other_worker 0
   forward     a request over TCP reaches the backend with our Via (UDP, ;vtc=) on top and
               the client's Via marked received/rport; the response comes back on the
               connection without our Via; requests that arrive split byte by byte and two
               pipelined in one write are forwarded whole; a local answer (483) goes on the
               connection too; a CRLF CRLF ping gets a CRLF pong
+  ipv6        the same request and response over tcp:[::1]:5060
   closed      the client hangs up before the response: it is dropped, tcp_conn_gone +1
   bad input   each with a bounded, counted outcome, while a UDP client's requests through
               the same viaduct are all answered:
@@ -106,6 +108,7 @@ class Backend:
         self.ep = sipnet.Endpoint(*BE)
         self.reply = reply
         self.seen = []
+        self.peers = []
         self.stop_ev = threading.Event()
         self.th = threading.Thread(target=self._run, daemon=True)
         self.th.start()
@@ -119,6 +122,7 @@ class Backend:
             if data.startswith(b"SIP/2.0"):
                 continue
             self.seen.append(data)
+            self.peers.append(addr)
             if self.reply:
                 self.ep.send(answer(data), addr)
 
@@ -230,8 +234,12 @@ def test_forward():
         sipnet.check(check_n == 1, "the backend saw %d requests, want 1" % check_n)
         m = sipnet.parse(be.seen[0])
         vias = m.get_all("via")
-        sipnet.check(vias[0].startswith("SIP/2.0/UDP 127.0.0.1:5060;") and ";vtc=" in vias[0],
-                     "our Via is %r, want UDP with ;vtc=" % vias[0])
+        # UDP, from the worker's own port (not the shared 5060), with the connection's token
+        via_port = int(vias[0].split(";")[0].rsplit(":", 1)[1]) if ":" in vias[0] else 0
+        sipnet.check(vias[0].startswith("SIP/2.0/UDP 127.0.0.1:") and ";vtc=" in vias[0] and
+                     via_port != PX[1] and be.peers[0] == ("127.0.0.1", via_port),
+                     "our Via is %r (sent from %r), want UDP from the worker's own port with "
+                     ";vtc=" % (vias[0], be.peers[0]))
         sipnet.check(len(vias) == 2 and vias[1].startswith("SIP/2.0/TCP"),
                      "the client's Via is not second: %r" % vias)
         resp = recv_msg(c)
@@ -268,6 +276,32 @@ def test_forward():
                         ("tx_lost", 0)):
             if cn.get(k) != want:
                 problems.append("%s is %r, want %d" % (k, cn.get(k), want))
+    finally:
+        be.close()
+        stop(vd, problems)
+    if problems:
+        raise sipnet.Failure("; ".join(problems))
+
+
+def test_ipv6():
+    """The same over IPv6: tcp:[::1]:5060 to a backend on [::1]."""
+    problems = []
+    env = dict(os.environ, VIADUCT_SHUTDOWN_DRAIN_SECONDS="0")
+    vd = sipnet.start_viaduct(bin_path(), ["--listen", "[::1]:5060", "--listen", "tcp:[::1]:5060",
+                                           "--backend", "[::1]:5070", "--workers", "1"], env=env)
+    be = sipnet.Endpoint("::1", 5070)
+    try:
+        c = socket.create_connection(("::1", 5060), timeout=2)
+        ip, port = c.getsockname()[:2]
+        c.sendall(options("v6-1", "SIP/2.0/TCP [%s]:%d;branch=z9hG4bKv6" % (ip, port)))
+        got = be.recv(2)
+        sipnet.check(got is not None, "the backend got nothing")
+        top = sipnet.parse(got[0]).get_all("via")[0]
+        sipnet.check(top.startswith("SIP/2.0/UDP [::1]:") and ";vtc=" in top, "our Via: %r" % top)
+        be.send(answer(got[0]), got[1])
+        r = recv_msg(c)
+        sipnet.check(r is not None and r.startswith(b"SIP/2.0 200"), "no 200 on the connection")
+        c.close()
     finally:
         be.close()
         stop(vd, problems)
@@ -445,10 +479,12 @@ def test_refused_with_recvmmsg():
     sipnet.check("a tcp listener needs the io_uring engine" in err, "stderr: %r" % err)
 
 
-def test_sipp_tcp():
+def test_sipp_tcp(workers=1, mode="t1"):
     problems = []
     work = tempfile.mkdtemp(prefix="sipp-tcp-")
-    vd = start()
+    # a connection per call (tn): no per-source limit, and SIPp may open that many
+    vd = start(env_extra={"VIADUCT_TCP_MAX_PER_SOURCE": "0"} if mode == "tn" else None,
+               args=["--workers", str(workers)])
     uas = uac = None
     try:
         uas = test_sipp.Sipp("tcp-uas", ["-sn", "uas", "-i", BE[0], "-p", str(BE[1]),
@@ -457,10 +493,11 @@ def test_sipp_tcp():
         sipnet.check(uas.proc.poll() is None, "the UAS exited at start: " + uas.output_tail(400))
         c0 = vd.counters()
         t0 = time.monotonic()
-        uac = test_sipp.Sipp("tcp-uac", ["-sn", "uac", "-t", "t1", "%s:%d" % PX, "-i", "127.0.0.1",
+        uac = test_sipp.Sipp("tcp-uac", ["-sn", "uac", "-t", mode, "%s:%d" % PX, "-i", "127.0.0.1",
                                          "-p", "5080", "-mp", "17000", "-m", str(SIPP_CALLS),
                                          "-r", "100", "-rp", "1000", "-timeout", "50s",
-                                         "-timeout_error"], work)
+                                         "-timeout_error"] +
+                             (["-max_socket", "1000"] if mode == "tn" else []), work)
         rc = uac.wait(60)
         took = time.monotonic() - t0
         c1 = vd.counters()
@@ -468,16 +505,18 @@ def test_sipp_tcp():
         ok_calls = test_sipp.num(st, "SuccessfulCall(C)")
         failed = test_sipp.num(st, "FailedCall(C)")
         moved = {k: c1.get(k, 0) - c0.get(k, 0) for k in c1}
-        print("# sipp -t t1: exit %s after %.1f s, %d successful, %d failed" % (
-            rc, took, ok_calls, failed), flush=True)
+        print("# sipp -t %s, %d workers: exit %s after %.1f s, %d successful, %d failed" % (
+            mode, workers, rc, took, ok_calls, failed), flush=True)
         print("# viaduct: " + ", ".join("%s +%d" % (k, v) for k, v in sorted(moved.items())
                                         if v), flush=True)
         if rc != 0:
             problems.append("the UAC exited %r" % (rc,))
         if ok_calls != SIPP_CALLS or failed:
             problems.append("%d successful, %d failed, want %d" % (ok_calls, failed, SIPP_CALLS))
-        if moved.get("tcp_accepted", 0) != 1:
-            problems.append("tcp_accepted +%d, want one connection" % moved.get("tcp_accepted", 0))
+        want_conns = 1 if mode == "t1" else SIPP_CALLS
+        if moved.get("tcp_accepted", 0) != want_conns:
+            problems.append("tcp_accepted +%d, want %d" % (moved.get("tcp_accepted", 0),
+                                                           want_conns))
         if moved.get("fwd_requests", 0) != moved.get("tcp_messages", 0):
             problems.append("%d TCP messages, %d forwarded" % (moved.get("tcp_messages", 0),
                                                                moved.get("fwd_requests", 0)))
@@ -506,6 +545,7 @@ def main():
     t = sipnet.Tally()
     t.run("tcp: a request over TCP reaches the UDP backend, its response comes back on the "
           "connection; split, pipelined, ping", test_forward)
+    t.run("tcp: over IPv6, tcp:[::1]:5060 to a backend on [::1]", test_ipv6)
     t.run("tcp: a response for a connection that has closed is dropped and counted",
           test_closed_connection)
     t.run("tcp: no Content-Length, slow loris, endless header block, lying Content-Length, "
@@ -518,6 +558,9 @@ def main():
     else:
         t.run("tcp: sipp -t t1, %d calls over one TCP connection to a UDP sipp uas, all "
               "successful" % SIPP_CALLS, test_sipp_tcp)
+        t.run("tcp: sipp -t tn, 2 workers, %d calls each on a connection of its own (the "
+              "kernel spreads them), all successful, no response at the wrong worker" % SIPP_CALLS,
+              test_sipp_tcp, 2, "tn")
     return t.finish()
 
 
