@@ -745,14 +745,16 @@ def t_probes_answer_during_a_stuck_reload(binary, tmp):
         reload_thread = threading.Thread(target=reload)
         reload_thread.start()
         time.sleep(0.2)  # it takes s->mu and loads in a few ms, then waits for the worker
-        slow = []
+        slow, took = [], []
         for path, want in (("/readyz", 200), ("/healthz", 200), ("/metrics", 200),
                            ("/backends", 200), ("/config", 200)):
             t0 = time.monotonic()
             code, body, _ = api("GET", path, LO, timeout=5)
             secs = time.monotonic() - t0
+            took.append("%s %.1f ms" % (path, secs * 1000))
             if code != want or secs > PROBE_S:
                 slow.append("%s: %d after %.2f s" % (path, code, secs))
+        print("   (during the reload: %s)" % ", ".join(took), flush=True)
         code, g = gen()
         alive = reload_thread.is_alive()
         check(not slow, "during the reload, want each within %.1f s: %s" % (PROBE_S,
