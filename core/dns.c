@@ -143,9 +143,12 @@ static int srv_cmp(const void *x, const void *y)
     return a->port < b->port ? -1 : a->port > b->port;
 }
 
-int dns_parse_srv(const uint8_t *msg, size_t len, struct dns_srv *out, int cap, uint32_t *min_ttl)
+int dns_parse_srv(const uint8_t *msg, size_t len, struct dns_srv *out, int cap, uint32_t *min_ttl,
+                  int *nsrv)
 {
     *min_ttl = UINT32_MAX;
+    if (nsrv != NULL)
+        *nsrv = 0;
     if (len < 12)
         return DNS_EPARSE;
     unsigned qd = get16(msg + 4), an = get16(msg + 6);
@@ -196,7 +199,9 @@ int dns_parse_srv(const uint8_t *msg, size_t len, struct dns_srv *out, int cap, 
         }
     }
     qsort(out, (size_t)kept, sizeof(*out), srv_cmp);
-    return n;
+    if (nsrv != NULL)
+        *nsrv = n;
+    return kept; /* what out holds: callers read out[0..kept) and nothing else */
 }
 
 int64_t dns_refresh_ms(uint32_t ttl_s, const struct cfg_dns_opts *o, uint64_t rnd)

@@ -269,13 +269,13 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
         int cap = (int)d->opts.max_records;
         struct dns_srv *s = calloc((size_t)cap, sizeof(*s));
         uint32_t ttl;
-        int n = s ? dns_parse_srv(abuf, (size_t)alen, s, cap, &ttl) : DNS_EPARSE;
+        int n = s ? dns_parse_srv(abuf, (size_t)alen, s, cap, &ttl, NULL) : DNS_EPARSE;
         if (n < 0) {
             e->acc_status = s ? ARES_EBADRESP : ARES_ENOMEM;
         } else {
             if (ttl < e->acc_ttl)
                 e->acc_ttl = ttl;
-            for (int i = 0; i < n && i < cap; i++)
+            for (int i = 0; i < n; i++)
                 lookup_addrs(d, e, s[i].target, s[i].prio, s[i].weight, s[i].port);
         }
         free(s);

@@ -158,19 +158,20 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
     struct dns_look *l = arg;
     struct dns_srv s[DNS_CACHE_ADDRS];
     uint32_t ttl;
-    int n = -1;
+    int n = -1, nsrv = 0;
     if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
         l->gone = true;
     else if (status == ARES_SUCCESS)
-        n = dns_parse_srv(abuf, (size_t)alen, s, DNS_CACHE_ADDRS, &ttl);
-    if (l->gone) {
-    } else if (n > 0) {
-        if (ttl < l->ttl)
-            l->ttl = ttl;
-        for (int i = 0; i < n && i < DNS_CACHE_ADDRS; i++)
-            addrs(l, s[i].target, s[i].prio, s[i].weight, s[i].port);
-    } else {
-        addrs(l, l->host, 0, 0, 5060); /* no SRV records: the name itself, port 5060 */
+        n = dns_parse_srv(abuf, (size_t)alen, s, DNS_CACHE_ADDRS, &ttl, &nsrv);
+    if (!l->gone) {
+        if (n > 0) {
+            if (ttl < l->ttl)
+                l->ttl = ttl;
+            for (int i = 0; i < n; i++)
+                addrs(l, s[i].target, s[i].prio, s[i].weight, s[i].port);
+        } else if (nsrv == 0) {
+            addrs(l, l->host, 0, 0, 5060); /* no SRV records: the name itself, port 5060 */
+        } /* else only "." records: no service there (RFC 2782), cached negative */
     }
     done(l);
 }

@@ -198,8 +198,10 @@ static void test_dns_parse_srv_reads_records_sorted_with_the_least_ttl(void **st
     srv(&m, 60, 0, 0, 0, ""); /* ".": no service */
     struct dns_srv s[8];
     uint32_t ttl;
-    int n = dns_parse_srv(m.b, m.n, s, 8, &ttl);
-    assert_int_equal(n, 4);
+    int nsrv;
+    int n = dns_parse_srv(m.b, m.n, s, 8, &ttl, &nsrv);
+    assert_int_equal(n, 3); /* the "." one is not stored, nor counted as stored */
+    assert_int_equal(nsrv, 4);
     assert_int_equal(ttl, 5);
     assert_string_equal(s[0].target, "a.example.com");
     assert_string_equal(s[1].target, "b.example.com"); /* lower-cased */
@@ -208,10 +210,38 @@ static void test_dns_parse_srv_reads_records_sorted_with_the_least_ttl(void **st
     assert_string_equal(s[2].target, "c.example.com");
     assert_int_equal(s[2].prio, 20);
     /* with room for two, the two smallest by (priority, target) */
-    n = dns_parse_srv(m.b, m.n, s, 2, &ttl);
-    assert_int_equal(n, 4);
+    n = dns_parse_srv(m.b, m.n, s, 2, &ttl, &nsrv);
+    assert_int_equal(n, 2);
+    assert_int_equal(nsrv, 4);
     assert_string_equal(s[0].target, "a.example.com");
     assert_string_equal(s[1].target, "b.example.com");
+}
+
+/* The callers read out[0..n): a "." or port-0 record beside real ones must not count, or
+ * they read records never written (dns_route.c's on-stack array). */
+static void test_dns_parse_srv_counts_only_what_it_stores(void **state)
+{
+    (void)state;
+    struct msg m;
+    header(&m, 3);
+    srv(&m, 60, 0, 0, 0, ""); /* RFC 2782's "0 0 0 ." */
+    srv(&m, 60, 10, 1, 5060, "a.example.com");
+    srv(&m, 60, 10, 1, 0, "b.example.com"); /* port 0: no service either */
+    struct dns_srv s[4];
+    memset(s, 0x5a, sizeof(s));
+    uint32_t ttl;
+    int nsrv;
+    int n = dns_parse_srv(m.b, m.n, s, 4, &ttl, &nsrv);
+    assert_int_equal(n, 1);
+    assert_int_equal(nsrv, 3);
+    assert_string_equal(s[0].target, "a.example.com");
+    assert_int_equal(s[0].port, 5060);
+    /* only ".": nothing stored, but there were SRV records (no A/AAAA fallback) */
+    header(&m, 1);
+    srv(&m, 60, 0, 0, 0, "");
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, &nsrv), 0);
+    assert_int_equal(nsrv, 1);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), 0);
 }
 
 static void test_dns_parse_srv_refuses_what_does_not_parse(void **state)
@@ -223,8 +253,8 @@ static void test_dns_parse_srv_refuses_what_does_not_parse(void **state)
     header(&m, 1);
     srv(&m, 30, 10, 1, 5060, "a.example.com");
     for (size_t cut = 0; cut < m.n; cut++) /* every truncation */
-        assert_int_equal(dns_parse_srv(m.b, cut, s, 4, &ttl) < 0 || cut == m.n, true);
-    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl), 1);
+        assert_int_equal(dns_parse_srv(m.b, cut, s, 4, &ttl, NULL) < 0 || cut == m.n, true);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), 1);
     /* a pointer loop in the target */
     header(&m, 1);
     put16(&m, 0xc00c);
@@ -236,11 +266,11 @@ static void test_dns_parse_srv_refuses_what_does_not_parse(void **state)
     put16(&m, 1);
     put16(&m, 5060);
     put16(&m, (unsigned)(0xc000 | m.n)); /* points at itself */
-    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl), DNS_EPARSE);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
     /* more answers announced than there are */
     header(&m, 3);
     srv(&m, 30, 10, 1, 5060, "a.example.com");
-    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl), DNS_EPARSE);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
 }
 
 static void test_dns_refresh_follows_the_ttl_within_bounds(void **state)
@@ -529,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_dns_norm_is_the_same_for_every_order),
         cmocka_unit_test(test_dns_norm_keeps_the_lowest_priority_of_an_address),
         cmocka_unit_test(test_dns_parse_srv_reads_records_sorted_with_the_least_ttl),
+        cmocka_unit_test(test_dns_parse_srv_counts_only_what_it_stores),
         cmocka_unit_test(test_dns_parse_srv_refuses_what_does_not_parse),
         cmocka_unit_test(test_dns_refresh_follows_the_ttl_within_bounds),
         cmocka_unit_test(test_dns_expand_makes_backends_with_tiers_and_weights),
