@@ -114,8 +114,9 @@ int dns_cache_get(const struct dns_cache *c, uint64_t key, int64_t now_ms,
             if (k != key)
                 return DNS_MISS; /* evicted meanwhile */
             unsigned state = meta & 0xff, n = (meta >> 8) & 0xff;
-            if (state == DNS_C_PENDING)
-                return DNS_PENDING;
+            if (state == DNS_C_PENDING) /* past its expiry the lookup ended writing nothing
+                                           (its channel was destroyed): ask again */
+                return now_ms < exp ? DNS_PENDING : DNS_MISS;
             if (state == DNS_C_NEGATIVE)
                 return now_ms < exp ? DNS_NEGATIVE : DNS_MISS;
             if (state != DNS_C_FOUND || n == 0 || (now_ms >= exp && now_ms >= stale))

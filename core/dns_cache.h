@@ -57,7 +57,7 @@ struct dns_cache {
 /* What a lookup found. */
 enum dns_cache_hit {
     DNS_MISS = 0, /* nothing: ask for it */
-    DNS_PENDING,  /* being resolved: do not ask again */
+    DNS_PENDING,  /* being resolved: do not ask again (until its expiry: then a miss) */
     DNS_FOUND,    /* *out is the first address */
     DNS_STALE,    /* *out is the first address, but expired: ask again */
     DNS_NEGATIVE, /* did not resolve: answer 503 */

@@ -453,6 +453,8 @@ static void test_dns_cache_answers_found_stale_negative_and_miss(void **state)
     assert_int_equal(dns_cache_get(c, k, 1000, &out, &len), DNS_MISS);
     dns_cache_put(c, k, DNS_C_PENDING, NULL, 0, 6000);
     assert_int_equal(dns_cache_get(c, k, 1000, &out, &len), DNS_PENDING);
+    /* a lookup that ended writing nothing: past the pending expiry the workers ask again */
+    assert_int_equal(dns_cache_get(c, k, 6000, &out, &len), DNS_MISS);
     dns_cache_put(c, k, DNS_C_FOUND, a, 2, 2000);
     assert_int_equal(dns_cache_get(c, k, 1000, &out, &len), DNS_FOUND);
     assert_int_equal(len, sizeof(struct sockaddr_in));
