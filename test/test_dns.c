@@ -7,7 +7,8 @@
  * their bounds, and a configuration's names expand into backends with the
  * SRV tiers and weights, refusals counted, duplicates and the pool's cap
  * honoured; and the hostname cache: keys, states, its bound, no torn
- * read under a writer, the ask ring's bound.
+ * read under a writer, the ask ring's bound; and the resolver's slots when a
+ * reload renames every name (against a loopback port that refuses queries).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,8 +25,10 @@
 
 #include "core/dns.h"
 #include "core/dns_cache.h"
+#include "core/log.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -555,6 +558,90 @@ static void test_dns_ask_ring_is_bounded(void **state)
     assert_false(dns_ask_push(&a, span_make(big, sizeof(big)), 1, 5));
 }
 
+/* ---- the resolver (dns_res.c) ---- */
+
+static struct cfg *names_cfg(const char *fmt, int n, int port)
+{
+    struct cfg *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    c->npools = 1;
+    c->table_size = 65537;
+    snprintf(c->pools[0].name, 64, "default");
+    c->pools[0].nbackends = n;
+    c->pools[0].backends = calloc((size_t)n, sizeof(struct cfg_backend));
+    for (int i = 0; i < n; i++) {
+        struct cfg_backend *b = &c->pools[0].backends[i];
+        snprintf(b->address, CFG_STR, fmt, i);
+        b->dns = CFG_DNS_HOST;
+        b->weight = 1;
+    }
+    struct cfg_dns_opts *o = &c->dns;
+    o->nservers = 1;
+    snprintf(o->servers[0], CFG_STR, "127.0.0.1:%d", port);
+    o->refresh_min_ms = o->refresh_max_ms = 600000; /* a failed name is not asked again here */
+    o->stale_seconds = 30;
+    o->max_records = 16;
+    o->timeout_ms = 200;
+    return c;
+}
+
+static void no_change(void *arg)
+{
+    (void)arg;
+}
+
+/* How many names dns_print_json lists. */
+static int json_names(struct dns *d)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    dns_print_json(d, f);
+    fclose(f);
+    int n = 0;
+    for (const char *p = buf; (p = strstr(p, "\"name\"")) != NULL; p++)
+        n++;
+    free(buf);
+    return n;
+}
+
+/* A port on loopback where nothing listens: every query is refused at once. */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* 40 names replaced by 40 others: old and new are more than DNS_MAX_NAMES together, so the
+ * forgotten ones must give their slots up before the new ones take theirs. */
+static void test_dns_watch_replaces_every_name_past_the_slot_count(void **state)
+{
+    (void)state;
+    int port = closed_port();
+    struct cfg *a = names_cfg("old%d.example.test:5060", 40, port);
+    struct cfg *b = names_cfg("new%d.example.test:5060", 40, port);
+    char err[CFG_ERR_LEN];
+    log_setup(LOG_LOGFMT, LOG_ERROR, 2); /* 80 "no backends from it" lines say nothing here */
+    struct dns *d = dns_start(a, no_change, NULL, NULL, NULL, 0, err, sizeof(err));
+    assert_non_null(d);
+    dns_watch(d, a);
+    assert_true(dns_wait(d, 10000)); /* all failed: idle until refresh_min_ms */
+    assert_int_equal(json_names(d), 40);
+    dns_watch(d, b);
+    assert_true(dns_wait(d, 10000));
+    assert_int_equal(json_names(d), 40);
+    dns_stop(d);
+    free_cfg(a);
+    free_cfg(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_dns_cache_is_bounded_and_evicts_what_expires_first),
         cmocka_unit_test(test_dns_cache_readers_never_see_a_torn_entry),
         cmocka_unit_test(test_dns_ask_ring_is_bounded),
+        cmocka_unit_test(test_dns_watch_replaces_every_name_past_the_slot_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
