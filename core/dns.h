@@ -57,9 +57,12 @@ enum dns_err { DNS_EPARSE = -1 };
 
 /*
  * Parses the SRV records of the answer section of a DNS message (msg, len;
- * compression pointers followed, each bounded) into out, at most cap of
- * them. Records of other types (a CNAME) are skipped, and so are SRV
- * records that offer no service (RFC 2782's "." target, or port 0).
+ * compression pointers followed, at most 64 per name; a name at most 255
+ * bytes on the wire) into out, at most cap of them. A target must be a host
+ * name (letters, digits, '-', '_'): a NUL, a '.' inside a label or any
+ * other byte makes the message DNS_EPARSE. Records of other types (a
+ * CNAME) are skipped, and so are SRV records that offer no service (RFC
+ * 2782's "." target, or port 0).
  * *min_ttl gets the smallest TTL of the SRV records (UINT32_MAX if none);
  * *nsrv (if not NULL) how many SRV records there were, those skipped and
  * those past cap included, so a caller can tell "no SRV records" (RFC 3263:

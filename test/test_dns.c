@@ -276,6 +276,88 @@ static void test_dns_parse_srv_refuses_what_does_not_parse(void **state)
     assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
 }
 
+/* An SRV record whose target is raw wire bytes (t, n), for names name() cannot write. */
+static void srv_raw(struct msg *m, const void *t, size_t n)
+{
+    put16(m, 0xc00c);
+    put16(m, 33);
+    put16(m, 1);
+    put32(m, 30);
+    put16(m, (unsigned)(6 + n));
+    put16(m, 10);
+    put16(m, 1);
+    put16(m, 5060);
+    put(m, t, n);
+}
+
+static void test_dns_parse_srv_refuses_hostile_names(void **state)
+{
+    (void)state;
+    struct msg m;
+    struct dns_srv s[4];
+    uint32_t ttl;
+    /* a NUL in a label: the target would reach getaddrinfo cut short */
+    header(&m, 1);
+    srv_raw(&m, "\3a\0b\7example\3com\0", 17);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+    /* a '.' inside a label: "a.b" as one label would read as two */
+    header(&m, 1);
+    srv_raw(&m, "\3a.b\7example\3com\0", 17);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+    /* a space, a control byte, a high byte */
+    static const char bad[] = {' ', '\n', '\x7f', '\xc3', '/', '*'};
+    for (size_t i = 0; i < sizeof(bad); i++) {
+        char t[] = "\3aXb\3com\0";
+        t[2] = bad[i];
+        header(&m, 1);
+        srv_raw(&m, t, sizeof(t) - 1);
+        assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+    }
+    /* the same record with a host name parses ('_' and '-' included) */
+    header(&m, 1);
+    srv_raw(&m, "\3a_b\3c-d\3com\0", 13);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), 1);
+    assert_string_equal(s[0].target, "a_b.c-d.com");
+    /* a 300-byte owner name (more than RFC 1035's 255), read without storing it */
+    header(&m, 1);
+    for (int i = 0; i < 5; i++) {
+        uint8_t l = 59;
+        put(&m, &l, 1);
+        for (int k = 0; k < 59; k++)
+            put(&m, "x", 1);
+    }
+    put(&m, "\0", 1);
+    put16(&m, 33);
+    put16(&m, 1);
+    put32(&m, 30);
+    struct msg rd = {.n = 0};
+    put16(&rd, 10);
+    put16(&rd, 1);
+    put16(&rd, 5060);
+    name(&rd, "a.example.com");
+    put16(&m, (unsigned)rd.n);
+    put(&m, rd.b, rd.n);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+    /* a loop through labels: "x" then a pointer back to that "x", forever */
+    header(&m, 1);
+    size_t at = m.n;
+    put(&m, "\1x", 2);
+    put16(&m, (unsigned)(0xc000 | at));
+    put16(&m, 33);
+    put16(&m, 1);
+    put32(&m, 30);
+    put16(&m, (unsigned)rd.n);
+    put(&m, rd.b, rd.n);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+    /* two pointers at each other in a target */
+    header(&m, 1);
+    size_t rdat = m.n + 12; /* owner pointer, type, class, TTL, length */
+    uint8_t loop[4] = {(uint8_t)(0xc0 | (rdat + 8) >> 8), (uint8_t)(rdat + 8),
+                       (uint8_t)(0xc0 | (rdat + 6) >> 8), (uint8_t)(rdat + 6)};
+    srv_raw(&m, loop, 4);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+}
+
 static void test_dns_refresh_follows_the_ttl_within_bounds(void **state)
 {
     (void)state;
@@ -650,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_dns_parse_srv_reads_records_sorted_with_the_least_ttl),
         cmocka_unit_test(test_dns_parse_srv_counts_only_what_it_stores),
         cmocka_unit_test(test_dns_parse_srv_refuses_what_does_not_parse),
+        cmocka_unit_test(test_dns_parse_srv_refuses_hostile_names),
         cmocka_unit_test(test_dns_refresh_follows_the_ttl_within_bounds),
         cmocka_unit_test(test_dns_expand_makes_backends_with_tiers_and_weights),
         cmocka_unit_test(test_dns_expand_stops_at_the_table_size),
