@@ -28,6 +28,7 @@
 #include "core/log.h"
 
 #include <pthread.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -724,6 +725,31 @@ static void test_dns_watch_replaces_every_name_past_the_slot_count(void **state)
     free_cfg(b);
 }
 
+/* One wake per burst of asks, not a write(2) per ask; again once the thread took them all. */
+static void test_dns_ask_wakes_once_per_burst(void **state)
+{
+    (void)state;
+    static struct dns_ask a;
+    a.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    assert_true(a.wake_fd >= 0);
+    char host[DNS_HOST_MAX];
+    int port;
+    uint64_t key, v;
+    for (int i = 0; i < 3; i++)
+        assert_true(dns_ask_push(&a, SPAN_LIT("x.example.com"), i, (uint64_t)i + 1));
+    assert_int_equal(read(a.wake_fd, &v, sizeof(v)), sizeof(v));
+    assert_int_equal(v, 1);
+    assert_true(dns_ask_pop(&a, host, &port, &key));
+    assert_true(dns_ask_push(&a, SPAN_LIT("y.example.com"), 1, 9)); /* two still queued */
+    assert_int_equal(read(a.wake_fd, &v, sizeof(v)), -1);
+    while (dns_ask_pop(&a, host, &port, &key))
+        ;
+    assert_true(dns_ask_push(&a, SPAN_LIT("z.example.com"), 1, 10));
+    assert_int_equal(read(a.wake_fd, &v, sizeof(v)), sizeof(v));
+    assert_int_equal(v, 1);
+    close(a.wake_fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -741,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_dns_cache_is_bounded_and_evicts_what_expires_first),
         cmocka_unit_test(test_dns_cache_readers_never_see_a_torn_entry),
         cmocka_unit_test(test_dns_ask_ring_is_bounded),
+        cmocka_unit_test(test_dns_ask_wakes_once_per_burst),
         cmocka_unit_test(test_dns_watch_replaces_every_name_past_the_slot_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
