@@ -149,12 +149,13 @@ $(BUILD)/test/test_cfg_print: $(BUILD)/obj/test/test_cfg_print.o $(BUILD)/obj/co
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -lyaml
 
-# DNS discovery's pure half (record sets, SRV answers, refresh times, expansion) and the
-# hostname cache (a writer thread against readers).
+# DNS discovery's pure half (record sets, SRV answers, refresh times, expansion), the
+# hostname cache (a writer thread against readers) and the resolver's bookkeeping of names.
 $(BUILD)/test/test_dns: $(BUILD)/obj/test/test_dns.o $(BUILD)/obj/core/dns.o \
-		$(BUILD)/obj/core/dns_cache.o $(NET_LIB)
+		$(BUILD)/obj/core/dns_cache.o $(BUILD)/obj/core/dns_res.o \
+		$(BUILD)/obj/core/dns_route.o $(BUILD)/obj/core/log.o $(NET_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -lsodium
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ -lcmocka -lsodium -lcares
 
 # The log alone: it writes to a pipe the test reads.
 $(BUILD)/test/test_log: $(BUILD)/obj/test/test_log.o $(BUILD)/obj/core/log.o

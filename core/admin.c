@@ -516,7 +516,13 @@ static bool is_loopback(const struct sockaddr *sa)
 
 int admin_start(struct server *s, struct admin **out, char *err, size_t errlen)
 {
-    const struct cfg_admin *ad = &s->cur->cfg.admin;
+    /* a copy taken under cur_mu (server.h): the DNS thread may already publish a new
+     * generation and free this one while the socket and the daemon are set up */
+    struct cfg_admin cur;
+    pthread_mutex_lock(&s->cur_mu);
+    cur = s->cur->cfg.admin;
+    pthread_mutex_unlock(&s->cur_mu);
+    const struct cfg_admin *ad = &cur;
     struct sockaddr_storage ss;
     socklen_t len;
     char token[CFG_STR + 2];
@@ -562,7 +568,7 @@ int admin_start(struct server *s, struct admin **out, char *err, size_t errlen)
     }
     char url[80]; /* the canonical form: "[10.0.0.5]:8060" is a valid listen, not a URL */
     if (net_addr_format((const struct sockaddr *)&ss, url, sizeof(url)) < 0)
-        snprintf(url, sizeof(url), "%s", ad->listen);
+        snprintf(url, sizeof(url), "%.*s", (int)sizeof(url) - 1, ad->listen);
     log_line(LOG_INFO, &(struct log_kv){"component", "admin"}, 1,
              "management API on http://%s/ (POST %s)", url,
              ad->token[0] || ad->token_file[0] ? "with a bearer token"

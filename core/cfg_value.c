@@ -155,7 +155,7 @@ static int dns_name(const char *s, size_t n, char *out, size_t outlen)
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
         if (ch == '.') {
-            if (label == 0 || (i == n - 1 && n == 1))
+            if (label == 0) /* "a..b"; a leading '.' is refused above */
                 return -1;
             label = 0;
         } else if (!is_dns_char(ch) || ++label > 63) {

@@ -87,17 +87,30 @@ static uint16_t get16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+#define NAME_WIRE_MAX 255 /* RFC 1035 §3.1: a name's labels, their length bytes and the root's */
+#define NAME_HOPS 64      /* pointers followed in one name: a loop of pointers ends there */
+
+/* A byte a host name's label may hold (cfg_value.c's names: letters, digits, '-', '_').
+ * A target goes to getaddrinfo as text: a NUL would cut it, a '.' split a label. */
+static bool host_byte(uint8_t ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_';
+}
+
 /*
- * Reads the name at msg[at] into out (lower-cased, dots, no final dot; ""
- * for the root) if out is not NULL; returns the offset just past the name
- * where it starts (not where pointers lead), or -1. At most 64 pointers are
- * followed: a loop of pointers ends there.
+ * Reads the name at msg[at]; returns the offset just past the name where
+ * it starts (not where pointers lead), or -1. A name longer than
+ * NAME_WIRE_MAX on the wire (counted through pointers, so a loop through
+ * labels ends there too) or with more than NAME_HOPS pointers is -1. If out
+ * is not NULL the name must be a host name (host_byte): it goes there
+ * lower-cased, with dots, no final dot ("" for the root).
  */
 static long read_name(const uint8_t *msg, size_t len, size_t at, char *out, size_t cap)
 {
     long end = -1;
-    size_t n = 0;
-    for (int hops = 0; hops < 64;) {
+    size_t n = 0, wire = 1; /* the root's length byte */
+    for (int hops = 0;;) {
         if (at >= len)
             return -1;
         uint8_t l = msg[at];
@@ -107,15 +120,15 @@ static long read_name(const uint8_t *msg, size_t len, size_t at, char *out, size
             return end >= 0 ? end : (long)at + 1;
         }
         if ((l & 0xc0) == 0xc0) {
-            if (at + 1 >= len)
+            if (at + 1 >= len || ++hops > NAME_HOPS)
                 return -1;
             if (end < 0)
                 end = (long)at + 2;
             at = (size_t)(l & 0x3f) << 8 | msg[at + 1];
-            hops++;
             continue;
         }
-        if ((l & 0xc0) != 0 || at + 1 + l > len)
+        wire += 1 + (size_t)l;
+        if ((l & 0xc0) != 0 || at + 1 + l > len || wire > NAME_WIRE_MAX)
             return -1;
         if (out) {
             if (n + l + 2 > cap)
@@ -124,12 +137,13 @@ static long read_name(const uint8_t *msg, size_t len, size_t at, char *out, size
                 out[n++] = '.';
             for (size_t i = 0; i < l; i++) {
                 uint8_t ch = msg[at + 1 + i];
+                if (!host_byte(ch))
+                    return -1;
                 out[n++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
             }
         }
         at += 1 + (size_t)l;
     }
-    return -1;
 }
 
 static int srv_cmp(const void *x, const void *y)
@@ -143,9 +157,12 @@ static int srv_cmp(const void *x, const void *y)
     return a->port < b->port ? -1 : a->port > b->port;
 }
 
-int dns_parse_srv(const uint8_t *msg, size_t len, struct dns_srv *out, int cap, uint32_t *min_ttl)
+int dns_parse_srv(const uint8_t *msg, size_t len, struct dns_srv *out, int cap, uint32_t *min_ttl,
+                  int *nsrv)
 {
     *min_ttl = UINT32_MAX;
+    if (nsrv != NULL)
+        *nsrv = 0;
     if (len < 12)
         return DNS_EPARSE;
     unsigned qd = get16(msg + 4), an = get16(msg + 6);
@@ -196,7 +213,9 @@ int dns_parse_srv(const uint8_t *msg, size_t len, struct dns_srv *out, int cap, 
         }
     }
     qsort(out, (size_t)kept, sizeof(*out), srv_cmp);
-    return n;
+    if (nsrv != NULL)
+        *nsrv = n;
+    return kept; /* what out holds: callers read out[0..kept) and nothing else */
 }
 
 int64_t dns_refresh_ms(uint32_t ttl_s, const struct cfg_dns_opts *o, uint64_t rnd)

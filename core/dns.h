@@ -57,14 +57,22 @@ enum dns_err { DNS_EPARSE = -1 };
 
 /*
  * Parses the SRV records of the answer section of a DNS message (msg, len;
- * compression pointers followed, each bounded) into out (at most cap, the
- * rest counted in the return value but not stored). Records of other
- * types (a CNAME) are skipped. *min_ttl gets the smallest TTL of the SRV
- * records (UINT32_MAX if none). Returns how many there were, or DNS_EPARSE
- * for a message that does not parse. Sorted by (prio, target, port) so a
- * cut at cap is the same on every instance.
+ * compression pointers followed, at most 64 per name; a name at most 255
+ * bytes on the wire) into out, at most cap of them. A target must be a host
+ * name (letters, digits, '-', '_'): a NUL, a '.' inside a label or any
+ * other byte makes the message DNS_EPARSE. Records of other types (a
+ * CNAME) are skipped, and so are SRV records that offer no service (RFC
+ * 2782's "." target, or port 0).
+ * *min_ttl gets the smallest TTL of the SRV records (UINT32_MAX if none);
+ * *nsrv (if not NULL) how many SRV records there were, those skipped and
+ * those past cap included, so a caller can tell "no SRV records" (RFC 3263:
+ * try the name's A/AAAA) from "only '.'" (no service there). Returns how
+ * many out holds (0..cap), or DNS_EPARSE for a message that does not
+ * parse. Sorted by (prio, target, port) so a cut at cap is the same on
+ * every instance.
  */
-int dns_parse_srv(const uint8_t *msg, size_t len, struct dns_srv *out, int cap, uint32_t *min_ttl);
+int dns_parse_srv(const uint8_t *msg, size_t len, struct dns_srv *out, int cap, uint32_t *min_ttl,
+                  int *nsrv);
 
 /* Milliseconds until a name whose records had this TTL is asked again:
  * ttl clamped to [refresh_min_ms, refresh_max_ms], then up to jitter_pct

@@ -3,7 +3,6 @@
  */
 #include "core/dns_cache.h"
 
-#include <errno.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -114,8 +113,9 @@ int dns_cache_get(const struct dns_cache *c, uint64_t key, int64_t now_ms,
             if (k != key)
                 return DNS_MISS; /* evicted meanwhile */
             unsigned state = meta & 0xff, n = (meta >> 8) & 0xff;
-            if (state == DNS_C_PENDING)
-                return DNS_PENDING;
+            if (state == DNS_C_PENDING) /* past its expiry the lookup ended writing nothing
+                                           (its channel was destroyed): ask again */
+                return now_ms < exp ? DNS_PENDING : DNS_MISS;
             if (state == DNS_C_NEGATIVE)
                 return now_ms < exp ? DNS_NEGATIVE : DNS_MISS;
             if (state != DNS_C_FOUND || n == 0 || (now_ms >= exp && now_ms >= stale))
@@ -222,11 +222,17 @@ bool dns_ask_push(struct dns_ask *a, struct span host, int port, uint64_t key)
     a->q[i].host[host.len] = '\0';
     a->q[i].port = port;
     a->q[i].key = key;
-    atomic_store_explicit(&a->head, h + 1, memory_order_release);
-    if (a->wake_fd >= 0) {
+    /* A write(2) per ask would be a syscall per datagram of a name flood: only an ask the
+     * DNS thread may have gone to sleep without seeing wakes it, one pushed when the thread
+     * had taken every ask before it. Otherwise the thread has yet to take an earlier ask,
+     * and then it sees this one too: head stored, then tail loaded here; tail stored, then
+     * head loaded in dns_ask_pop, all seq_cst, so one side sees the other's store. A
+     * failed write (the counter full: woken already) loses nothing either. */
+    atomic_store_explicit(&a->head, h + 1, memory_order_seq_cst);
+    if (a->wake_fd >= 0 && atomic_load_explicit(&a->tail, memory_order_seq_cst) == h) {
         uint64_t one = 1;
-        if (write(a->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-            return true; /* queued; the DNS thread's next pass takes it */
+        ssize_t r = write(a->wake_fd, &one, sizeof(one));
+        (void)r;
     }
     return true;
 }
@@ -234,13 +240,13 @@ bool dns_ask_push(struct dns_ask *a, struct span host, int port, uint64_t key)
 bool dns_ask_pop(struct dns_ask *a, char host[DNS_HOST_MAX], int *port, uint64_t *key)
 {
     uint32_t t = atomic_load_explicit(&a->tail, memory_order_relaxed);
-    uint32_t h = atomic_load_explicit(&a->head, memory_order_acquire);
+    uint32_t h = atomic_load_explicit(&a->head, memory_order_seq_cst); /* dns_ask_push's wake */
     if (t == h)
         return false;
     size_t i = t % DNS_ASK_RING;
     memcpy(host, a->q[i].host, DNS_HOST_MAX);
     *port = a->q[i].port;
     *key = a->q[i].key;
-    atomic_store_explicit(&a->tail, t + 1, memory_order_release);
+    atomic_store_explicit(&a->tail, t + 1, memory_order_seq_cst);
     return true;
 }

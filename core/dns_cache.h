@@ -57,7 +57,7 @@ struct dns_cache {
 /* What a lookup found. */
 enum dns_cache_hit {
     DNS_MISS = 0, /* nothing: ask for it */
-    DNS_PENDING,  /* being resolved: do not ask again */
+    DNS_PENDING,  /* being resolved: do not ask again (until its expiry: then a miss) */
     DNS_FOUND,    /* *out is the first address */
     DNS_STALE,    /* *out is the first address, but expired: ask again */
     DNS_NEGATIVE, /* did not resolve: answer 503 */
@@ -108,8 +108,9 @@ struct dns_ask {
 };
 
 /* The worker's: queues host:port and wakes the DNS thread (a non-blocking
- * eventfd write). False, counted in dropped, if the ring is full or the
- * name too long. */
+ * eventfd write) if it had taken every earlier ask: one write per burst,
+ * not per ask. False, counted in dropped, if the ring is full or the name
+ * too long. */
 bool dns_ask_push(struct dns_ask *a, struct span host, int port, uint64_t key);
 
 /* The DNS thread's: the oldest ask, copied out; false if none. */

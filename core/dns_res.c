@@ -81,7 +81,9 @@ struct dns {
         uint8_t kind;
         char addr[CFG_STR];
     } want[DNS_MAX_NAMES];
-    bool dirty; /* thread only: a set changed since the last call back */
+    bool unplaced; /* under mu: some wanted name has no entry yet (forgotten names still
+                      resolving hold the slots; each frees its own when its queries end) */
+    bool dirty;    /* thread only: a set changed since the last call back */
     uint64_t rnd;
     struct dns_route *route; /* hostnames of Route next hops; NULL: none */
     struct dns_entry e[DNS_MAX_NAMES];
@@ -134,13 +136,29 @@ static void add_rec(struct dns_entry *e, const struct sockaddr *sa, const struct
     r->weight = q->weight;
 }
 
+static bool place_wanted(struct dns *d);
+
+/* Under mu: frees a forgotten entry's slot, and gives it to a name that waited for one. */
+static void forget(struct dns *d, struct dns_entry *e)
+{
+    free(e->acc);
+    free(e->rec);
+    memset(e, 0, sizeof(*e));
+    if (d->unplaced)
+        d->unplaced = !place_wanted(d);
+}
+
 /* The refresh is over (nothing in flight): publish what it found. */
 static void finish(struct dns *d, struct dns_entry *e)
 {
     if (e->acc_status == ARES_EDESTRUCTION || e->acc_status == ARES_ECANCELLED) {
-        free(e->acc); /* dns_stop: no answer, and nothing to say about it */
+        free(e->acc); /* dns_stop or a new channel: no answer, and nothing to say about it */
         e->acc = NULL;
         e->nacc = 0;
+        pthread_mutex_lock(&d->mu);
+        if (!e->wanted) /* forgotten while its queries ran: nothing else frees its slot */
+            forget(d, e);
+        pthread_mutex_unlock(&d->mu);
         return;
     }
     int64_t now = clk_now_ms();
@@ -149,9 +167,7 @@ static void finish(struct dns *d, struct dns_entry *e)
     bool good = e->acc_status == ARES_SUCCESS && n > 0;
     pthread_mutex_lock(&d->mu);
     if (!e->wanted) { /* forgotten while its queries ran */
-        free(e->acc);
-        free(e->rec);
-        memset(e, 0, sizeof(*e));
+        forget(d, e);
         pthread_mutex_unlock(&d->mu);
         return;
     }
@@ -269,13 +285,13 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
         int cap = (int)d->opts.max_records;
         struct dns_srv *s = calloc((size_t)cap, sizeof(*s));
         uint32_t ttl;
-        int n = s ? dns_parse_srv(abuf, (size_t)alen, s, cap, &ttl) : DNS_EPARSE;
+        int n = s ? dns_parse_srv(abuf, (size_t)alen, s, cap, &ttl, NULL) : DNS_EPARSE;
         if (n < 0) {
             e->acc_status = s ? ARES_EBADRESP : ARES_ENOMEM;
         } else {
             if (ttl < e->acc_ttl)
                 e->acc_ttl = ttl;
-            for (int i = 0; i < n && i < cap; i++)
+            for (int i = 0; i < n; i++)
                 lookup_addrs(d, e, s[i].target, s[i].prio, s[i].weight, s[i].port);
         }
         free(s);
@@ -337,7 +353,48 @@ static int new_channel(struct dns *d, const struct cfg_dns_opts *o)
     return 0;
 }
 
-/* Takes dns_watch's list (under mu): entries kept by address, new ones due now. */
+/* Under mu: an entry, due now, for each wanted name that has none. False if a free slot
+ * was missing for some (forgotten names still resolving hold theirs: forget() places the
+ * rest as they end). */
+static bool place_wanted(struct dns *d)
+{
+    bool all = true;
+    for (int w = 0; w < d->nwant; w++) {
+        struct dns_entry *e = NULL, *slot = NULL;
+        for (int i = 0; i < DNS_MAX_NAMES && e == NULL; i++) {
+            if (d->e[i].used && d->e[i].kind == d->want[w].kind &&
+                strcmp(d->e[i].addr, d->want[w].addr) == 0)
+                e = &d->e[i];
+            else if (!d->e[i].used && slot == NULL)
+                slot = &d->e[i];
+        }
+        if (e != NULL)
+            continue;
+        if (slot == NULL) {
+            all = false;
+            continue;
+        }
+        e = slot;
+        memset(e, 0, sizeof(*e));
+        e->used = true;
+        e->wanted = true;
+        e->kind = d->want[w].kind;
+        snprintf(e->addr, sizeof(e->addr), "%s", d->want[w].addr);
+        snprintf(e->qname, sizeof(e->qname), "%s", e->addr);
+        if (e->kind == CFG_DNS_HOST) {
+            char *colon = strrchr(e->qname, ':');
+            e->port = colon ? atoi(colon + 1) : 5060;
+            if (colon)
+                *colon = '\0';
+        }
+        e->next_ms = 0;
+    }
+    return all;
+}
+
+/* Takes dns_watch's list (under mu): entries kept by address, new ones due now. The
+ * forgotten ones are freed before the new ones take slots: old and new together may be
+ * more than DNS_MAX_NAMES (a reload that renames every backend). */
 static void apply_watch(struct dns *d)
 {
     pthread_mutex_lock(&d->mu);
@@ -351,34 +408,11 @@ static void apply_watch(struct dns *d)
         d->opts.timeout_ms != d->want_opts.timeout_ms ||
         memcmp(d->opts.servers, d->want_opts.servers, sizeof(d->opts.servers)) != 0;
     d->opts = d->want_opts;
-    for (int i = 0; i < DNS_MAX_NAMES; i++)
-        d->e[i].wanted = false;
-    for (int w = 0; w < d->nwant; w++) {
-        struct dns_entry *e = NULL, *slot = NULL;
-        for (int i = 0; i < DNS_MAX_NAMES && e == NULL; i++) {
-            if (d->e[i].used && d->e[i].kind == d->want[w].kind &&
-                strcmp(d->e[i].addr, d->want[w].addr) == 0)
-                e = &d->e[i];
-            else if (!d->e[i].used && slot == NULL)
-                slot = &d->e[i];
-        }
-        if (e == NULL && slot != NULL) {
-            e = slot;
-            memset(e, 0, sizeof(*e));
-            e->used = true;
-            e->kind = d->want[w].kind;
-            snprintf(e->addr, sizeof(e->addr), "%s", d->want[w].addr);
-            snprintf(e->qname, sizeof(e->qname), "%s", e->addr);
-            if (e->kind == CFG_DNS_HOST) {
-                char *colon = strrchr(e->qname, ':');
-                e->port = colon ? atoi(colon + 1) : 5060;
-                if (colon)
-                    *colon = '\0';
-            }
-            e->next_ms = 0;
-        }
-        if (e != NULL)
-            e->wanted = true;
+    for (int i = 0; i < DNS_MAX_NAMES; i++) {
+        struct dns_entry *e = &d->e[i];
+        e->wanted = false;
+        for (int w = 0; w < d->nwant && e->used && !e->wanted; w++)
+            e->wanted = e->kind == d->want[w].kind && strcmp(e->addr, d->want[w].addr) == 0;
     }
     for (int i = 0; i < DNS_MAX_NAMES; i++) {
         struct dns_entry *e = &d->e[i];
@@ -388,6 +422,9 @@ static void apply_watch(struct dns *d)
             memset(e, 0, sizeof(*e));
         }
     }
+    d->unplaced = !place_wanted(d);
+    if (d->unplaced)
+        log_info("dns: some new names wait for the queries of forgotten ones to end");
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
     if (servers_changed) {
@@ -557,7 +594,7 @@ done:
 /* Under mu: every wanted name has an entry that answered. */
 static bool all_answered(struct dns *d)
 {
-    if (d->want_new)
+    if (d->want_new || d->unplaced)
         return false;
     for (int i = 0; i < DNS_MAX_NAMES; i++)
         if (d->e[i].used && d->e[i].wanted && !d->e[i].answered)

@@ -158,19 +158,20 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
     struct dns_look *l = arg;
     struct dns_srv s[DNS_CACHE_ADDRS];
     uint32_t ttl;
-    int n = -1;
+    int n = -1, nsrv = 0;
     if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED)
         l->gone = true;
     else if (status == ARES_SUCCESS)
-        n = dns_parse_srv(abuf, (size_t)alen, s, DNS_CACHE_ADDRS, &ttl);
-    if (l->gone) {
-    } else if (n > 0) {
-        if (ttl < l->ttl)
-            l->ttl = ttl;
-        for (int i = 0; i < n && i < DNS_CACHE_ADDRS; i++)
-            addrs(l, s[i].target, s[i].prio, s[i].weight, s[i].port);
-    } else {
-        addrs(l, l->host, 0, 0, 5060); /* no SRV records: the name itself, port 5060 */
+        n = dns_parse_srv(abuf, (size_t)alen, s, DNS_CACHE_ADDRS, &ttl, &nsrv);
+    if (!l->gone) {
+        if (n > 0) {
+            if (ttl < l->ttl)
+                l->ttl = ttl;
+            for (int i = 0; i < n; i++)
+                addrs(l, s[i].target, s[i].prio, s[i].weight, s[i].port);
+        } else if (nsrv == 0) {
+            addrs(l, l->host, 0, 0, 5060); /* no SRV records: the name itself, port 5060 */
+        } /* else only "." records: no service there (RFC 2782), cached negative */
     }
     done(l);
 }
@@ -179,12 +180,14 @@ static void start(struct dns_route *r, struct dns_look *l)
 {
     atomic_fetch_add_explicit(&r->lookups, 1, memory_order_relaxed);
     /* an expired entry keeps serving, fresh again for as long as the lookup may take,
-     * while it is asked again; a new or negative one is pending: the workers stop asking */
+     * while it is asked again; a new or negative one is pending as long: the workers stop
+     * asking, and ask again if the lookup ends writing nothing (a reload destroyed the
+     * channel) */
     int64_t exp, stale, now = clk_now_ms(), wait = now + 4 * (int64_t)r->opts->timeout_ms + 500;
     if (dns_cache_peek(r->cache, l->key, &exp, &stale) == DNS_C_FOUND && now < stale)
         dns_cache_extend(r->cache, l->key, wait < stale ? wait : stale);
     else
-        dns_cache_put(r->cache, l->key, DNS_C_PENDING, NULL, 0, now + 5000);
+        dns_cache_put(r->cache, l->key, DNS_C_PENDING, NULL, 0, wait);
     l->inflight = 1;
     if (l->port >= 0) {
         addrs(l, l->host, 0, 0, (uint16_t)l->port);

@@ -7,7 +7,8 @@
  * their bounds, and a configuration's names expand into backends with the
  * SRV tiers and weights, refusals counted, duplicates and the pool's cap
  * honoured; and the hostname cache: keys, states, its bound, no torn
- * read under a writer, the ask ring's bound.
+ * read under a writer, the ask ring's bound; and the resolver's slots when a
+ * reload renames every name (against a loopback port that refuses queries).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,8 +25,11 @@
 
 #include "core/dns.h"
 #include "core/dns_cache.h"
+#include "core/log.h"
 
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -198,8 +202,10 @@ static void test_dns_parse_srv_reads_records_sorted_with_the_least_ttl(void **st
     srv(&m, 60, 0, 0, 0, ""); /* ".": no service */
     struct dns_srv s[8];
     uint32_t ttl;
-    int n = dns_parse_srv(m.b, m.n, s, 8, &ttl);
-    assert_int_equal(n, 4);
+    int nsrv;
+    int n = dns_parse_srv(m.b, m.n, s, 8, &ttl, &nsrv);
+    assert_int_equal(n, 3); /* the "." one is not stored, nor counted as stored */
+    assert_int_equal(nsrv, 4);
     assert_int_equal(ttl, 5);
     assert_string_equal(s[0].target, "a.example.com");
     assert_string_equal(s[1].target, "b.example.com"); /* lower-cased */
@@ -208,10 +214,38 @@ static void test_dns_parse_srv_reads_records_sorted_with_the_least_ttl(void **st
     assert_string_equal(s[2].target, "c.example.com");
     assert_int_equal(s[2].prio, 20);
     /* with room for two, the two smallest by (priority, target) */
-    n = dns_parse_srv(m.b, m.n, s, 2, &ttl);
-    assert_int_equal(n, 4);
+    n = dns_parse_srv(m.b, m.n, s, 2, &ttl, &nsrv);
+    assert_int_equal(n, 2);
+    assert_int_equal(nsrv, 4);
     assert_string_equal(s[0].target, "a.example.com");
     assert_string_equal(s[1].target, "b.example.com");
+}
+
+/* The callers read out[0..n): a "." or port-0 record beside real ones must not count, or
+ * they read records never written (dns_route.c's on-stack array). */
+static void test_dns_parse_srv_counts_only_what_it_stores(void **state)
+{
+    (void)state;
+    struct msg m;
+    header(&m, 3);
+    srv(&m, 60, 0, 0, 0, ""); /* RFC 2782's "0 0 0 ." */
+    srv(&m, 60, 10, 1, 5060, "a.example.com");
+    srv(&m, 60, 10, 1, 0, "b.example.com"); /* port 0: no service either */
+    struct dns_srv s[4];
+    memset(s, 0x5a, sizeof(s));
+    uint32_t ttl;
+    int nsrv;
+    int n = dns_parse_srv(m.b, m.n, s, 4, &ttl, &nsrv);
+    assert_int_equal(n, 1);
+    assert_int_equal(nsrv, 3);
+    assert_string_equal(s[0].target, "a.example.com");
+    assert_int_equal(s[0].port, 5060);
+    /* only ".": nothing stored, but there were SRV records (no A/AAAA fallback) */
+    header(&m, 1);
+    srv(&m, 60, 0, 0, 0, "");
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, &nsrv), 0);
+    assert_int_equal(nsrv, 1);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), 0);
 }
 
 static void test_dns_parse_srv_refuses_what_does_not_parse(void **state)
@@ -223,8 +257,8 @@ static void test_dns_parse_srv_refuses_what_does_not_parse(void **state)
     header(&m, 1);
     srv(&m, 30, 10, 1, 5060, "a.example.com");
     for (size_t cut = 0; cut < m.n; cut++) /* every truncation */
-        assert_int_equal(dns_parse_srv(m.b, cut, s, 4, &ttl) < 0 || cut == m.n, true);
-    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl), 1);
+        assert_int_equal(dns_parse_srv(m.b, cut, s, 4, &ttl, NULL) < 0 || cut == m.n, true);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), 1);
     /* a pointer loop in the target */
     header(&m, 1);
     put16(&m, 0xc00c);
@@ -236,11 +270,93 @@ static void test_dns_parse_srv_refuses_what_does_not_parse(void **state)
     put16(&m, 1);
     put16(&m, 5060);
     put16(&m, (unsigned)(0xc000 | m.n)); /* points at itself */
-    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl), DNS_EPARSE);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
     /* more answers announced than there are */
     header(&m, 3);
     srv(&m, 30, 10, 1, 5060, "a.example.com");
-    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl), DNS_EPARSE);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+}
+
+/* An SRV record whose target is raw wire bytes (t, n), for names name() cannot write. */
+static void srv_raw(struct msg *m, const void *t, size_t n)
+{
+    put16(m, 0xc00c);
+    put16(m, 33);
+    put16(m, 1);
+    put32(m, 30);
+    put16(m, (unsigned)(6 + n));
+    put16(m, 10);
+    put16(m, 1);
+    put16(m, 5060);
+    put(m, t, n);
+}
+
+static void test_dns_parse_srv_refuses_hostile_names(void **state)
+{
+    (void)state;
+    struct msg m;
+    struct dns_srv s[4];
+    uint32_t ttl;
+    /* a NUL in a label: the target would reach getaddrinfo cut short */
+    header(&m, 1);
+    srv_raw(&m, "\3a\0b\7example\3com\0", 17);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+    /* a '.' inside a label: "a.b" as one label would read as two */
+    header(&m, 1);
+    srv_raw(&m, "\3a.b\7example\3com\0", 17);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+    /* a space, a control byte, a high byte */
+    static const char bad[] = {' ', '\n', '\x7f', '\xc3', '/', '*'};
+    for (size_t i = 0; i < sizeof(bad); i++) {
+        char t[] = "\3aXb\3com\0";
+        t[2] = bad[i];
+        header(&m, 1);
+        srv_raw(&m, t, sizeof(t) - 1);
+        assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+    }
+    /* the same record with a host name parses ('_' and '-' included) */
+    header(&m, 1);
+    srv_raw(&m, "\3a_b\3c-d\3com\0", 13);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), 1);
+    assert_string_equal(s[0].target, "a_b.c-d.com");
+    /* a 300-byte owner name (more than RFC 1035's 255), read without storing it */
+    header(&m, 1);
+    for (int i = 0; i < 5; i++) {
+        uint8_t l = 59;
+        put(&m, &l, 1);
+        for (int k = 0; k < 59; k++)
+            put(&m, "x", 1);
+    }
+    put(&m, "\0", 1);
+    put16(&m, 33);
+    put16(&m, 1);
+    put32(&m, 30);
+    struct msg rd = {.n = 0};
+    put16(&rd, 10);
+    put16(&rd, 1);
+    put16(&rd, 5060);
+    name(&rd, "a.example.com");
+    put16(&m, (unsigned)rd.n);
+    put(&m, rd.b, rd.n);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+    /* a loop through labels: "x" then a pointer back to that "x", forever */
+    header(&m, 1);
+    size_t at = m.n;
+    put(&m, "\1x", 2);
+    put16(&m, (unsigned)(0xc000 | at));
+    put16(&m, 33);
+    put16(&m, 1);
+    put32(&m, 30);
+    put16(&m, (unsigned)rd.n);
+    put(&m, rd.b, rd.n);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
+    /* two pointers at each other in a target */
+    header(&m, 1);
+    size_t rdat = m.n + 12; /* owner pointer, type, class, TTL, length */
+    uint8_t loop[4] = {(uint8_t)(0xc0 | (rdat + 8) >> 8), (uint8_t)(rdat + 8),
+                       (uint8_t)(0xc0 | (rdat + 6) >> 8), (uint8_t)(rdat + 6)};
+    srv_raw(&m, loop, 4);
+    assert_int_equal(dns_parse_srv(m.b, m.n, s, 4, &ttl, NULL), DNS_EPARSE);
 }
 
 static void test_dns_refresh_follows_the_ttl_within_bounds(void **state)
@@ -423,6 +539,8 @@ static void test_dns_cache_answers_found_stale_negative_and_miss(void **state)
     assert_int_equal(dns_cache_get(c, k, 1000, &out, &len), DNS_MISS);
     dns_cache_put(c, k, DNS_C_PENDING, NULL, 0, 6000);
     assert_int_equal(dns_cache_get(c, k, 1000, &out, &len), DNS_PENDING);
+    /* a lookup that ended writing nothing: past the pending expiry the workers ask again */
+    assert_int_equal(dns_cache_get(c, k, 6000, &out, &len), DNS_MISS);
     dns_cache_put(c, k, DNS_C_FOUND, a, 2, 2000);
     assert_int_equal(dns_cache_get(c, k, 1000, &out, &len), DNS_FOUND);
     assert_int_equal(len, sizeof(struct sockaddr_in));
@@ -523,13 +641,124 @@ static void test_dns_ask_ring_is_bounded(void **state)
     assert_false(dns_ask_push(&a, span_make(big, sizeof(big)), 1, 5));
 }
 
+/* ---- the resolver (dns_res.c) ---- */
+
+static struct cfg *names_cfg(const char *fmt, int n, int port)
+{
+    struct cfg *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    c->npools = 1;
+    c->table_size = 65537;
+    snprintf(c->pools[0].name, 64, "default");
+    c->pools[0].nbackends = n;
+    c->pools[0].backends = calloc((size_t)n, sizeof(struct cfg_backend));
+    for (int i = 0; i < n; i++) {
+        struct cfg_backend *b = &c->pools[0].backends[i];
+        snprintf(b->address, CFG_STR, fmt, i);
+        b->dns = CFG_DNS_HOST;
+        b->weight = 1;
+    }
+    struct cfg_dns_opts *o = &c->dns;
+    o->nservers = 1;
+    snprintf(o->servers[0], CFG_STR, "127.0.0.1:%d", port);
+    o->refresh_min_ms = o->refresh_max_ms = 600000; /* a failed name is not asked again here */
+    o->stale_seconds = 30;
+    o->max_records = 16;
+    o->timeout_ms = 200;
+    return c;
+}
+
+static void no_change(void *arg)
+{
+    (void)arg;
+}
+
+/* How many names dns_print_json lists. */
+static int json_names(struct dns *d)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    dns_print_json(d, f);
+    fclose(f);
+    int n = 0;
+    for (const char *p = buf; (p = strstr(p, "\"name\"")) != NULL; p++)
+        n++;
+    free(buf);
+    return n;
+}
+
+/* A port on loopback where nothing listens: every query is refused at once. */
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* 40 names replaced by 40 others: old and new are more than DNS_MAX_NAMES together, so the
+ * forgotten ones must give their slots up before the new ones take theirs. */
+static void test_dns_watch_replaces_every_name_past_the_slot_count(void **state)
+{
+    (void)state;
+    int port = closed_port();
+    struct cfg *a = names_cfg("old%d.example.test:5060", 40, port);
+    struct cfg *b = names_cfg("new%d.example.test:5060", 40, port);
+    char err[CFG_ERR_LEN];
+    log_setup(LOG_LOGFMT, LOG_ERROR, 2); /* 80 "no backends from it" lines say nothing here */
+    struct dns *d = dns_start(a, no_change, NULL, NULL, NULL, 0, err, sizeof(err));
+    assert_non_null(d);
+    dns_watch(d, a);
+    assert_true(dns_wait(d, 10000)); /* all failed: idle until refresh_min_ms */
+    assert_int_equal(json_names(d), 40);
+    dns_watch(d, b);
+    assert_true(dns_wait(d, 10000));
+    assert_int_equal(json_names(d), 40);
+    dns_stop(d);
+    free_cfg(a);
+    free_cfg(b);
+}
+
+/* One wake per burst of asks, not a write(2) per ask; again once the thread took them all. */
+static void test_dns_ask_wakes_once_per_burst(void **state)
+{
+    (void)state;
+    static struct dns_ask a;
+    a.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    assert_true(a.wake_fd >= 0);
+    char host[DNS_HOST_MAX];
+    int port;
+    uint64_t key, v;
+    for (int i = 0; i < 3; i++)
+        assert_true(dns_ask_push(&a, SPAN_LIT("x.example.com"), i, (uint64_t)i + 1));
+    assert_int_equal(read(a.wake_fd, &v, sizeof(v)), sizeof(v));
+    assert_int_equal(v, 1);
+    assert_true(dns_ask_pop(&a, host, &port, &key));
+    assert_true(dns_ask_push(&a, SPAN_LIT("y.example.com"), 1, 9)); /* two still queued */
+    assert_int_equal(read(a.wake_fd, &v, sizeof(v)), -1);
+    while (dns_ask_pop(&a, host, &port, &key))
+        ;
+    assert_true(dns_ask_push(&a, SPAN_LIT("z.example.com"), 1, 10));
+    assert_int_equal(read(a.wake_fd, &v, sizeof(v)), sizeof(v));
+    assert_int_equal(v, 1);
+    close(a.wake_fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dns_norm_is_the_same_for_every_order),
         cmocka_unit_test(test_dns_norm_keeps_the_lowest_priority_of_an_address),
         cmocka_unit_test(test_dns_parse_srv_reads_records_sorted_with_the_least_ttl),
+        cmocka_unit_test(test_dns_parse_srv_counts_only_what_it_stores),
         cmocka_unit_test(test_dns_parse_srv_refuses_what_does_not_parse),
+        cmocka_unit_test(test_dns_parse_srv_refuses_hostile_names),
         cmocka_unit_test(test_dns_refresh_follows_the_ttl_within_bounds),
         cmocka_unit_test(test_dns_expand_makes_backends_with_tiers_and_weights),
         cmocka_unit_test(test_dns_expand_stops_at_the_table_size),
@@ -538,6 +767,8 @@ int main(void)
         cmocka_unit_test(test_dns_cache_is_bounded_and_evicts_what_expires_first),
         cmocka_unit_test(test_dns_cache_readers_never_see_a_torn_entry),
         cmocka_unit_test(test_dns_ask_ring_is_bounded),
+        cmocka_unit_test(test_dns_ask_wakes_once_per_burst),
+        cmocka_unit_test(test_dns_watch_replaces_every_name_past_the_slot_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@ What it shows, with the numbers printed:
   - an empty answer or a stopped server keeps the last records (stale, logged once, in
     /metrics and /backends) for dns.stale_seconds, then the backends go (503);
   - with probes on, a new address gets work only once it answers; a reload adds and drops
-    names;
+    names, and one that renames 40 names (old and new above the 64 slots) resolves all 40;
   - a Route naming its next hop by a hostname (SRV, A, with a port, RFC 4475 wsinv) is dropped
     once while looked up and forwarded on the retransmission; an unknown name gets 503; a name
     resolving to link-local is refused; a cached name keeps serving while the server is gone;
@@ -518,6 +518,46 @@ def test_a_reload_adds_and_drops_names(binary, tmp):
         check(names == ["more.test:5070"], "still watched: %s" % names)
         _, conf = api("/config")
         check('"more.test:5070"' in conf and "127.0.0.13" not in conf, "/config: %s" % conf)
+        finish(vd)
+        vd = None
+    finally:
+        if vd is not None:
+            vd.stop()
+        dm.stop()
+
+
+def test_a_reload_that_renames_forty_names_resolves_all_forty(binary, tmp):
+    # 40 names, then 40 others: together more than the resolver's 64 slots (DNS_MAX_NAMES)
+    old = ["old%d.test" % i for i in range(40)]
+    new = ["new%d.test" % i for i in range(40)]
+    ip = {n: "127.0.%d.%d" % (1 + k, i + 1) for k, ns in enumerate((old, new))
+          for i, n in enumerate(ns)}
+    dm = Dnsmasq(tmp, [(ip[n], n) for n in old + new])
+    path = os.path.join(tmp, "forty.yaml")
+
+    def write(names):
+        with open(path + ".tmp", "w") as f:
+            f.write("pools:\n  - name: default\n    backends: [%s]\n" %
+                    ", ".join('"%s:5070"' % n for n in names))
+        os.replace(path + ".tmp", path)
+
+    def want(names):
+        return sorted("%s:5070" % ip[n] for n in names)
+    write(old)
+    vd = None
+    try:
+        vd = viaduct(binary, [], extra=["VIADUCT_CONFIG=" + path])
+        check(wait_until(lambda: sorted(backends()[1]) == want(old), 4),
+              "before: %d backends" % len(backends()[1]))
+        write(new)
+        os.kill(vd.pid, signal.SIGHUP)
+        check(wait_until(lambda: sorted(backends()[1]) == want(new), 6),
+              "after: %d of 40 backends" % len(set(backends()[1]) & set(want(new))))
+        dns = backends()[0]["dns"]
+        print("  40 names renamed by a reload: %d watched, %d ok" %
+              (len(dns), sum(d["state"] == "ok" for d in dns)))
+        check(sorted(d["name"] for d in dns) == sorted("%s:5070" % n for n in new) and
+              all(d["state"] == "ok" for d in dns), "watched: %s" % dns)
         finish(vd)
         vd = None
     finally:
