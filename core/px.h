@@ -288,6 +288,8 @@ void px_reject_unframed(const struct px_cfg *cfg, struct px_state *ps, struct st
  * worker still has it open (RFC 3261 18.2.2), found with no state of our own. Its
  * destination is still the one the tag verifies (received/rport of the next Via: the
  * connection's peer), and the engine sends only if that is the connection's peer's address.
+ * The token is in the tag's input (px_via_tag): the peer check alone would let a response
+ * whose token was changed reach another client behind the same IP.
  */
 #define PX_VTC ";vtc="
 
