@@ -191,9 +191,9 @@ struct net_engine_cfg {
  * not taken yet); nothing else is allocated while it lives. Its bytes are received straight
  * into its buffer, behind what is already there, so a message that arrives in pieces is
  * contiguous without a copy; on_data sees every byte not consumed yet and says how many it
- * consumed. A connection is named by a handle (slot and generation), which a later message
- * may carry: once the connection has closed, its slot's generation has moved on and the
- * handle finds nothing (net_conn_send: -ENOTCONN).
+ * consumed. A connection is named by a handle (slot and generation, which starts at a random
+ * value per slot), which a later message may carry: once the connection has closed, its
+ * slot's generation has moved on and the handle finds nothing (net_conn_send: -ENOTCONN).
  */
 
 /* One call per batch of bytes received on a connection; valid only during the call. */

@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,18 @@ static int64_t ns_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A slot's first generation: random, so a handle cannot be guessed from the slot alone (a
+ * response's token must still pass the Via tag, which covers it: this is the second line).
+ * Never 0: a zeroed handle names nothing. */
+static uint32_t ns_gen_start(uint64_t seed, unsigned slot)
+{
+    uint64_t z = seed + (uint64_t)(slot + 1) * 0x9e3779b97f4a7c15ull; /* splitmix64 */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    uint32_t g = (uint32_t)(z ^ (z >> 31));
+    return g != 0 ? g : 1;
+}
+
 static uint64_t ns_handle(const struct net_stream *s, const struct ns_conn *c)
 {
     return (uint64_t)c->gen << 32 | (uint64_t)(c - s->c);
@@ -117,9 +130,12 @@ int ns_open(const struct net_stream_cfg *cfg, const struct net_engine_cfg *ecfg,
     s->cfg = cfg;
     s->ecfg = ecfg;
     s->u = u;
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)ns_now_ms() * 0x2545f4914f6cdd1dull ^ (uint64_t)(uintptr_t)s;
     for (unsigned i = 0; i < cfg->max_conns; i++) {
         s->c[i].fd = -1;
-        s->c[i].gen = 1; /* a zeroed handle names nothing */
+        s->c[i].gen = ns_gen_start(seed, i);
         s->free[i] = cfg->max_conns - 1 - i;
     }
     s->nfree = cfg->max_conns;
@@ -152,7 +168,7 @@ static void ns_finish(struct net_stream *s, struct ns_conn *c)
     free(c->buf);
     if (c->end != 0)
         net_event_to(s->ecfg, c->end, (const struct sockaddr *)&c->peer);
-    *c = (struct ns_conn){.fd = -1, .gen = c->gen + 1};
+    *c = (struct ns_conn){.fd = -1, .gen = c->gen + 1 != 0 ? c->gen + 1 : 1};
     s->free[s->nfree++] = (uint32_t)(c - s->c);
 }
 
