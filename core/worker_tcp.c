@@ -38,8 +38,9 @@ static int open_tcp_out(struct wk *w, const struct px_cfg *cfg, char *err, size_
     int fd = net_udp_open((const struct sockaddr *)&ss, l->addrlen, false, 4 << 20, 4 << 20);
     socklen_t sl = sizeof(ss);
     if (fd >= 0 && getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        int e = errno; /* close() may change errno */
         close(fd);
-        fd = -errno;
+        fd = -e;
     }
     if (fd < 0) {
         snprintf(err, errlen, "cannot open the worker's UDP socket for TCP: %s", strerror(-fd));
