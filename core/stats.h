@@ -84,7 +84,7 @@
     X(not_relayed, "ACK from an untrusted source naming a next hop that is not viaduct's to choose") \
     X(ack, "ACK that cannot be forwarded and is never answered")                                   \
     X(overflow, "rewrite needed more iovecs or scratch than a send holds")                         \
-    X(stun, "STUN message other than a valid Binding Request")                                     \
+    X(stun, "STUN message other than a valid Binding Request, or one over TCP")                   \
     X(acl, "source not allowed, or denied, on the listener it came to")                            \
     X(user_agent, "request whose User-Agent is in security.block_user_agents")                     \
     X(rate_limited, "request over its source's rate limit")                                        \

@@ -709,6 +709,22 @@ static void test_px_answers_stun_binding_request(void **state)
     assert_int_equal(counter(f, "rx_keepalive"), 1);
 }
 
+/* A STUN Binding Request that came over TCP (the framer cut it out of a stream) is dropped
+ * and counted: before the fix it was answered as a datagram from socket rx->sock, which for
+ * TCP names no UDP socket of the client's, to the TCP peer's address and port. */
+static void test_px_stun_over_tcp_is_dropped(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char req[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1,  2,
+                             3,    4,    5,    6,    7,    8,    9,    10,   11, 12};
+    assert_int_equal(run_conn(f, (const char *)req, sizeof(req), 0x100000002ull), 0);
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "rx_stun"), 1);
+    assert_int_equal(counter(f, "drop_stun"), 1);
+    assert_int_equal(counter(f, "stun_responses"), 0);
+    assert_int_equal(run(f, (const char *)req, sizeof(req)), 32); /* as a datagram: answered */
+}
+
 static void test_px_register_key_is_the_to_aor(void **state)
 {
     struct fixture *f = *state;
@@ -1579,6 +1595,7 @@ int main(void)
         T(test_px_forwards_response_without_our_via),
         T(test_px_drops_responses_it_cannot_route),
         T(test_px_answers_stun_binding_request),
+        T(test_px_stun_over_tcp_is_dropped),
         T(test_px_register_key_is_the_to_aor),
         T(test_px_register_to_without_user_is_keyed_on_the_host),
         T(test_px_drain_moves_new_calls_and_keeps_dialogs),
