@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -199,6 +200,32 @@ static void log_banner(const struct server *s, const char *version)
                                      : "");
 }
 
+/* A TCP connection is a descriptor: the soft RLIMIT_NOFILE (often 1024) is raised to the
+ * hard one, and a tcp.max_connections above what that leaves is warned about, since past it
+ * accept fails with EMFILE (net/stream.c then pauses accepting, counted as
+ * tcp_accept_paused) rather than refusing at the table (tcp_refused). */
+static void raise_nofile(const struct cfg *c, int nworkers)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    /* each worker's own sockets and ring, the management API, DNS, the log: a margin */
+    rlim_t need = (rlim_t)c->tcp.max_conns + 16 * (rlim_t)nworkers + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
+        log_warn("tcp.max_connections is %u but the open-file limit is %llu (ulimit -n): "
+                 "past about %llu connections accept fails and waits, raise the limit "
+                 "(LimitNOFILE= in systemd)",
+                 (unsigned)c->tcp.max_conns, (unsigned long long)rl.rlim_cur,
+                 (unsigned long long)(rl.rlim_cur > need - c->tcp.max_conns
+                                          ? rl.rlim_cur - (need - c->tcp.max_conns)
+                                          : 0));
+}
+
 int server_start(struct server *s, const char *version, char *err, size_t errlen)
 {
     const struct cfg *c = &s->cur->cfg;
@@ -230,6 +257,8 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
         return -1;
     atomic_store(&s->pub.cfg, &s->cur->px);
 
+    if (s->cur->px.nlisten > s->cur->px.nudp)
+        raise_nofile(c, n);
     s->io = WK_IO_MMSG;
     if (strcmp(c->io, "uring") == 0 || (strcmp(c->io, "auto") == 0 && net_uring_available()))
         s->io = WK_IO_URING;

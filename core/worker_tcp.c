@@ -200,6 +200,7 @@ bool wk_tcp_event(struct wk *w, int ev)
     case NET_EV_CONN_OPEN: ST_INC(&w->st, tcp_accepted); break;
     case NET_EV_CONN_REFUSED: ST_INC(&w->st, tcp_refused); break;
     case NET_EV_CONN_REFUSED_SRC: ST_INC(&w->st, tcp_refused_source); break;
+    case NET_EV_ACCEPT_PAUSED: ST_INC(&w->st, tcp_accept_paused); break;
     case NET_EV_CONN_END_PEER: ST_INC(&w->st, tcp_closed_peer); break;
     case NET_EV_CONN_END_IDLE: ST_INC(&w->st, tcp_closed_idle); break;
     case NET_EV_CONN_END_SLOW: ST_INC(&w->st, tcp_closed_slow); break;

@@ -125,6 +125,8 @@ enum net_event {
     NET_EV_CONN_END_SLOW,    /* closed: bytes waited partial_ms for the rest of their message */
     NET_EV_CONN_END_FULL,    /* closed: buf_size bytes buffered and none consumed */
     NET_EV_CONN_END_WRITE,   /* closed: more than wbuf_size bytes waiting to be sent */
+    NET_EV_ACCEPT_PAUSED,    /* accept failed for want of descriptors or memory (EMFILE,
+                              * ENFILE, ENOMEM, ENOBUFS): no accept for about 100 ms */
     NET_EV_COUNT
 };
 

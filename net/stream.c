@@ -33,6 +33,11 @@
 enum { CS_FREE = 0, CS_OPEN, CS_CLOSING };
 
 #define NS_TICK_MS 50 /* how often the timeouts are looked at: their resolution */
+/* After accept failed for want of a descriptor (EMFILE, ENFILE) or of kernel memory, the
+ * multishot accept has ended: armed again at once it would fail at once, every loop pass,
+ * and the worker would spin. It waits this long instead; the connections wait in the
+ * backlog meanwhile. */
+#define NS_ACCEPT_PAUSE_MS 100
 #define NS_BUF_MIN 64u
 #define NS_BUF_MAX (16u << 20)
 
@@ -63,6 +68,7 @@ struct net_stream {
     unsigned nfree;
     uint32_t armed; /* per listener: its multishot accept is on the ring */
     unsigned ops;   /* requests on the ring: accepts, recvs, sends */
+    int64_t accept_after_ms; /* no accept is armed before then (NS_ACCEPT_PAUSE_MS) */
     int64_t tick_ms;
     bool stopping;
 };
@@ -146,6 +152,9 @@ int ns_open(const struct net_stream_cfg *cfg, const struct net_engine_cfg *ecfg,
 void ns_arm(struct net_stream *s)
 {
     uint32_t all = (1u << s->cfg->nlfds) - 1;
+    if ((all & ~s->armed) == 0 || (s->accept_after_ms != 0 && ns_now_ms() < s->accept_after_ms))
+        return;
+    s->accept_after_ms = 0;
     for (uint32_t m = all & ~s->armed; m != 0 && !s->stopping; m &= m - 1) {
         unsigned i = (unsigned)__builtin_ctz(m);
         struct io_uring_sqe *sqe = ring_get_sqe(s->u);
@@ -286,9 +295,16 @@ void ns_on_accept(struct net_stream *s, const struct io_uring_cqe *cqe, unsigned
         s->ops--;
     }
     if (cqe->res < 0) {
-        /* -EMFILE and the like: the connection waits in the backlog */
-        if (!s->stopping && cqe->res != -ECANCELED)
+        /* the connection waits in the backlog */
+        if (s->stopping || cqe->res == -ECANCELED)
+            return;
+        if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOMEM ||
+            cqe->res == -ENOBUFS) {
+            s->accept_after_ms = ns_now_ms() + NS_ACCEPT_PAUSE_MS;
+            net_event(s->ecfg, NET_EV_ACCEPT_PAUSED);
+        } else {
             net_event(s->ecfg, NET_EV_RX_ERROR);
+        }
         return;
     }
     if (s->stopping) {
