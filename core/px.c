@@ -106,12 +106,15 @@ int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family)
 }
 
 /* The socket a message to family leaves from: a UDP listener's (px_pick_sock), or for a
- * request that came over TCP the worker's own (px_state.tcp_out), to which its response
- * then comes back. */
+ * request that came over TCP the worker's own of that family (px_state.tcp_out), to which
+ * its response then comes back. */
 static int out_sock(const struct px_ctx *c, int family)
 {
-    if (c->rx->conn != 0 && c->ps->has_tcp_out && c->ps->tcp_out.addr.ss_family == family)
-        return c->ps->tcp_out_sock;
+    if (c->rx->conn != 0 && c->ps->has_tcp_out) {
+        int s = c->ps->tcp_out_sock[family == AF_INET6];
+        if (s >= 0)
+            return s;
+    }
     return px_pick_sock(c->cfg, c->rx->sock, family);
 }
 

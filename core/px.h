@@ -236,14 +236,19 @@ struct px_state {
     /* where a hostname the cache lacks is asked for (dns_cache.h); NULL: nowhere */
     struct dns_ask *ask;
     int wk_id; /* the worker's id, which our Via's connection token names (PX_VTC) */
-    /* The worker's own UDP socket for requests that came over TCP (worker_tcp.c): bound to
-     * listen[0]'s address on a port of its own, not shared with the other workers, so the
+    /* The worker's own UDP sockets for requests that came over TCP (worker_tcp.c), one per
+     * IP family with a UDP listener ([0] IPv4, [1] IPv6): each bound to that family's first
+     * UDP listener's address on a port of its own, not shared with the other workers, so the
      * response to such a request, sent to our Via, comes back to the worker that holds the
-     * connection. tcp_out is listen[0] with that port; the socket is engine socket
-     * tcp_out_sock. has_tcp_out false: none (UDP only, or a test). */
+     * connection, whatever the backend's family. tcp_out[k] is that listener with the port;
+     * its socket is engine socket tcp_out_sock[k] (-1: none of that family), all of them
+     * from tcp_out_first on, after the UDP listeners. has_tcp_out false: none (UDP only, or
+     * a test). */
     bool has_tcp_out;
-    int tcp_out_sock;
-    struct px_listen tcp_out;
+    int tcp_out_first;
+    int tcp_out_sock[2];
+    int tcp_out_udp[2]; /* the UDP listener (cfg listen index) whose address it shares */
+    struct px_listen tcp_out[2];
 };
 
 /*

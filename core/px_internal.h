@@ -82,8 +82,8 @@ static inline void px_ctx_init(struct px_ctx *c, const struct px_cfg *cfg, struc
  * worker's own TCP socket (px_state.tcp_out) or a UDP listener. */
 static inline const struct px_listen *px_via_listen(const struct px_ctx *c)
 {
-    if (c->ps->has_tcp_out && c->tx->sock == c->ps->tcp_out_sock)
-        return &c->ps->tcp_out;
+    if (c->ps->has_tcp_out && c->tx->sock >= c->ps->tcp_out_first)
+        return &c->ps->tcp_out[c->tx->sock == c->ps->tcp_out_sock[1]];
     return &c->cfg->listen[c->tx->sock];
 }
 
@@ -91,7 +91,10 @@ static inline const struct px_listen *px_via_listen(const struct px_ctx *c)
  * (a dialog outlives it: it changes at each start). */
 static inline const struct px_listen *px_rr_listen(const struct px_ctx *c)
 {
-    return &c->cfg->listen[c->tx->sock < c->cfg->nudp ? c->tx->sock : 0];
+    int s = c->tx->sock;
+    if (s >= c->cfg->nudp) /* a worker's own socket: the UDP listener of its family */
+        s = c->ps->has_tcp_out ? c->ps->tcp_out_udp[s == c->ps->tcp_out_sock[1]] : 0;
+    return &c->cfg->listen[s];
 }
 
 /* px_tcp.c: the connection a response's top Via (ours) names (PX_VTC): true with *conn and

@@ -9,9 +9,15 @@
 
 bool px_is_tcp_out(const struct px_ctx *c, const struct sip_via *v)
 {
-    const struct px_listen *l = &c->ps->tcp_out;
-    return c->ps->has_tcp_out && v->sent_by.port == l->port &&
-           span_eq_nocase(v->sent_by.host, span_make(l->host, l->host_len));
+    if (!c->ps->has_tcp_out)
+        return false;
+    for (int k = 0; k < 2; k++) {
+        const struct px_listen *l = &c->ps->tcp_out[k];
+        if (c->ps->tcp_out_sock[k] >= 0 && v->sent_by.port == l->port &&
+            span_eq_nocase(v->sent_by.host, span_make(l->host, l->host_len)))
+            return true;
+    }
+    return false;
 }
 
 bool px_vtc_read(struct px_ctx *c, const struct sip_via *top, uint64_t *conn, unsigned *wk)

@@ -21,6 +21,9 @@ TCP limits from the environment, so that every limit is crossed within a second 
   ipv6        the same request and response over tcp:[::1]:5060
   token       two clients on one IP: a response whose ;vtc= was changed from A's connection
               to B's is dropped (drop_forged_via), B gets nothing; the genuine ones arrive
+  family      2 workers, UDP on both families, an IPv4 TCP client, an IPv6 backend: 16
+              connections, every response back on its own (tcp_other_worker 0), the
+              requests sent from each worker's own IPv6 port
   closed      the client hangs up before the response: it is dropped, tcp_conn_gone +1
   bad input   each with a bounded, counted outcome, while a UDP client's requests through
               the same viaduct are all answered:
@@ -364,6 +367,52 @@ def test_forged_token():
         raise sipnet.Failure("; ".join(problems))
 
 
+def test_other_family():
+    """Two workers, UDP listeners of both families, an IPv4 TCP client, an IPv6-only
+    backend: each worker sends its TCP clients' requests from a socket of its own of the
+    backend's family, so every response comes back to the worker holding the connection.
+    Before the fix the worker's own socket existed for listen[0]'s family only: the requests
+    left from the shared [::1]:5060, whose responses the kernel gives to one worker, and the
+    other worker's clients got none (tcp_other_worker)."""
+    problems = []
+    env = dict(os.environ, VIADUCT_SHUTDOWN_DRAIN_SECONDS="0")
+    env.update(LIMITS)
+    vd = sipnet.start_viaduct(bin_path(), [
+        "--listen", "%s:%d" % PX, "--listen", "[::1]:5060", "--listen", "tcp:%s:%d" % PX,
+        "--backend", "[::1]:5070", "--workers", "2"], env=env)
+    be = sipnet.Endpoint("::1", 5070)
+    n, answered, peers = 16, 0, set()
+    try:
+        for i in range(n):
+            c = tcp_client()
+            try:
+                c.sendall(options("fam-%d" % i, client_via(c, "fam%d" % i)))
+                got = be.recv(2)
+                if got is None:
+                    problems.append("request %d did not reach the backend" % i)
+                    continue
+                peers.add(got[1][:2])
+                be.send(answer(got[0]), got[1])
+                r = recv_msg(c)
+                if r is not None and r.startswith(b"SIP/2.0 200"):
+                    answered += 1
+            finally:
+                c.close()
+        print("# %d of %d answered, sent from %s" % (answered, n, sorted(peers)), flush=True)
+        if answered != n:
+            problems.append("%d of %d TCP requests answered" % (answered, n))
+        cn = vd.counters()
+        if cn.get("tcp_other_worker", 0):
+            problems.append("tcp_other_worker is %d" % cn["tcp_other_worker"])
+        if len(peers) != 2 or ("::1", 5060) in peers:
+            problems.append("requests left from %s, want each worker's own port" % sorted(peers))
+    finally:
+        be.close()
+        stop(vd, problems)
+    if problems:
+        raise sipnet.Failure("; ".join(problems))
+
+
 def test_closed_connection():
     problems = []
     be = Backend(reply=False)
@@ -603,6 +652,8 @@ def main():
     t.run("tcp: over IPv6, tcp:[::1]:5060 to a backend on [::1]", test_ipv6)
     t.run("tcp: a response whose ;vtc= names another client's connection on the same IP fails "
           "the Via tag, the genuine ones are delivered", test_forged_token)
+    t.run("tcp: 2 workers, an IPv4 TCP client, an IPv6 backend: every response comes back to "
+          "the worker holding the connection", test_other_family)
     t.run("tcp: a response for a connection that has closed is dropped and counted",
           test_closed_connection)
     t.run("tcp: no Content-Length, slow loris, endless header block, lying Content-Length, "
