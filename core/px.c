@@ -46,6 +46,15 @@ bool px_addr_is_self(const struct px_cfg *cfg, const struct sockaddr *sa)
         if (l->wildcard ? is_local(cfg, sa) : net_addr_equal(sa, la))
             return true;
     }
+    const struct px_own *o = cfg->own; /* NULL without TCP: one predictable branch */
+    if (o == NULL || !(o->port_bits[(unsigned)port >> 6] >> ((unsigned)port & 63) & 1))
+        return false;
+    for (int i = 0; i < o->n; i++) {
+        const struct sockaddr *la = (const struct sockaddr *)&o->s[i].addr;
+        if (net_addr_port(la) == port && la->sa_family == sa->sa_family &&
+            (o->s[i].wildcard ? is_local(cfg, sa) : net_addr_same_ip(sa, la)))
+            return true;
+    }
     return false;
 }
 

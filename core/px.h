@@ -171,6 +171,19 @@ struct px_keys {
 
 #define PX_MAX_TRUSTED CFG_MAX_TRUSTED
 
+/* The workers' own UDP sockets for TCP's requests (px_state.tcp_out), fixed once they are
+ * open at start and never changed, so read with no lock: a datagram to one would come back
+ * into viaduct, as one to a listener would (px_addr_is_self). port_bits has a bit per port
+ * in use, so an address on no such port costs one load. */
+struct px_own {
+    uint64_t port_bits[65536 / 64];
+    int n;
+    struct {
+        struct sockaddr_storage addr;
+        bool wildcard;
+    } s[]; /* [n] */
+};
+
 struct px_cfg {
     struct px_listen listen[PX_MAX_LISTEN]; /* UDP ones first: [0, nudp), then TCP */
     int nlisten;
@@ -223,6 +236,8 @@ struct px_cfg {
     /* hostnames of next hops (dns_cache.h): the server's, the same for every
      * generation; NULL (tests, the fuzzer): a hostname next hop is a 503 */
     const struct dns_cache *names;
+    /* the server's, the same for every generation; NULL: none (UDP only, tests) */
+    const struct px_own *own;
 };
 
 /* Per-worker scratch the proxy needs; big, so not on the stack. */
@@ -349,8 +364,9 @@ bool px_is_self(const struct px_cfg *cfg, struct span host, int port);
 bool px_dns_dest_ok(const struct px_cfg *cfg, const struct sockaddr *sa);
 
 /* True if a datagram sent to sa would reach one of our own sockets: sa is
- * a listen address, or a local address (127/8 included) with the port of a
- * wildcard listener of its family. */
+ * a listen address or a worker's own socket for TCP's requests (px_own), or
+ * a local address (127/8 included) with the port of a wildcard one of its
+ * family. */
 bool px_addr_is_self(const struct px_cfg *cfg, const struct sockaddr *sa);
 
 #endif

@@ -62,6 +62,7 @@ static int gen_build(struct server *s, struct server_gen *g, const struct px_cfg
     if (px_cfg_build(&g->px, &g->cfg, err, errlen) < 0)
         return -1;
     g->px.names = s->names;
+    g->px.own = s->own;
     if (g->src == NULL || s->dns == NULL || filter != NULL)
         goto refused;
     if (dns_build(s->dns, &g->cfg, g->src, dns_ok, &g->px, &refused, err, errlen) < 0)
@@ -72,6 +73,7 @@ static int gen_build(struct server *s, struct server_gen *g, const struct px_cfg
         if (px_cfg_build(&g->px, &g->cfg, err, errlen) < 0)
             return -1;
         g->px.names = s->names;
+        g->px.own = s->own;
     }
 refused:
     if (refused > 0)
@@ -226,6 +228,37 @@ static void raise_nofile(const struct cfg *c, int nworkers)
                                           : 0));
 }
 
+/* The workers' own sockets for TCP's requests (px_own), once every worker has opened its
+ * own: set before any worker thread starts, never changed after. */
+static int collect_own(struct server *s, int n)
+{
+    struct px_own *o = calloc(1, sizeof(*o) + (size_t)n * 2 * sizeof(o->s[0]));
+    if (o == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        const struct px_state *ps = &s->workers[i].ps;
+        for (int k = 0; ps->has_tcp_out && k < 2; k++) {
+            if (ps->tcp_out_sock[k] < 0)
+                continue;
+            const struct px_listen *l = &ps->tcp_out[k];
+            unsigned port = (unsigned)net_addr_port((const struct sockaddr *)&l->addr);
+            o->port_bits[port >> 6] |= 1ull << (port & 63);
+            o->s[o->n].addr = l->addr;
+            o->s[o->n].wildcard = l->wildcard;
+            o->n++;
+        }
+    }
+    if (o->n == 0) {
+        free(o);
+        return 0;
+    }
+    pthread_mutex_lock(&s->mu); /* the DNS thread may build a generation meanwhile */
+    s->own = o;
+    s->cur->px.own = o;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
 int server_start(struct server *s, const char *version, char *err, size_t errlen)
 {
     const struct cfg *c = &s->cur->cfg;
@@ -289,6 +322,11 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
             close_workers(s, i);
             return -1;
         }
+    }
+    if (collect_own(s, n) < 0) {
+        snprintf(err, errlen, "out of memory");
+        close_workers(s, n);
+        return -1;
     }
     s->hc = hc_start(&s->cur->px, c, &s->hc_stats, err, errlen);
     if (s->hc == NULL) {
@@ -593,6 +631,8 @@ void server_free(struct server *s)
     }
     free(s->workers);
     s->workers = NULL;
+    free(s->own);
+    s->own = NULL;
     free(s->asks);
     s->asks = NULL;
     dns_cache_free(s->names);

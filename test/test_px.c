@@ -1234,6 +1234,36 @@ static void test_px_tcp_connection_token_is_covered_by_the_via_tag(void **state)
     assert_int_equal(counter(f, "fwd_responses"), 2);
 }
 
+/* A worker's own socket for TCP's requests (px_own) is one of ours: a Route to it is a
+ * loop (drop_to_self), as one to a listener is. Before the fix only the listeners counted,
+ * and it was refused only as a listen IP (forbidden_destination), which a viaduct listening
+ * on loopback allows. */
+static void test_px_workers_own_tcp_sockets_are_self(void **state)
+{
+    struct fixture *f = *state;
+    struct px_own *o = calloc(1, sizeof(*o) + sizeof(o->s[0]));
+    assert_non_null(o);
+    socklen_t len;
+    assert_int_equal(net_addr_parse("192.0.2.10:40000", &o->s[0].addr, &len), 0);
+    o->port_bits[40000 >> 6] |= 1ull << (40000 & 63);
+    o->n = 1;
+    f->cfg.own = o;
+    struct sockaddr_storage ss;
+    assert_int_equal(net_addr_parse("192.0.2.10:40000", &ss, &len), 0);
+    assert_true(px_addr_is_self(&f->cfg, (struct sockaddr *)&ss));
+    assert_int_equal(net_addr_parse("192.0.2.10:40001", &ss, &len), 0);
+    assert_false(px_addr_is_self(&f->cfg, (struct sockaddr *)&ss));
+    assert_int_equal(net_addr_parse("192.0.2.11:40000", &ss, &len), 0);
+    assert_false(px_addr_is_self(&f->cfg, (struct sockaddr *)&ss));
+    RUN(f, "MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKown\r\n"
+           "Route: <sip:192.0.2.10:40000;lr>\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\n"
+           "Call-ID: own-1\r\nCSeq: 1 MESSAGE\r\n\r\n");
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "drop_to_self"), 1);
+    f->cfg.own = NULL;
+    free(o);
+}
+
 /* Message-named destinations: loopback and link-local are refused on a
  * viaduct that does not listen on loopback, even from a trusted source. */
 static void test_px_named_destinations_are_never_loopback_or_link_local(void **state)
@@ -1608,6 +1638,7 @@ int main(void)
         T(test_px_untrusted_route_to_another_host_gets_403_or_the_rules),
         T(test_px_via_tag_is_stable_and_forged_responses_are_dropped),
         T(test_px_tcp_connection_token_is_covered_by_the_via_tag),
+        T(test_px_workers_own_tcp_sockets_are_self),
         T(test_px_named_destinations_are_never_loopback_or_link_local),
         T(test_px_flow_token_of_the_previous_secret_until_its_deadline),
         T(test_px_icmp_hint_holds_a_backend_down_once),
