@@ -363,6 +363,11 @@ bool px_is_self(const struct px_cfg *cfg, struct span host, int port);
  * family it has no socket of, and what no datagram may go to. */
 bool px_dns_dest_ok(const struct px_cfg *cfg, const struct sockaddr *sa);
 
+/* May listener li (a cfg->listen index) take a TCP connection from sa, by its allow and
+ * deny lists? True too when a refused request is to be answered 403 (acl_403): that needs
+ * the message, so the connection is kept and px_handle refuses each message. */
+bool px_listen_admits(const struct px_cfg *cfg, int li, const struct sockaddr *sa);
+
 /* True if a datagram sent to sa would reach one of our own sockets: sa is
  * a listen address or a worker's own socket for TCP's requests (px_own), or
  * a local address (127/8 included) with the port of a wildcard one of its

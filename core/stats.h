@@ -56,6 +56,7 @@
     X(tcp_accepted, "TCP connections accepted")                                                   \
     X(tcp_refused, "TCP connections closed at accept: the worker's connection table was full")    \
     X(tcp_refused_source, "TCP connections closed at accept: tcp.max_per_source from that IP")    \
+    X(tcp_refused_acl, "TCP connections closed at accept: the listener's allow or deny list")    \
     X(tcp_accept_paused, "times accept failed for want of file descriptors or memory (EMFILE, "  \
                          "ENFILE): accepting paused for 100 ms, connections wait in the backlog") \
     X(tcp_closed_peer, "TCP connections the peer closed or reset")                                \

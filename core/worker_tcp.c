@@ -192,6 +192,15 @@ static long on_conn_data(void *ctx, const struct net_conn_rx *crx)
     }
 }
 
+/* The listener's allow and deny lists at accept, before the connection costs a buffer: a
+ * refused source gets no connection at all, not one whose every message is dropped. */
+static bool admit_conn(void *ctx, int listener, const struct sockaddr *peer)
+{
+    struct wk *w = ctx;
+    const struct px_cfg *cfg = atomic_load_explicit(&w->pub->cfg, memory_order_acquire);
+    return px_listen_admits(cfg, cfg->nudp + listener, peer);
+}
+
 int wk_tcp_setup(struct wk *w, struct net_engine_cfg *ec)
 {
     if (w->nlfds == 0)
@@ -209,6 +218,7 @@ int wk_tcp_setup(struct wk *w, struct net_engine_cfg *ec)
         .idle_ms = w->tcp_lim.idle_ms,
         .partial_ms = w->tcp_lim.message_ms,
         .on_data = on_conn_data,
+        .admit = admit_conn,
     };
     ec->stream = &w->scfg;
     return 0;
@@ -220,6 +230,7 @@ bool wk_tcp_event(struct wk *w, int ev)
     case NET_EV_CONN_OPEN: ST_INC(&w->st, tcp_accepted); break;
     case NET_EV_CONN_REFUSED: ST_INC(&w->st, tcp_refused); break;
     case NET_EV_CONN_REFUSED_SRC: ST_INC(&w->st, tcp_refused_source); break;
+    case NET_EV_CONN_REFUSED_ACL: ST_INC(&w->st, tcp_refused_acl); break;
     case NET_EV_ACCEPT_PAUSED: ST_INC(&w->st, tcp_accept_paused); break;
     case NET_EV_CONN_END_PEER: ST_INC(&w->st, tcp_closed_peer); break;
     case NET_EV_CONN_END_IDLE: ST_INC(&w->st, tcp_closed_idle); break;

@@ -119,6 +119,7 @@ enum net_event {
     NET_EV_CONN_OPEN,        /* a connection accepted */
     NET_EV_CONN_REFUSED,     /* accepted and closed at once: the table is full */
     NET_EV_CONN_REFUSED_SRC, /* ... this source has max_per_source connections already */
+    NET_EV_CONN_REFUSED_ACL, /* ... the admit hook refused its source */
     NET_EV_CONN_END_PEER,    /* closed by the peer (or reset) */
     NET_EV_CONN_END_HANDLER, /* closed because the handler said so */
     NET_EV_CONN_END_IDLE,    /* closed: nothing received for idle_ms */
@@ -226,6 +227,9 @@ struct net_stream_cfg {
     unsigned partial_ms;     /* bytes that wait this long for the rest of their message
                               * (no call consumed any) close it: slowloris */
     net_conn_fn on_data;
+    /* At accept, before anything is allocated for it: may listener's connection from peer
+     * be kept? False closes it at once (NET_EV_CONN_REFUSED_ACL). NULL: every one. */
+    bool (*admit)(void *ctx, int listener, const struct sockaddr *peer);
 };
 
 #define NET_MAX_CONNS 65536u

@@ -253,6 +253,11 @@ static void ns_accept(struct net_stream *s, int fd, unsigned listener)
         return;
     }
     const struct sockaddr *pa = (const struct sockaddr *)&peer;
+    if (cfg->admit != NULL && !cfg->admit(s->ecfg->ctx, (int)listener, pa)) {
+        close(fd);
+        net_event_to(s->ecfg, NET_EV_CONN_REFUSED_ACL, pa);
+        return;
+    }
     if (s->nfree == 0) {
         close(fd);
         net_event_to(s->ecfg, NET_EV_CONN_REFUSED, pa);

@@ -46,6 +46,7 @@ struct harness {
     _Atomic uint64_t last_conn; /* handle of the last connection that sent a line */
     atomic_int late_ret;        /* net_conn_send's return for the UDP-triggered send */
     atomic_uint lines, late_sends;
+    atomic_bool refuse; /* the admit hook says no */
     atomic_uint ev[NET_EV_COUNT];
 };
 
@@ -108,6 +109,13 @@ static void h_event(void *ctx, int ev, const struct sockaddr *dst)
         atomic_fetch_add(&h->ev[ev], 1);
 }
 
+static bool h_admit(void *ctx, int listener, const struct sockaddr *peer)
+{
+    struct harness *h = ctx;
+    (void)peer;
+    return listener == 0 && !atomic_load(&h->refuse);
+}
+
 static void *h_thread(void *arg)
 {
     struct harness *h = arg;
@@ -129,6 +137,7 @@ static int h_setup(void **state)
         .idle_ms = 10000,
         .partial_ms = 10000,
         .on_data = h_data,
+        .admit = h_admit,
     };
     h->cfg = (struct net_engine_cfg){
         .fds = &h->udp,
@@ -346,6 +355,26 @@ static void test_stream_refuses_a_source_past_max_per_source(void **state)
     close(c);
 }
 
+/* The admit hook is asked at accept: a refused peer is closed before anything is allocated
+ * for it (NET_EV_CONN_REFUSED_ACL, no NET_EV_CONN_OPEN); an admitted one is served. */
+static void test_stream_closes_a_connection_the_admit_hook_refuses(void **state)
+{
+    struct harness *h = *state;
+    atomic_store(&h->refuse, true);
+    h_start(h);
+    int fd = h_connect(h, 0);
+    assert_true(closed_by_server(fd));
+    close(fd);
+    assert_true(wait_ev(h, NET_EV_CONN_REFUSED_ACL, 1));
+    assert_int_equal(atomic_load(&h->ev[NET_EV_CONN_OPEN]), 0);
+    atomic_store(&h->refuse, false);
+    fd = h_connect(h, 0);
+    send_all(fd, "x\n", 2);
+    expect(fd, "ECHO x\n");
+    close(fd);
+    assert_int_equal(atomic_load(&h->ev[NET_EV_CONN_REFUSED_ACL]), 1);
+}
+
 static void test_stream_closes_an_idle_connection(void **state)
 {
     struct harness *h = *state;
@@ -550,6 +579,7 @@ int main(void)
         T(test_stream_send_on_a_closed_connections_handle_is_refused),
         T(test_stream_refuses_connections_past_max_conns),
         T(test_stream_refuses_a_source_past_max_per_source),
+        T(test_stream_closes_a_connection_the_admit_hook_refuses),
         T(test_stream_closes_an_idle_connection),
         T(test_stream_closes_a_partial_message_that_never_completes),
         T(test_stream_closes_a_connection_whose_buffer_fills_unconsumed),

@@ -24,6 +24,8 @@ TCP limits from the environment, so that every limit is crossed within a second 
   family      2 workers, UDP on both families, an IPv4 TCP client, an IPv6 backend: 16
               connections, every response back on its own (tcp_other_worker 0), the
               requests sent from each worker's own IPv6 port
+  denied      security.deny naming the client: its connection is closed at accept
+              (tcp_refused_acl), never accepted
   closed      the client hangs up before the response: it is dropped, tcp_conn_gone +1
   bad input   each with a bounded, counted outcome, while a UDP client's requests through
               the same viaduct are all answered:
@@ -413,6 +415,28 @@ def test_other_family():
         raise sipnet.Failure("; ".join(problems))
 
 
+def test_denied_at_accept():
+    """security.deny naming the client: its TCP connection is closed at accept
+    (tcp_refused_acl), before a buffer is allocated for it; before the fix the lists were
+    checked per message only, and the connection stayed open, holding a slot and a buffer."""
+    problems = []
+    vd = start(env_extra={"VIADUCT_SECURITY_DENY": "127.0.0.1"})
+    try:
+        c = tcp_client()
+        if not closed_by_server(c, 1.0):  # at once, not by the 1.5 s idle timeout
+            problems.append("the denied client's connection stayed open")
+        c.close()
+        if vd.wait_counter("tcp_refused_acl", 1) != 1:
+            problems.append("tcp_refused_acl is %r, want 1" % vd.counters().get("tcp_refused_acl"))
+        cn = vd.counters()
+        if cn.get("tcp_accepted", 0) != 0:
+            problems.append("tcp_accepted is %r, want 0" % cn.get("tcp_accepted"))
+    finally:
+        stop(vd, problems)
+    if problems:
+        raise sipnet.Failure("; ".join(problems))
+
+
 def test_closed_connection():
     problems = []
     be = Backend(reply=False)
@@ -654,6 +678,7 @@ def main():
           "the Via tag, the genuine ones are delivered", test_forged_token)
     t.run("tcp: 2 workers, an IPv4 TCP client, an IPv6 backend: every response comes back to "
           "the worker holding the connection", test_other_family)
+    t.run("tcp: a source security.deny names is closed at accept", test_denied_at_accept)
     t.run("tcp: a response for a connection that has closed is dropped and counted",
           test_closed_connection)
     t.run("tcp: no Content-Length, slow loris, endless header block, lying Content-Length, "
