@@ -729,8 +729,8 @@ static bool tag_verifies(struct px_ctx *c, const struct sip_via *top, const stru
     if (got == px_via_tag(c->cfg->key.via, d, next->branch, callid, c->info->cseq, conn, wk))
         return true;
     return px_prev_valid(c->cfg, c->now_ms) &&
-           got == px_via_tag(c->cfg->prev_key.via, d, next->branch, callid, c->info->cseq, conn,
-                             wk);
+           got ==
+               px_via_tag(c->cfg->prev_key.via, d, next->branch, callid, c->info->cseq, conn, wk);
 }
 
 static int handle_response(struct px_ctx *c)

@@ -304,12 +304,12 @@ void px_reject_unframed(const struct px_cfg *cfg, struct px_state *ps, struct st
 /*
  * The connection parameter of our Via on a request that came over TCP: ";vtc=", the
  * worker's id in 2 hex digits and the connection's handle (net.h: slot and generation) in
- * 16, right after the send time (PX_VDT), where a response's is looked for. The response comes back with our Via on top and is sent on that connection, if that
- * worker still has it open (RFC 3261 18.2.2), found with no state of our own. Its
- * destination is still the one the tag verifies (received/rport of the next Via: the
- * connection's peer), and the engine sends only if that is the connection's peer's address.
- * The token is in the tag's input (px_via_tag): the peer check alone would let a response
- * whose token was changed reach another client behind the same IP.
+ * 16, right after the send time (PX_VDT), where a response's is looked for. The response comes back
+ * with our Via on top and is sent on that connection, if that worker still has it open (RFC
+ * 3261 18.2.2), found with no state of our own. Its destination is still the one the tag verifies
+ * (received/rport of the next Via: the connection's peer), and the engine sends only if that is the
+ * connection's peer's address. The token is in the tag's input (px_via_tag): the peer check alone
+ * would let a response whose token was changed reach another client behind the same IP.
  */
 #define PX_VTC ";vtc="
 

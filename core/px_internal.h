@@ -160,9 +160,8 @@ bool px_cidr_match(const struct px_cidr *c, const struct sockaddr *sa);
 bool px_trusted(const struct px_cfg *cfg, const struct sockaddr *src);
 bool px_dest_permitted(const struct px_cfg *cfg, const struct sockaddr *sa);
 bool px_prev_valid(const struct px_cfg *cfg, int64_t now_ms);
-uint64_t px_via_tag(const uint8_t key[PX_KEY_LEN], const struct sockaddr *dst,
-                    struct span branch, struct span callid, uint32_t cseq, uint64_t conn,
-                    unsigned wk);
+uint64_t px_via_tag(const uint8_t key[PX_KEY_LEN], const struct sockaddr *dst, struct span branch,
+                    struct span callid, uint32_t cseq, uint64_t conn, unsigned wk);
 /* px_select_backend's failures: PX_ENOROUTE is a request no rule matched
  * when the default pool has no backends (a configuration that routes only
  * what its rules name): answered 404, as RFC 3261 §21.4.5 answers for a

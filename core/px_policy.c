@@ -284,9 +284,8 @@ static size_t put_field(uint8_t *buf, size_t at, struct span f, const uint8_t *k
     return at + f.len;
 }
 
-uint64_t px_via_tag(const uint8_t key[PX_KEY_LEN], const struct sockaddr *dst,
-                    struct span branch, struct span callid, uint32_t cseq, uint64_t conn,
-                    unsigned wk)
+uint64_t px_via_tag(const uint8_t key[PX_KEY_LEN], const struct sockaddr *dst, struct span branch,
+                    struct span callid, uint32_t cseq, uint64_t conn, unsigned wk)
 {
     uint8_t buf[PX_TAG_BUF];
     size_t n = 0;

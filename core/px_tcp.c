@@ -41,8 +41,7 @@ bool px_vtc_read(struct px_ctx *c, const struct sip_via *top, uint64_t *conn, un
     if (end - p < 18 || (end - p > 18 && p[18] != ';'))
         goto bad;
     memcpy(wkx + 6, p, 2);
-    if (!px_unhex8(wkx, &w) || !px_unhex8(p + 2, &hi) || !px_unhex8(p + 10, &lo) ||
-        (hi | lo) == 0)
+    if (!px_unhex8(wkx, &w) || !px_unhex8(p + 2, &hi) || !px_unhex8(p + 10, &lo) || (hi | lo) == 0)
         goto bad;
     *conn = (uint64_t)hi << 32 | lo;
     *wk = w;

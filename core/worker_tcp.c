@@ -8,11 +8,11 @@
  * does, with its net_rx naming the TCP listener (px_cfg.listen[nudp + k]) and the connection.
  * What px_handle() asks to send goes out before the bytes are consumed (net_send_now): a
  * local answer onto the client's connection (px_reply sets tx->conn), a request to a
- * backend as a datagram from the worker's own UDP socket of the backend's family. The framer's state is kept per connection slot,
- * with the generation it belongs to, so a message trickled in byte by byte is scanned once,
- * and a slot taken over by a new connection starts afresh. A stream that cannot be framed
- * (no Content-Length, a bad one, a message over max_message) is answered 400 (513) where
- * its header block is whole, and closed: its next message could not be found.
+ * backend as a datagram from the worker's own UDP socket of the backend's family. The framer's
+ * state is kept per connection slot, with the generation it belongs to, so a message trickled in
+ * byte by byte is scanned once, and a slot taken over by a new connection starts afresh. A stream
+ * that cannot be framed (no Content-Length, a bad one, a message over max_message) is answered 400
+ * (513) where its header block is whole, and closed: its next message could not be found.
  */
 #include "core/worker.h"
 
