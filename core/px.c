@@ -46,6 +46,15 @@ bool px_addr_is_self(const struct px_cfg *cfg, const struct sockaddr *sa)
         if (l->wildcard ? is_local(cfg, sa) : net_addr_equal(sa, la))
             return true;
     }
+    const struct px_own *o = cfg->own; /* NULL without TCP: one predictable branch */
+    if (o == NULL || !(o->port_bits[(unsigned)port >> 6] >> ((unsigned)port & 63) & 1))
+        return false;
+    for (int i = 0; i < o->n; i++) {
+        const struct sockaddr *la = (const struct sockaddr *)&o->s[i].addr;
+        if (net_addr_port(la) == port && la->sa_family == sa->sa_family &&
+            (o->s[i].wildcard ? is_local(cfg, sa) : net_addr_same_ip(sa, la)))
+            return true;
+    }
     return false;
 }
 
@@ -106,12 +115,15 @@ int px_pick_sock(const struct px_cfg *cfg, int rx_sock, int family)
 }
 
 /* The socket a message to family leaves from: a UDP listener's (px_pick_sock), or for a
- * request that came over TCP the worker's own (px_state.tcp_out), to which its response
- * then comes back. */
+ * request that came over TCP the worker's own of that family (px_state.tcp_out), to which
+ * its response then comes back. */
 static int out_sock(const struct px_ctx *c, int family)
 {
-    if (c->rx->conn != 0 && c->ps->has_tcp_out && c->ps->tcp_out.addr.ss_family == family)
-        return c->ps->tcp_out_sock;
+    if (c->rx->conn != 0 && c->ps->has_tcp_out) {
+        int s = c->ps->tcp_out_sock[family == AF_INET6];
+        if (s >= 0)
+            return s;
+    }
     return px_pick_sock(c->cfg, c->rx->sock, family);
 }
 
@@ -224,8 +236,9 @@ static uint64_t request_tag(struct px_ctx *c, const uint8_t key[PX_KEY_LEN])
     int port = v->rport.p != NULL ? net_addr_port(c->rx->src)
                                   : (v->sent_by.port < 0 ? 5060 : v->sent_by.port);
     set_port(&back, port);
+    /* over TCP the connection is in it too: the ;vtc= px_emit writes (worker, handle) */
     return px_via_tag(key, (const struct sockaddr *)&back, v->branch, c->info->callid,
-                      c->info->cseq);
+                      c->info->cseq, c->rx->conn, (unsigned)(c->wk_id & 0xff));
 }
 
 #define BRANCH_TAG_AT (7 + 16) /* "z9hG4bK", the transaction part */
@@ -701,9 +714,11 @@ static bool hex64(const char *p, uint64_t *v)
 }
 
 /* Our top Via's tag against the response it came back on, whose next Via
- * (parsed) sends it to tx->dst: the current key, then the previous one
- * during a rotation. */
-static bool tag_verifies(struct px_ctx *c, const struct sip_via *top, const struct sip_via *next)
+ * (parsed) sends it to tx->dst, on connection conn of worker wk when conn is
+ * not 0 (its ;vtc=): the current key, then the previous one during a
+ * rotation. */
+static bool tag_verifies(struct px_ctx *c, const struct sip_via *top, const struct sip_via *next,
+                         uint64_t conn, unsigned wk)
 {
     uint64_t got;
     if (top->branch.len != BRANCH_LOOP_AT + 16 || top->branch.p[BRANCH_LOOP_AT - 1] != '.' ||
@@ -711,10 +726,11 @@ static bool tag_verifies(struct px_ctx *c, const struct sip_via *top, const stru
         return false;
     const struct sockaddr *d = (const struct sockaddr *)&c->tx->dst;
     struct span callid = c->info->callid;
-    if (got == px_via_tag(c->cfg->key.via, d, next->branch, callid, c->info->cseq))
+    if (got == px_via_tag(c->cfg->key.via, d, next->branch, callid, c->info->cseq, conn, wk))
         return true;
     return px_prev_valid(c->cfg, c->now_ms) &&
-           got == px_via_tag(c->cfg->prev_key.via, d, next->branch, callid, c->info->cseq);
+           got ==
+               px_via_tag(c->cfg->prev_key.via, d, next->branch, callid, c->info->cseq, conn, wk);
 }
 
 static int handle_response(struct px_ctx *c)
@@ -757,14 +773,20 @@ static int handle_response(struct px_ctx *c)
         ST_DROP(c->st, bad_destination);
         return 0;
     }
-    if (!tag_verifies(c, top, &next)) {
+    /* the connection token is read before the tag, which covers it: a changed ;vtc= (another
+     * client's connection from the same IP) fails here like a changed destination */
+    uint64_t conn;
+    unsigned wk;
+    if (!px_vtc_read(c, top, &conn, &wk))
+        return 0;
+    if (!tag_verifies(c, top, &next, conn, wk)) {
         ST_DROP(c->st, forged_via);
         return 0;
     }
     measure(c, slot, m->status); /* only a tag of ours may add to a histogram */
     if (!check_dest(c, true))
         return 0;
-    if (!px_conn_of_via(c, top))
+    if (!px_conn_of_via(c, conn, wk))
         return 0;
 
     struct px_edits ed;

@@ -171,6 +171,19 @@ struct px_keys {
 
 #define PX_MAX_TRUSTED CFG_MAX_TRUSTED
 
+/* The workers' own UDP sockets for TCP's requests (px_state.tcp_out), fixed once they are
+ * open at start and never changed, so read with no lock: a datagram to one would come back
+ * into viaduct, as one to a listener would (px_addr_is_self). port_bits has a bit per port
+ * in use, so an address on no such port costs one load. */
+struct px_own {
+    uint64_t port_bits[65536 / 64];
+    int n;
+    struct {
+        struct sockaddr_storage addr;
+        bool wildcard;
+    } s[]; /* [n] */
+};
+
 struct px_cfg {
     struct px_listen listen[PX_MAX_LISTEN]; /* UDP ones first: [0, nudp), then TCP */
     int nlisten;
@@ -223,6 +236,8 @@ struct px_cfg {
     /* hostnames of next hops (dns_cache.h): the server's, the same for every
      * generation; NULL (tests, the fuzzer): a hostname next hop is a 503 */
     const struct dns_cache *names;
+    /* the server's, the same for every generation; NULL: none (UDP only, tests) */
+    const struct px_own *own;
 };
 
 /* Per-worker scratch the proxy needs; big, so not on the stack. */
@@ -236,14 +251,19 @@ struct px_state {
     /* where a hostname the cache lacks is asked for (dns_cache.h); NULL: nowhere */
     struct dns_ask *ask;
     int wk_id; /* the worker's id, which our Via's connection token names (PX_VTC) */
-    /* The worker's own UDP socket for requests that came over TCP (worker_tcp.c): bound to
-     * listen[0]'s address on a port of its own, not shared with the other workers, so the
+    /* The worker's own UDP sockets for requests that came over TCP (worker_tcp.c), one per
+     * IP family with a UDP listener ([0] IPv4, [1] IPv6): each bound to that family's first
+     * UDP listener's address on a port of its own, not shared with the other workers, so the
      * response to such a request, sent to our Via, comes back to the worker that holds the
-     * connection. tcp_out is listen[0] with that port; the socket is engine socket
-     * tcp_out_sock. has_tcp_out false: none (UDP only, or a test). */
+     * connection, whatever the backend's family. tcp_out[k] is that listener with the port;
+     * its socket is engine socket tcp_out_sock[k] (-1: none of that family), all of them
+     * from tcp_out_first on, after the UDP listeners. has_tcp_out false: none (UDP only, or
+     * a test). */
     bool has_tcp_out;
-    int tcp_out_sock;
-    struct px_listen tcp_out;
+    int tcp_out_first;
+    int tcp_out_sock[2];
+    int tcp_out_udp[2]; /* the UDP listener (cfg listen index) whose address it shares */
+    struct px_listen tcp_out[2];
 };
 
 /*
@@ -284,10 +304,12 @@ void px_reject_unframed(const struct px_cfg *cfg, struct px_state *ps, struct st
 /*
  * The connection parameter of our Via on a request that came over TCP: ";vtc=", the
  * worker's id in 2 hex digits and the connection's handle (net.h: slot and generation) in
- * 16, right after the send time (PX_VDT), where a response's is looked for. The response comes back with our Via on top and is sent on that connection, if that
- * worker still has it open (RFC 3261 18.2.2), found with no state of our own. Its
- * destination is still the one the tag verifies (received/rport of the next Via: the
- * connection's peer), and the engine sends only if that is the connection's peer's address.
+ * 16, right after the send time (PX_VDT), where a response's is looked for. The response comes back
+ * with our Via on top and is sent on that connection, if that worker still has it open (RFC
+ * 3261 18.2.2), found with no state of our own. Its destination is still the one the tag verifies
+ * (received/rport of the next Via: the connection's peer), and the engine sends only if that is the
+ * connection's peer's address. The token is in the tag's input (px_via_tag): the peer check alone
+ * would let a response whose token was changed reach another client behind the same IP.
  */
 #define PX_VTC ";vtc="
 
@@ -341,9 +363,15 @@ bool px_is_self(const struct px_cfg *cfg, struct span host, int port);
  * family it has no socket of, and what no datagram may go to. */
 bool px_dns_dest_ok(const struct px_cfg *cfg, const struct sockaddr *sa);
 
+/* May listener li (a cfg->listen index) take a TCP connection from sa, by its allow and
+ * deny lists? True too when a refused request is to be answered 403 (acl_403): that needs
+ * the message, so the connection is kept and px_handle refuses each message. */
+bool px_listen_admits(const struct px_cfg *cfg, int li, const struct sockaddr *sa);
+
 /* True if a datagram sent to sa would reach one of our own sockets: sa is
- * a listen address, or a local address (127/8 included) with the port of a
- * wildcard listener of its family. */
+ * a listen address or a worker's own socket for TCP's requests (px_own), or
+ * a local address (127/8 included) with the port of a wildcard one of its
+ * family. */
 bool px_addr_is_self(const struct px_cfg *cfg, const struct sockaddr *sa);
 
 #endif

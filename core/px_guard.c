@@ -52,6 +52,12 @@ bool px_acl_pass(const struct px_listen *l, const struct sockaddr *sa)
     return l->allow->n == 0 || in_list(l->allow, sa);
 }
 
+bool px_listen_admits(const struct px_cfg *cfg, int li, const struct sockaddr *sa)
+{
+    const struct px_listen *l = &cfg->listen[li];
+    return !l->acl || l->acl_403 || px_acl_pass(l, sa);
+}
+
 /* A refused source gets nothing by default: no parse, no answer. With
  * acl_403 a well-formed request (not an ACK, which is never answered) is
  * told 403 so a misconfigured peer learns why; what it may cost is bounded

@@ -82,8 +82,8 @@ static inline void px_ctx_init(struct px_ctx *c, const struct px_cfg *cfg, struc
  * worker's own TCP socket (px_state.tcp_out) or a UDP listener. */
 static inline const struct px_listen *px_via_listen(const struct px_ctx *c)
 {
-    if (c->ps->has_tcp_out && c->tx->sock == c->ps->tcp_out_sock)
-        return &c->ps->tcp_out;
+    if (c->ps->has_tcp_out && c->tx->sock >= c->ps->tcp_out_first)
+        return &c->ps->tcp_out[c->tx->sock == c->ps->tcp_out_sock[1]];
     return &c->cfg->listen[c->tx->sock];
 }
 
@@ -91,12 +91,19 @@ static inline const struct px_listen *px_via_listen(const struct px_ctx *c)
  * (a dialog outlives it: it changes at each start). */
 static inline const struct px_listen *px_rr_listen(const struct px_ctx *c)
 {
-    return &c->cfg->listen[c->tx->sock < c->cfg->nudp ? c->tx->sock : 0];
+    int s = c->tx->sock;
+    if (s >= c->cfg->nudp) /* a worker's own socket: the UDP listener of its family */
+        s = c->ps->has_tcp_out ? c->ps->tcp_out_udp[s == c->ps->tcp_out_sock[1]] : 0;
+    return &c->cfg->listen[s];
 }
 
-/* px_tcp.c: a response whose top Via (ours) names a TCP connection is sent on it (tx->conn)
- * if it is this worker's; false: drop it (counted). */
-bool px_conn_of_via(struct px_ctx *c, const struct sip_via *top);
+/* px_tcp.c: the connection a response's top Via (ours) names (PX_VTC): true with *conn and
+ * *wk set (*conn 0: none, the request came as a datagram), false for a token that is not
+ * ours (counted: drop it). Read before the tag is checked, which covers it (px_via_tag). */
+bool px_vtc_read(struct px_ctx *c, const struct sip_via *top, uint64_t *conn, unsigned *wk);
+/* px_tcp.c: a verified response for connection conn of worker wk is sent on it (tx->conn)
+ * if wk is this worker; false: drop it (counted). */
+bool px_conn_of_via(struct px_ctx *c, uint64_t conn, unsigned wk);
 /* px_tcp.c: the Via names the worker's own socket for TCP's requests. */
 bool px_is_tcp_out(const struct px_ctx *c, const struct sip_via *v);
 
@@ -144,13 +151,17 @@ void px_out_record_route(struct px_out *o, struct px_ctx *c);
  * one of viaduct's listen addresses unless viaduct listens on loopback of
  * that family. px_via_tag: the 64-bit keyed tag of our Via over where the
  * response goes back to (dst), the branch of the Via below ours, the
- * Call-ID and the CSeq number. None allocates or locks. */
+ * Call-ID and the CSeq number, and for a request that came over TCP (conn
+ * != 0) the connection our PX_VTC names, worker wk's handle conn: so a
+ * response whose ;vtc= was changed fails the tag, and cannot be steered onto
+ * another client's connection from the same IP. conn 0 leaves the tag of a
+ * datagram's request as it always was. None allocates or locks. */
 bool px_cidr_match(const struct px_cidr *c, const struct sockaddr *sa);
 bool px_trusted(const struct px_cfg *cfg, const struct sockaddr *src);
 bool px_dest_permitted(const struct px_cfg *cfg, const struct sockaddr *sa);
 bool px_prev_valid(const struct px_cfg *cfg, int64_t now_ms);
-uint64_t px_via_tag(const uint8_t key[PX_KEY_LEN], const struct sockaddr *dst,
-                    struct span branch, struct span callid, uint32_t cseq);
+uint64_t px_via_tag(const uint8_t key[PX_KEY_LEN], const struct sockaddr *dst, struct span branch,
+                    struct span callid, uint32_t cseq, uint64_t conn, unsigned wk);
 /* px_select_backend's failures: PX_ENOROUTE is a request no rule matched
  * when the default pool has no backends (a configuration that routes only
  * what its rules name): answered 404, as RFC 3261 §21.4.5 answers for a

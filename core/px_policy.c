@@ -284,8 +284,8 @@ static size_t put_field(uint8_t *buf, size_t at, struct span f, const uint8_t *k
     return at + f.len;
 }
 
-uint64_t px_via_tag(const uint8_t key[PX_KEY_LEN], const struct sockaddr *dst,
-                    struct span branch, struct span callid, uint32_t cseq)
+uint64_t px_via_tag(const uint8_t key[PX_KEY_LEN], const struct sockaddr *dst, struct span branch,
+                    struct span callid, uint32_t cseq, uint64_t conn, unsigned wk)
 {
     uint8_t buf[PX_TAG_BUF];
     size_t n = 0;
@@ -307,6 +307,11 @@ uint64_t px_via_tag(const uint8_t key[PX_KEY_LEN], const struct sockaddr *dst,
     n += 4;
     n = put_field(buf, n, branch, key);
     n = put_field(buf, n, callid, key);
+    if (conn != 0) { /* a TCP client's: the connection is part of where it goes back to */
+        buf[n++] = (uint8_t)wk;
+        memcpy(buf + n, &conn, 8);
+        n += 8;
+    }
     uint8_t out[8];
     crypto_shorthash(out, buf, n, key);
     uint64_t v;

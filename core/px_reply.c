@@ -207,7 +207,10 @@ bool px_stun(struct px_ctx *c)
     ST_INC(c->st, rx_stun);
     unsigned type = (unsigned)p[0] << 8 | p[1];
     unsigned mlen = (unsigned)p[2] << 8 | p[3];
-    if (type != 0x0001 || mlen + 20 != len || mlen % 4 != 0) {
+    /* over TCP (a message the stream framer cut out) never: tx->sock would name no UDP
+     * socket of the client's, and the answer would go out as a datagram to the TCP peer's
+     * port. RFC 5626 clients keep TCP flows alive with CRLF pings, not STUN. */
+    if (type != 0x0001 || mlen + 20 != len || mlen % 4 != 0 || c->rx->conn != 0) {
         ST_DROP(c->st, stun);
         return true;
     }

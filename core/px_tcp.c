@@ -9,18 +9,26 @@
 
 bool px_is_tcp_out(const struct px_ctx *c, const struct sip_via *v)
 {
-    const struct px_listen *l = &c->ps->tcp_out;
-    return c->ps->has_tcp_out && v->sent_by.port == l->port &&
-           span_eq_nocase(v->sent_by.host, span_make(l->host, l->host_len));
+    if (!c->ps->has_tcp_out)
+        return false;
+    for (int k = 0; k < 2; k++) {
+        const struct px_listen *l = &c->ps->tcp_out[k];
+        if (c->ps->tcp_out_sock[k] >= 0 && v->sent_by.port == l->port &&
+            span_eq_nocase(v->sent_by.host, span_make(l->host, l->host_len)))
+            return true;
+    }
+    return false;
 }
 
-bool px_conn_of_via(struct px_ctx *c, const struct sip_via *top)
+bool px_vtc_read(struct px_ctx *c, const struct sip_via *top, uint64_t *conn, unsigned *wk)
 {
     /* where px_emit wrote it: right after the send time that follows the branch. A fixed
      * place, not a search: every response passes here, and a memmem over the Via's
      * parameters cost the UDP path a few percent */
     size_t k = sizeof(PX_VTC) - 1;
     const char *end = span_end(top->params);
+    *conn = 0;
+    *wk = 0;
     if (top->branch.p == NULL)
         return true;
     const char *p = span_end(top->branch) + (sizeof(PX_VDT) - 1) + 8;
@@ -28,22 +36,31 @@ bool px_conn_of_via(struct px_ctx *c, const struct sip_via *top)
         return true; /* a datagram's: sent as one */
     p += k;
     /* two hex digits of worker, sixteen of handle, then the end or the next parameter */
-    char wk[8] = {'0', '0', '0', '0', '0', '0', 0, 0};
+    char wkx[8] = {'0', '0', '0', '0', '0', '0', 0, 0};
     uint32_t w = 0, hi = 0, lo = 0;
     if (end - p < 18 || (end - p > 18 && p[18] != ';'))
         goto bad;
-    memcpy(wk + 6, p, 2);
-    if (!px_unhex8(wk, &w) || !px_unhex8(p + 2, &hi) || !px_unhex8(p + 10, &lo) || (hi | lo) == 0)
+    memcpy(wkx + 6, p, 2);
+    if (!px_unhex8(wkx, &w) || !px_unhex8(p + 2, &hi) || !px_unhex8(p + 10, &lo) || (hi | lo) == 0)
         goto bad;
-    if ((int)w != (c->wk_id & 0xff)) {
-        ST_INC(c->st, tcp_other_worker);
-        return false;
-    }
-    c->tx->conn = (uint64_t)hi << 32 | lo;
+    *conn = (uint64_t)hi << 32 | lo;
+    *wk = w;
     return true;
 bad:
     ST_DROP(c->st, bad_response);
     return false;
+}
+
+bool px_conn_of_via(struct px_ctx *c, uint64_t conn, unsigned wk)
+{
+    if (conn == 0)
+        return true;
+    if (wk != (unsigned)(c->wk_id & 0xff)) {
+        ST_INC(c->st, tcp_other_worker);
+        return false;
+    }
+    c->tx->conn = conn;
+    return true;
 }
 
 void px_reject_unframed(const struct px_cfg *cfg, struct px_state *ps, struct st_worker *st,

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,6 +62,7 @@ static int gen_build(struct server *s, struct server_gen *g, const struct px_cfg
     if (px_cfg_build(&g->px, &g->cfg, err, errlen) < 0)
         return -1;
     g->px.names = s->names;
+    g->px.own = s->own;
     if (g->src == NULL || s->dns == NULL || filter != NULL)
         goto refused;
     if (dns_build(s->dns, &g->cfg, g->src, dns_ok, &g->px, &refused, err, errlen) < 0)
@@ -71,6 +73,7 @@ static int gen_build(struct server *s, struct server_gen *g, const struct px_cfg
         if (px_cfg_build(&g->px, &g->cfg, err, errlen) < 0)
             return -1;
         g->px.names = s->names;
+        g->px.own = s->own;
     }
 refused:
     if (refused > 0)
@@ -199,6 +202,63 @@ static void log_banner(const struct server *s, const char *version)
                                      : "");
 }
 
+/* A TCP connection is a descriptor: the soft RLIMIT_NOFILE (often 1024) is raised to the
+ * hard one, and a tcp.max_connections above what that leaves is warned about, since past it
+ * accept fails with EMFILE (net/stream.c then pauses accepting, counted as
+ * tcp_accept_paused) rather than refusing at the table (tcp_refused). */
+static void raise_nofile(const struct cfg *c, int nworkers)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = {.rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    /* each worker's own sockets and ring, the management API, DNS, the log: a margin */
+    rlim_t need = (rlim_t)c->tcp.max_conns + 16 * (rlim_t)nworkers + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && need > rl.rlim_cur)
+        log_warn("tcp.max_connections is %u but the open-file limit is %llu (ulimit -n): "
+                 "past about %llu connections accept fails and waits, raise the limit "
+                 "(LimitNOFILE= in systemd)",
+                 (unsigned)c->tcp.max_conns, (unsigned long long)rl.rlim_cur,
+                 (unsigned long long)(rl.rlim_cur > need - c->tcp.max_conns
+                                          ? rl.rlim_cur - (need - c->tcp.max_conns)
+                                          : 0));
+}
+
+/* The workers' own sockets for TCP's requests (px_own), once every worker has opened its
+ * own: set before any worker thread starts, never changed after. */
+static int collect_own(struct server *s, int n)
+{
+    struct px_own *o = calloc(1, sizeof(*o) + (size_t)n * 2 * sizeof(o->s[0]));
+    if (o == NULL)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        const struct px_state *ps = &s->workers[i].ps;
+        for (int k = 0; ps->has_tcp_out && k < 2; k++) {
+            if (ps->tcp_out_sock[k] < 0)
+                continue;
+            const struct px_listen *l = &ps->tcp_out[k];
+            unsigned port = (unsigned)net_addr_port((const struct sockaddr *)&l->addr);
+            o->port_bits[port >> 6] |= 1ull << (port & 63);
+            o->s[o->n].addr = l->addr;
+            o->s[o->n].wildcard = l->wildcard;
+            o->n++;
+        }
+    }
+    if (o->n == 0) {
+        free(o);
+        return 0;
+    }
+    pthread_mutex_lock(&s->mu); /* the DNS thread may build a generation meanwhile */
+    s->own = o;
+    s->cur->px.own = o;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
 int server_start(struct server *s, const char *version, char *err, size_t errlen)
 {
     const struct cfg *c = &s->cur->cfg;
@@ -230,6 +290,8 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
         return -1;
     atomic_store(&s->pub.cfg, &s->cur->px);
 
+    if (s->cur->px.nlisten > s->cur->px.nudp)
+        raise_nofile(c, n);
     s->io = WK_IO_MMSG;
     if (strcmp(c->io, "uring") == 0 || (strcmp(c->io, "auto") == 0 && net_uring_available()))
         s->io = WK_IO_URING;
@@ -260,6 +322,11 @@ int server_start(struct server *s, const char *version, char *err, size_t errlen
             close_workers(s, i);
             return -1;
         }
+    }
+    if (collect_own(s, n) < 0) {
+        snprintf(err, errlen, "out of memory");
+        close_workers(s, n);
+        return -1;
     }
     s->hc = hc_start(&s->cur->px, c, &s->hc_stats, err, errlen);
     if (s->hc == NULL) {
@@ -564,6 +631,8 @@ void server_free(struct server *s)
     }
     free(s->workers);
     s->workers = NULL;
+    free(s->own);
+    s->own = NULL;
     free(s->asks);
     s->asks = NULL;
     dns_cache_free(s->names);

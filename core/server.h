@@ -114,6 +114,7 @@ struct server {
     enum wk_io io;
     int nworkers;
     struct wk *workers; /* nworkers of them */
+    struct px_own *own; /* the workers' own sockets for TCP's requests; NULL: none */
     struct wk_pub pub;
     atomic_bool stop;
 };

@@ -56,6 +56,9 @@
     X(tcp_accepted, "TCP connections accepted")                                                   \
     X(tcp_refused, "TCP connections closed at accept: the worker's connection table was full")    \
     X(tcp_refused_source, "TCP connections closed at accept: tcp.max_per_source from that IP")    \
+    X(tcp_refused_acl, "TCP connections closed at accept: the listener's allow or deny list")    \
+    X(tcp_accept_paused, "times accept failed for want of file descriptors or memory (EMFILE, "  \
+                         "ENFILE): accepting paused for 100 ms, connections wait in the backlog") \
     X(tcp_closed_peer, "TCP connections the peer closed or reset")                                \
     X(tcp_closed_idle, "TCP connections closed after tcp.idle_timeout_ms with nothing received")  \
     X(tcp_closed_slow, "TCP connections closed: a message not complete in tcp.message_timeout_ms") \
@@ -84,7 +87,7 @@
     X(not_relayed, "ACK from an untrusted source naming a next hop that is not viaduct's to choose") \
     X(ack, "ACK that cannot be forwarded and is never answered")                                   \
     X(overflow, "rewrite needed more iovecs or scratch than a send holds")                         \
-    X(stun, "STUN message other than a valid Binding Request")                                     \
+    X(stun, "STUN message other than a valid Binding Request, or one over TCP")                   \
     X(acl, "source not allowed, or denied, on the listener it came to")                            \
     X(user_agent, "request whose User-Agent is in security.block_user_agents")                     \
     X(rate_limited, "request over its source's rate limit")                                        \

@@ -46,11 +46,11 @@ static void on_rx(void *ctx, const struct net_rx *rx, struct net_tx *tx)
 {
     struct wk *w = ctx;
     struct net_rx own;
-    if (w->ps.has_tcp_out && rx->sock == w->ps.tcp_out_sock) {
-        /* to the worker's own socket (a response to a request that came over TCP): it
-         * is handled as if it came to listen[0], whose address that socket shares */
+    if (w->ps.has_tcp_out && rx->sock >= w->ps.tcp_out_first) {
+        /* to one of the worker's own sockets (a response to a request that came over TCP):
+         * it is handled as if it came to the UDP listener whose address that socket shares */
         own = *rx;
-        own.sock = 0;
+        own.sock = w->ps.tcp_out_udp[rx->sock == w->ps.tcp_out_sock[1]];
         rx = &own;
     }
     const struct px_cfg *cfg = atomic_load_explicit(&w->pub->cfg, memory_order_acquire);

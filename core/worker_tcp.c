@@ -8,11 +8,11 @@
  * does, with its net_rx naming the TCP listener (px_cfg.listen[nudp + k]) and the connection.
  * What px_handle() asks to send goes out before the bytes are consumed (net_send_now): a
  * local answer onto the client's connection (px_reply sets tx->conn), a request to a
- * backend as a datagram from a UDP socket. The framer's state is kept per connection slot,
- * with the generation it belongs to, so a message trickled in byte by byte is scanned once,
- * and a slot taken over by a new connection starts afresh. A stream that cannot be framed
- * (no Content-Length, a bad one, a message over max_message) is answered 400 (513) where
- * its header block is whole, and closed: its next message could not be found.
+ * backend as a datagram from the worker's own UDP socket of the backend's family. The framer's
+ * state is kept per connection slot, with the generation it belongs to, so a message trickled in
+ * byte by byte is scanned once, and a slot taken over by a new connection starts afresh. A stream
+ * that cannot be framed (no Content-Length, a bad one, a message over max_message) is answered 400
+ * (513) where its header block is whole, and closed: its next message could not be found.
  */
 #include "core/worker.h"
 
@@ -24,32 +24,38 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The worker's own UDP socket for the requests that come over TCP (px.h: tcp_out), the
- * engine's socket after the shared ones: on listen[0]'s address, port chosen by the kernel,
- * no SO_REUSEPORT, so whatever comes to it comes to this worker. */
-static int open_tcp_out(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen)
+/* The worker's own UDP socket of one family for the requests that come over TCP (px.h:
+ * tcp_out), an engine socket after the shared ones: on UDP listener li's address, port
+ * chosen by the kernel, no SO_REUSEPORT, so whatever comes to it comes to this worker. */
+static int open_tcp_out(struct wk *w, const struct px_cfg *cfg, int li, char *err, size_t errlen)
 {
-    const struct px_listen *l = &cfg->listen[0];
+    const struct px_listen *l = &cfg->listen[li];
+    int k = l->addr.ss_family == AF_INET6;
     struct sockaddr_storage ss = l->addr;
     if (ss.ss_family == AF_INET)
         ((struct sockaddr_in *)&ss)->sin_port = 0;
     else
         ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+    if (w->nfds >= NET_MAX_SOCKS) {
+        snprintf(err, errlen, "%d UDP listeners and TCP: one socket too many", cfg->nudp);
+        return -EMFILE;
+    }
     int fd = net_udp_open((const struct sockaddr *)&ss, l->addrlen, false, 4 << 20, 4 << 20);
     socklen_t sl = sizeof(ss);
     if (fd >= 0 && getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        int e = errno; /* close() may change errno */
         close(fd);
-        fd = -errno;
+        fd = -e;
     }
     if (fd < 0) {
         snprintf(err, errlen, "cannot open the worker's UDP socket for TCP: %s", strerror(-fd));
         return fd;
     }
-    w->ps.tcp_out = *l;
-    w->ps.tcp_out.addr = ss;
-    w->ps.tcp_out.port = net_addr_port((const struct sockaddr *)&ss);
-    w->ps.tcp_out_sock = w->nfds;
-    w->ps.has_tcp_out = true;
+    w->ps.tcp_out[k] = *l;
+    w->ps.tcp_out[k].addr = ss;
+    w->ps.tcp_out[k].port = net_addr_port((const struct sockaddr *)&ss);
+    w->ps.tcp_out_sock[k] = w->nfds;
+    w->ps.tcp_out_udp[k] = li;
     w->fds[w->nfds++] = fd;
     return 0;
 }
@@ -69,15 +75,30 @@ int wk_tcp_open(struct wk *w, const struct px_cfg *cfg, char *err, size_t errlen
         }
         w->lfds[w->nlfds++] = fd;
     }
-    if (w->nlfds > 0) {
-        int r = w->nfds < NET_MAX_SOCKS ? open_tcp_out(w, cfg, err, errlen) : -EMFILE;
-        if (r == -EMFILE && w->nfds == NET_MAX_SOCKS)
-            snprintf(err, errlen, "%d UDP listeners and TCP: one socket too many", w->nfds);
+    w->ps.has_tcp_out = false;
+    w->ps.tcp_out_sock[0] = w->ps.tcp_out_sock[1] = -1;
+    w->ps.tcp_out_first = w->nfds;
+    if (w->nlfds == 0)
+        return 0;
+    /* one per family a UDP listener has: a TCP client's request to a backend of either
+     * family leaves from a socket only this worker receives on */
+    static const int fams[2] = {AF_INET, AF_INET6};
+    for (int k = 0; k < 2; k++) {
+        int li = -1;
+        for (int i = 0; i < cfg->nudp && li < 0; i++)
+            if (cfg->listen[i].addr.ss_family == fams[k])
+                li = i;
+        int r = li < 0 ? 0 : open_tcp_out(w, cfg, li, err, errlen);
         if (r < 0) {
+            for (int j = w->ps.tcp_out_first; j < w->nfds; j++)
+                close(w->fds[j]);
+            w->nfds = w->ps.tcp_out_first;
+            w->ps.tcp_out_sock[0] = w->ps.tcp_out_sock[1] = -1;
             wk_tcp_close(w);
             return r;
         }
     }
+    w->ps.has_tcp_out = true;
     return 0;
 }
 
@@ -171,6 +192,15 @@ static long on_conn_data(void *ctx, const struct net_conn_rx *crx)
     }
 }
 
+/* The listener's allow and deny lists at accept, before the connection costs a buffer: a
+ * refused source gets no connection at all, not one whose every message is dropped. */
+static bool admit_conn(void *ctx, int listener, const struct sockaddr *peer)
+{
+    struct wk *w = ctx;
+    const struct px_cfg *cfg = atomic_load_explicit(&w->pub->cfg, memory_order_acquire);
+    return px_listen_admits(cfg, cfg->nudp + listener, peer);
+}
+
 int wk_tcp_setup(struct wk *w, struct net_engine_cfg *ec)
 {
     if (w->nlfds == 0)
@@ -188,6 +218,7 @@ int wk_tcp_setup(struct wk *w, struct net_engine_cfg *ec)
         .idle_ms = w->tcp_lim.idle_ms,
         .partial_ms = w->tcp_lim.message_ms,
         .on_data = on_conn_data,
+        .admit = admit_conn,
     };
     ec->stream = &w->scfg;
     return 0;
@@ -199,6 +230,8 @@ bool wk_tcp_event(struct wk *w, int ev)
     case NET_EV_CONN_OPEN: ST_INC(&w->st, tcp_accepted); break;
     case NET_EV_CONN_REFUSED: ST_INC(&w->st, tcp_refused); break;
     case NET_EV_CONN_REFUSED_SRC: ST_INC(&w->st, tcp_refused_source); break;
+    case NET_EV_CONN_REFUSED_ACL: ST_INC(&w->st, tcp_refused_acl); break;
+    case NET_EV_ACCEPT_PAUSED: ST_INC(&w->st, tcp_accept_paused); break;
     case NET_EV_CONN_END_PEER: ST_INC(&w->st, tcp_closed_peer); break;
     case NET_EV_CONN_END_IDLE: ST_INC(&w->st, tcp_closed_idle); break;
     case NET_EV_CONN_END_SLOW: ST_INC(&w->st, tcp_closed_slow); break;

@@ -119,12 +119,15 @@ enum net_event {
     NET_EV_CONN_OPEN,        /* a connection accepted */
     NET_EV_CONN_REFUSED,     /* accepted and closed at once: the table is full */
     NET_EV_CONN_REFUSED_SRC, /* ... this source has max_per_source connections already */
+    NET_EV_CONN_REFUSED_ACL, /* ... the admit hook refused its source */
     NET_EV_CONN_END_PEER,    /* closed by the peer (or reset) */
     NET_EV_CONN_END_HANDLER, /* closed because the handler said so */
     NET_EV_CONN_END_IDLE,    /* closed: nothing received for idle_ms */
     NET_EV_CONN_END_SLOW,    /* closed: bytes waited partial_ms for the rest of their message */
     NET_EV_CONN_END_FULL,    /* closed: buf_size bytes buffered and none consumed */
     NET_EV_CONN_END_WRITE,   /* closed: more than wbuf_size bytes waiting to be sent */
+    NET_EV_ACCEPT_PAUSED,    /* accept failed for want of descriptors or memory (EMFILE,
+                              * ENFILE, ENOMEM, ENOBUFS): no accept for about 100 ms */
     NET_EV_COUNT
 };
 
@@ -191,9 +194,9 @@ struct net_engine_cfg {
  * not taken yet); nothing else is allocated while it lives. Its bytes are received straight
  * into its buffer, behind what is already there, so a message that arrives in pieces is
  * contiguous without a copy; on_data sees every byte not consumed yet and says how many it
- * consumed. A connection is named by a handle (slot and generation), which a later message
- * may carry: once the connection has closed, its slot's generation has moved on and the
- * handle finds nothing (net_conn_send: -ENOTCONN).
+ * consumed. A connection is named by a handle (slot and generation, which starts at a random
+ * value per slot), which a later message may carry: once the connection has closed, its
+ * slot's generation has moved on and the handle finds nothing (net_conn_send: -ENOTCONN).
  */
 
 /* One call per batch of bytes received on a connection; valid only during the call. */
@@ -224,6 +227,9 @@ struct net_stream_cfg {
     unsigned partial_ms;     /* bytes that wait this long for the rest of their message
                               * (no call consumed any) close it: slowloris */
     net_conn_fn on_data;
+    /* At accept, before anything is allocated for it: may listener's connection from peer
+     * be kept? False closes it at once (NET_EV_CONN_REFUSED_ACL). NULL: every one. */
+    bool (*admit)(void *ctx, int listener, const struct sockaddr *peer);
 };
 
 #define NET_MAX_CONNS 65536u

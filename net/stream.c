@@ -26,12 +26,18 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 enum { CS_FREE = 0, CS_OPEN, CS_CLOSING };
 
 #define NS_TICK_MS 50 /* how often the timeouts are looked at: their resolution */
+/* After accept failed for want of a descriptor (EMFILE, ENFILE) or of kernel memory, the
+ * multishot accept has ended: armed again at once it would fail at once, every loop pass,
+ * and the worker would spin. It waits this long instead; the connections wait in the
+ * backlog meanwhile. */
+#define NS_ACCEPT_PAUSE_MS 100
 #define NS_BUF_MIN 64u
 #define NS_BUF_MAX (16u << 20)
 
@@ -62,6 +68,7 @@ struct net_stream {
     unsigned nfree;
     uint32_t armed; /* per listener: its multishot accept is on the ring */
     unsigned ops;   /* requests on the ring: accepts, recvs, sends */
+    int64_t accept_after_ms; /* no accept is armed before then (NS_ACCEPT_PAUSE_MS) */
     int64_t tick_ms;
     bool stopping;
 };
@@ -71,6 +78,18 @@ static int64_t ns_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A slot's first generation: random, so a handle cannot be guessed from the slot alone (a
+ * response's token must still pass the Via tag, which covers it: this is the second line).
+ * Never 0: a zeroed handle names nothing. */
+static uint32_t ns_gen_start(uint64_t seed, unsigned slot)
+{
+    uint64_t z = seed + (uint64_t)(slot + 1) * 0x9e3779b97f4a7c15ull; /* splitmix64 */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    uint32_t g = (uint32_t)(z ^ (z >> 31));
+    return g != 0 ? g : 1;
 }
 
 static uint64_t ns_handle(const struct net_stream *s, const struct ns_conn *c)
@@ -117,9 +136,12 @@ int ns_open(const struct net_stream_cfg *cfg, const struct net_engine_cfg *ecfg,
     s->cfg = cfg;
     s->ecfg = ecfg;
     s->u = u;
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)ns_now_ms() * 0x2545f4914f6cdd1dull ^ (uint64_t)(uintptr_t)s;
     for (unsigned i = 0; i < cfg->max_conns; i++) {
         s->c[i].fd = -1;
-        s->c[i].gen = 1; /* a zeroed handle names nothing */
+        s->c[i].gen = ns_gen_start(seed, i);
         s->free[i] = cfg->max_conns - 1 - i;
     }
     s->nfree = cfg->max_conns;
@@ -130,6 +152,9 @@ int ns_open(const struct net_stream_cfg *cfg, const struct net_engine_cfg *ecfg,
 void ns_arm(struct net_stream *s)
 {
     uint32_t all = (1u << s->cfg->nlfds) - 1;
+    if ((all & ~s->armed) == 0 || (s->accept_after_ms != 0 && ns_now_ms() < s->accept_after_ms))
+        return;
+    s->accept_after_ms = 0;
     for (uint32_t m = all & ~s->armed; m != 0 && !s->stopping; m &= m - 1) {
         unsigned i = (unsigned)__builtin_ctz(m);
         struct io_uring_sqe *sqe = ring_get_sqe(s->u);
@@ -152,7 +177,7 @@ static void ns_finish(struct net_stream *s, struct ns_conn *c)
     free(c->buf);
     if (c->end != 0)
         net_event_to(s->ecfg, c->end, (const struct sockaddr *)&c->peer);
-    *c = (struct ns_conn){.fd = -1, .gen = c->gen + 1};
+    *c = (struct ns_conn){.fd = -1, .gen = c->gen + 1 != 0 ? c->gen + 1 : 1};
     s->free[s->nfree++] = (uint32_t)(c - s->c);
 }
 
@@ -228,6 +253,11 @@ static void ns_accept(struct net_stream *s, int fd, unsigned listener)
         return;
     }
     const struct sockaddr *pa = (const struct sockaddr *)&peer;
+    if (cfg->admit != NULL && !cfg->admit(s->ecfg->ctx, (int)listener, pa)) {
+        close(fd);
+        net_event_to(s->ecfg, NET_EV_CONN_REFUSED_ACL, pa);
+        return;
+    }
     if (s->nfree == 0) {
         close(fd);
         net_event_to(s->ecfg, NET_EV_CONN_REFUSED, pa);
@@ -270,9 +300,16 @@ void ns_on_accept(struct net_stream *s, const struct io_uring_cqe *cqe, unsigned
         s->ops--;
     }
     if (cqe->res < 0) {
-        /* -EMFILE and the like: the connection waits in the backlog */
-        if (!s->stopping && cqe->res != -ECANCELED)
+        /* the connection waits in the backlog */
+        if (s->stopping || cqe->res == -ECANCELED)
+            return;
+        if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOMEM ||
+            cqe->res == -ENOBUFS) {
+            s->accept_after_ms = ns_now_ms() + NS_ACCEPT_PAUSE_MS;
+            net_event(s->ecfg, NET_EV_ACCEPT_PAUSED);
+        } else {
             net_event(s->ecfg, NET_EV_RX_ERROR);
+        }
         return;
     }
     if (s->stopping) {

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ struct harness {
     _Atomic uint64_t last_conn; /* handle of the last connection that sent a line */
     atomic_int late_ret;        /* net_conn_send's return for the UDP-triggered send */
     atomic_uint lines, late_sends;
+    atomic_bool refuse; /* the admit hook says no */
     atomic_uint ev[NET_EV_COUNT];
 };
 
@@ -107,6 +109,13 @@ static void h_event(void *ctx, int ev, const struct sockaddr *dst)
         atomic_fetch_add(&h->ev[ev], 1);
 }
 
+static bool h_admit(void *ctx, int listener, const struct sockaddr *peer)
+{
+    struct harness *h = ctx;
+    (void)peer;
+    return listener == 0 && !atomic_load(&h->refuse);
+}
+
 static void *h_thread(void *arg)
 {
     struct harness *h = arg;
@@ -128,6 +137,7 @@ static int h_setup(void **state)
         .idle_ms = 10000,
         .partial_ms = 10000,
         .on_data = h_data,
+        .admit = h_admit,
     };
     h->cfg = (struct net_engine_cfg){
         .fds = &h->udp,
@@ -345,6 +355,26 @@ static void test_stream_refuses_a_source_past_max_per_source(void **state)
     close(c);
 }
 
+/* The admit hook is asked at accept: a refused peer is closed before anything is allocated
+ * for it (NET_EV_CONN_REFUSED_ACL, no NET_EV_CONN_OPEN); an admitted one is served. */
+static void test_stream_closes_a_connection_the_admit_hook_refuses(void **state)
+{
+    struct harness *h = *state;
+    atomic_store(&h->refuse, true);
+    h_start(h);
+    int fd = h_connect(h, 0);
+    assert_true(closed_by_server(fd));
+    close(fd);
+    assert_true(wait_ev(h, NET_EV_CONN_REFUSED_ACL, 1));
+    assert_int_equal(atomic_load(&h->ev[NET_EV_CONN_OPEN]), 0);
+    atomic_store(&h->refuse, false);
+    fd = h_connect(h, 0);
+    send_all(fd, "x\n", 2);
+    expect(fd, "ECHO x\n");
+    close(fd);
+    assert_int_equal(atomic_load(&h->ev[NET_EV_CONN_REFUSED_ACL]), 1);
+}
+
 static void test_stream_closes_an_idle_connection(void **state)
 {
     struct harness *h = *state;
@@ -434,6 +464,76 @@ static void test_stream_stops_with_connections_open(void **state)
     }
 }
 
+static int64_t cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
+/* Out of descriptors, accept fails with EMFILE and its multishot request ends. Before the
+ * fix it was armed again on every loop pass, failed at once, and the engine spun a core;
+ * now accepting pauses (NET_EV_ACCEPT_PAUSED, ~100 ms each), datagrams are still handled,
+ * and the connection that waited in the backlog is served once descriptors are back. */
+static void test_stream_pauses_accepting_while_out_of_descriptors(void **state)
+{
+    struct harness *h = *state;
+    /* io_uring reads the limit when the accept is armed: lowered first, with room for the
+     * engine's ring and a connection, then filled up here */
+    int lowest = dup(0); /* the next descriptor a process would get */
+    assert_true(lowest >= 0);
+    close(lowest);
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = (struct rlimit){.rlim_cur = (rlim_t)lowest + 16, .rlim_max = old.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    h_start(h);
+    int fd = h_connect(h, 0);
+    send_all(fd, "x\n", 2);
+    expect(fd, "ECHO x\n");
+    int c2 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(c2 >= 0 && u >= 0);
+    struct timeval tv = {.tv_sec = WAIT_MS / 1000};
+    setsockopt(c2, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int filler[32], nfill = 0;
+    while (nfill < 32 && (filler[nfill] = dup(0)) >= 0)
+        nfill++;
+    assert_true(nfill < 32 && errno == EMFILE);
+    /* the handshake completes in the kernel; accept then finds no descriptor */
+    int cr = connect(c2, (struct sockaddr *)&h->tcp_addr, sizeof(struct sockaddr_in));
+    int64_t c0 = cpu_ms(), t0 = now_ms();
+    for (int i = 0; i < 6; i++) {
+        usleep(100000);
+        sendto(u, "go", 2, 0, (struct sockaddr *)&h->udp_addr, sizeof(struct sockaddr_in));
+    }
+    int64_t used = cpu_ms() - c0, took = now_ms() - t0;
+    for (int i = 0; i < WAIT_MS / 10 && atomic_load(&h->late_sends) < 6; i++)
+        usleep(10000);
+    for (int i = 0; i < nfill; i++)
+        close(filler[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(cr, 0);
+    unsigned paused = atomic_load(&h->ev[NET_EV_ACCEPT_PAUSED]);
+    unsigned errs = atomic_load(&h->ev[NET_EV_RX_ERROR]);
+    fprintf(stderr, "# out of descriptors for %lld ms: %lld ms of CPU, %u pauses, %u errors\n",
+            (long long)took, (long long)used, paused, errs);
+    assert_true(paused >= 1 && paused <= 2 * (unsigned)(took / 100) + 2);
+    assert_int_equal(errs, 0);
+    assert_true(used < took / 2);
+    /* datagrams were handled throughout: six LATE on the open connection */
+    assert_int_equal(atomic_load(&h->late_sends), 6);
+    for (int i = 0; i < 6; i++)
+        expect(fd, "LATE\n");
+    /* and the connection that waited is accepted and served */
+    send_all(c2, "y\n", 2);
+    expect(c2, "ECHO y\n");
+    close(c2);
+    close(u);
+    close(fd);
+}
+
 static void test_stream_is_refused_by_the_recvmmsg_engine(void **state)
 {
     struct harness *h = *state;
@@ -479,11 +579,13 @@ int main(void)
         T(test_stream_send_on_a_closed_connections_handle_is_refused),
         T(test_stream_refuses_connections_past_max_conns),
         T(test_stream_refuses_a_source_past_max_per_source),
+        T(test_stream_closes_a_connection_the_admit_hook_refuses),
         T(test_stream_closes_an_idle_connection),
         T(test_stream_closes_a_partial_message_that_never_completes),
         T(test_stream_closes_a_connection_whose_buffer_fills_unconsumed),
         T(test_stream_closes_a_peer_that_does_not_read),
         T(test_stream_stops_with_connections_open),
+        T(test_stream_pauses_accepting_while_out_of_descriptors),
         T(test_stream_is_refused_by_the_recvmmsg_engine),
         T(test_stream_rejects_a_config_out_of_bounds),
     };

@@ -142,6 +142,26 @@ static size_t run(struct fixture *f, const char *msg, size_t len)
 
 #define RUN(f, s) run((f), (s), sizeof(s) - 1)
 
+/* Runs a message as if it had come on TCP connection conn (worker f->ps.wk_id's). */
+static size_t run_conn(struct fixture *f, const char *msg, size_t len, uint64_t conn)
+{
+    memcpy(f->rxbuf, msg, len);
+    struct net_rx rx = {.buf = f->rxbuf,
+                        .len = len,
+                        .src = (struct sockaddr *)&f->src,
+                        .srclen = f->srclen,
+                        .conn = conn};
+    f->tx.conn = 0;
+    px_handle(&f->cfg, &f->ps, &f->st, &rx, &f->tx, f->now_ms, f->now_us);
+    f->outlen = 0;
+    for (int i = 0; i < f->tx.niov; i++) {
+        memcpy(f->out + f->outlen, f->tx.iov[i].iov_base, f->tx.iov[i].iov_len);
+        f->outlen += f->tx.iov[i].iov_len;
+    }
+    f->out[f->outlen] = '\0';
+    return f->outlen;
+}
+
 /*
  * A response as if to a request viaduct forwarded: the branch of its top
  * Via replaced by one with the tag px_handle would have written (over where
@@ -170,7 +190,7 @@ static size_t run_signed_with(struct fixture *f, const char *msg, const uint8_t 
     if (net_addr_from_ip(host.p, host.len, port, &d, &dl) < 0)
         return run(f, msg, len);
     uint64_t tag = px_via_tag(key ? key : f->cfg.key.via, (struct sockaddr *)&d, next.branch,
-                              in->callid, in->cseq);
+                              in->callid, in->cseq, 0, 0);
     char br[64];
     snprintf(br, sizeof(br), "z9hG4bK%016llx%016llx.%016llx", 0x1234ULL, (unsigned long long)tag,
              0x5678ULL);
@@ -689,6 +709,22 @@ static void test_px_answers_stun_binding_request(void **state)
     assert_int_equal(counter(f, "rx_keepalive"), 1);
 }
 
+/* A STUN Binding Request that came over TCP (the framer cut it out of a stream) is dropped
+ * and counted: before the fix it was answered as a datagram from socket rx->sock, which for
+ * TCP names no UDP socket of the client's, to the TCP peer's address and port. */
+static void test_px_stun_over_tcp_is_dropped(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char req[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1,  2,
+                             3,    4,    5,    6,    7,    8,    9,    10,   11, 12};
+    assert_int_equal(run_conn(f, (const char *)req, sizeof(req), 0x100000002ull), 0);
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "rx_stun"), 1);
+    assert_int_equal(counter(f, "drop_stun"), 1);
+    assert_int_equal(counter(f, "stun_responses"), 0);
+    assert_int_equal(run(f, (const char *)req, sizeof(req)), 32); /* as a datagram: answered */
+}
+
 static void test_px_register_key_is_the_to_aor(void **state)
 {
     struct fixture *f = *state;
@@ -1141,6 +1177,93 @@ static void test_px_via_tag_is_stable_and_forged_responses_are_dropped(void **st
     assert_int_equal(counter(f, "fwd_responses"), 1);
 }
 
+/* The ;vtc= of a TCP client's request is covered by the Via tag: a response whose token was
+ * changed to name another connection (another client behind the same IP, whose handle is
+ * easy to guess) or removed is dropped as forged; the genuine one goes to its connection.
+ * Before the fix the tag left the token out, and the changed one was sent on the other
+ * connection, whose peer has the same IP. */
+static void test_px_tcp_connection_token_is_covered_by_the_via_tag(void **state)
+{
+    struct fixture *f = *state;
+    const uint64_t conn = (uint64_t)0x5eed1234u << 32 | 2, other = (uint64_t)0x5eed1234u << 32 | 3;
+    f->ps.wk_id = 3;
+    run_conn(f, INVITE_HEAD "\r\n", sizeof(INVITE_HEAD "\r\n") - 1, conn);
+    assert_int_equal(counter(f, "fwd_requests"), 1);
+    char via[256], want[64];
+    assert_memory_equal(f->out, "INVITE ", 7);
+    const char *first = strstr(f->out, "\r\nVia: ") + 7;
+    snprintf(via, sizeof(via), "%.*s", (int)(strstr(first, "\r\n") - first), first);
+    snprintf(want, sizeof(want), ";vtc=03%016llx", (unsigned long long)conn);
+    assert_non_null(strstr(via, want));
+    const char *tail = "Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKabc\r\n"
+                       "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>;tag=t\r\n"
+                       "Call-ID: call-1@example.com\r\nCSeq: 1 INVITE\r\n\r\n";
+    assert_int_equal(net_addr_parse("203.0.113.12:5060", &f->src, &f->srclen), 0);
+    char msg[1024], forged[256];
+    /* the token pointed at the other connection, then removed: both fail the tag */
+    snprintf(forged, sizeof(forged), "%s", via);
+    char *t = strstr(forged, ";vtc=") + 7;
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)other);
+    memcpy(t, hex, 16);
+    snprintf(msg, sizeof(msg), "SIP/2.0 180 Ringing\r\nVia: %s\r\n%s", forged, tail);
+    run_conn(f, msg, strlen(msg), 0);
+    assert_int_equal(f->tx.niov, 0);
+    *strstr(forged, ";vtc=") = '\0';
+    snprintf(msg, sizeof(msg), "SIP/2.0 180 Ringing\r\nVia: %s\r\n%s", forged, tail);
+    run_conn(f, msg, strlen(msg), 0);
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "drop_forged_via"), 2);
+    /* the genuine one: onto its connection */
+    snprintf(msg, sizeof(msg), "SIP/2.0 180 Ringing\r\nVia: %s\r\n%s", via, tail);
+    run_conn(f, msg, strlen(msg), 0);
+    assert_true(f->tx.niov > 0);
+    assert_true(f->tx.conn == conn);
+    assert_dest(f, "198.51.100.7:5060");
+    assert_int_equal(counter(f, "fwd_responses"), 1);
+    /* a datagram's request has no token, and its tag is as before: a UDP response verifies */
+    assert_int_equal(net_addr_parse("198.51.100.7:5060", &f->src, &f->srclen), 0);
+    run_conn(f, INVITE_HEAD "\r\n", sizeof(INVITE_HEAD "\r\n") - 1, 0);
+    first = strstr(f->out, "\r\nVia: ") + 7;
+    snprintf(via, sizeof(via), "%.*s", (int)(strstr(first, "\r\n") - first), first);
+    assert_null(strstr(via, ";vtc="));
+    assert_int_equal(net_addr_parse("203.0.113.12:5060", &f->src, &f->srclen), 0);
+    snprintf(msg, sizeof(msg), "SIP/2.0 180 Ringing\r\nVia: %s\r\n%s", via, tail);
+    run_conn(f, msg, strlen(msg), 0);
+    assert_true(f->tx.niov > 0 && f->tx.conn == 0);
+    assert_int_equal(counter(f, "fwd_responses"), 2);
+}
+
+/* A worker's own socket for TCP's requests (px_own) is one of ours: a Route to it is a
+ * loop (drop_to_self), as one to a listener is. Before the fix only the listeners counted,
+ * and it was refused only as a listen IP (forbidden_destination), which a viaduct listening
+ * on loopback allows. */
+static void test_px_workers_own_tcp_sockets_are_self(void **state)
+{
+    struct fixture *f = *state;
+    struct px_own *o = calloc(1, sizeof(*o) + sizeof(o->s[0]));
+    assert_non_null(o);
+    socklen_t len;
+    assert_int_equal(net_addr_parse("192.0.2.10:40000", &o->s[0].addr, &len), 0);
+    o->port_bits[40000 >> 6] |= 1ull << (40000 & 63);
+    o->n = 1;
+    f->cfg.own = o;
+    struct sockaddr_storage ss;
+    assert_int_equal(net_addr_parse("192.0.2.10:40000", &ss, &len), 0);
+    assert_true(px_addr_is_self(&f->cfg, (struct sockaddr *)&ss));
+    assert_int_equal(net_addr_parse("192.0.2.10:40001", &ss, &len), 0);
+    assert_false(px_addr_is_self(&f->cfg, (struct sockaddr *)&ss));
+    assert_int_equal(net_addr_parse("192.0.2.11:40000", &ss, &len), 0);
+    assert_false(px_addr_is_self(&f->cfg, (struct sockaddr *)&ss));
+    RUN(f, "MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7;branch=z9hG4bKown\r\n"
+           "Route: <sip:192.0.2.10:40000;lr>\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\n"
+           "Call-ID: own-1\r\nCSeq: 1 MESSAGE\r\n\r\n");
+    assert_int_equal(f->tx.niov, 0);
+    assert_int_equal(counter(f, "drop_to_self"), 1);
+    f->cfg.own = NULL;
+    free(o);
+}
+
 /* Message-named destinations: loopback and link-local are refused on a
  * viaduct that does not listen on loopback, even from a trusted source. */
 static void test_px_named_destinations_are_never_loopback_or_link_local(void **state)
@@ -1502,6 +1625,7 @@ int main(void)
         T(test_px_forwards_response_without_our_via),
         T(test_px_drops_responses_it_cannot_route),
         T(test_px_answers_stun_binding_request),
+        T(test_px_stun_over_tcp_is_dropped),
         T(test_px_register_key_is_the_to_aor),
         T(test_px_register_to_without_user_is_keyed_on_the_host),
         T(test_px_drain_moves_new_calls_and_keeps_dialogs),
@@ -1513,6 +1637,8 @@ int main(void)
         T(test_px_aor_calls_keep_the_fallback_after_a_return),
         T(test_px_untrusted_route_to_another_host_gets_403_or_the_rules),
         T(test_px_via_tag_is_stable_and_forged_responses_are_dropped),
+        T(test_px_tcp_connection_token_is_covered_by_the_via_tag),
+        T(test_px_workers_own_tcp_sockets_are_self),
         T(test_px_named_destinations_are_never_loopback_or_link_local),
         T(test_px_flow_token_of_the_previous_secret_until_its_deadline),
         T(test_px_icmp_hint_holds_a_backend_down_once),

@@ -19,6 +19,13 @@ TCP limits from the environment, so that every limit is crossed within a second 
               pipelined in one write are forwarded whole; a local answer (483) goes on the
               connection too; a CRLF CRLF ping gets a CRLF pong
   ipv6        the same request and response over tcp:[::1]:5060
+  token       two clients on one IP: a response whose ;vtc= was changed from A's connection
+              to B's is dropped (drop_forged_via), B gets nothing; the genuine ones arrive
+  family      2 workers, UDP on both families, an IPv4 TCP client, an IPv6 backend: 16
+              connections, every response back on its own (tcp_other_worker 0), the
+              requests sent from each worker's own IPv6 port
+  denied      security.deny naming the client: its connection is closed at accept
+              (tcp_refused_acl), never accepted
   closed      the client hangs up before the response: it is dropped, tcp_conn_gone +1
   bad input   each with a bounded, counted outcome, while a UDP client's requests through
               the same viaduct are all answered:
@@ -309,6 +316,127 @@ def test_ipv6():
         raise sipnet.Failure("; ".join(problems))
 
 
+def vtc_of(data):
+    """The ;vtc=... parameter of the top Via of a request viaduct forwarded."""
+    top = sipnet.parse(data).get_all("via")[0]
+    i = top.find(";vtc=")
+    return top[i:i + 5 + 18] if i >= 0 else None
+
+
+def test_forged_token():
+    """Two clients on one IP: the response to A's request with its ;vtc= changed to name B's
+    connection fails the Via tag (drop_forged_via) and B gets nothing; before the fix the tag
+    left the token out, and the engine checked only that B's peer had the destination's IP.
+    The genuine responses still reach A and B."""
+    problems = []
+    be = sipnet.Endpoint(*BE)
+    vd = start()
+    a = b = None
+    try:
+        a, b = tcp_client(), tcp_client()
+        a.sendall(options("tok-a", client_via(a, "ta")))
+        got_a = be.recv(2)
+        b.sendall(options("tok-b", client_via(b, "tb")))
+        got_b = be.recv(2)
+        sipnet.check(got_a is not None and got_b is not None, "the backend got %r, %r" % (
+            got_a is not None, got_b is not None))
+        va, vb = vtc_of(got_a[0]), vtc_of(got_b[0])
+        sipnet.check(va and vb and va != vb, "tokens %r, %r" % (va, vb))
+        be.send(answer(got_a[0]).replace(va.encode(), vb.encode()), got_a[1])
+        if vd.wait_counter("drop_forged_via", 1) != 1:
+            problems.append("drop_forged_via is %r, want 1" % vd.counters().get("drop_forged_via"))
+        r = recv_msg(b, 0.5)
+        if r is not None:
+            problems.append("B got the response to A's request: %r" % r[:60])
+        be.send(answer(got_a[0]), got_a[1])
+        ra = recv_msg(a)
+        if ra is None or not ra.startswith(b"SIP/2.0 200") or b"tok-a" not in ra:
+            problems.append("A's genuine response: %r" % (ra or b"")[:60])
+        be.send(answer(got_b[0]), got_b[1])
+        rb = recv_msg(b)
+        if rb is None or not rb.startswith(b"SIP/2.0 200") or b"tok-b" not in rb:
+            problems.append("B's genuine response: %r" % (rb or b"")[:60])
+        cn = vd.counters()
+        if cn.get("fwd_responses") != 2:
+            problems.append("fwd_responses is %r, want 2" % cn.get("fwd_responses"))
+    finally:
+        for c in (a, b):
+            if c is not None:
+                c.close()
+        be.close()
+        stop(vd, problems)
+    if problems:
+        raise sipnet.Failure("; ".join(problems))
+
+
+def test_other_family():
+    """Two workers, UDP listeners of both families, an IPv4 TCP client, an IPv6-only
+    backend: each worker sends its TCP clients' requests from a socket of its own of the
+    backend's family, so every response comes back to the worker holding the connection.
+    Before the fix the worker's own socket existed for listen[0]'s family only: the requests
+    left from the shared [::1]:5060, whose responses the kernel gives to one worker, and the
+    other worker's clients got none (tcp_other_worker)."""
+    problems = []
+    env = dict(os.environ, VIADUCT_SHUTDOWN_DRAIN_SECONDS="0")
+    env.update(LIMITS)
+    vd = sipnet.start_viaduct(bin_path(), [
+        "--listen", "%s:%d" % PX, "--listen", "[::1]:5060", "--listen", "tcp:%s:%d" % PX,
+        "--backend", "[::1]:5070", "--workers", "2"], env=env)
+    be = sipnet.Endpoint("::1", 5070)
+    n, answered, peers = 16, 0, set()
+    try:
+        for i in range(n):
+            c = tcp_client()
+            try:
+                c.sendall(options("fam-%d" % i, client_via(c, "fam%d" % i)))
+                got = be.recv(2)
+                if got is None:
+                    problems.append("request %d did not reach the backend" % i)
+                    continue
+                peers.add(got[1][:2])
+                be.send(answer(got[0]), got[1])
+                r = recv_msg(c)
+                if r is not None and r.startswith(b"SIP/2.0 200"):
+                    answered += 1
+            finally:
+                c.close()
+        print("# %d of %d answered, sent from %s" % (answered, n, sorted(peers)), flush=True)
+        if answered != n:
+            problems.append("%d of %d TCP requests answered" % (answered, n))
+        cn = vd.counters()
+        if cn.get("tcp_other_worker", 0):
+            problems.append("tcp_other_worker is %d" % cn["tcp_other_worker"])
+        if len(peers) != 2 or ("::1", 5060) in peers:
+            problems.append("requests left from %s, want each worker's own port" % sorted(peers))
+    finally:
+        be.close()
+        stop(vd, problems)
+    if problems:
+        raise sipnet.Failure("; ".join(problems))
+
+
+def test_denied_at_accept():
+    """security.deny naming the client: its TCP connection is closed at accept
+    (tcp_refused_acl), before a buffer is allocated for it; before the fix the lists were
+    checked per message only, and the connection stayed open, holding a slot and a buffer."""
+    problems = []
+    vd = start(env_extra={"VIADUCT_SECURITY_DENY": "127.0.0.1"})
+    try:
+        c = tcp_client()
+        if not closed_by_server(c, 1.0):  # at once, not by the 1.5 s idle timeout
+            problems.append("the denied client's connection stayed open")
+        c.close()
+        if vd.wait_counter("tcp_refused_acl", 1) != 1:
+            problems.append("tcp_refused_acl is %r, want 1" % vd.counters().get("tcp_refused_acl"))
+        cn = vd.counters()
+        if cn.get("tcp_accepted", 0) != 0:
+            problems.append("tcp_accepted is %r, want 0" % cn.get("tcp_accepted"))
+    finally:
+        stop(vd, problems)
+    if problems:
+        raise sipnet.Failure("; ".join(problems))
+
+
 def test_closed_connection():
     problems = []
     be = Backend(reply=False)
@@ -546,6 +674,11 @@ def main():
     t.run("tcp: a request over TCP reaches the UDP backend, its response comes back on the "
           "connection; split, pipelined, ping", test_forward)
     t.run("tcp: over IPv6, tcp:[::1]:5060 to a backend on [::1]", test_ipv6)
+    t.run("tcp: a response whose ;vtc= names another client's connection on the same IP fails "
+          "the Via tag, the genuine ones are delivered", test_forged_token)
+    t.run("tcp: 2 workers, an IPv4 TCP client, an IPv6 backend: every response comes back to "
+          "the worker holding the connection", test_other_family)
+    t.run("tcp: a source security.deny names is closed at accept", test_denied_at_accept)
     t.run("tcp: a response for a connection that has closed is dropped and counted",
           test_closed_connection)
     t.run("tcp: no Content-Length, slow loris, endless header block, lying Content-Length, "
