@@ -122,19 +122,27 @@ static struct sip_frame *frame_of(struct wk *w, uint64_t conn)
     return &f->f;
 }
 
-/* The 400 for a message that cannot be framed, before its connection is closed. */
-static void answer_unframed(struct wk *w, const struct px_cfg *cfg, const struct net_conn_rx *crx,
-                            size_t used, const struct sip_frame *f, int err)
+/* The framed bytes at used (after the CRLFs the framer skipped), len of them, as px sees
+ * a datagram: from the connection's peer, on the listener's index after the UDP ones. */
+static struct net_rx conn_rx(const struct px_cfg *cfg, const struct net_conn_rx *crx, size_t used,
+                             const struct sip_frame *f, size_t len)
 {
-    struct net_rx rx = {
+    return (struct net_rx){
         .buf = crx->buf + used + f->skip,
-        .len = f->hdr_len,
+        .len = len,
         .src = crx->peer,
         .srclen = crx->peerlen,
         .sock = cfg->nudp + crx->listener,
         .stream = crx->stream,
         .conn = crx->conn,
     };
+}
+
+/* The 400 for a message that cannot be framed, before its connection is closed. */
+static void answer_unframed(struct wk *w, const struct px_cfg *cfg, const struct net_conn_rx *crx,
+                            size_t used, const struct sip_frame *f, int err)
+{
+    struct net_rx rx = conn_rx(cfg, crx, used, f, f->hdr_len);
     struct net_tx *tx = &w->ttx;
     tx->conn = 0;
     px_reject_unframed(cfg, &w->ps, &w->st, &rx, tx, w->now_ms, w->now_us, err);
@@ -168,15 +176,7 @@ static long on_conn_data(void *ctx, const struct net_conn_rx *crx)
             net_conn_send(crx->stream, crx->conn, &pong, 1);
         } else {
             ST_INC(&w->st, tcp_messages);
-            struct net_rx rx = {
-                .buf = crx->buf + used + f->skip,
-                .len = f->msg_len,
-                .src = crx->peer,
-                .srclen = crx->peerlen,
-                .sock = cfg->nudp + crx->listener,
-                .stream = crx->stream,
-                .conn = crx->conn,
-            };
+            struct net_rx rx = conn_rx(cfg, crx, used, f, f->msg_len);
             struct net_tx *tx = &w->ttx;
             tx->conn = 0;
             /* a local answer comes with tx->conn set (px_reply), a request for a backend

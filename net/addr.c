@@ -180,6 +180,18 @@ int net_addr_format(const struct sockaddr *sa, char *buf, size_t len)
     return n;
 }
 
+int net_addr_len_ok(const struct sockaddr *sa, socklen_t len)
+{
+    socklen_t need;
+    if (sa->sa_family == AF_INET)
+        need = sizeof(struct sockaddr_in);
+    else if (sa->sa_family == AF_INET6)
+        need = sizeof(struct sockaddr_in6);
+    else
+        return -EAFNOSUPPORT;
+    return len < need ? -EINVAL : 0;
+}
+
 int net_addr_port(const struct sockaddr *sa)
 {
     if (sa->sa_family == AF_INET)

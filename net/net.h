@@ -295,6 +295,10 @@ bool net_addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 /* Same family and address, any port. */
 bool net_addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
 
+/* 0 when sa is IPv4 or IPv6 and len holds it; -EAFNOSUPPORT for another family, -EINVAL for a
+ * short len. What every socket opener checks before bind. */
+int net_addr_len_ok(const struct sockaddr *sa, socklen_t len);
+
 /* False for addresses a reply must never go to: unspecified (0.0.0.0, ::),
  * broadcast (255.255.255.255), multicast (224/4, ff00::/8), port 0. */
 bool net_addr_sendable(const struct sockaddr *sa);

@@ -19,15 +19,9 @@ int net_tcp_listen(const struct sockaddr *sa, socklen_t len, bool reuseport, int
 {
     if (sa == NULL || backlog < 1)
         return -EINVAL;
-    socklen_t need;
-    if (sa->sa_family == AF_INET)
-        need = sizeof(struct sockaddr_in);
-    else if (sa->sa_family == AF_INET6)
-        need = sizeof(struct sockaddr_in6);
-    else
-        return -EAFNOSUPPORT;
-    if (len < need)
-        return -EINVAL;
+    int err = net_addr_len_ok(sa, len);
+    if (err != 0)
+        return err;
 
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0)

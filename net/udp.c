@@ -33,15 +33,9 @@ int net_udp_open(const struct sockaddr *sa, socklen_t len, bool reuseport, int r
 {
     if (sa == NULL || rcvbuf < 0 || sndbuf < 0)
         return -EINVAL;
-    socklen_t need;
-    if (sa->sa_family == AF_INET)
-        need = sizeof(struct sockaddr_in);
-    else if (sa->sa_family == AF_INET6)
-        need = sizeof(struct sockaddr_in6);
-    else
-        return -EAFNOSUPPORT;
-    if (len < need)
-        return -EINVAL;
+    int err = net_addr_len_ok(sa, len);
+    if (err != 0)
+        return err;
 
     int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0)
